@@ -1,0 +1,477 @@
+"""Cron schedules in a time zone, and the loop that runs the sync on one."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import CroniterBadDateError, CroniterError, croniter
+
+from app.errors import ConfigError
+from app.masking import mask
+
+log = logging.getLogger(__name__)
+
+_EXAMPLES = "'0 3 * * *' (every day at 03:00) or '*/30 * * * *' (every 30 minutes)"
+_FIELDS = "minute hour day-of-month month day-of-week"
+_ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
+
+
+class CronSchedule:
+    """A cron expression in a time zone.
+
+    The expression is read as wall-clock time in the zone (an IANA name such as
+    Europe/Moscow, or None for the machine's local zone). Daylight-saving policy,
+    the same as classic cron's:
+
+    * a wall time that does not exist (spring forward, e.g. 02:30 in Europe/Berlin
+      on the last Sunday of March) fires once at the first instant after the gap
+      (03:00 local) — the run is late, never silently skipped; several skipped
+      times collapse into that one run;
+    * a wall time that happens twice (fall back) fires once, at its first
+      occurrence — a 02:30 daily job never runs twice. Only schedules that fire
+      every hour (hour field ``*``) also fire in the repeated hour, because for
+      them the interval matters, not the time of day.
+    """
+
+    def __init__(self, expression: str, timezone: str | None = None) -> None:
+        self.expression = " ".join(str(expression).split())
+        self.timezone = (timezone or "").strip() or None
+        problems: list[tuple[str, str]] = []
+        expression_problem = _expression_problem(self.expression)
+        if expression_problem:
+            problems.append(("SYNC_SCHEDULE", expression_problem))
+        zone: _Zone | None = None
+        try:
+            zone = _IanaZone(self.timezone) if self.timezone else _LocalZone()
+        except _ZoneProblem as exc:
+            problems.append(("SYNC_TIMEZONE", str(exc)))
+        if problems:
+            if len(problems) == 1:
+                name, text = problems[0]
+                message = f"{name} {text}"
+            else:
+                lines = "\n".join(f"  - {name} {text}" for name, text in problems)
+                message = f"The schedule settings are not valid. Fix these and run again:\n{lines}"
+            raise ConfigError(message, variables=tuple(name for name, _ in problems))
+        assert zone is not None
+        self._zone = zone
+        hours = croniter(self.expression).expanded[1]
+        # "Every hour" schedules keep firing through a repeated (fall-back) hour.
+        self._hourly = hours == ["*"] or set(hours) >= set(range(24))
+
+    def __repr__(self) -> str:
+        return f"CronSchedule({self.expression!r}, {self.timezone!r})"
+
+    def describe(self) -> str:
+        """The expression and its zone, e.g. '0 0 * * * (Europe/Moscow)'."""
+        return f"{self.expression} ({self._zone.name})"
+
+    def localtime(self, moment: datetime) -> datetime:
+        """The same instant expressed in the schedule's zone (for log lines)."""
+        return self._zone.aware(_as_utc(moment))
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first fire time strictly after `moment` (aware, in the schedule's zone).
+
+        Compare results in UTC: by PEP 495, == between zones is always False for
+        the second occurrence of a repeated wall time (fold=1).
+        """
+        after = _as_utc(moment)
+        # A fall-back transition soon after `moment` repeats wall times that lie
+        # *before* its own wall time, so start the wall-clock search that much earlier.
+        offsets = [self._zone.offset(after + timedelta(days=d)) for d in (-1, 0, 1)]
+        start = self._zone.to_wall(after) - (max(offsets) - min(offsets)) - timedelta(minutes=1)
+        walls = croniter(self.expression, start)
+        best: datetime | None = None
+        while True:
+            first, second = self._instants(walls.get_next(datetime))
+            candidates = [first] if second is None or not self._hourly else [first, second]
+            for instant in candidates:
+                if instant > after and (best is None or instant < best):
+                    best = instant
+            # Later wall times never map to instants before `first`.
+            if best is not None and first >= best:
+                return self._zone.aware(best)
+
+    def _instants(self, wall: datetime) -> tuple[datetime, datetime | None]:
+        """UTC instants of a wall time: (first, second occurrence or None)."""
+        early = self._zone.from_wall(wall, fold=0)
+        late = self._zone.from_wall(wall, fold=1)
+        early, late = min(early, late), max(early, late)
+        exists = [t for t in (early, late) if self._zone.to_wall(t) == wall]
+        if not exists:
+            return self._gap_end(early, late, wall), None
+        if len(exists) == 2 and early != late:
+            return early, late
+        return exists[0], None
+
+    def _gap_end(self, before: datetime, after: datetime, wall: datetime) -> datetime:
+        """The first instant whose wall time is at or past `wall` (the end of a DST gap)."""
+        lo, hi = int(before.timestamp()), int(after.timestamp())
+        while hi - lo > 1:  # zone transitions happen on whole seconds
+            mid = (lo + hi) // 2
+            if self._zone.to_wall(datetime.fromtimestamp(mid, UTC)) >= wall:
+                hi = mid
+            else:
+                lo = mid
+        return datetime.fromtimestamp(hi, UTC)
+
+
+class Tick(StrEnum):
+    """What Scheduler.tick did."""
+
+    IDLE = "idle"
+    STARTED = "started"
+    SKIPPED = "skipped"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    """Runs a job on a CronSchedule until told to stop.
+
+    Policy:
+
+    * Waiting: ``wait(timeout)`` (default ``stop_event.wait``) is called in slices
+      of at most ``slice_seconds`` (1 s) and never past the next fire time, and
+      the clock is read again after every slice. So a signal handler gets to run
+      within a second even on Windows, and a machine sleep or wall-clock change is
+      noticed at once instead of after one long wait.
+    * Missed ticks: if several fire times passed while the machine slept, the job
+      runs ONCE and a warning says how many were missed. A single run that is
+      more than a minute late is logged as late.
+    * Clock moved back by more than a minute: the next fire time is recomputed
+      from the new time (warning). The sync is idempotent, so a possibly repeated
+      run is cheaper than a silent gap of hours.
+    * Overlap: the job runs in a worker thread. A tick that comes while the
+      previous run is still going is skipped with a warning, never queued.
+    * Failures: a job that raises is logged as one ERROR line (traceback at
+      DEBUG) and the loop goes on; the scheduler never dies of a job's exception.
+    * ``on_result(result, next_run)`` is called in the worker after each run;
+      ``result`` is the job's return value, or the exception it raised;
+      ``next_run`` is None when a stop was requested. Without it the scheduler
+      logs the next run time itself.
+    * Stop: once ``stop_event`` is set, ``run()`` starts nothing new and returns
+      after the current run finishes. The job should watch the same event to stop
+      promptly.
+
+    Tests drive it without real waiting through ``clock`` and ``wait``, or step
+    by step with ``tick(now)`` and ``wait_idle()``.
+    """
+
+    def __init__(
+        self,
+        schedule: CronSchedule,
+        job: Callable[[], object],
+        *,
+        stop_event: threading.Event,
+        clock: Callable[[], datetime] = _utc_now,
+        run_on_start: bool = False,
+        logger: logging.Logger | None = None,
+        on_result: Callable[[object, datetime | None], None] | None = None,
+        wait: Callable[[float], object] | None = None,
+        slice_seconds: float = 1.0,
+        late_after: timedelta = timedelta(minutes=1),
+        max_counted_misses: int = 500,
+    ) -> None:
+        if slice_seconds <= 0:
+            raise ValueError("slice_seconds must be positive")
+        self.schedule = schedule
+        self._job = job
+        self._stop = stop_event
+        self._clock = clock
+        self._run_on_start = run_on_start
+        self._log = logger or log
+        self._on_result = on_result
+        self._wait = wait or stop_event.wait
+        self._slice = slice_seconds
+        self._late_after = late_after
+        self._max_counted = max_counted_misses
+        self._lock = threading.Lock()
+        self._next: datetime | None = None
+        self._last_now: datetime | None = None
+        self._worker: threading.Thread | None = None
+
+    def next_run(self) -> datetime:
+        """When the job runs next (in the schedule's zone)."""
+        with self._lock:
+            planned = self._next
+        if planned is None:
+            planned = self.schedule.next_after(self._now())
+        return self.schedule.localtime(planned)
+
+    def is_running(self) -> bool:
+        """Whether a run is in progress right now."""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the current run (if any) finishes; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_running():
+            left = self._slice
+            if deadline is not None:
+                left = min(left, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            # Sliced join: an unbounded join cannot be interrupted by Ctrl+C on Windows.
+            worker = self._worker
+            if worker is not None:
+                worker.join(left)
+        return True
+
+    def run(self) -> None:
+        """Loop until stop_event is set, then return once the current run has finished."""
+        try:
+            while not self._stop.is_set():
+                now = self._now()
+                self.tick(now)
+                if self._stop.is_set():
+                    break
+                with self._lock:
+                    planned = self._next
+                remaining = (planned - now).total_seconds() if planned else 0.0
+                self._wait(max(0.0, min(self._slice, remaining)))
+        finally:
+            if self.is_running():
+                self._log.info("waiting for the current run to finish")
+            self.wait_idle()
+
+    def tick(self, now: datetime) -> Tick:
+        """Do whatever is due at `now`: start the job, skip an overlapping tick, or nothing.
+
+        The first call plans the first fire time and does the run_on_start run.
+        """
+        now = _as_utc(now)
+        with self._lock:
+            previous_now, self._last_now = self._last_now, now
+            if self._next is None:
+                self._next = self.schedule.next_after(now)
+                self._log.info("schedule %s; next run at %s", self.schedule.describe(),
+                               _fmt(self.schedule.localtime(self._next)))
+                if not self._run_on_start:
+                    return Tick.IDLE
+                starting = True
+            elif previous_now is not None and now < previous_now - timedelta(minutes=1):
+                self._next = self.schedule.next_after(now)
+                self._log.warning(
+                    "the clock moved back by %s; next run recomputed: %s",
+                    _duration(previous_now - now), _fmt(self.schedule.localtime(self._next)))
+                return Tick.IDLE
+            else:
+                starting = False
+                due = self._next
+                if now < due:
+                    return Tick.IDLE
+                count, self._next = self._due_count(due, now)
+        if starting:
+            self._log.info("running once at start")
+            self._start(now)
+            return Tick.STARTED
+        local_due = _fmt(self.schedule.localtime(due))
+        if self.is_running():
+            what = f"tick at {local_due}"
+            if count > 1:
+                what = f"{_many(count, self._max_counted)} ticks since {local_due}"
+            self._log.warning("previous run still in progress; skipping %s", what)
+            return Tick.SKIPPED
+        if count > 1:
+            self._log.warning(
+                "missed %s scheduled runs since %s (machine asleep or clock changed?); "
+                "running once now", _many(count, self._max_counted), local_due)
+        elif now - due > self._late_after:
+            self._log.warning("running %s late (the run was due at %s)",
+                              _duration(now - due), local_due)
+        self._start(due)
+        return Tick.STARTED
+
+    def _due_count(self, due: datetime, now: datetime) -> tuple[int, datetime]:
+        """How many fire times lie in [due, now], and the first one after `now`."""
+        count, moment = 0, due
+        while moment <= now:
+            count += 1
+            if count >= self._max_counted:
+                return count, self.schedule.next_after(now)
+            moment = self.schedule.next_after(moment)
+        return count, moment
+
+    def _now(self) -> datetime:
+        return _as_utc(self._clock())
+
+    def _start(self, slot: datetime) -> None:
+        # Daemon: a second Ctrl+C must be able to end the process mid-run.
+        worker = threading.Thread(target=self._run_job, args=(slot,),
+                                  name="bitrix-sync-job", daemon=True)
+        self._worker = worker
+        worker.start()
+
+    def _run_job(self, slot: datetime) -> None:
+        started = time.monotonic()
+        result: object
+        try:
+            result = self._job()
+        except SystemExit as exc:
+            # A job wrapping the CLI may call sys.exit(); only a non-zero code is a failure.
+            result = exc
+            if exc.code not in (None, 0):
+                self._log.error("scheduled run exited with code %s", exc.code)
+        except Exception as exc:
+            result = exc
+            self._log.error("scheduled run failed: %s: %s", type(exc).__name__, mask(exc))
+            self._log.debug("traceback of the failed run", exc_info=exc)
+        next_run = None if self._stop.is_set() else self.next_run()
+        self._log.debug("run scheduled for %s took %.1f s", _fmt(self.schedule.localtime(slot)),
+                        time.monotonic() - started)
+        if self._on_result is None:
+            if next_run is not None:
+                self._log.info("next run at %s", _fmt(next_run))
+            return
+        try:
+            self._on_result(result, next_run)
+        except Exception as exc:
+            self._log.error("on_result callback failed: %s: %s", type(exc).__name__, mask(exc))
+            self._log.debug("traceback of the on_result failure", exc_info=exc)
+
+
+# --- zones -----------------------------------------------------------------------------------
+
+
+class _ZoneProblem(Exception):
+    pass
+
+
+class _Zone:
+    """Wall-clock conversions the schedule needs, for an IANA zone or the machine's zone."""
+
+    name: str
+
+    def to_wall(self, instant: datetime) -> datetime:
+        """Naive local wall time of a UTC instant."""
+        raise NotImplementedError
+
+    def from_wall(self, wall: datetime, *, fold: int) -> datetime:
+        """UTC instant of a naive wall time (PEP 495 fold picks the occurrence)."""
+        raise NotImplementedError
+
+    def aware(self, instant: datetime) -> datetime:
+        """The instant as an aware datetime in this zone."""
+        raise NotImplementedError
+
+    def offset(self, instant: datetime) -> timedelta:
+        return self.to_wall(instant) - instant.replace(tzinfo=None)
+
+
+class _IanaZone(_Zone):
+    def __init__(self, key: str) -> None:
+        try:
+            self._tz = ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise _ZoneProblem(_zone_problem(key)) from exc
+        self.name = key
+
+    def to_wall(self, instant: datetime) -> datetime:
+        return instant.astimezone(self._tz).replace(tzinfo=None, fold=0)
+
+    def from_wall(self, wall: datetime, *, fold: int) -> datetime:
+        return wall.replace(tzinfo=self._tz, fold=fold).astimezone(UTC)
+
+    def aware(self, instant: datetime) -> datetime:
+        return instant.astimezone(self._tz)
+
+
+class _LocalZone(_Zone):
+    # The machine's zone has no IANA name on Windows, but naive datetime.timestamp()
+    # and fromtimestamp() follow the OS rules, folds and gaps included (PEP 495).
+    name = "local time"
+
+    def to_wall(self, instant: datetime) -> datetime:
+        return datetime.fromtimestamp(instant.timestamp()).replace(fold=0)
+
+    def from_wall(self, wall: datetime, *, fold: int) -> datetime:
+        return datetime.fromtimestamp(wall.replace(fold=fold).timestamp(), UTC)
+
+    def aware(self, instant: datetime) -> datetime:
+        return instant.astimezone()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _expression_problem(expression: str) -> str | None:
+    """Why the cron expression is unusable, or None."""
+    shown = repr(expression)
+    hint = f"use 5 fields ({_FIELDS}), e.g. {_EXAMPLES}"
+    if not expression:
+        return f"is empty; {hint}"
+    fields = expression.split()
+    if fields[0].startswith("@"):
+        if len(fields) != 1 or fields[0].lower() not in _ALIASES:
+            aliases = ", ".join(sorted(_ALIASES))
+            return f"= {shown} is not a valid cron expression; {hint}, or one of {aliases}"
+    elif len(fields) != 5:
+        extra = " (seconds and years are not supported)" if len(fields) in (6, 7) else ""
+        return (f"= {shown} is not a valid cron expression: "
+                f"it has {len(fields)} fields{extra}; {hint}")
+    try:
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return f"= {shown} never fires (no such date, e.g. 30 February); use e.g. {_EXAMPLES}"
+    except (CroniterError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return f"= {shown} is not a valid cron expression ({exc}); {hint}"
+    return None
+
+
+def _zone_problem(key: str) -> str:
+    text = f"= {key!r} is not a known time zone"
+    try:
+        ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return (f"{text}: no time zone database found; install the tzdata package "
+                "(pip install tzdata), it is listed in requirements.txt")
+    if _OFFSET_LIKE.match(key):
+        return (f"{text}: use a zone name, not an offset, e.g. Europe/Moscow; "
+                "a name also follows daylight-saving changes")
+    names = available_timezones()
+    lowered = {name.lower(): name for name in names}
+    close = [lowered[key.lower()]] if key.lower() in lowered else []
+    close = close or difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
+    suggestion = f" (did you mean {close[0]}?)" if close else ""
+    return (f"{text}{suggestion}; use an IANA name such as Europe/Moscow or "
+            "Asia/Yekaterinburg, or leave it empty for the machine's local time")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"an aware datetime is needed, got naive {moment!r}")
+    return moment.astimezone(UTC)
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def _many(count: int, cap: int) -> str:
+    return f"at least {count}" if count >= cap else str(count)
