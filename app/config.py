@@ -1,0 +1,262 @@
+"""Settings: read once from the environment and .env files into one frozen object."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import quote_plus, urlsplit
+
+from dotenv import dotenv_values
+
+from app.errors import ConfigError
+from app.masking import mask, register_secret
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Every variable the tool reads; an autouse test fixture clears exactly these.
+VARIABLES = (
+    "BITRIX_WEBHOOK_URL",
+    "BITRIX_TIMEOUT",
+    "BITRIX_VERIFY_SSL",
+    "BITRIX_RATE_LIMIT",
+    "BITRIX_RATE_BURST",
+    "BITRIX_MAX_RETRIES",
+    "DATABASE_URL",
+    "MYSQL_HOST",
+    "MYSQL_PORT",
+    "MYSQL_USER",
+    "MYSQL_PASSWORD",
+    "MYSQL_DATABASE",
+    "SYNC_SCHEDULE",
+    "SYNC_TIMEZONE",
+    "SYNC_ON_START",
+    "SYNC_MAPPING_FILE",
+    "MODELS_MODULE",
+    "LOG_LEVEL",
+    "LOG_FILE",
+)
+
+_WEBHOOK = re.compile(r"^/rest/(?P<user>\d+)/(?P<code>[A-Za-z0-9_\-]+)/?$")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n", ""}
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the tool needs to know, validated; secrets mask themselves in repr."""
+
+    webhook_url: str = field(default="", repr=False)
+    database_url: str = field(default="", repr=False)
+    bitrix_timeout: float = 60.0
+    bitrix_verify_ssl: bool = True
+    bitrix_rate_limit: float = 2.0
+    bitrix_rate_burst: int = 50
+    bitrix_max_retries: int = 6
+    sync_schedule: str = "0 0 * * *"
+    sync_timezone: str | None = None
+    sync_on_start: bool = False
+    mapping_file: Path | None = None
+    models_module: str | None = None
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    project_dir: Path = PROJECT_DIR
+    sources: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sources"}
+        shown["webhook_url"] = mask(self.webhook_url)
+        shown["database_url"] = mask_database_url(self.database_url)
+        inner = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"Settings({inner})"
+
+    def describe(self) -> list[str]:
+        """Lines for the log: the settings in effect, secrets masked."""
+        return [
+            f"webhook={mask(self.webhook_url) or '(not set)'}",
+            f"database={mask_database_url(self.database_url)}",
+            f"schedule={self.sync_schedule} ({self.sync_timezone or 'local time'})",
+            f"mapping_file={self.mapping_file or '(built-in defaults)'}",
+            f"models_module={self.models_module or '(auto)'}",
+            f"log_level={self.log_level}",
+            f"log_file={self.log_file or '(console only)'}",
+            f"rate_limit={self.bitrix_rate_limit}/s burst {self.bitrix_rate_burst}",
+        ]
+
+
+def mask_database_url(url: str) -> str:
+    """A database URL with its password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*(@)", r"\1***\2", url)
+
+
+def read_environment(
+    *, env_file: Path | str | None = None, environ: Mapping[str, str] | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> tuple[dict[str, str], list[str]]:
+    """Merge the process environment and .env files; earlier sources win."""
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(
+            f"The settings file given with --env-file does not exist: {env_file}",
+            variables=("--env-file",),
+        )
+    process = dict(os.environ if environ is None else environ)
+    layers: list[tuple[str, Mapping[str, str | None]]] = [("environment", process)]
+    candidates = [Path(env_file)] if env_file is not None else []
+    candidates += [project_dir / ".env", project_dir.parent / ".env"]
+    for path in candidates:
+        if path.is_file():
+            layers.append((str(path), dotenv_values(path, encoding="utf-8")))
+    merged: dict[str, str] = {}
+    sources: list[str] = []
+    for name, layer in reversed(layers):
+        for key, value in layer.items():
+            if key in VARIABLES and value is not None:
+                merged[key] = value
+        if name != "environment":
+            sources.insert(0, name)
+    return merged, sources
+
+
+def load_settings(
+    *,
+    env_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+    require_webhook: bool = True,
+    project_dir: Path = PROJECT_DIR,
+) -> Settings:
+    """Build Settings, reporting every problem at once in one ConfigError."""
+    env, sources = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
+    env.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    problems: list[tuple[str, str]] = []
+
+    def get(name: str, default: str = "") -> str:
+        return (env.get(name) or default).strip()
+
+    webhook = get("BITRIX_WEBHOOK_URL")
+    if webhook:
+        problem = _webhook_problem(webhook)
+        if problem:
+            problems.append(("BITRIX_WEBHOOK_URL", problem))
+        else:
+            webhook = webhook.rstrip("/") + "/"
+            register_secret(_WEBHOOK.match(urlsplit(webhook).path).group("code"))
+    elif require_webhook:
+        problems.append((
+            "BITRIX_WEBHOOK_URL",
+            "is not set; copy the incoming webhook URL from Bitrix24 "
+            "(Developer resources → Other → Inbound webhook)",
+        ))
+
+    database_url = get("DATABASE_URL")
+    if not database_url:
+        user = get("MYSQL_USER")
+        if not user:
+            problems.append(("MYSQL_USER", "is not set (or set DATABASE_URL instead)"))
+        port = get("MYSQL_PORT", "3306")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            problems.append(("MYSQL_PORT", f"must be a port number, got {port!r}"))
+        password = env.get("MYSQL_PASSWORD") or ""
+        if password:
+            register_secret(password)
+        database_url = (
+            f"mysql+pymysql://{quote_plus(user)}:{quote_plus(password)}"
+            f"@{get('MYSQL_HOST', 'localhost')}:{port}/{get('MYSQL_DATABASE', 'telegram_miniapp')}"
+            "?charset=utf8mb4"
+        )
+    elif "://" not in database_url:
+        problems.append(("DATABASE_URL", "must be an SQLAlchemy URL such as "
+                         "mysql+pymysql://user:password@host:3306/db or sqlite:///sync.db"))
+
+    timeout = _number(get("BITRIX_TIMEOUT", "60"), "BITRIX_TIMEOUT", problems, minimum=1)
+    rate = _number(get("BITRIX_RATE_LIMIT", "2"), "BITRIX_RATE_LIMIT", problems, minimum=0.1)
+    burst = _number(get("BITRIX_RATE_BURST", "50"), "BITRIX_RATE_BURST", problems, minimum=1)
+    retries = _number(get("BITRIX_MAX_RETRIES", "6"), "BITRIX_MAX_RETRIES", problems, minimum=0)
+    verify = _flag(get("BITRIX_VERIFY_SSL", "true"), "BITRIX_VERIFY_SSL", problems)
+    on_start = _flag(get("SYNC_ON_START", "false"), "SYNC_ON_START", problems)
+
+    level = get("LOG_LEVEL", "INFO").upper()
+    if level not in _LEVELS:
+        problems.append(("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}"))
+
+    mapping_file = _path(get("SYNC_MAPPING_FILE"), project_dir)
+    if mapping_file is not None and not mapping_file.is_file():
+        problems.append(("SYNC_MAPPING_FILE", f"file not found: {mapping_file}"))
+    elif mapping_file is None and (project_dir / "mapping.toml").is_file():
+        mapping_file = project_dir / "mapping.toml"
+
+    if problems:
+        lines = "\n".join(f"  - {name}: {text}" for name, text in problems)
+        raise ConfigError(
+            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}",
+            variables=tuple(name for name, _ in problems),
+        )
+    return Settings(
+        webhook_url=webhook,
+        database_url=database_url,
+        bitrix_timeout=float(timeout),
+        bitrix_verify_ssl=verify,
+        bitrix_rate_limit=float(rate),
+        bitrix_rate_burst=int(burst),
+        bitrix_max_retries=int(retries),
+        sync_schedule=get("SYNC_SCHEDULE", "0 0 * * *"),
+        sync_timezone=get("SYNC_TIMEZONE") or None,
+        sync_on_start=on_start,
+        mapping_file=mapping_file,
+        models_module=get("MODELS_MODULE") or None,
+        log_level=level if level in _LEVELS else "INFO",
+        log_file=_path(get("LOG_FILE"), project_dir),
+        project_dir=project_dir,
+        sources=tuple(sources),
+    )
+
+
+def _webhook_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    shape = "https://<portal>/rest/<user id>/<code>/"
+    # Show only where it points: a malformed URL may carry the code anywhere.
+    shown = f"{parts.scheme}://{parts.hostname}/..." if parts.hostname else "(unparsable)"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must look like {shape}, got {shown}"
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        return f"must use https:// (Bitrix24 rejects plain http), got {shown}"
+    if not _WEBHOOK.match(parts.path):
+        return f"must look like {shape} (user id and code after /rest/), got {shown}"
+    return None
+
+
+def _number(raw: str, name: str, problems: list, *, minimum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append((name, f"must be a number, got {raw!r}"))
+        return minimum
+    if value < minimum:
+        problems.append((name, f"must be at least {minimum:g}, got {raw!r}"))
+    return value
+
+
+def _flag(raw: str, name: str, problems: list) -> bool:
+    value = raw.lower()
+    if value in _TRUE:
+        return True
+    if value not in _FALSE:
+        problems.append((name, f"must be true or false, got {raw!r}"))
+    return False
+
+
+def _path(raw: str, base: Path) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def log_level_number(settings: Settings) -> int:
+    """The logging module's number for settings.log_level."""
+    return logging.getLevelName(settings.log_level)

@@ -1,0 +1,127 @@
+"""Database access: engine, connection check, schema check and built-in table creation."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.config import mask_database_url
+from app.errors import DatabaseError, SchemaError
+from app.model_loader import ModelSet
+
+_HINTS = {
+    1045: "check MYSQL_USER and MYSQL_PASSWORD",
+    1049: "create the database first (CREATE DATABASE ... CHARACTER SET utf8mb4) or fix "
+          "MYSQL_DATABASE",
+    2003: "check MYSQL_HOST and MYSQL_PORT and that the server is running",
+    2005: "check MYSQL_HOST",
+}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the URL; MySQL gets utf8mb4 and liveness checks."""
+    kwargs: dict = {"pool_pre_ping": True}
+    if url.startswith("mysql"):
+        if "charset=" not in url:
+            url += ("&" if "?" in url else "?") + "charset=utf8mb4"
+        kwargs["pool_recycle"] = 3600
+    try:
+        engine = create_engine(url, **kwargs)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise DatabaseError(f"Cannot use the database URL {mask_database_url(url)}: {exc}") \
+            from None
+    if engine.dialect.name == "sqlite":
+        _fix_sqlite_transactions(engine)
+    return engine
+
+
+def _fix_sqlite_transactions(engine: Engine) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A short, secret-free sentence for a driver error, with a hint where we know one."""
+    orig = getattr(exc, "orig", exc)
+    args = getattr(orig, "args", ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    detail = str(args[1]) if code is not None and len(args) > 1 else str(orig).splitlines()[0]
+    hint = _HINTS.get(code)
+    return f"{detail}" + (f" ({hint})" if hint else "")
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise DatabaseError (exit 3) when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"Cannot connect to the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{describe_db_error(exc)}") from None
+
+
+def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> None:
+    """Check that every table exists with every column the mapping needs.
+
+    `needs` maps a model class name to the column names the sync writes.
+    Raises SchemaError naming each table and column with the SQL that fixes it.
+    """
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    problems: list[str] = []
+    for model_name, columns in needs.items():
+        table = models.get(model_name).__table__
+        model_columns = {c.name: c for c in table.columns}
+        for column in columns:
+            if column not in model_columns:
+                problems.append(f"model {model_name} ({models.origin}) has no column {column!r}; "
+                                f"add it to the model or fix the mapping")
+        if table.name not in tables:
+            problems.append(f"table {table.name!r} does not exist (model {model_name}); create "
+                            "it in the main project, or run `python cli.py --init-db` on an empty "
+                            "database to create the built-in tables")
+            continue
+        existing = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in columns:
+            if column in model_columns and column not in existing:
+                problems.append(f"table {table.name!r} has no column {column!r}; add it with: "
+                                + _add_column_sql(engine, table.name, model_columns[column]))
+    if problems:
+        raise SchemaError("The database schema does not fit the mapping; nothing was written:\n"
+                          + "\n".join(f"  - {p}" for p in problems))
+
+
+def _add_column_sql(engine: Engine, table: str, column) -> str:
+    kind = column.type.compile(dialect=engine.dialect)
+    unique = " UNIQUE" if column.name == "btxid" else ""
+    return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NULL{unique};"
+
+
+def create_builtin_tables(engine: Engine) -> list[str]:
+    """Create the built-in tables that do not exist yet; return their names."""
+    from app.models import Base
+
+    existing = set(inspect(engine).get_table_names())
+    try:
+        Base.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"Cannot create tables: {describe_db_error(exc)}") from None
+    return [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
+
+
+def column_from_error(exc: BaseException) -> str | None:
+    """The column a driver error names, if any (MySQL and SQLite wording)."""
+    message = str(getattr(exc, "orig", exc))
+    match = re.search(r"column '([^']+)'", message) or re.search(
+        r"NOT NULL constraint failed: \w+\.(\w+)", message)
+    return match.group(1) if match else None

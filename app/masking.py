@@ -1,0 +1,47 @@
+"""Keep the webhook's secret code out of every message, log line and file."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# /rest/<user id>/<code>/ — the code is the secret; the user id is harmless.
+_WEBHOOK_PATH = re.compile(r"(/rest/\d+/)([^/\s'\"?#]+)")
+# A malformed URL without the user id still carries the code right after /rest/.
+_BARE_CODE = re.compile(r"(/rest/)(?!\d+/)(?!\*\*\*)([^/\s'\"?#]{6,})")
+_known_secrets: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Remember a secret so it is masked even where it appears outside a URL."""
+    if secret and len(secret) >= 4:
+        _known_secrets.add(secret)
+
+
+def mask(text: object) -> str:
+    """Return text with every webhook code replaced by ***."""
+    out = _WEBHOOK_PATH.sub(lambda m: m.group(1) + "***", str(text))
+    out = _BARE_CODE.sub(lambda m: m.group(1) + "***", out)
+    for secret in _known_secrets:
+        if secret in out:
+            out = out.replace(secret, "***")
+    return out
+
+
+class MaskingFilter(logging.Filter):
+    """Logging filter that masks secrets in the final message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, masked, so no handler prints the raw one.
+            formatter = logging.Formatter()
+            masked_exc = mask(formatter.formatException(record.exc_info))
+            record.exc_info = None
+            record.exc_text = masked_exc
+        elif record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        return True

@@ -1,0 +1,88 @@
+"""Find the SQLAlchemy models: MODELS_MODULE, the parent project's models.py, or ours."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from app.config import Settings
+from app.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = ("City", "Object", "ViolationCategory", "Violation", "User")
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The model classes by name, and where they came from."""
+
+    classes: dict[str, type]
+    origin: str
+
+    def get(self, name: str) -> type:
+        try:
+            return self.classes[name]
+        except KeyError:
+            raise ConfigError(
+                f"The models ({self.origin}) have no class {name!r}; "
+                f"define it there or set MODELS_MODULE to a module that has it.",
+                variables=("MODELS_MODULE",),
+            ) from None
+
+
+def load_models(settings: Settings) -> ModelSet:
+    """Import the models module the settings point at and collect the known classes."""
+    if settings.models_module:
+        module = _import(settings.models_module, settings.project_dir)
+        origin = f"MODELS_MODULE={settings.models_module}"
+    elif (settings.project_dir.parent / "models.py").is_file():
+        module = _import_file(settings.project_dir.parent / "models.py")
+        origin = f"parent project {settings.project_dir.parent / 'models.py'}"
+    else:
+        from app import models as module
+
+        origin = "built-in app/models.py"
+    classes = {name: getattr(module, name) for name in MODEL_NAMES if hasattr(module, name)}
+    log.info("Using models from %s", origin)
+    return ModelSet(classes, origin)
+
+
+def _import(spec: str, base: Path) -> ModuleType:
+    path = Path(spec)
+    if spec.endswith(".py") or path.is_file():
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise ConfigError(f"MODELS_MODULE points at a file that does not exist: {path}",
+                              variables=("MODELS_MODULE",))
+        return _import_file(path)
+    try:
+        return importlib.import_module(spec)
+    except ImportError as exc:
+        raise ConfigError(f"MODELS_MODULE={spec!r} cannot be imported: {exc}",
+                          variables=("MODELS_MODULE",)) from exc
+
+
+def _import_file(path: Path) -> ModuleType:
+    # The parent's models.py may import its siblings (e.g. "from database import Base").
+    folder = str(path.parent.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = f"_bitrix_sync_models_{abs(hash(str(path.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ConfigError(f"Cannot import models from {path}: {exc}",
+                          variables=("MODELS_MODULE",)) from exc
+    return module

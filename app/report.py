@@ -1,0 +1,138 @@
+"""The report of a run: it drives the printed table, the --json output and the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+COUNTERS = ("fetched", "created", "updated", "unchanged", "deactivated", "errors")
+
+OK, WITH_ERRORS, FAILED, SKIPPED = "ok", "errors", "failed", "skipped"
+
+
+@dataclass
+class RecordIssue:
+    """One record (or directory) problem: where it happened and why."""
+
+    directory: str | None
+    btxid: object
+    field: str | None
+    message: str
+
+
+@dataclass
+class DirectoryReport:
+    """Counts and outcome of one directory."""
+
+    name: str
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    errors: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+    status: str = OK
+    complete: bool = False
+    message: str | None = None
+
+    def fail(self, message: str) -> None:
+        self.status = FAILED
+        self.message = message
+
+    def as_dict(self) -> dict:
+        data = {k: getattr(self, k) for k in COUNTERS}
+        data.update(seconds=round(self.seconds, 3), status=self.status,
+                    complete=self.complete, warnings=self.warnings)
+        if self.message:
+            data["message"] = self.message
+        return data
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one run over one or more directories."""
+
+    directories: dict[str, DirectoryReport] = field(default_factory=dict)
+    issues: list[RecordIssue] = field(default_factory=list)
+    fatal: str | None = None
+    fatal_exit_code: int = 0
+    dry_run: bool = False
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    def directory(self, name: str) -> DirectoryReport:
+        return self.directories.setdefault(name, DirectoryReport(name))
+
+    def add_issue(self, directory: str | None, btxid: object, field_name: str | None,
+                  message: str) -> None:
+        self.issues.append(RecordIssue(directory, btxid, field_name, message))
+        if directory in self.directories and btxid is not None:
+            self.directories[directory].errors += 1
+
+    @property
+    def ok(self) -> bool:
+        return self.fatal is None and all(d.status in (OK, SKIPPED)
+                                          for d in self.directories.values())
+
+    @property
+    def exit_code(self) -> int:
+        if self.fatal is not None:
+            return self.fatal_exit_code or 1
+        return 0 if self.ok else 1
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(getattr(d, k) for d in self.directories.values()) for k in COUNTERS}
+
+    def to_dict(self) -> dict:
+        data = {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "directories": {n: d.as_dict() for n, d in self.directories.items()},
+            "errors": [asdict(i) for i in self.issues],
+        }
+        if self.fatal:
+            data["fatal"] = self.fatal
+            if not any(i["message"] == self.fatal for i in data["errors"]):
+                data["errors"].append(asdict(RecordIssue(None, None, None, self.fatal)))
+        return data
+
+    def summary(self) -> str:
+        """One line for logs and the service."""
+        t = self.totals
+        state = "ok" if self.ok else ("failed: " + self.fatal if self.fatal else "with errors")
+        return (f"sync {state}: fetched {t['fetched']}, created {t['created']}, updated "
+                f"{t['updated']}, unchanged {t['unchanged']}, deactivated {t['deactivated']}, "
+                f"errors {t['errors']}")
+
+    def render_table(self) -> str:
+        """A plain aligned table (ASCII only, so any Windows console shows it)."""
+        head = ("directory", *COUNTERS, "seconds", "status")
+        rows = [head]
+        for d in self.directories.values():
+            rows.append((d.name, *(str(getattr(d, k)) for k in COUNTERS),
+                         f"{d.seconds:.2f}", d.status))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+
+        def line(row: tuple) -> str:
+            cells = [row[0].ljust(widths[0])]
+            cells += [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1], strict=True)]
+            return "  ".join([*cells, row[-1]])
+
+        out = [line(head), "  ".join("-" * w for w in widths)]
+        out += [line(r) for r in rows[1:]]
+        messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
+        for issue in self.issues[:50]:
+            where = ", ".join(p for p in (
+                issue.directory, issue.btxid is not None and f"btxid {issue.btxid}" or None,
+                issue.field) if p)
+            messages.append(f"{where}: {issue.message}")
+        if len(self.issues) > 50:
+            messages.append(f"... and {len(self.issues) - 50} more record errors (see --json)")
+        if self.fatal:
+            messages.append(self.fatal)
+        if self.dry_run:
+            messages.append("Dry run: nothing was written.")
+        return "\n".join(out + ([""] + messages if messages else []))

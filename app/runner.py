@@ -1,0 +1,93 @@
+"""run_sync(): the one entry point the CLI, the service and the cron scripts share."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from app.bitrix_client import Bitrix24Client
+from app.config import Settings
+from app.database import check_connection, check_schema, make_engine
+from app.errors import SyncError
+from app.mapping import load_mapping_file
+from app.model_loader import ModelSet, load_models
+from app.report import SyncReport
+from app.sync_engine import SyncEngine, fatal_report, run_order
+from app.syncers import SYNCERS, BaseSyncer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to sync and how."""
+
+    names: tuple[str, ...] = ()
+    allow_mass_deactivation: bool = False
+    dry_run: bool = False
+    trigger: str = "cli"
+
+
+def build_syncers(settings: Settings, overrides: dict | None = None) -> dict[str, BaseSyncer]:
+    """Every registered directory with its effective mapping (defaults + mapping.toml)."""
+    if overrides is None:
+        overrides = load_mapping_file(settings.mapping_file, set(SYNCERS))
+    return {name: cls(overrides.get(name)) for name, cls in SYNCERS.items()}
+
+
+def schema_needs(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, list[str]]:
+    """Model name -> columns the run writes or reads, for the schema check."""
+    needs: dict[str, list[str]] = {}
+    for name in order:
+        mapping = syncers[name].mapping
+        columns = ["btxid", *mapping.columns]
+        if mapping.active_column:
+            columns.append(mapping.active_column)
+        needs.setdefault(syncers[name].model, []).extend(columns)
+        for target in mapping.references.values():
+            needs.setdefault(syncers[target].model, []).append("btxid")
+    return {m: list(dict.fromkeys(c)) for m, c in needs.items()}
+
+
+def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
+    """Everything checked before any write: mapping, models, database, schema."""
+    syncers = build_syncers(settings, overrides)
+    order = run_order(syncers, options.names or None)
+    for name in order:
+        syncers[name].validate()
+    models: ModelSet = load_models(settings)
+    engine = make_engine(settings.database_url)
+    check_connection(engine)
+    check_schema(engine, schema_needs(syncers, order), models)
+    return syncers, order, models, engine
+
+
+def run_sync(
+    settings: Settings,
+    options: RunOptions = RunOptions(),
+    *,
+    stop_event: threading.Event | None = None,
+    client: Bitrix24Client | None = None,
+    overrides: dict | None = None,
+) -> SyncReport:
+    """Check everything, then sync; never raises SyncError — it lands in the report."""
+    report = SyncReport(dry_run=options.dry_run)
+    engine = None
+    try:
+        syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
+        client = client or Bitrix24Client(
+            settings.webhook_url, timeout=settings.bitrix_timeout,
+            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
+        sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
+                          allow_mass_deactivation=options.allow_mass_deactivation,
+                          dry_run=options.dry_run, stop_event=stop_event)
+        sync.run(order, report)
+    except SyncError as exc:
+        fatal_report(exc, report)
+        log.error("%s", exc)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    log.info("%s", report.summary())
+    return report

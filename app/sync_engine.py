@@ -1,0 +1,245 @@
+"""SyncEngine: runs the directories in dependency order and fills the run's report."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.bitrix_client import Bitrix24Client
+from app.database import describe_db_error
+from app.errors import (
+    DatabaseError,
+    MappingError,
+    PortalError,
+    PortalFatalError,
+    RecordError,
+    SyncError,
+)
+from app.model_loader import ModelSet
+from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
+from app.syncers.base_syncer import BaseSyncer
+from app.values import ValueProblem, convert
+from app.writer import Prepared, TableWriter
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(Exception):
+    """Raised inside a directory when the run was asked to stop."""
+
+
+def run_order(syncers: dict[str, BaseSyncer], selected: Iterable[str] | None = None) -> list[str]:
+    """Registered order, adjusted so every directory follows the ones it depends on.
+
+    Raises MappingError for a dependency on an unknown directory or a cycle.
+    """
+    names = list(syncers)
+    graph: dict[str, set[str]] = {}
+    for name, syncer in syncers.items():
+        for dep in syncer.dependencies():
+            if dep not in syncers:
+                raise MappingError(f"Directory {name!r} depends on {dep!r}, which is not a "
+                                   f"known directory ({', '.join(names)})")
+        graph[name] = syncer.dependencies()
+    sorter = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise MappingError(f"Directories depend on each other in a cycle: {cycle}") from None
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=names.index)
+        order.extend(ready)
+        sorter.done(*ready)
+    wanted = set(selected) if selected else set(names)
+    return [n for n in order if n in wanted]
+
+
+class SyncEngine:
+    """One portal, one database, the directories of one run."""
+
+    def __init__(
+        self,
+        *,
+        client: Bitrix24Client,
+        engine: Engine,
+        models: ModelSet,
+        syncers: dict[str, BaseSyncer],
+        allow_mass_deactivation: bool = False,
+        dry_run: bool = False,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.models = models
+        self.syncers = syncers
+        self.allow_mass_deactivation = allow_mass_deactivation
+        self.dry_run = dry_run
+        self.stop_event = stop_event or threading.Event()
+
+    def run(self, names: Iterable[str] | None = None, report: SyncReport | None = None
+            ) -> SyncReport:
+        report = report or SyncReport(dry_run=self.dry_run)
+        order = run_order(self.syncers, names)
+        for name in order:
+            report.directory(name)
+        for name in order:
+            stats = report.directory(name)
+            if report.fatal or self.stop_event.is_set():
+                stats.status = SKIPPED
+                stats.message = "not run: " + ("the run stopped early" if not report.fatal
+                                               else "an earlier error ended the run")
+                continue
+            try:
+                self.sync_directory(name, report)
+            except (PortalFatalError, DatabaseError) as exc:
+                stats.fail(str(exc))
+                report.fatal, report.fatal_exit_code = str(exc), exc.exit_code
+                log.error("%s: %s", name, exc)
+        return report
+
+    def sync_directory(self, name: str, report: SyncReport) -> None:
+        """Read one directory completely and write it in one transaction."""
+        syncer = self.syncers[name]
+        stats = report.directory(name)
+        started = time.monotonic()
+        mapping = syncer.mapping
+        table = self.models.get(syncer.model).__table__
+        log.info("%s: reading %s", name, mapping.method)
+        try:
+            refs = {column: self._local_ids(target)
+                    for column, target in mapping.references.items()}
+            with self.engine.connect() as conn:
+                transaction = conn.begin()
+                writer = TableWriter(
+                    conn, table, directory=name, columns=mapping.columns,
+                    active_column=mapping.active_column or None,
+                    new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
+                    report=report, dry_run=self.dry_run)
+                writer.load_existing()
+                try:
+                    self._read_and_write(syncer, table, refs, writer, report)
+                except StopRequested:
+                    transaction.rollback()
+                    stats.status, stats.message = SKIPPED, "stopped; changes rolled back"
+                    return
+                except PortalError as exc:
+                    transaction.commit()  # keep what arrived; deactivate nothing
+                    stats.fail(f"read incomplete, nothing deactivated: {exc}")
+                    report.add_issue(name, None, None, str(exc))
+                    if isinstance(exc, PortalFatalError):
+                        raise
+                    return
+                stats.complete = True
+                self._deactivate(name, writer, report)
+                transaction.commit()
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"Database error while writing {name}: "
+                                f"{describe_db_error(exc)}") from None
+        finally:
+            stats.seconds = time.monotonic() - started
+        if stats.status not in (FAILED, SKIPPED) and stats.errors:
+            stats.status = WITH_ERRORS
+        log.info("%s: fetched %d, created %d, updated %d, unchanged %d, deactivated %d, "
+                 "errors %d", name, stats.fetched, stats.created, stats.updated,
+                 stats.unchanged, stats.deactivated, stats.errors)
+
+    def _read_and_write(self, syncer: BaseSyncer, table, refs: dict, writer: TableWriter,
+                        report: SyncReport) -> None:
+        stats = report.directory(syncer.name)
+        mapping = syncer.mapping
+        checked_fields = False
+        for page in self.client.list_pages(mapping.method, mapping.params):
+            if self.stop_event.is_set():
+                raise StopRequested
+            if not checked_fields:
+                self._warn_absent_fields(syncer, page)
+                checked_fields = True
+            prepared = []
+            for raw in page:
+                stats.fetched += 1
+                try:
+                    prepared.append(self.prepare(syncer, raw, table, refs, report))
+                except RecordError as exc:
+                    report.add_issue(exc.directory, exc.btxid, exc.field, str(exc))
+                    log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
+            writer.write(prepared)
+
+    def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
+                report: SyncReport) -> Prepared:
+        """Convert one Bitrix24 record into column values; RecordError if it cannot be."""
+        mapping = syncer.mapping
+        record = syncer.transform(raw)
+        id_field = mapping.id_field or ("id" if "id" in record else "ID")
+        raw_id = record.get(id_field)
+        try:
+            btxid = int(str(raw_id))
+        except ValueError:
+            raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r})",
+                              directory=syncer.name, field=id_field) from None
+        values: dict[str, Any] = {}
+        for field_name, column in mapping.fields.items():
+            is_ref = column in refs
+            try:
+                value = convert(record.get(field_name), table.c[column], is_reference=is_ref)
+            except ValueProblem as problem:
+                raise RecordError(f"{column} (from {field_name}) {problem}",
+                                  directory=syncer.name, btxid=btxid, field=column) from None
+            if is_ref and value is not None:
+                local = refs[column].get(int(value))
+                if local is None:
+                    report.directory(syncer.name).warnings += 1
+                    log.warning("%s btxid %s: %s refers to %s %s, which is not in the local "
+                                "table; stored NULL", syncer.name, btxid, column,
+                                mapping.references[column], value)
+                value = local
+            values[column] = value
+        return Prepared(btxid, values)
+
+    def _local_ids(self, directory: str) -> dict[int, Any]:
+        table = self.models.get(self.syncers[directory].model).__table__
+        pk = list(table.primary_key.columns)[0]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table.c.btxid, pk).where(table.c.btxid.is_not(None)))
+            return {int(b): i for b, i in rows}
+
+    def _warn_absent_fields(self, syncer: BaseSyncer, page: list[dict[str, Any]]) -> None:
+        present = set().union(*(syncer.transform(dict(r)).keys() for r in page))
+        for field_name, column in syncer.mapping.fields.items():
+            if field_name not in present:
+                log.warning("%s: field %r (mapped to %s) is not in the rows Bitrix24 returned; "
+                            "check its name in the mapping (`python cli.py --check`)",
+                            syncer.name, field_name, column)
+
+    def _deactivate(self, name: str, writer: TableWriter, report: SyncReport) -> None:
+        missing = writer.missing_active()
+        if not missing:
+            return
+        stats = report.directory(name)
+        active = writer.active_count()
+        if (len(missing) * 2 > active or len(missing) == active) and not \
+                self.allow_mass_deactivation:
+            message = (f"Bitrix24 no longer returns {len(missing)} of {active} active records; "
+                       "that looks like lost access rather than deletions, so nothing was "
+                       "deactivated. If it is intended, run with --allow-mass-deactivation.")
+            stats.fail(message)
+            report.add_issue(name, None, None, message)
+            log.error("%s: %s", name, message)
+            return
+        writer.deactivate(missing)
+
+
+def fatal_report(exc: SyncError, report: SyncReport | None = None) -> SyncReport:
+    """A report for a run that could not start or go on."""
+    report = report or SyncReport()
+    report.fatal, report.fatal_exit_code = str(exc), exc.exit_code
+    return report

@@ -1,0 +1,14 @@
+"""Violation categories: a universal list by default."""
+
+from app.syncers.base_syncer import BaseSyncer
+
+
+class CategorySyncer(BaseSyncer):
+    """Violation categories → ViolationCategory."""
+
+    name = "category"
+    title = "Violation categories"
+    model = "ViolationCategory"
+    method = "lists.element.get"
+    params = {"IBLOCK_TYPE_ID": "lists"}
+    field_map = {"NAME": "name"}

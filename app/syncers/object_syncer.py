@@ -1,0 +1,15 @@
+"""Objects: a smart process whose items link to a city."""
+
+from app.syncers.base_syncer import BaseSyncer
+
+
+class ObjectSyncer(BaseSyncer):
+    """Objects → Object; city_id holds a city's Bitrix24 id, resolved to cities.id."""
+
+    name = "object"
+    title = "Objects"
+    model = "Object"
+    method = "crm.item.list"
+    field_map = {"title": "name"}
+    references = {"city_id": "city"}
+    depends_on = ("city",)

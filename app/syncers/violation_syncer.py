@@ -1,0 +1,16 @@
+"""Violations: a universal list whose elements link to a category."""
+
+from app.syncers.base_syncer import BaseSyncer
+
+
+class ViolationSyncer(BaseSyncer):
+    """Violations → Violation; category_id holds a category's Bitrix24 id."""
+
+    name = "violation"
+    title = "Violations"
+    model = "Violation"
+    method = "lists.element.get"
+    params = {"IBLOCK_TYPE_ID": "lists"}
+    field_map = {"NAME": "name"}
+    references = {"category_id": "category"}
+    depends_on = ("category",)

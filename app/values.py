@@ -1,0 +1,160 @@
+"""Convert Bitrix24 values to the Python value a column of a given type stores."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, Numeric, String, Text
+
+_TRUE = {"y", "yes", "true", "1", "on"}
+_FALSE = {"n", "no", "false", "0", "off"}
+_DATE_FORMATS = (
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+    "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
+)
+
+
+class ValueProblem(ValueError):
+    """A value cannot go into its column; the message says why."""
+
+
+def unwrap(value: Any) -> Any:
+    """Flatten Bitrix containers: a list property {"123": "v"} becomes "v"; empties become None."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        items = [unwrap(v) for v in value]
+        items = [v for v in items if v is not None]
+        if not items:
+            return None
+        return items[0] if len(items) == 1 else items
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def convert(value: Any, column: Column, *, is_reference: bool = False) -> Any:
+    """The value for `column`, or None; raises ValueProblem with a reason."""
+    value = unwrap(value)
+    if is_reference and value in (0, "0"):
+        value = None
+    if value is not None:
+        value = _to_type(value, column)
+    if value is None and not column.nullable and not column.primary_key:
+        raise ValueProblem("is empty, but the column does not allow NULL")
+    return value
+
+
+def _to_type(value: Any, column: Column) -> Any:
+    kind = column.type
+    if isinstance(value, list) and not isinstance(kind, String | Text):
+        raise ValueProblem(f"has several values {value!r}, but the column holds one")
+    if isinstance(kind, Boolean):
+        return _boolean(value)
+    if isinstance(kind, Integer):
+        return _integer(value)
+    if isinstance(kind, Float):
+        return float(_decimal(value, kind))
+    if isinstance(kind, Numeric):
+        return _decimal(value, kind)
+    if isinstance(kind, DateTime):
+        return _datetime(value)
+    if isinstance(kind, Date):
+        return _datetime(value).date()
+    if isinstance(kind, String | Text):
+        text = ", ".join(map(str, value)) if isinstance(value, list) else _text(value)
+        length = getattr(kind, "length", None)
+        if length and len(text) > length:
+            raise ValueProblem(f"is too long ({len(text)} characters; the column holds {length})")
+        return text
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueProblem(f"is not a yes/no value: {value!r}")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueProblem(f"is not a whole number: {value!r}") from None
+    if number != number.to_integral_value():
+        raise ValueProblem(f"is not a whole number: {value!r}")
+    return int(number)
+
+
+def _decimal(value: Any, kind: Numeric) -> Decimal:
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")  # Russian decimal comma
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueProblem(f"is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueProblem(f"is not a number: {value!r}")
+    scale = getattr(kind, "scale", None)
+    if scale is not None and not isinstance(kind, Float):
+        number = number.quantize(Decimal(1).scaleb(-scale))
+        if kind.precision is not None and len(number.as_tuple().digits) > kind.precision:
+            raise ValueProblem(f"is out of range for NUMERIC({kind.precision},{scale}): {value!r}")
+    return number
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None, microsecond=0)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    text = str(value).strip()
+    try:
+        # Keep the portal's wall-clock time; DATETIME columns carry no zone.
+        return datetime.fromisoformat(text).replace(tzinfo=None, microsecond=0)
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueProblem(f"is not a date: {value!r}")
+
+
+def normalize(value: Any, column: Column) -> Any:
+    """A value read back from the database, in the form convert() produces (for diffing)."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return bool(value)
+    if isinstance(kind, Float):
+        return float(value)
+    if isinstance(kind, Numeric):
+        number = Decimal(str(value))
+        return number.quantize(Decimal(1).scaleb(-kind.scale)) if kind.scale else number
+    if isinstance(kind, DateTime) and isinstance(value, datetime):
+        return value.replace(tzinfo=None, microsecond=0)
+    if isinstance(kind, Date) and isinstance(value, datetime):
+        return value.date()
+    return value

@@ -1,0 +1,151 @@
+"""Write one directory into its table by btxid: bulk, diffed, with per-record isolation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.database import column_from_error, describe_db_error
+from app.report import DirectoryReport, SyncReport
+from app.values import normalize
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+@dataclass
+class Prepared:
+    """One record converted to column values, ready to diff and write."""
+
+    btxid: int
+    values: dict[str, Any]
+
+
+class TableWriter:
+    """Diffs prepared records against the table and writes only what changed.
+
+    The existing rows (btxid → primary key and mapped values) are read once;
+    new rows are inserted in multi-row chunks and changed rows updated in
+    executemany batches. A chunk the database rejects is retried row by row
+    inside savepoints, so one bad record fails alone and the rest commit.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        table: Table,
+        *,
+        directory: str,
+        columns: list[str],
+        active_column: str | None,
+        new_row_defaults: Callable[[], dict[str, Any]],
+        report: SyncReport,
+        dry_run: bool = False,
+    ) -> None:
+        self.conn = conn
+        self.table = table
+        self.directory = directory
+        self.columns = columns
+        self.active_column = active_column if active_column in table.c else None
+        self.new_row_defaults = new_row_defaults
+        self.report = report
+        self.stats: DirectoryReport = report.directory(directory)
+        self.dry_run = dry_run
+        self.pk = list(table.primary_key.columns)[0]
+        self.existing: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self.seen: set[int] = set()
+
+    def load_existing(self) -> None:
+        compared = list(dict.fromkeys([*self.columns, *filter(None, [self.active_column])]))
+        query = select(self.pk, self.table.c.btxid, *(self.table.c[c] for c in compared)).where(
+            self.table.c.btxid.is_not(None))
+        for row in self.conn.execute(query):
+            values = {c: normalize(row[i + 2], self.table.c[c]) for i, c in enumerate(compared)}
+            self.existing[int(row[1])] = (row[0], values)
+
+    def write(self, records: Iterable[Prepared]) -> None:
+        """Upsert a batch of records (a page or several)."""
+        inserts, updates = [], []
+        for record in records:
+            if record.btxid in self.seen:
+                log.debug("%s: btxid %s came twice in one read; keeping the first",
+                          self.directory, record.btxid)
+                continue
+            self.seen.add(record.btxid)
+            values = dict(record.values)
+            if self.active_column and self.active_column not in values:
+                values[self.active_column] = True  # a record that is back is active again
+            current = self.existing.get(record.btxid)
+            if current is None:
+                row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
+                inserts.append((record.btxid, row))
+            elif any(current[1].get(k) != v for k, v in values.items()):
+                updates.append((record.btxid, {**values, "_pk": current[0]}))
+            else:
+                self.stats.unchanged += 1
+        for start in range(0, len(inserts), CHUNK):
+            self._run_chunk(inserts[start:start + CHUNK], self._insert, "created")
+        for start in range(0, len(updates), CHUNK):
+            self._run_chunk(updates[start:start + CHUNK], self._update, "updated")
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        self.conn.execute(insert(self.table), rows)
+
+    def _update(self, rows: list[dict[str, Any]]) -> None:
+        # executemany needs one column set per statement; group rows by their keys.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(k for k in row if k != "_pk")), []).append(row)
+        for keys, group in groups.items():
+            statement = (update(self.table).where(self.pk == bindparam("_pk"))
+                         .values({k: bindparam(k) for k in keys}))
+            self.conn.execute(statement, group)
+
+    def _run_chunk(self, chunk: list[tuple[int, dict]], action: Callable, counter: str) -> None:
+        if self.dry_run:
+            setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
+            return
+        try:
+            with self.conn.begin_nested():
+                action([row for _, row in chunk])
+        except SQLAlchemyError:
+            for item in chunk:  # find the bad record(s); commit the rest
+                self._run_one(item, action, counter)
+            return
+        setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
+
+    def _run_one(self, item: tuple[int, dict], action: Callable, counter: str) -> None:
+        btxid, row = item
+        try:
+            with self.conn.begin_nested():
+                action([row])
+        except SQLAlchemyError as exc:
+            self.report.add_issue(self.directory, btxid, column_from_error(exc),
+                                  f"the database refused the record: {describe_db_error(exc)}")
+            return
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+
+    def missing_active(self) -> list[Any]:
+        """Primary keys of active synced rows that the complete read did not return."""
+        if not self.active_column:
+            return []
+        return [pk for btxid, (pk, values) in self.existing.items()
+                if btxid not in self.seen and values.get(self.active_column)]
+
+    def active_count(self) -> int:
+        return sum(1 for _, values in self.existing.values() if values.get(self.active_column))
+
+    def deactivate(self, pks: list[Any]) -> None:
+        if not self.dry_run:
+            for start in range(0, len(pks), 1000):
+                self.conn.execute(update(self.table)
+                                  .where(self.pk.in_(pks[start:start + 1000]))
+                                  .values({self.active_column: False}))
+        self.stats.deactivated += len(pks)

@@ -1,0 +1,155 @@
+"""cli.py: output, --json, exit codes, no tracebacks, no leaked webhook code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import cli
+from tests.conftest import write_mapping_toml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(monkeypatch, seeded, mysql_url, tmp_path, mapping):
+    """CLI settings through the environment, as a user would set them."""
+    values = {"BITRIX_WEBHOOK_URL": seeded.webhook_url, "DATABASE_URL": mysql_url,
+              "SYNC_MAPPING_FILE": str(write_mapping_toml(tmp_path / "mapping.toml", mapping)),
+              "BITRIX_MAX_RETRIES": "1"}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_documents_exit_codes(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for line in ("0  everything synced", "2  usage, settings", "3  cannot reach",
+                 "4  another sync"):
+        assert line in out
+
+
+def test_unknown_directory_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "--sync", "town")
+    assert code == 2 and "invalid choice: 'town'" in err
+
+
+def test_json_report_is_one_object_with_every_directory(capsys, env, seeded):
+    code, out, err = run_cli(capsys, "--json")
+
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] is True and report["errors"] == []
+    assert list(report["directories"]) == ["city", "category", "object", "violation", "user"]
+    for counts in report["directories"].values():
+        assert set(counts) >= {"fetched", "created", "updated", "unchanged", "deactivated",
+                               "errors", "seconds", "status"}
+    assert report["directories"]["user"]["created"] == len(seeded.records("user"))
+    assert "INFO" in err  # logs go to stderr, never into the JSON
+
+
+def test_table_report_and_selected_directories(capsys, env, mysql_url):
+    code, out, _ = run_cli(capsys, "--sync", "city", "object")
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["directory", "fetched", "created", "updated", "unchanged",
+                                "deactivated", "errors", "seconds", "status"]
+    assert [line.split()[0] for line in lines[2:]] == ["city", "object"]
+    from app.database import make_engine
+
+    engine = make_engine(mysql_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM users")).scalar() == 0
+    engine.dispose()
+
+
+def test_record_errors_give_exit_1_and_name_the_record(capsys, env, seeded):
+    seeded.add_items(1036, [{"id": 777001, "title": "Ж" * 256}])
+
+    code, out, _ = run_cli(capsys, "--json", "--sync", "city")
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert report["errors"] == [{"directory": "city", "btxid": 777001, "field": "name",
+                                 "message": "name (from title) is too long (256 characters; "
+                                            "the column holds 255)"}]
+
+
+def test_missing_setting_exits_2_naming_it_without_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    code, out, err = run_cli(capsys)
+    assert code == 2
+    assert "BITRIX_WEBHOOK_URL: is not set" in err
+    assert "Traceback" not in err + out
+
+
+def test_bad_webhook_code_exits_3_and_never_shows_the_code(capsys, env, seeded, monkeypatch,
+                                                           tmp_path):
+    bad = seeded.webhook_url.replace(seeded.code, "Wr0ngSecretCode77")
+    log_file = tmp_path / "sync.log"
+    monkeypatch.setenv("LOG_FILE", str(log_file))
+
+    code, out, err = run_cli(capsys, "--webhook-url", bad, "--verbose", "--json")
+
+    assert code == 3
+    assert json.loads(out)["fatal"].startswith("The portal rejected the webhook")
+    everything = out + err + log_file.read_text(encoding="utf-8")
+    assert "Wr0ngSecretCode77" not in everything
+    assert "/rest/1/***" in everything
+
+
+def test_database_unreachable_exits_3(capsys, env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root:pw@127.0.0.1:9/none")
+    code, _, err = run_cli(capsys)
+    assert code == 3
+    assert "Cannot connect to the database" in err and "check MYSQL_HOST" in err
+    assert ":pw@" not in err
+
+
+def test_unexpected_error_is_one_line_unless_verbose(capsys, env, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"kaboom at {os.environ['BITRIX_WEBHOOK_URL']}")
+
+    monkeypatch.setattr(cli, "run_sync", boom)
+    code, out, err = run_cli(capsys)
+    assert code == 1
+    assert "Unexpected error: RuntimeError: kaboom" in err and "--verbose" in err
+    assert "Traceback" not in err
+    assert env["BITRIX_WEBHOOK_URL"] not in err
+
+    code, _, err = run_cli(capsys, "--verbose")
+    assert "Traceback" in err and env["BITRIX_WEBHOOK_URL"] not in err
+
+
+def test_init_db_creates_built_in_tables(capsys, monkeypatch, tmp_path):
+    url = f"sqlite:///{(tmp_path / 'new.db').as_posix()}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    code, out, _ = run_cli(capsys, "--init-db")
+    assert code == 0
+    assert out.strip() == ("Created tables: cities, users, violation_categories, objects, "
+                           "violations")
+    assert run_cli(capsys, "--init-db")[1].strip() == "All tables already exist."
+
+
+def test_runs_from_any_folder_as_cron_would(env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--sync", "user", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["directories"]["user"]["status"] == "ok"

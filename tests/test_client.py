@@ -1,0 +1,166 @@
+"""The Bitrix24 client alone: failure table, paging, masking (responses-mocked HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from app import errors
+from app.bitrix_client import Bitrix24Client
+
+WEBHOOK = "https://acme.bitrix24.ru/rest/1/t0pS3cretC0de/"
+CODE = "t0pS3cretC0de"
+
+
+def make_client(sleeps: list[float] | None = None, **kwargs) -> Bitrix24Client:
+    sleeps = [] if sleeps is None else sleeps
+    return Bitrix24Client(WEBHOOK, max_retries=2, sleep=sleeps.append, **kwargs)
+
+
+def envelope(code: str, description: str = "") -> dict:
+    return {"error": code, "error_description": description}
+
+
+# (status, body, error class, words in our message, exit code of the run, retried?)
+FAILURES = [
+    pytest.param(401, envelope("INVALID_CREDENTIALS", "Invalid request credentials"),
+                 errors.PortalAuthError, "rejected the webhook", 3, False, id="bad-webhook-code"),
+    pytest.param(401, envelope("NO_AUTH_FOUND", "Wrong authorization data"),
+                 errors.PortalAuthError, "BITRIX_WEBHOOK_URL", 3, False, id="no-auth"),
+    pytest.param(400, envelope("INVALID_REQUEST", "Https required."),
+                 errors.PortalAuthError, "rejected the webhook", 3, False, id="https-required"),
+    pytest.param(503, envelope("OVERLOAD_LIMIT", "REST API is blocked due to overload."),
+                 errors.PortalOverloadError, "contact Bitrix24 support", 3, False,
+                 id="overload-limit"),
+    pytest.param(404, envelope("ERROR_METHOD_NOT_FOUND", "Method not found!"),
+                 errors.PortalMethodError, "does not know the method", 1, False,
+                 id="unknown-method"),
+    pytest.param(400, envelope("ACCESS_DENIED", "Access denied"),
+                 errors.PortalMethodError, "needs read access", 1, False, id="access-denied"),
+    pytest.param(401, envelope("insufficient_scope", "The request requires higher privileges"),
+                 errors.PortalMethodError, "tick the needed scope", 1, False,
+                 id="missing-scope-401"),
+    pytest.param(403, envelope("insufficient_scope", "The request requires higher privileges"),
+                 errors.PortalMethodError, "tick the needed scope", 1, False,
+                 id="missing-scope-403"),
+    pytest.param(400, envelope("INVALID_ARG_VALUE", "Invalid filter field"),
+                 errors.PortalMethodError, "Bitrix24 rejected", 1, False, id="bad-params"),
+    pytest.param(200, envelope("ERROR_IBLOCK_NOT_FOUND", "Iblock not found"),
+                 errors.PortalMethodError, "ERROR_IBLOCK_NOT_FOUND", 1, False,
+                 id="error-in-200"),
+    pytest.param(503, envelope("QUERY_LIMIT_EXCEEDED", "Too many requests"),
+                 errors.PortalRetriableError, "gave up after 3 attempts", 1, True,
+                 id="rate-limited-forever"),
+    pytest.param(500, envelope("INTERNAL_SERVER_ERROR", "Internal server error"),
+                 errors.PortalRetriableError, "busy or failing", 1, True, id="internal-error"),
+    pytest.param(502, "<html><h1>502 Bad Gateway</h1></html>",
+                 errors.PortalRetriableError, "non-JSON body", 1, True, id="html-502"),
+]
+
+
+@pytest.mark.parametrize("status, body, error_class, words, exit_code, retried", FAILURES)
+@responses.activate
+def test_failure_table(status, body, error_class, words, exit_code, retried):
+    kwargs = {"json": body} if isinstance(body, dict) else {
+        "body": body, "content_type": "text/html"}
+    responses.post(WEBHOOK + "crm.item.list", status=status, **kwargs)
+    sleeps: list[float] = []
+
+    with pytest.raises(error_class) as caught:
+        make_client(sleeps).call("crm.item.list", {"entityTypeId": 1036})
+
+    error = caught.value
+    assert words in str(error)
+    assert CODE not in str(error)
+    run_exit = error.exit_code if isinstance(error, errors.PortalFatalError) else 1
+    assert run_exit == exit_code
+    assert (len(sleeps) == 2) is retried  # two retries with max_retries=2, none otherwise
+    if isinstance(body, dict):
+        assert error.code == body["error"] and error.status == status
+
+
+@responses.activate
+def test_retry_then_success_returns_the_result():
+    responses.post(WEBHOOK + "user.get", status=503,
+                   json=envelope("QUERY_LIMIT_EXCEEDED", "Too many requests"))
+    responses.post(WEBHOOK + "user.get", json={"result": [{"ID": "1"}], "total": 1})
+    sleeps: list[float] = []
+
+    assert make_client(sleeps).call("user.get")["result"] == [{"ID": "1"}]
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= 0.5
+
+
+@responses.activate
+def test_backoff_grows_and_is_bounded():
+    for _ in range(6):
+        responses.post(WEBHOOK + "user.get", status=503, json=envelope("QUERY_LIMIT_EXCEEDED"))
+    sleeps: list[float] = []
+    client = Bitrix24Client(WEBHOOK, max_retries=5, backoff=1.0, max_backoff=4.0,
+                            sleep=sleeps.append)
+
+    with pytest.raises(errors.PortalRetriableError):
+        client.call("user.get")
+
+    caps = [1, 2, 4, 4, 4]
+    assert len(sleeps) == 5
+    assert all(cap / 2 <= s <= cap for s, cap in zip(sleeps, caps, strict=True))
+
+
+@responses.activate
+def test_redirect_means_the_portal_moved():
+    responses.post(WEBHOOK + "user.get", status=302,
+                   headers={"Location": "https://new.bitrix24.ru/rest/1/t0pS3cretC0de/user.get"})
+
+    with pytest.raises(errors.PortalAuthError) as caught:
+        make_client().call("user.get")
+    assert "update BITRIX_WEBHOOK_URL" in str(caught.value)
+    assert CODE not in str(caught.value)
+
+
+def test_unreachable_host_is_fatal_and_masked():
+    client = Bitrix24Client("https://127.0.0.1:9/rest/1/t0pS3cretC0de/", max_retries=1,
+                            sleep=lambda s: None, timeout=2)
+    with pytest.raises(errors.PortalUnreachableError) as caught:
+        client.call("user.get")
+    assert caught.value.exit_code == 3
+    assert "Connection refused" in str(caught.value)
+    assert CODE not in str(caught.value)
+
+
+@responses.activate
+def test_connection_errors_from_requests_never_leak_the_url():
+    responses.post(WEBHOOK + "user.get", body=requests.exceptions.ConnectionError(
+        f"HTTPSConnectionPool: Max retries exceeded with url: /rest/1/{CODE}/user.get"))
+    with pytest.raises(errors.PortalError) as caught:
+        make_client().call("user.get")
+    assert CODE not in str(caught.value) and CODE not in repr(caught.value.args)
+
+
+@responses.activate
+def test_pages_follow_next_until_done():
+    page = [{"id": i} for i in range(50)]
+    responses.post(WEBHOOK + "crm.item.list",
+                   json={"result": {"items": page}, "total": 120, "next": 50})
+    responses.post(WEBHOOK + "crm.item.list",
+                   json={"result": {"items": page}, "total": 120, "next": 100})
+    responses.post(WEBHOOK + "crm.item.list",
+                   json={"result": {"items": page[:20]}, "total": 120})
+
+    pages = list(make_client().list_pages("crm.item.list", {"entityTypeId": 1}))
+
+    assert [len(p) for p in pages] == [50, 50, 20]
+
+
+@responses.activate
+def test_a_list_shorter_than_its_total_is_an_error():
+    responses.post(WEBHOOK + "lists.element.get",
+                   json={"result": [{"ID": str(i)} for i in range(50)], "total": 75, "next": 50})
+    responses.post(WEBHOOK + "lists.element.get", json={"result": [], "total": 75})
+
+    with pytest.raises(errors.IncompleteReadError, match="returned 50 rows but reported 75"):
+        list(make_client().list_pages("lists.element.get", {"IBLOCK_ID": 1}))
+
+
+def test_repr_masks_the_code():
+    assert CODE not in repr(make_client())

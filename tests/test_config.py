@@ -1,0 +1,122 @@
+"""Settings: every problem at once, precedence of sources, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import load_settings
+from app.errors import ConfigError
+
+WEBHOOK = "https://acme.bitrix24.ru/rest/7/s3cr3tC0de42/"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    environ = {"BITRIX_WEBHOOK_URL": "ftp://nope", "MYSQL_PORT": "abc", "LOG_LEVEL": "LOUD",
+               "BITRIX_TIMEOUT": "soon", "BITRIX_VERIFY_SSL": "maybe"}
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ, project_dir=tmp_path)
+
+    error = caught.value
+    assert set(error.variables) == {"BITRIX_WEBHOOK_URL", "MYSQL_USER", "MYSQL_PORT",
+                                    "LOG_LEVEL", "BITRIX_TIMEOUT", "BITRIX_VERIFY_SSL"}
+    assert error.exit_code == 2
+    for name in error.variables:
+        assert f"- {name}:" in str(error)
+
+
+def test_missing_webhook_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match=r"BITRIX_WEBHOOK_URL: is not set"):
+        load_settings(environ={"DATABASE_URL": "sqlite://"}, project_dir=tmp_path)
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("https://acme.bitrix24.ru/rest/s3cr3tC0de42/", "user id and code"),
+    ("http://acme.bitrix24.ru/rest/1/s3cr3tC0de42/", "must use https"),
+    ("acme.bitrix24.ru/rest/1/s3cr3tC0de42", "must look like"),
+], ids=["no-user-id", "plain-http", "no-scheme"])
+def test_bad_webhook_shapes_are_explained_without_the_code(tmp_path, url, fragment):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"BITRIX_WEBHOOK_URL": url, "DATABASE_URL": "sqlite://"},
+                      project_dir=tmp_path)
+    assert fragment in str(caught.value)
+    assert "s3cr3tC0de42" not in str(caught.value)
+
+
+def test_webhook_without_trailing_slash_and_loopback_http_are_fine(tmp_path):
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK.rstrip("/"),
+                                      "DATABASE_URL": "sqlite://"}, project_dir=tmp_path)
+    assert settings.webhook_url == WEBHOOK
+    local = load_settings(environ={"BITRIX_WEBHOOK_URL": "http://127.0.0.1:8080/rest/1/abc123/",
+                                   "DATABASE_URL": "sqlite://"}, project_dir=tmp_path)
+    assert local.webhook_url.startswith("http://127.0.0.1")
+
+
+def test_mysql_variables_build_a_utf8mb4_url_with_defaults(tmp_path):
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "MYSQL_USER": "app",
+                                      "MYSQL_PASSWORD": "p@ss:word"}, project_dir=tmp_path)
+    assert settings.database_url == (
+        "mysql+pymysql://app:p%40ss%3Aword@localhost:3306/telegram_miniapp?charset=utf8mb4")
+    assert settings.sync_schedule == "0 0 * * *"
+    assert settings.log_level == "INFO"
+
+
+def test_database_url_wins_over_mysql_variables(tmp_path):
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "MYSQL_HOST": "db",
+                                      "DATABASE_URL": "sqlite:///x.db"}, project_dir=tmp_path)
+    assert settings.database_url == "sqlite:///x.db"
+
+
+def test_sources_precedence_environment_then_env_file_then_project_then_parent(tmp_path):
+    project = tmp_path / "MiniApps" / "bitrix-sync"
+    write(project.parent / ".env", "LOG_LEVEL=ERROR\nMYSQL_USER=parent\nMYSQL_DATABASE=parentdb\n"
+          f"BITRIX_WEBHOOK_URL={WEBHOOK}\nSYNC_SCHEDULE=1 1 * * *\n")
+    write(project / ".env", "MYSQL_USER=project\nMYSQL_DATABASE=projectdb\nLOG_LEVEL=WARNING\n")
+    extra = write(tmp_path / "extra.env", "MYSQL_DATABASE=extradb\nLOG_LEVEL=DEBUG\n")
+
+    settings = load_settings(environ={"LOG_LEVEL": "CRITICAL"}, env_file=extra,
+                             project_dir=project)
+
+    assert settings.log_level == "CRITICAL"  # process environment
+    assert settings.database_url.endswith("/extradb?charset=utf8mb4")  # --env-file
+    assert "//project:" in settings.database_url  # project .env
+    assert settings.sync_schedule == "1 1 * * *"  # parent (root) .env
+    assert settings.webhook_url == WEBHOOK
+
+
+def test_missing_env_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="--env-file does not exist"):
+        load_settings(env_file=tmp_path / "nope.env", environ={}, project_dir=tmp_path)
+
+
+def test_repr_and_describe_mask_secrets(tmp_path):
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "MYSQL_USER": "app",
+                                      "MYSQL_PASSWORD": "Hunter2Secret"}, project_dir=tmp_path)
+    shown = repr(settings) + "\n".join(settings.describe())
+    assert "s3cr3tC0de42" not in shown and "Hunter2Secret" not in shown
+    assert "/rest/7/***" in shown
+
+
+def test_settings_are_frozen(tmp_path):
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://"},
+                             project_dir=tmp_path)
+    with pytest.raises(AttributeError):
+        settings.log_level = "DEBUG"
+
+
+def test_mapping_file_defaults_to_project_mapping_toml(tmp_path):
+    write(tmp_path / "mapping.toml", "[user]\nmethod = \"user.get\"\n")
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://"},
+                             project_dir=tmp_path)
+    assert settings.mapping_file == tmp_path / "mapping.toml"
+    with pytest.raises(ConfigError, match="SYNC_MAPPING_FILE: file not found"):
+        load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
+                               "SYNC_MAPPING_FILE": "missing.toml"}, project_dir=tmp_path)

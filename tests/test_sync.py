@@ -1,0 +1,261 @@
+"""The whole sync against the fake portal, on real MariaDB and on SQLite."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from app.bitrix_client import Bitrix24Client
+from app.report import FAILED, OK, WITH_ERRORS
+from app.runner import RunOptions, run_sync
+from tests.conftest import settings_for
+
+
+def rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def scalar(engine, sql: str):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def sync(portal, db_url, tmp_path, mapping, *names, client=None, **options):
+    settings = settings_for(portal, db_url, tmp_path)
+    return run_sync(settings, RunOptions(names=names, **options), overrides=mapping,
+                    client=client)
+
+
+def test_full_sync_loads_every_directory(seeded, db, db_url, tmp_path, mapping):
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.ok, report.render_table()
+    assert report.exit_code == 0
+    portal_counts = {
+        "city": len(seeded.records("crm:1036")),
+        "object": len(seeded.records("crm:1040")),
+        "category": len(seeded.records("list:48")),
+        "violation": len(seeded.records("list:52")),
+        "user": len(seeded.records("user")),
+    }
+    for name, count in portal_counts.items():
+        d = report.directories[name]
+        assert (d.fetched, d.created, d.updated, d.errors, d.status) == (count, count, 0, 0, OK)
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == portal_counts["city"]
+    assert scalar(db, "SELECT COUNT(*) FROM users") == portal_counts["user"]
+    # Bitrix ids land in btxid, names exactly as the portal has them.
+    for item in seeded.records("crm:1036"):
+        assert rows(db, f"SELECT name FROM cities WHERE btxid = {item['id']}") == [(item["title"],)]
+
+
+def test_references_resolve_to_local_ids(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+
+    for item in seeded.records("crm:1040"):
+        got = rows(db, "SELECT c.btxid FROM objects o LEFT JOIN cities c ON c.id = o.city_id "
+                       f"WHERE o.btxid = {item['id']}")
+        assert got == [(item.get("parentId1036") or None,)]
+    for element in seeded.records("list:52"):
+        category = next(iter(element["PROPERTY_212"].values()))
+        got = rows(db, "SELECT c.btxid FROM violations v JOIN violation_categories c "
+                       f"ON c.id = v.category_id WHERE v.btxid = {element['ID']}")
+        assert got == [(int(category),)]
+
+
+def test_values_are_converted_to_column_types(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+
+    element = seeded.records("list:52")[0]
+    fine = next(iter(element["PROPERTY_230"].values()))
+    assert rows(db, f"SELECT fine FROM violations WHERE btxid = {element['ID']}") == [
+        (Decimal(fine).quantize(Decimal("0.01")),)]
+    fired = [u for u in seeded.records("user") if u["ACTIVE"] is False]
+    assert fired, "sample data has a fired employee"
+    for user in seeded.records("user"):
+        got = rows(db, f"SELECT is_active, first_name FROM users WHERE btxid = {user['ID']}")
+        assert got == [(user["ACTIVE"], user["NAME"] or None)]
+
+
+def test_new_users_get_a_secret_key_and_no_tg_id(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+
+    keys = rows(db, "SELECT secret_key, tg_id FROM users")
+    assert all(len(key) >= 16 and tg is None for key, tg in keys)
+    assert len({key for key, _ in keys}) == len(keys)
+
+
+def test_second_run_changes_nothing(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+    before = rows(db, "SELECT * FROM users ORDER BY id") + rows(db, "SELECT * FROM objects")
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.ok
+    assert report.totals["created"] == 0 and report.totals["updated"] == 0
+    assert report.totals["unchanged"] == report.totals["fetched"] > 0
+    assert rows(db, "SELECT * FROM users ORDER BY id") + rows(db, "SELECT * FROM objects") \
+        == before
+
+
+def test_changed_record_is_updated_and_local_columns_kept(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+    user = seeded.records("user")[0]
+    with db.begin() as conn:
+        conn.execute(text("UPDATE users SET tg_id = 777000111, secret_key = 'mine-keep-it-1234' "
+                          f"WHERE btxid = {user['ID']}"))
+    seeded.update_record("user", int(user["ID"]), NAME="Пётр", WORK_POSITION="Прораб")
+
+    report = sync(seeded, db_url, tmp_path, mapping, "user")
+
+    assert report.directories["user"].updated == 1
+    assert report.directories["user"].unchanged == report.directories["user"].fetched - 1
+    assert rows(db, f"SELECT first_name, position, tg_id, secret_key FROM users "
+                    f"WHERE btxid = {user['ID']}") == [
+        ("Пётр", "Прораб", 777000111, "mine-keep-it-1234")]
+
+
+def test_vanished_records_are_deactivated_not_deleted(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+    gone = seeded.records("crm:1040")[0]["id"]
+    seeded.delete_record("crm:1040", gone)
+
+    report = sync(seeded, db_url, tmp_path, mapping, "object")
+
+    assert report.directories["object"].deactivated == 1
+    assert rows(db, f"SELECT is_active FROM objects WHERE btxid = {gone}") == [(False,)]
+    assert scalar(db, "SELECT COUNT(*) FROM objects WHERE is_active") == len(
+        seeded.records("crm:1040"))
+
+    seeded.add_items(1040, [{"id": gone, "title": "Вернулся", "parentId1036": None}])
+    report = sync(seeded, db_url, tmp_path, mapping, "object")
+    assert report.directories["object"].updated == 1
+    assert rows(db, f"SELECT is_active, name FROM objects WHERE btxid = {gone}") == [
+        (True, "Вернулся")]
+
+
+def test_mass_deactivation_is_refused_unless_allowed(seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping)
+    for item in seeded.records("crm:1036"):
+        seeded.delete_record("crm:1036", item["id"])
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city")
+
+    city = report.directories["city"]
+    assert (city.status, city.deactivated) == (FAILED, 0)
+    assert "--allow-mass-deactivation" in city.message
+    assert report.exit_code == 1
+    assert scalar(db, "SELECT COUNT(*) FROM cities WHERE is_active") == scalar(
+        db, "SELECT COUNT(*) FROM cities")
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city", allow_mass_deactivation=True)
+    assert report.directories["city"].status == OK
+    assert scalar(db, "SELECT COUNT(*) FROM cities WHERE is_active") == 0
+
+
+def test_bad_records_fail_alone(seeded, db, db_url, tmp_path, mapping):
+    seeded.add_items(1036, [{"id": 90001, "title": "Я" * 300},
+                            {"id": 90002, "title": ""},
+                            {"id": 90003, "title": "Нормальный город"}])
+    seeded.add_elements(52, [{"ID": "90004", "NAME": "Штраф", "PROPERTY_230": {"1": "много"}}])
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 1
+    assert report.directories["city"].status == WITH_ERRORS
+    assert report.directories["city"].errors == 2
+    found = {(i.directory, i.btxid, i.field): i.message for i in report.issues}
+    assert "too long (300 characters; the column holds 255)" in found[("city", 90001, "name")]
+    assert "does not allow NULL" in found[("city", 90002, "name")]
+    assert "not a number: 'много'" in found[("violation", 90004, "fine")]
+    assert rows(db, "SELECT name FROM cities WHERE btxid = 90003") == [("Нормальный город",)]
+    assert scalar(db, "SELECT COUNT(*) FROM cities WHERE btxid IN (90001, 90002)") == 0
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == len(seeded.records("crm:1036")) - 2
+
+
+def test_unknown_reference_gives_null_and_a_warning(seeded, db, db_url, tmp_path, mapping):
+    seeded.add_items(1040, [{"id": 95000, "title": "Объект без города", "parentId1036": 424242}])
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.directories["object"].status == OK
+    assert report.directories["object"].warnings == 1
+    assert rows(db, "SELECT city_id FROM objects WHERE btxid = 95000") == [(None,)]
+
+
+def test_strings_are_stored_exactly(portal, db, db_url, tmp_path, mapping):
+    tricky = ["Москва «Сити» & <Север>", 'Кавычки "двойные" и \'одинарные\'', "Эмодзи 🏗️🚧",
+              "  пробелы по краям  ", "Back\\slash; DROP TABLE cities;--"]
+    portal.add_items(1036, [{"id": i + 1, "title": t} for i, t in enumerate(tricky)])
+
+    report = sync(portal, db_url, tmp_path, mapping, "city")
+
+    assert report.ok
+    assert [r[0] for r in rows(db, "SELECT name FROM cities ORDER BY btxid")] == tricky
+    assert sync(portal, db_url, tmp_path, mapping, "city").totals["updated"] == 0
+
+
+def test_one_failing_directory_does_not_stop_the_others(seeded, db, db_url, tmp_path, mapping):
+    mapping["category"]["params"]["IBLOCK_ID"] = 4040  # no such list
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.directories["category"].status == FAILED
+    assert "ERROR_IBLOCK_NOT_FOUND" in report.directories["category"].message
+    assert report.directories["violation"].status == OK  # runs; its categories resolve NULL
+    assert report.directories["user"].status == OK
+    assert report.exit_code == 1
+    assert scalar(db, "SELECT COUNT(*) FROM users") == len(seeded.records("user"))
+
+
+def test_transient_faults_are_retried_to_the_same_result(seeded, db, db_url, tmp_path, mapping):
+    seeded.fail("crm.item.list", status=503, error="QUERY_LIMIT_EXCEEDED",
+                description="Too many requests", times=2)
+    seeded.fail_raw("user.get", status=502, body="<html>502 Bad Gateway</html>")
+    seeded.drop_connection("lists.element.get")
+    client = Bitrix24Client(seeded.webhook_url, backoff=0.01)
+
+    report = sync(seeded, db_url, tmp_path, mapping, client=client)
+
+    assert report.ok, report.render_table()
+    assert scalar(db, "SELECT COUNT(*) FROM objects") == len(seeded.records("crm:1040"))
+    assert scalar(db, "SELECT COUNT(*) FROM users") == len(seeded.records("user"))
+
+
+def test_bad_webhook_stops_the_run_with_exit_3(seeded, db, db_url, tmp_path, mapping):
+    bad_url = seeded.webhook_url.replace(seeded.code, "wrongcode1")
+    settings = settings_for(seeded, db_url, tmp_path, BITRIX_WEBHOOK_URL=bad_url)
+
+    report = run_sync(settings, RunOptions(), overrides=mapping)
+
+    assert report.exit_code == 3
+    assert "rejected the webhook" in report.fatal
+    assert "wrongcode1" not in report.fatal and "wrongcode1" not in str(report.to_dict())
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == 0
+
+
+def test_unconfigured_directory_is_a_mapping_error(seeded, db, db_url, tmp_path):
+    report = sync(seeded, db_url, tmp_path, {}, "city")
+
+    assert report.exit_code == 2
+    assert "params.entityTypeId" in report.fatal and "[city]" in report.fatal
+
+
+def test_users_work_with_built_in_defaults(seeded, db, db_url, tmp_path):
+    report = sync(seeded, db_url, tmp_path, {}, "user")
+
+    assert report.ok
+    assert scalar(db, "SELECT COUNT(*) FROM users") == len(seeded.records("user"))
+
+
+@pytest.mark.parametrize("dialect", ["mysql"])
+def test_mysql_charset_is_utf8mb4(dialect, mysql_url, seeded, tmp_path, mapping):
+    report = sync(seeded, mysql_url, tmp_path, mapping, "city")
+    assert report.ok
+    from app.database import make_engine
+
+    engine = make_engine(mysql_url)
+    assert scalar(engine, "SELECT @@character_set_connection") == "utf8mb4"
+    engine.dispose()

@@ -1,0 +1,125 @@
+"""Contract over every registered syncer, run order, and mapping overrides."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app import models
+from app.errors import MappingError
+from app.mapping import load_mapping_file
+from app.runner import RunOptions, build_syncers, run_sync
+from app.sync_engine import run_order
+from app.syncers import SYNCERS, BaseSyncer
+from tests.conftest import settings_for
+
+COLLECTION = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
+              "violation": "list:52", "user": "user"}
+
+
+@pytest.mark.parametrize("name", list(SYNCERS))
+def test_declaration_fits_the_built_in_model(name, mapping):
+    cls = SYNCERS[name]
+    table = getattr(models, cls.model).__table__
+    for syncer in (cls(), cls(mapping[name])):
+        assert syncer.name == name
+        assert {"btxid", *syncer.mapping.columns} <= set(table.c.keys())
+        assert syncer.dependencies() <= set(SYNCERS)
+        for column, target in syncer.mapping.references.items():
+            assert column in syncer.mapping.columns and target in SYNCERS
+    assert table.c.btxid.unique and table.c.btxid.nullable
+
+
+@pytest.mark.parametrize("name", list(SYNCERS))
+def test_each_syncer_loads_every_row_and_a_second_run_changes_nothing(
+        name, seeded, db, db_url, tmp_path, mapping):
+    settings = settings_for(seeded, db_url, tmp_path)
+    order = run_order(build_syncers(settings, mapping), [name])
+    deps = [n for n in order if n != name]
+    if deps:
+        run_sync(settings, RunOptions(names=tuple(deps)), overrides=mapping)
+
+    first = run_sync(settings, RunOptions(names=(name,)), overrides=mapping)
+    second = run_sync(settings, RunOptions(names=(name,)), overrides=mapping)
+
+    expected = len(seeded.records(COLLECTION[name]))
+    table = getattr(models, SYNCERS[name].model).__tablename__
+    with db.connect() as conn:
+        stored = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+    assert (first.directories[name].created, stored) == (expected, expected)
+    assert second.directories[name].unchanged == expected
+    assert second.totals["created"] == second.totals["updated"] == 0
+
+
+def test_run_order_follows_dependencies():
+    syncers = {n: cls() for n, cls in SYNCERS.items()}
+    order = run_order(syncers)
+    assert order.index("city") < order.index("object")
+    assert order.index("category") < order.index("violation")
+    assert sorted(order) == sorted(SYNCERS)
+    assert run_order(syncers, ["object", "city"]) == ["city", "object"]
+
+
+def test_reference_added_in_mapping_becomes_a_dependency():
+    syncers = {n: cls() for n, cls in SYNCERS.items()}
+    syncers["user"] = SYNCERS["user"]({"fields": {"NAME": "first_name", "UF_CITY": "position"},
+                                       "references": {"position": "violation"}})
+    order = run_order(syncers)
+    assert order.index("violation") < order.index("user")
+
+
+def _declare(name, depends_on):
+    return type(f"X{name}", (BaseSyncer,), {"name": name, "title": name, "model": "City",
+                                            "method": "user.get", "field_map": {"NAME": "name"},
+                                            "depends_on": depends_on})
+
+
+def test_cycle_is_a_startup_error_naming_both():
+    syncers = {"a": _declare("a", ("b",))(), "b": _declare("b", ("a",))()}
+    with pytest.raises(MappingError, match=r"cycle: (a -> b -> a|b -> a -> b)"):
+        run_order(syncers)
+
+
+def test_unknown_dependency_names_both():
+    with pytest.raises(MappingError, match="'a' depends on 'ghost'"):
+        run_order({"a": _declare("a", ("ghost",))()})
+
+
+def test_mapping_file_overrides_and_checks(tmp_path):
+    good = tmp_path / "mapping.toml"
+    good.write_text(
+        '[object]\nmethod = "crm.item.list"\nparams = { entityTypeId = 1042 }\n'
+        'fields = { title = "name", parentId1038 = "city_id", ufCrm7_ADDR = "address" }\n'
+        'references = { city_id = "city" }\n', encoding="utf-8")
+    data = load_mapping_file(good, set(SYNCERS))
+    syncer = SYNCERS["object"](data["object"])
+    assert syncer.get_bitrix_params() == {"entityTypeId": 1042}
+    assert syncer.get_field_map() == {"title": "name", "parentId1038": "city_id",
+                                      "ufCrm7_ADDR": "address"}
+    assert syncer.dependencies() == {"city"}
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[town]\nmethod = "x"\n[user]\nfilds = {}\nfields = "NAME"\n',
+                   encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        load_mapping_file(bad, set(SYNCERS))
+    message = str(caught.value)
+    assert "[town] is not a directory" in message
+    assert "[user] has an unknown key 'filds'" in message
+    assert "[user] fields must be a table" in message
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[user\n", encoding="utf-8")
+    with pytest.raises(MappingError, match="is not valid TOML"):
+        load_mapping_file(broken, set(SYNCERS))
+
+
+def test_changing_the_method_drops_default_params():
+    syncer = SYNCERS["category"]({"method": "crm.item.list", "params": {"entityTypeId": 7}})
+    assert syncer.get_bitrix_params() == {"entityTypeId": 7}
+
+
+def test_missing_portal_ids_name_the_key():
+    with pytest.raises(MappingError, match=r"params\.IBLOCK_ID .*\[violation\]"):
+        SYNCERS["violation"]().validate()
+    SYNCERS["user"]().validate()
