@@ -1,0 +1,99 @@
+"""Ctrl+C / SIGTERM handling: the first signal asks for a graceful stop, the second exits."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+# 128 + signal number is what shells report for a process killed by that signal.
+_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def stop_signals() -> list[signal.Signals]:
+    """The signals that mean "stop" on this platform."""
+    names = ("SIGINT", "SIGTERM", "SIGBREAK")  # SIGBREAK (Ctrl+Break) exists on Windows only
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
+class _StopHandler:
+    """The installed handler: counts signals, sets the event, exits on the second."""
+
+    def __init__(self, stop_event: threading.Event, logger: logging.Logger) -> None:
+        self.stop_event = stop_event
+        self.logger = logger
+        self.received = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        name = _signal_name(signum)
+        if self.received == 1:
+            self.logger.warning(
+                "%s received: stopping after the current step… "
+                "(send it again to stop at once)", name)
+            self.stop_event.set()
+            return
+        self.logger.error("%s received again: exiting now without finishing the current step",
+                          name)
+        _flush_logs(self.logger)
+        # os._exit, not sys.exit: SystemExit would only be raised in the main thread, which
+        # is usually waiting for the worker thread, and interpreter shutdown would then wait
+        # for non-daemon threads and atexit hooks — exactly what the user wants to skip. The
+        # database rolls back the open transaction when the connection drops.
+        os._exit(_EXIT_CODES.get(signum, 130))
+
+
+def install_stop_handlers(
+    stop_event: threading.Event, *, logger: logging.Logger | None = None
+) -> Callable[[], None]:
+    """Install the stop handlers for SIGINT, SIGTERM and (Windows) SIGBREAK.
+
+    The first signal logs "stopping after the current step…" and sets
+    `stop_event`; the second one ends the process at once (exit code 130, or
+    143 for SIGTERM). Python only lets the main thread install signal handlers,
+    so call this from the main thread; elsewhere it raises RuntimeError.
+    Returns a function that puts the previous handlers back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("install_stop_handlers() must be called from the main thread")
+    handler = _StopHandler(stop_event, logger or log)
+    previous: dict[signal.Signals, object] = {}
+    for signum in stop_signals():
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            # None means the old handler was not installed from Python; default is closest.
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+
+    return restore
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _flush_logs(logger: logging.Logger) -> None:
+    """Flush every handler the record may have gone to, then stdout/stderr."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            # Best effort right before exiting: a broken handler must not block the exit.
+            with contextlib.suppress(Exception):
+                handler.flush()
+        current = current.parent if current.propagate else None
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()

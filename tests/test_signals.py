@@ -1,0 +1,155 @@
+"""Tests for app.signals: first signal stops gracefully, second exits at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app import signals
+from app.signals import install_stop_handlers, stop_signals
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Exited(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@pytest.fixture
+def no_real_exit(monkeypatch):
+    def fake_exit(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(signals.os, "_exit", fake_exit)
+
+
+@pytest.fixture
+def installed(no_real_exit, caplog):
+    caplog.set_level(logging.INFO, logger="app.signals")
+    before = {signum: signal.getsignal(signum) for signum in stop_signals()}
+    event = threading.Event()
+    restore = install_stop_handlers(event)
+    try:
+        yield event, signal.getsignal(signal.SIGINT)
+    finally:
+        restore()
+    assert {signum: signal.getsignal(signum) for signum in stop_signals()} == before
+
+
+def test_handles_the_platform_stop_signals():
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl+Break
+        wanted.add(signal.SIGBREAK)
+    assert set(stop_signals()) == wanted
+
+
+def test_first_signal_sets_the_event_and_logs(installed, caplog):
+    event, handler = installed
+    assert all(signal.getsignal(signum) is handler for signum in stop_signals())
+    handler(signal.SIGINT, None)
+    assert event.is_set()
+    assert "SIGINT received: stopping after the current step…" in caplog.text
+
+
+def test_second_signal_exits_at_once(installed, caplog):
+    _, handler = installed
+    handler(signal.SIGINT, None)
+    with pytest.raises(Exited) as exited:
+        handler(signal.SIGINT, None)
+    assert exited.value.code == 130
+    assert "SIGINT received again: exiting now" in caplog.text
+
+
+def test_second_sigterm_exits_with_143(installed):
+    _, handler = installed
+    handler(signal.SIGINT, None)
+    with pytest.raises(Exited) as exited:
+        handler(signal.SIGTERM, None)
+    assert exited.value.code == 143
+
+
+def test_real_signal_in_process(installed):
+    event, _ = installed
+    signal.raise_signal(signal.SIGINT)  # handled in the main thread before this returns
+    assert event.is_set()
+
+
+def test_custom_logger_is_used(no_real_exit, caplog):
+    logger = logging.getLogger("test.signals.custom")
+    caplog.set_level(logging.INFO, logger="test.signals.custom")
+    event = threading.Event()
+    restore = install_stop_handlers(event, logger=logger)
+    try:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    finally:
+        restore()
+    assert [r.name for r in caplog.records] == ["test.signals.custom"]
+
+
+def test_only_the_main_thread_may_install():
+    errors: list[Exception] = []
+
+    def attempt() -> None:
+        try:
+            install_stop_handlers(threading.Event())
+        except Exception as exc:  # recorded for the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join(5)
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
+    assert "main thread" in str(errors[0])
+
+
+CHILD = textwrap.dedent("""
+    import logging, sys, threading, time
+    from app.signals import install_stop_handlers
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    event = threading.Event()
+    install_stop_handlers(event)
+    print("ready", flush=True)
+    if event.wait(30):
+        print("stopping", flush=True)
+        time.sleep(30)  # a slow "current step"; the second signal must cut it short
+    print("not interrupted", flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sending SIGINT to one child needs POSIX")
+def test_two_real_sigints_in_a_subprocess():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        child.send_signal(signal.SIGINT)
+        assert child.stdout.readline().strip() == "stopping"  # graceful: still running
+        assert child.poll() is None
+        began = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(10)
+        elapsed = time.monotonic() - began
+        rest, errors = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    assert code == 130
+    assert elapsed < 5
+    assert "not interrupted" not in rest
+    assert "SIGINT received: stopping after the current step…" in errors
+    assert "SIGINT received again: exiting now" in errors
