@@ -14,8 +14,6 @@
 #   no mail unless the log itself cannot be written.
 # - The exit code is cli.py's (127 if no Python was found).
 
-set -u
-
 # Resolve symlinks one hop at a time: macOS has no `readlink -f`.
 source_path="${BASH_SOURCE[0]}"
 while [ -L "$source_path" ]; do

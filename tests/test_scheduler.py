@@ -221,6 +221,8 @@ def test_both_problems_in_one_error():
 
 
 class FakeClock:
+    """A clock the test moves by hand."""
+
     def __init__(self, start: datetime) -> None:
         self.now = start
 

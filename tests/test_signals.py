@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Exited(Exception):
+    """Raised by the fake os._exit instead of ending the test run."""
+
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
