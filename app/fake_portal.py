@@ -1723,6 +1723,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "nginx"
     sys_version = ""
     timeout = 120
+    # Headers and body go out in two writes; without TCP_NODELAY each answer waits ~40 ms
+    # for the client's delayed ACK, which would dominate every benchmark.
+    disable_nagle_algorithm = True
     portal: FakePortal
 
     def do_GET(self) -> None:
