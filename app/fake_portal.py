@@ -836,9 +836,9 @@ class FakePortal:
             self._crm_items[entity_type_id] = _Collection()
 
     def add_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
-        """Store smart-process items (camelCase); returns their ids."""
+        """Store smart-process items (camelCase), registering an unknown type; returns ids."""
         with self._lock:
-            coll = self._crm_collection(entity_type_id)
+            coll = self._crm_collection(entity_type_id, create=True)
             records = [{**item, "entityTypeId": entity_type_id} for item in items]
             self._assign_ids(coll, records, "id")
             return coll.insert(records, "id")
@@ -881,9 +881,9 @@ class FakePortal:
             self._list_elements[iblock_id] = _Collection()
 
     def add_elements(self, iblock_id: int, elements: Iterable[Mapping[str, Any]]) -> list[int]:
-        """Store list elements (UPPERCASE keys, ``PROPERTY_<n>`` scalars, lists or row maps)."""
+        """Store list elements (UPPERCASE keys; ``PROPERTY_<n>`` as scalar, list or row map)."""
         with self._lock:
-            coll = self._list_collection(iblock_id)
+            coll = self._list_collection(iblock_id, create=True)
             records = [self._normalize_element(dict(element)) for element in elements]
             self._assign_ids(coll, records, "ID")
             return coll.insert(records, "ID")
@@ -924,6 +924,21 @@ class FakePortal:
                 record = self._normalize_department(record)
             coll.rows[record_id] = record
             coll.keys.update(record)
+
+    def records(self, collection: str) -> list[dict[str, Any]]:
+        """Copies of every record in id order, shaped as the REST API returns them."""
+        with self._lock:
+            coll, _ = self._resolve_collection(collection)
+            stored = [coll.rows[record_id] for record_id in coll.ids]
+            if collection.startswith("list:"):
+                rendered = [self._render_element(record, None) for record in stored]
+            elif collection == "user":
+                rendered = [self._render_user(record, None) for record in stored]
+            elif collection == "department":
+                rendered = [self._render_department(record) for record in stored]
+            else:
+                rendered = stored
+            return copy.deepcopy(rendered)
 
     def delete_record(self, collection: str, record_id: int) -> None:
         with self._lock:
@@ -1240,14 +1255,22 @@ class FakePortal:
             record[id_key] = number
             highest = max(highest, number)
 
-    def _crm_collection(self, entity_type_id: int) -> _Collection:
-        coll = self._crm_items.get(int(entity_type_id))
+    def _crm_collection(self, entity_type_id: int, *, create: bool = False) -> _Collection:
+        entity_type_id = int(entity_type_id)
+        if entity_type_id not in self._crm_items and create:
+            # Tests may add items straight away; the type gets the next free smart-process id.
+            type_id = max((row["id"] for row in self._crm_types.values()), default=0) + 1
+            self.add_smart_process(entity_type_id, type_id=type_id, title=f"SPA {entity_type_id}")
+        coll = self._crm_items.get(entity_type_id)
         if coll is None:
             raise KeyError(f"unknown smart process {entity_type_id}; call add_smart_process")
         return coll
 
-    def _list_collection(self, iblock_id: int) -> _Collection:
-        coll = self._list_elements.get(int(iblock_id))
+    def _list_collection(self, iblock_id: int, *, create: bool = False) -> _Collection:
+        iblock_id = int(iblock_id)
+        if iblock_id not in self._list_elements and create:
+            self.add_list(iblock_id, name=f"List {iblock_id}")
+        coll = self._list_elements.get(iblock_id)
         if coll is None:
             raise KeyError(f"unknown list {iblock_id}; call add_list")
         return coll
@@ -1676,14 +1699,16 @@ class FakePortal:
         if isinstance(sort, str) and sort:
             order = [(sort.upper(), str(direction).upper() == "DESC")]
         rows, total, nxt = _query(self._departments, spec, order, start, "ID", lambda n: n)
-        result = []
-        for row in rows:
-            rendered = {**row, "ID": str(row["ID"])}
-            for key in ("PARENT", "UF_HEAD"):
-                if key in row:
-                    rendered[key] = str(row[key])
-            result.append(rendered)
+        result = [self._render_department(row) for row in rows]
         return _MethodResult(result, total, nxt, len(result))
+
+    @staticmethod
+    def _render_department(record: Mapping[str, Any]) -> dict[str, Any]:
+        rendered = {**record, "ID": str(record["ID"])}
+        for key in ("PARENT", "UF_HEAD"):
+            if key in record:
+                rendered[key] = str(record[key])
+        return rendered
 
     def _department_fields(self, params: dict[str, Any]) -> dict[str, str]:
         return dict(DEPARTMENT_FIELD_TITLES)
