@@ -55,11 +55,11 @@ def run_order(syncers: dict[str, BaseSyncer], selected: Iterable[str] | None = N
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         raise MappingError(f"Directories depend on each other in a cycle: {cycle}") from None
+    # Earliest registered directory whose dependencies are done goes next: the run
+    # order reads like the registry (city, category, object, violation, user).
     order: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=names.index)
-        order.extend(ready)
-        sorter.done(*ready)
+    while len(order) < len(names):
+        order.append(next(n for n in names if n not in order and graph[n] <= set(order)))
     wanted = set(selected) if selected else set(names)
     return [n for n in order if n in wanted]
 

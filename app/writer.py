@@ -53,7 +53,7 @@ class TableWriter:
         self.table = table
         self.directory = directory
         self.columns = columns
-        self.active_column = active_column if active_column in table.c else None
+        self.active_column = active_column if active_column and active_column in table.c else None
         self.new_row_defaults = new_row_defaults
         self.report = report
         self.stats: DirectoryReport = report.directory(directory)

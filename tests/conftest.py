@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app.fake_data import DEMO_MAPPING, seed_portal
-from app.fake_portal import FakePortal
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from app import masking
 from app.config import VARIABLES, Settings, load_settings
 from app.database import make_engine
+from app.fake_data import DEMO_MAPPING, seed_portal
+from app.fake_portal import FakePortal
 from app.models import Base
 
 MYSQL_ADMIN_URL = os.environ.get(
@@ -28,6 +29,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     masking._known_secrets.clear()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Drop handlers a test's CLI run attached (they point at closed capture streams)."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in before:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
