@@ -1,0 +1,687 @@
+"""The fake Bitrix24 portal over real HTTP: paging, filters, batch, limits, faults, seed data."""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from app.fake_data import (
+    CATEGORY_IBLOCK_ID,
+    CITY_ENTITY_TYPE_ID,
+    DEMO_MAPPING,
+    OBJECT_ENTITY_TYPE_ID,
+    VIOLATION_IBLOCK_ID,
+    seed_portal,
+)
+from app.fake_portal import FakePortal, RequestRecord, parse_php_query
+
+OBJECTS = 120
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+TIME_KEYS = {
+    "start",
+    "finish",
+    "duration",
+    "processing",
+    "date_start",
+    "date_finish",
+    "operating",
+    "operating_reset_at",
+}
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[FakePortal]:
+    """One seeded portal shared by the read-only tests of this module."""
+    portal = FakePortal()
+    seed_portal(portal, objects=OBJECTS)
+    with portal:
+        yield portal
+
+
+@pytest.fixture
+def fresh() -> Iterator[FakePortal]:
+    """A small seeded portal for tests that change data or queue faults."""
+    portal = FakePortal()
+    seed_portal(portal)
+    with portal:
+        yield portal
+
+
+def call(portal: FakePortal, method: str, params: Any = None, **kwargs: Any) -> requests.Response:
+    kwargs.setdefault("timeout", 5)
+    return requests.post(portal.webhook_url + method, json=params or {}, **kwargs)
+
+
+def items(response: requests.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    return response.json()["result"]["items"]
+
+
+def object_ids(portal: FakePortal) -> list[int]:
+    return [item["id"] for item in portal.records(f"crm:{OBJECT_ENTITY_TYPE_ID}")]
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+def test_offset_pages_carry_total_and_next_until_the_last(live):
+    everything = live.records(f"crm:{OBJECT_ENTITY_TYPE_ID}")
+
+    first = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID})
+    body = first.json()
+    assert first.status_code == 200
+    assert (body["total"], body["next"]) == (OBJECTS, 50)
+    assert body["result"]["items"] == everything[:50]
+    assert set(body["time"]) == TIME_KEYS
+
+    last = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": 100})
+    body = last.json()
+    assert body["total"] == OBJECTS and "next" not in body
+    assert body["result"]["items"] == everything[100:]
+
+
+def test_start_minus_one_skips_the_count(live):
+    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": -1}).json()
+
+    assert body["total"] == 0 and "next" not in body
+    assert [i["id"] for i in body["result"]["items"]] == object_ids(live)[:50]
+
+
+def test_keyset_walk_with_greater_than_id_reads_every_row_once(live):
+    seen: list[int] = []
+    last = 0
+    while True:
+        page = items(
+            call(
+                live,
+                "crm.item.list",
+                {
+                    "entityTypeId": OBJECT_ENTITY_TYPE_ID,
+                    "filter": {">id": last},
+                    "order": {"id": "ASC"},
+                    "select": ["id"],
+                    "start": -1,
+                },
+            )
+        )
+        seen += [item["id"] for item in page]
+        if len(page) < 50:
+            break
+        last = page[-1]["id"]
+
+    assert seen == object_ids(live)
+    assert all(set(item) == {"id"} for item in page)
+
+
+# --- crm filters, order, errors -------------------------------------------------------------
+
+
+def test_filters_combine_prefix_operators(live):
+    ids = object_ids(live)
+    everything = live.records(f"crm:{OBJECT_ENTITY_TYPE_ID}")
+    city = next(i["parentId1036"] for i in everything if i["parentId1036"])
+
+    def ids_for(flt: dict[str, Any]) -> list[int]:
+        params = {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "filter": flt, "select": ["id"]}
+        return [item["id"] for item in items(call(live, "crm.item.list", params))]
+
+    assert ids_for({">=id": ids[3], "<id": ids[6]}) == ids[3:6]
+    assert ids_for({"<=id": ids[1]}) == ids[:2]
+    assert ids_for({"@id": [ids[7], ids[2], 999_999]}) == [ids[2], ids[7]]
+    assert (
+        ids_for({"parentId1036": city})
+        == [i["id"] for i in everything if i["parentId1036"] == city][:50]
+    )
+    assert ids_for({"=parentId1036": None, "!title": "x"}) == [
+        i["id"] for i in everything if i["parentId1036"] is None
+    ]
+    assert ids_for({"%title": "радуга"}) == [ids[3]]
+    assert ids_for({"title": 'Склад ООО "Вектор & Ко"'}) == [ids[1]]
+    assert ids_for({"!=id": ids[0], "<id": ids[3]}) == ids[1:3]
+
+
+def test_descending_order_and_select(live):
+    params = {
+        "entityTypeId": OBJECT_ENTITY_TYPE_ID,
+        "order": {"id": "DESC"},
+        "select": ["title", "parentId1036"],
+        "start": -1,
+    }
+    page = items(call(live, "crm.item.list", params))
+
+    expected = list(reversed(live.records(f"crm:{OBJECT_ENTITY_TYPE_ID}")))[:50]
+    assert page == [
+        {"id": i["id"], "title": i["title"], "parentId1036": i["parentId1036"]} for i in expected
+    ]
+
+
+def test_get_query_string_uses_php_brackets(live):
+    ids = object_ids(live)
+    url = (
+        f"{live.webhook_url}crm.item.list.json?entityTypeId={OBJECT_ENTITY_TYPE_ID}"
+        f"&filter[%3Eid]={ids[-3]}&select[]=id&select[]=title&order[id]=ASC&start=-1"
+    )
+    body = requests.get(url, timeout=5).json()
+
+    assert [i["id"] for i in body["result"]["items"]] == ids[-2:]
+    assert set(body["result"]["items"][0]) == {"id", "title"}
+
+
+def test_form_encoded_post_is_understood(live):
+    ids = object_ids(live)
+    form = {
+        "entityTypeId": str(OBJECT_ENTITY_TYPE_ID),
+        "filter[<id]": str(ids[2]),
+        "select[0]": "id",
+        "start": "0",
+    }
+    body = requests.post(live.webhook_url + "crm.item.list", data=form, timeout=5).json()
+
+    assert body["result"]["items"] == [{"id": ids[0]}, {"id": ids[1]}]
+    assert body["total"] == 2
+
+
+def test_parse_php_query_builds_nested_values():
+    assert parse_php_query("filter[%3E%3Did]=5&select[]=id&select[]=title&order[id]=ASC") == {
+        "filter": {">=id": "5"},
+        "select": ["id", "title"],
+        "order": {"id": "ASC"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "body"),
+    [
+        (
+            {"entityTypeId": 999},
+            400,
+            {"error": "NOT_FOUND", "error_description": "Smart process not found"},
+        ),
+        (
+            {},
+            400,
+            {
+                "error": "100",
+                "error_description": "Could not find value for parameter {entityTypeId}",
+            },
+        ),
+        (
+            {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "order": {"id": "UP"}},
+            400,
+            {
+                "error": "INVALID_ARG_VALUE",
+                "error_description": "Invalid order: allowed sort directions are ASC, DESC. "
+                "But got 'UP' for field 'id'",
+            },
+        ),
+        (
+            {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "order": {"nope": "ASC"}},
+            400,
+            {
+                "error": "INVALID_ARG_VALUE",
+                "error_description": "Invalid order: field 'nope' is not allowed in order",
+            },
+        ),
+        (
+            {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "filter": {">ufCrm5_1700000000": 1}},
+            400,
+            {
+                "error": "INVALID_ARG_VALUE",
+                "error_description": "Invalid filter: field 'ufCrm5_1700000000' is not allowed "
+                "in filter",
+            },
+        ),
+    ],
+    ids=["unknown-type", "missing-type", "bad-direction", "bad-order-field", "bad-filter-field"],
+)
+def test_crm_item_list_errors(live, params, status, body):
+    response = call(live, "crm.item.list", params)
+
+    assert (response.status_code, response.json()) == (status, body)
+
+
+def test_crm_item_get_fields_and_types(live):
+    first = live.records(f"crm:{OBJECT_ENTITY_TYPE_ID}")[0]
+
+    got = call(live, "crm.item.get", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "id": first["id"]})
+    assert got.json()["result"] == {"item": first}
+    missing = call(live, "crm.item.get", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "id": 7})
+    assert (missing.status_code, missing.json()["error"]) == (400, "NOT_FOUND")
+
+    fields = call(live, "crm.item.fields", {"entityTypeId": OBJECT_ENTITY_TYPE_ID}).json()
+    parent = fields["result"]["fields"]["parentId1036"]
+    assert (parent["type"], parent["title"], parent["settings"]) == (
+        "crm_entity",
+        "Город",
+        {"parentEntityTypeId": CITY_ENTITY_TYPE_ID},
+    )
+    assert fields["result"]["fields"]["ufCrm5_1709125001"]["title"] == "Адрес объекта"
+
+    types = call(live, "crm.type.list").json()
+    assert [(t["id"], t["entityTypeId"], t["title"]) for t in types["result"]["types"]] == [
+        (3, 1036, "Города"),
+        (5, 1040, "Объекты"),
+    ]
+    assert types["total"] == 2
+
+
+# --- lists, users, departments --------------------------------------------------------------
+
+
+def test_lists_element_get_returns_strings_and_property_maps(live):
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID}
+    body = call(live, "lists.element.get", params).json()
+
+    rows = body["result"]
+    assert body["total"] == 30 and len(rows) == 30 and "next" not in body
+    first = rows[0]
+    assert isinstance(first["ID"], str) and first["ID"] == "40917"
+    assert first["NAME"] == "Отсутствует ограждение котлована"
+    for name in ("PROPERTY_212", "PROPERTY_216", "PROPERTY_230"):
+        (row_id, value), *rest = first[name].items()
+        assert rest == [] and row_id.isdigit() and isinstance(value, str)
+    assert next(iter(first["PROPERTY_230"].values())).endswith(".00")
+    categories = {e["ID"] for e in live.records(f"list:{CATEGORY_IBLOCK_ID}")}
+    assert {next(iter(r["PROPERTY_212"].values())) for r in rows} <= categories
+    assert rows == live.records(f"list:{VIOLATION_IBLOCK_ID}")
+
+
+def test_lists_element_get_filters_and_orders_by_id(live):
+    ids = [e["ID"] for e in live.records(f"list:{VIOLATION_IBLOCK_ID}")]
+    params = {
+        "IBLOCK_TYPE_ID": "lists",
+        "IBLOCK_ID": VIOLATION_IBLOCK_ID,
+        "FILTER": {">ID": ids[24]},
+        "ELEMENT_ORDER": {"ID": "desc"},
+        "SELECT": ["NAME"],
+    }
+    rows = call(live, "lists.element.get", params).json()["result"]
+
+    assert [r["ID"] for r in rows] == list(reversed(ids[25:]))
+    assert all(set(r) == {"ID", "NAME"} for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("params", "body"),
+    [
+        (
+            {"IBLOCK_ID": VIOLATION_IBLOCK_ID},
+            {
+                "error": "ERROR_REQUIRED_PARAMETERS_MISSING",
+                "error_description": 'Required parameter "IBLOCK_TYPE_ID" is missing',
+            },
+        ),
+        (
+            {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": 4242},
+            {"error": "ERROR_IBLOCK_NOT_FOUND", "error_description": "Iblock not found"},
+        ),
+    ],
+    ids=["missing-type", "unknown-iblock"],
+)
+def test_lists_element_get_errors(live, params, body):
+    response = call(live, "lists.element.get", params)
+
+    assert (response.status_code, response.json()) == (400, body)
+
+
+def test_lists_get_and_field_get_describe_the_lists(live):
+    lists = call(live, "lists.get", {"IBLOCK_TYPE_ID": "lists"}).json()["result"]
+    assert [(row["ID"], row["NAME"]) for row in lists] == [
+        ("48", "Категории нарушений"),
+        ("52", "Нарушения"),
+    ]
+    fields = call(
+        live, "lists.field.get", {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID}
+    ).json()["result"]
+    assert list(fields) == ["NAME", "PROPERTY_212", "PROPERTY_216", "PROPERTY_230"]
+    assert fields["PROPERTY_212"]["LINK_IBLOCK_ID"] == "48"
+    assert fields["PROPERTY_216"]["DISPLAY_VALUES_FORM"] == {
+        "1671": "Критическое",
+        "1673": "Значительное",
+        "1675": "Незначительное",
+    }
+
+
+def test_user_get_includes_the_fired_user_unless_filtered(live):
+    everyone = call(live, "user.get").json()
+    rows = everyone["result"]
+    assert everyone["total"] == 15
+    fired = [row for row in rows if row["ACTIVE"] is False]
+    assert [(u["ID"], u["NAME"], u["LAST_NAME"]) for u in fired] == [("44", "Ольга", "Петрова")]
+    assert rows[1]["UF_DEPARTMENT"] == [1, 5]
+    assert all(isinstance(row["ID"], str) for row in rows)
+
+    active = call(live, "user.get", {"filter": {"ACTIVE": True}}).json()["result"]
+    assert [row["ID"] for row in active] == [row["ID"] for row in rows if row["ACTIVE"]]
+
+    later = call(live, "user.get", {"FILTER": {">ID": 27}, "sort": "ID", "order": "DESC"})
+    assert [row["ID"] for row in later.json()["result"]] == [
+        row["ID"] for row in reversed(rows) if int(row["ID"]) > 27
+    ]
+    assert call(live, "user.fields").json()["result"]["NAME"] == "Имя"
+
+
+def test_department_get_takes_plain_top_level_filters(live):
+    everything = call(live, "department.get").json()["result"]
+    assert everything[:2] == [
+        {"ID": "1", "NAME": "ООО «СтройКонтроль»", "SORT": 500, "UF_HEAD": "1"},
+        {"ID": "5", "NAME": "Отдел нормативно-справочной информации", "SORT": 500, "PARENT": "1"},
+    ]
+    children = call(live, "department.get", {"PARENT": 1}).json()["result"]
+    assert [d["ID"] for d in children] == ["5", "7"]
+    # department.get has no >ID filter: the key is ignored and every department comes back.
+    assert call(live, "department.get", {"filter": {">ID": 5}}).json()["result"] == everything
+
+
+# --- auth and routing -----------------------------------------------------------------------
+
+
+def test_wrong_code_unknown_method_and_bad_paths(live):
+    bad = live.webhook_url.replace(live.code, "Wr0ngSecretCode77")
+    response = requests.post(bad + "user.get", json={}, timeout=5)
+    assert (response.status_code, response.json()) == (
+        401,
+        {"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"},
+    )
+
+    not_found = {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
+    response = call(live, "crm.item.lisst")
+    assert (response.status_code, response.json()) == (404, not_found)
+    base = live.webhook_url.split("/rest/")[0]
+    response = requests.post(f"{base}/rest/{live.code}/user.get", json={}, timeout=5)
+    assert (response.status_code, response.json()) == (404, not_found)
+    response = requests.post(f"{base}/rest/user.get", json={}, timeout=5)
+    assert (response.status_code, response.json()["error"]) == (401, "NO_AUTH_FOUND")
+
+
+def test_scope_method_and_missing_scope():
+    with FakePortal(scopes=("crm",)) as portal:
+        assert call(portal, "scope").json()["result"] == ["crm"]
+        response = call(portal, "user.get")
+        assert (response.status_code, response.json()["error"]) == (401, "insufficient_scope")
+        body = call(portal, "batch", {"cmd": {"u": "user.get", "s": "scope"}}).json()["result"]
+        assert body["result_error"]["u"]["error"] == "insufficient_scope"
+        assert body["result"] == {"s": ["crm"]}
+
+
+def test_crm_type_list_needs_a_crm_admin():
+    with FakePortal(crm_admin=False) as portal:
+        seed_portal(portal, objects=3)
+        response = call(portal, "crm.type.list")
+        assert (response.status_code, response.json()) == (
+            400,
+            {"error": "ACCESS_DENIED", "error_description": "Access denied"},
+        )
+        assert len(items(call(portal, "crm.item.list", {"entityTypeId": 1040}))) == 3
+
+
+# --- batch ----------------------------------------------------------------------------------
+
+
+def chained_pages(count: int, first_after: int = 0) -> dict[str, str]:
+    base = f"crm.item.list?entityTypeId={OBJECT_ENTITY_TYPE_ID}&order[id]=ASC&select[]=id&start=-1"
+    commands = {"p0": f"{base}&filter[%3Eid]={first_after}"}
+    for index in range(1, count):
+        commands[f"p{index}"] = f"{base}&filter[%3Eid]=$result[p{index - 1}][items][49][id]"
+    return commands
+
+
+def test_batch_chains_keyset_pages_through_result_references(live):
+    response = call(live, "batch", {"cmd": chained_pages(3), "halt": 1})
+    body = response.json()["result"]
+
+    ids = object_ids(live)
+    assert response.status_code == 200
+    assert [[i["id"] for i in body["result"][f"p{n}"]["items"]] for n in range(3)] == [
+        ids[:50],
+        ids[50:100],
+        ids[100:],
+    ]
+    assert body["result_error"] == [] and body["result_next"] == []
+    assert body["result_total"] == {"p0": 0, "p1": 0, "p2": 0}
+    assert set(body["result_time"]) == {"p0", "p1", "p2"}
+    assert set(body["result_time"]["p1"]) == TIME_KEYS
+    assert live.requests[-1] == RequestRecord("batch", live.requests[-1].params, 200, OBJECTS)
+
+
+def test_batch_reference_past_a_short_page_is_empty(live):
+    body = call(live, "batch", {"cmd": chained_pages(4)}).json()["result"]
+
+    # p3 refers to row 49 of the short page p2: the reference becomes "" (acts as >id 0).
+    assert [i["id"] for i in body["result"]["p3"]["items"]] == object_ids(live)[:50]
+
+
+def test_batch_numeric_labels_come_back_as_lists(live):
+    cmd = [
+        f"crm.item.list?entityTypeId={CITY_ENTITY_TYPE_ID}&select[]=title&start=-1",
+        "department.get?ID=7",
+    ]
+    body = call(live, "batch", {"cmd": cmd}).json()["result"]
+
+    cities = live.records(f"crm:{CITY_ENTITY_TYPE_ID}")
+    assert body["result"] == [
+        {"items": [{"id": c["id"], "title": c["title"]} for c in cities]},
+        [{"ID": "7", "NAME": "Инспекция ОТ и ПБ", "SORT": 500, "PARENT": "1", "UF_HEAD": "27"}],
+    ]
+    assert body["result_total"] == [0, 1]
+    assert isinstance(body["result_time"], list) and len(body["result_time"]) == 2
+
+
+def test_batch_halt_stops_at_the_first_failure(live):
+    cmd = {
+        "bad": "lists.element.get?IBLOCK_TYPE_ID=lists&IBLOCK_ID=4242",
+        "deps": "department.get?PARENT=1",
+    }
+    halted = call(live, "batch", {"cmd": cmd, "halt": 1})
+    assert halted.status_code == 200
+    assert halted.json()["result"] == {
+        "result": [],
+        "result_error": {
+            "bad": {"error": "ERROR_IBLOCK_NOT_FOUND", "error_description": "Iblock not found"}
+        },
+        "result_total": [],
+        "result_next": [],
+        "result_time": [],
+    }
+
+    go_on = call(live, "batch", {"cmd": cmd, "halt": 0}).json()["result"]
+    assert [d["ID"] for d in go_on["result"]["deps"]] == ["5", "7"]
+    assert list(go_on["result_error"]) == ["bad"] and go_on["result_total"] == {"deps": 2}
+
+    # halt follows PHP truthiness: the form value "false" is a non-empty string, so true.
+    form = {f"cmd[{label}]": call_ for label, call_ in cmd.items()} | {"halt": "false"}
+    as_form = requests.post(live.webhook_url + "batch", data=form, timeout=5).json()["result"]
+    assert as_form["result"] == [] and list(as_form["result_error"]) == ["bad"]
+
+
+def test_batch_limits_and_nesting(live):
+    too_many = {f"c{n}": "scope" for n in range(51)}
+    response = call(live, "batch", {"cmd": too_many})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"},
+    )
+    assert call(live, "batch", {"cmd": dict(list(too_many.items())[:50])}).status_code == 200
+
+    nested = call(live, "batch", {"cmd": {"a": "scope", "b": "batch?cmd[x]=scope"}})
+    assert (nested.status_code, nested.json()) == (
+        405,
+        {
+            "error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+            "error_description": "Method is not allowed for batch usage",
+        },
+    )
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+def test_leaky_bucket_rejects_a_burst_and_admits_a_paced_client():
+    with FakePortal(rate_limit=2.0, burst=5) as portal:
+        statuses = [call(portal, "scope").status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [503]
+        assert call(portal, "scope").json() == {
+            "error": "QUERY_LIMIT_EXCEEDED",
+            "error_description": "Too many requests",
+        }
+
+    with FakePortal(rate_limit=50.0, burst=2) as portal:
+        paced = []
+        for _ in range(8):
+            paced.append(call(portal, "batch", {"cmd": {f"c{n}": "scope" for n in range(20)}}))
+            time.sleep(0.03)
+        assert [r.status_code for r in paced] == [200] * 8
+
+
+def test_operating_limit_blocks_only_the_expensive_method():
+    with FakePortal(row_cost=0.001, operating_limit=0.08) as portal:
+        seed_portal(portal, objects=60)
+        page = {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": -1}
+        first, second = call(portal, "crm.item.list", page), call(portal, "crm.item.list", page)
+        assert first.json()["time"]["operating"] == pytest.approx(0.05)
+        assert second.json()["time"]["operating"] == pytest.approx(0.10)
+        assert second.json()["time"]["operating_reset_at"] >= int(time.time()) + 590
+
+        blocked = call(portal, "crm.item.list", page)
+        assert (blocked.status_code, blocked.json()) == (
+            429,
+            {
+                "error": "OPERATION_TIME_LIMIT",
+                "error_description": "Method is blocked due to operation time limit.",
+            },
+        )
+        assert call(portal, "user.get").status_code == 200
+
+
+# --- injected faults ------------------------------------------------------------------------
+
+
+def test_json_fault_is_served_once_then_the_real_answer(fresh):
+    fresh.fail("crm.item.list", status=503, error="QUERY_LIMIT_EXCEEDED", description="Too many")
+    params = {"entityTypeId": CITY_ENTITY_TYPE_ID}
+
+    failed = call(fresh, "crm.item.list", params)
+    assert (failed.status_code, failed.json()) == (
+        503,
+        {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many"},
+    )
+    assert call(fresh, "crm.item.list", params).status_code == 200
+    assert [(r.method, r.status) for r in fresh.requests] == [
+        ("crm.item.list", 503),
+        ("crm.item.list", 200),
+    ]
+
+
+def test_fault_for_a_command_lands_in_result_error(fresh):
+    fresh.fail("department.get", status=500, error="INTERNAL_SERVER_ERROR", description="Boom")
+    body = call(fresh, "batch", {"cmd": {"d": "department.get", "s": "scope"}}).json()["result"]
+
+    assert body["result_error"] == {
+        "d": {"error": "INTERNAL_SERVER_ERROR", "error_description": "Boom"}
+    }
+    assert list(body["result"]) == ["s"]
+
+
+def test_star_fault_and_raw_html_body(fresh):
+    fresh.fail_raw("*", status=502, body=NGINX_502, times=2)
+
+    for method in ("user.get", "batch"):
+        response = call(fresh, method)
+        assert (response.status_code, response.text) == (502, NGINX_502)
+        assert response.headers["Content-Type"].startswith("text/html")
+    assert call(fresh, "user.get").status_code == 200
+
+
+def test_dropped_connection_and_stall(fresh):
+    fresh.drop_connection("user.get")
+    with pytest.raises(requests.ConnectionError):
+        call(fresh, "user.get")
+    assert call(fresh, "user.get").status_code == 200
+
+    fresh.stall("scope", seconds=0.6)
+    with pytest.raises(requests.Timeout):
+        call(fresh, "scope", timeout=0.2)
+    assert [r.status for r in fresh.requests] == [0, 200, 200]
+
+
+# --- data changes and seed data -------------------------------------------------------------
+
+
+def test_update_and_delete_show_up_in_the_next_answer(fresh):
+    city = fresh.records(f"crm:{CITY_ENTITY_TYPE_ID}")[0]
+    fresh.update_record(f"crm:{CITY_ENTITY_TYPE_ID}", city["id"], title="Москва-Сити")
+    fresh.update_record("user", 44, ACTIVE="Y")
+    fresh.delete_record(f"list:{CATEGORY_IBLOCK_ID}", 3301)
+
+    got = call(fresh, "crm.item.get", {"entityTypeId": CITY_ENTITY_TYPE_ID, "id": city["id"]})
+    item = got.json()["result"]["item"]
+    assert item["title"] == "Москва-Сити" and item["updatedTime"] > city["updatedTime"]
+    users = call(fresh, "user.get", {"FILTER": {"ID": 44}}).json()["result"]
+    assert [(u["ID"], u["ACTIVE"]) for u in users] == [("44", True)]
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": CATEGORY_IBLOCK_ID}
+    assert "3301" not in [
+        e["ID"] for e in call(fresh, "lists.element.get", params).json()["result"]
+    ]
+
+
+def test_seed_data_is_deterministic_sparse_and_tricky():
+    first, second = FakePortal(), FakePortal()
+    info = seed_portal(first, seed=7)
+    seed_portal(second, seed=7)
+
+    for collection in ("crm:1036", "crm:1040", "list:48", "list:52", "user", "department"):
+        assert first.records(collection) == second.records(collection)
+    assert info.counts == {
+        "city": 8,
+        "object": 40,
+        "category": 6,
+        "violation": 30,
+        "user": 15,
+        "department": 4,
+    }
+    assert info.object_ids[-1] - info.object_ids[0] > len(info.object_ids)
+    assert info.fired_user_id == 44 and len(info.objects_without_city) == 3
+    titles = " ".join(i["title"] for i in first.records("crm:1040"))
+    for tricky in ("«", '"', "&", "<", "🌈"):
+        assert tricky in titles
+    # Every mapped Bitrix field exists in the seeded records.
+    collection_of = {
+        "city": "crm:1036",
+        "object": "crm:1040",
+        "category": "list:48",
+        "violation": "list:52",
+        "user": "user",
+    }
+    for name, spec in DEMO_MAPPING.items():
+        record = first.records(collection_of[name])[0]
+        assert set(spec["fields"]) <= set(record), name
+
+
+def test_seeding_fifty_thousand_objects_is_fast_and_pages_cheaply():
+    portal = FakePortal()
+    began = time.perf_counter()
+    info = seed_portal(portal, objects=50_000)
+    assert time.perf_counter() - began < 2.0
+
+    with portal:
+        near_end = info.object_ids[-120]
+        params = {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "filter": {">id": near_end}, "start": 0}
+        began = time.perf_counter()
+        body = call(portal, "crm.item.list", params).json()
+        assert time.perf_counter() - began < 0.5
+    assert (body["total"], body["next"]) == (119, 50)
+    assert body["result"]["items"][0]["id"] == info.object_ids[-119]
+
+
+def test_webhook_url_needs_a_running_portal():
+    portal = FakePortal(user_id=7, code="anotherCode42")
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = portal.webhook_url
+    with portal:
+        assert portal.webhook_url.endswith("/rest/7/anotherCode42/")
