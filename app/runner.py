@@ -13,7 +13,7 @@ from app.errors import SyncError
 from app.mapping import load_mapping_file
 from app.model_loader import ModelSet, load_models
 from app.report import SyncReport
-from app.sync_engine import SyncEngine, fatal_report, run_order
+from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
 from app.syncers import SYNCERS, BaseSyncer
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def run_sync(
     stop_event: threading.Event | None = None,
     client: Bitrix24Client | None = None,
     overrides: dict | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """Check everything, then sync; never raises SyncError — it lands in the report."""
     report = SyncReport(dry_run=options.dry_run)
@@ -81,7 +82,7 @@ def run_sync(
             verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
         sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
                           allow_mass_deactivation=options.allow_mass_deactivation,
-                          dry_run=options.dry_run, stop_event=stop_event)
+                          dry_run=options.dry_run, stop_event=stop_event, progress=progress)
         sync.run(order, report)
     except SyncError as exc:
         fatal_report(exc, report)

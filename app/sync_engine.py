@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
@@ -30,6 +30,10 @@ from app.values import ValueProblem, convert
 from app.writer import Prepared, TableWriter
 
 log = logging.getLogger(__name__)
+
+
+# progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
+Progress = Callable[[str, str, int], None]
 
 
 class StopRequested(Exception):
@@ -77,6 +81,7 @@ class SyncEngine:
         allow_mass_deactivation: bool = False,
         dry_run: bool = False,
         stop_event: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
@@ -85,6 +90,7 @@ class SyncEngine:
         self.allow_mass_deactivation = allow_mass_deactivation
         self.dry_run = dry_run
         self.stop_event = stop_event or threading.Event()
+        self.progress = progress or (lambda directory, phase, rows: None)
 
     def run(self, names: Iterable[str] | None = None, report: SyncReport | None = None
             ) -> SyncReport:
@@ -140,6 +146,7 @@ class SyncEngine:
                         raise
                     return
                 stats.complete = True
+                self.progress(name, "writing", stats.fetched)
                 self._deactivate(name, writer, report)
                 transaction.commit()
         except SQLAlchemyError as exc:
@@ -147,6 +154,7 @@ class SyncEngine:
                                 f"{describe_db_error(exc)}") from None
         finally:
             stats.seconds = time.monotonic() - started
+            self.progress(name, "done", stats.fetched)
         if stats.status not in (FAILED, SKIPPED) and stats.errors:
             stats.status = WITH_ERRORS
         log.info("%s: fetched %d, created %d, updated %d, unchanged %d, deactivated %d, "
@@ -164,6 +172,7 @@ class SyncEngine:
             if not checked_fields:
                 self._warn_absent_fields(syncer, page)
                 checked_fields = True
+            self.progress(syncer.name, "reading", stats.fetched + len(page))
             prepared = []
             for raw in page:
                 stats.fetched += 1
