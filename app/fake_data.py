@@ -249,7 +249,11 @@ def seed_portal(
         CITY_ENTITY_TYPE_ID, type_id=CITY_TYPE_ID, title="Города", fields=_city_fields()
     )
     portal.add_smart_process(
-        OBJECT_ENTITY_TYPE_ID, type_id=OBJECT_TYPE_ID, title="Объекты", fields=_object_fields()
+        OBJECT_ENTITY_TYPE_ID,
+        type_id=OBJECT_TYPE_ID,
+        title="Объекты",
+        fields=_object_fields(),
+        options={"isStagesEnabled": "Y", "isCategoriesEnabled": "Y"},
     )
     portal.add_list(
         CATEGORY_IBLOCK_ID, name="Категории нарушений", code="categories", fields=_category_fields()

@@ -799,8 +799,12 @@ class FakePortal:
         title: str,
         fields: Mapping[str, Mapping[str, Any]] | None = None,
         code: str = "",
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        """Register a smart process; ``fields`` are crm.item.fields descriptors by name."""
+        """Register a smart process; ``fields`` are crm.item.fields descriptors by name.
+
+        ``options`` overrides keys of the crm.type.list row, e.g. ``{"isStagesEnabled": "Y"}``.
+        """
         stamp = "2024-02-28T18:04:12+03:00"
         with self._lock:
             if entity_type_id in self._crm_types:
@@ -831,6 +835,7 @@ class FakePortal:
                 "createdTime": stamp,
                 "updatedTime": stamp,
                 "updatedBy": self.user_id,
+                **(options or {}),
             }
             self._crm_fields[entity_type_id] = copy.deepcopy(dict(fields)) if fields else None
             self._crm_items[entity_type_id] = _Collection()
