@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import models
 from app.config import PROJECT_DIR, Settings
 from app.database import create_builtin_tables, make_engine
+from app.errors import ConfigError, DatabaseError
 from app.fake_data import DEMO_MAPPING, seed_portal
 from app.fake_portal import FakePortal
 from app.masking import register_secret
@@ -77,11 +79,16 @@ def run_demo(database: Path, options: RunOptions | None = None, *,
     """Start the demo portal, seed it, create the tables if needed and sync once."""
     options = options or RunOptions(trigger="demo")
     database = database.expanduser().resolve()
-    database.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{database.as_posix()}")
     try:
+        database.parent.mkdir(parents=True, exist_ok=True)
         first_run = not any(_row_counts(engine).values())
         create_builtin_tables(engine)
+    except (OSError, SQLAlchemyError, DatabaseError) as exc:
+        # e.g. the project folder is read-only (unpacked under Program Files)
+        raise ConfigError(f"Cannot use {database} for the demo database ({exc}); choose a "
+                          "writable place with --demo-db PATH.", variables=("--demo-db",)
+                          ) from None
     finally:
         engine.dispose()
     # A fresh code each run: the demo webhook is a secret like any other.

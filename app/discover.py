@@ -137,7 +137,9 @@ def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int
                                    {"entityTypeId": entity_type_id})
             types[entity_type_id] = envelope["result"]["type"]
         except PortalMethodError as exc:
-            found.notes.append(f"Smart process {entity_type_id}: {exc}")
+            # The title is a nicety; the fields below may still be readable.
+            found.notes.append(f"Smart process {entity_type_id}: no title: {exc}")
+            types[entity_type_id] = {"entityTypeId": entity_type_id}
     for entity_type_id, row in types.items():
         params = {"entityTypeId": entity_type_id}
         try:

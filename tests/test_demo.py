@@ -113,3 +113,13 @@ def test_demo_dry_run_creates_only_empty_tables(capsys, tmp_path):
     assert code == 0 and report["dry_run"] is True
     assert report["directories"]["city"]["created"] == expected_counts()["city"]
     assert set(report["demo"]["rows"].values()) == {0}
+
+
+def test_unwritable_demo_place_names_the_way_out(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+
+    code = cli.main(["--demo", "--demo-db", str(blocker / "demo.db")])
+
+    assert code == 2
+    assert "choose a writable place with --demo-db PATH" in capsys.readouterr().err

@@ -61,8 +61,13 @@ def test_without_crm_admin_rights_says_what_to_do_and_takes_ids_by_hand():
         seed_portal(portal)
         blind = found_on(portal)
         told = found_on(portal, entity_type_ids=(1040,))
+        portal.fail("crm.type.getByEntityTypeId", status=400, error="ACCESS_DENIED")
+        untitled = found_on(portal, entity_type_ids=(1036,))
 
     assert CRM_ADMIN_NOTE in blind.notes
+    assert [(s.key, s.title) for s in untitled.of_kind("smart_process")] == [(1036, "")]
+    assert untitled.sources[0].field_named("ufCrm3_1709124411").title == "Регион"
+    assert any(n.startswith("Smart process 1036: no title: Access denied") for n in untitled.notes)
     assert "--entity-type-id" in CRM_ADMIN_NOTE and "entityTypeId" in CRM_ADMIN_NOTE
     assert [s.kind for s in blind.sources] == ["list", "list", "users"]
     assert [(s.key, s.title) for s in told.of_kind("smart_process")] == [(1040, "Объекты")]
