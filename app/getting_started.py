@@ -55,9 +55,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        print(result.render())
+        print(mask(result.render()))
         if args.dry_run and args.verbose:
-            print(result.report.render_planned())
+            print(mask(result.report.render_planned()))
     return result.report.exit_code
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,14 @@ def run_demo_with_stderr(tmp_path: Path, stderr, *args: str) -> subprocess.Popen
         env={k: os.environ[k] for k in ("SYSTEMROOT",) if k in os.environ})
 
 
-def read_pty(master: int) -> str:
+def read_pty(master: int, seconds: float = 60.0) -> str:
+    import select
+
     chunks = []
-    while True:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # never hang the suite on a stuck child
+        if not select.select([master], [], [], 1.0)[0]:
+            continue
         try:
             chunk = os.read(master, 65536)
         except OSError:  # the child closed its end
