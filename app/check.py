@@ -107,8 +107,8 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
         report.add("settings", FAIL, str(exc), "set the variables named above in .env "
                    "(see .env.example) or in the environment", SETTING)
         return report
-    report.add("settings", OK, "valid, read from "
-               + (", ".join(settings.sources) or "the environment"))
+    report.add("settings", OK, "valid; read from the environment"
+               + "".join(f" and {source}" for source in settings.sources))
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)
     engine = _check_database(report, settings)
@@ -131,9 +131,13 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
 def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ...]
                    ) -> tuple[dict[str, BaseSyncer], list[str]]:
     source = str(settings.mapping_file or "built-in defaults (no mapping.toml)")
-    edit = (f"edit [{{}}] in {settings.mapping_file}" if settings.mapping_file else
-            "create mapping.toml next to cli.py (`python cli.py --discover --write "
-            "mapping.toml` drafts it) and fill in [{}]")
+
+    def edit(section: str) -> str:
+        if settings.mapping_file:
+            return f"edit [{section}] in {settings.mapping_file}"
+        return ("create mapping.toml next to cli.py (`python cli.py --discover --write "
+                f"mapping.toml` drafts it) and fill in [{section}]")
+
     try:
         syncers = build_syncers(settings)
         order = run_order(syncers, names or None)
@@ -148,7 +152,7 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
             syncers[name].validate()
         except ConfigError as exc:
             report.add(f"{name}: mapping", FAIL, str(exc),
-                       edit.format(name) + "; `python cli.py --discover` shows the portal's "
+                       edit(name) + "; `python cli.py --discover` shows the portal's "
                        "smart processes, lists and fields", SETTING)
             continue
         configured.append(name)
@@ -162,7 +166,7 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
             except ConfigError:
                 report.add(f"{name}: reference {column} -> {target}", FAIL,
                            f"{column} holds {target} ids, but [{target}] is not configured",
-                           edit.format(target) + f", or drop the field that fills {column} "
+                           edit(target) + f", or drop the field that fills {column} "
                            f"from [{name}]", SETTING)
             else:
                 report.add(f"{name}: reference {column} -> {target}", OK)

@@ -18,7 +18,7 @@ from typing import Any
 from app import models
 from app.bitrix_client import Bitrix24Client, extract_rows
 from app.config import Settings
-from app.console import is_empty, render_rows, short
+from app.console import is_empty, one_line, render_rows, short
 from app.errors import ConfigError, PortalMethodError
 from app.syncers import SYNCERS
 
@@ -267,7 +267,7 @@ def render_text(found: Discovery) -> str:
         out += ["", heading + ("" if sources else ": none found")]
         for source in sources:
             label = {SMART_PROCESS: "entityTypeId", LIST: "IBLOCK_ID"}.get(kind)
-            what = f"  «{source.title}»" + (f"  {label} {source.key}" if label else "")
+            what = f"  «{one_line(source.title)}»" + (f"  {label} {source.key}" if label else "")
             out.append(what + (f"  ({source.extra})" if source.extra else ""))
             rows = [("field", "type", "title", "sample", "note")]
             rows += [(f.name, f.type, f.title, f.sample, f.note) for f in source.fields]
@@ -329,13 +329,13 @@ def _section(name: str, syncer, chosen: dict[str, Source | None], found: Discove
            f"[{name}]", f'method = "{syncer.method}"']
     kind = _KIND_OF_METHOD.get(syncer.method)
     if source is not None and source.params:
-        out[0] += f" Источник: «{_comment(source.title)}»."
+        out[0] += f" Источник: «{one_line(source.title)}»."
         out.append(f"params = {_inline(source.params)}")
     elif kind in (SMART_PROCESS, LIST):
         what = "смарт-процесс" if kind == SMART_PROCESS else "универсальный список"
         out.append(f"# Не удалось угадать {what}; раскомментируйте нужный:")
         others = found.of_kind(kind)
-        out += [f"# params = {_inline(s.params)}  # «{_comment(s.title)}»" for s in others]
+        out += [f"# params = {_inline(s.params)}  # «{one_line(s.title)}»" for s in others]
         if not others:
             out.append("# params = { ... }  # --discover ничего не нашёл: см. его примечания")
     fields = _guess_fields(name, syncer, source, chosen, table)
@@ -387,12 +387,7 @@ def _describe(info: FieldInfo | None) -> str:
         for english, russian in _NOTES_RU.items():
             note = note.replace(english, russian)
         parts.append(note)
-    return "  # " + _comment("; ".join(parts))
-
-
-def _comment(text: str) -> str:
-    # One line, and TOML comments may not hold control characters.
-    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+    return "  # " + one_line("; ".join(parts))
 
 
 def _key(name: str) -> str:

@@ -9,7 +9,13 @@ import pytest
 
 import cli
 from app.bitrix_client import Bitrix24Client
-from app.discover import CRM_ADMIN_NOTE, USER_BRIEF_NOTE, discover, mapping_skeleton
+from app.discover import (
+    CRM_ADMIN_NOTE,
+    USER_BRIEF_NOTE,
+    discover,
+    mapping_skeleton,
+    render_text,
+)
 from app.errors import MappingError
 from app.fake_data import DEMO_MAPPING, seed_portal
 from app.fake_portal import FakePortal
@@ -152,7 +158,12 @@ def test_skeleton_survives_awkward_titles_and_names(tmp_path):
             "ufCrm9_1": {"type": "string", "title": "Код\r\nгорода", "isMultiple": True},
         })
         portal.add_items(1050, [{"title": 'Тверь "центр"\n# не комментарий', "ufCrm9_1": ["a"]}])
-        text = mapping_skeleton(found_on(portal))
+        found = found_on(portal)
+        text = mapping_skeleton(found)
+
+    listing = render_text(found)
+    assert '  «Города "новые" \\»  entityTypeId 1050' in listing
+    assert '    title     string    Название # 1  Тверь "центр" # не комментарий' in listing
 
     data = tomllib.loads(text)
     assert data["city"]["params"] == {"entityTypeId": 1050}
