@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -10,10 +11,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
+from app import getting_started  # noqa: E402
 from app.config import load_settings  # noqa: E402
 from app.errors import SyncError  # noqa: E402
 from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
 from app.masking import mask  # noqa: E402
+from app.progress import live_progress, progress_wanted  # noqa: E402
 from app.report import SyncReport  # noqa: E402
 from app.runner import RunOptions, run_sync  # noqa: E402
 from app.sync_engine import fatal_report  # noqa: E402
@@ -50,6 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the built-in tables on an empty database, then exit")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging and full tracebacks")
+    # Getting started: a demo, discovery, checks, dry runs and progress.
+    parser.add_argument("--demo", action="store_true",
+                        help="sync a built-in demo portal with sample data into a SQLite file; "
+                             "reads no settings and touches no real portal or database")
+    parser.add_argument("--demo-db", metavar="PATH", type=Path,
+                        help="the SQLite file of --demo (default: demo.db next to cli.py)")
+    parser.add_argument("--discover", action="store_true",
+                        help="list the smart processes, universal lists and fields the "
+                             "webhook can see")
+    parser.add_argument("--write", metavar="PATH", type=Path,
+                        help="with --discover: write a commented mapping skeleton to PATH")
+    parser.add_argument("--force", action="store_true",
+                        help="with --write: overwrite an existing file")
+    parser.add_argument("--entity-type-id", metavar="ID", type=int, action="append",
+                        help="with --discover: also describe this smart process (for a webhook "
+                             "without CRM administrator rights); repeatable")
+    parser.add_argument("--check", action="store_true",
+                        help="check settings, database, tables, webhook and mapping; "
+                             "writes nothing (exit 0, 2 or 3)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read everything, write nothing, report what would change "
+                             "(--verbose lists each record)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line; only warnings and errors on stderr")
     return parser
 
 
@@ -77,16 +104,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    getting_started.check_flags(args)
+    if args.demo:  # before any settings are read: the demo must not see them
+        return getting_started.demo(args)
     overrides = {"BITRIX_WEBHOOK_URL": args.webhook_url} if args.webhook_url else None
-    settings = load_settings(env_file=args.env_file, overrides=overrides,
-                             require_webhook=not args.init_db)
+    load = functools.partial(load_settings, env_file=args.env_file, overrides=overrides)
+    if args.check:
+        return getting_started.check(args, load)
+    settings = load(require_webhook=not args.init_db, require_database=not args.discover)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
+    getting_started.console(args)
+    if args.discover:
+        return getting_started.discover(args, settings)
     if args.init_db:
         return _init_db(settings)
     options = RunOptions(names=tuple(args.sync or ()),
-                         allow_mass_deactivation=args.allow_mass_deactivation)
-    report = run_sync(settings, options)
+                         allow_mass_deactivation=args.allow_mass_deactivation,
+                         dry_run=args.dry_run)
+    with live_progress(progress_wanted(quiet=args.quiet)) as progress:
+        report = run_sync(settings, options, progress=progress)
     _print(args, report)
+    if args.dry_run and args.verbose and not args.json:
+        print(report.render_planned())
     return report.exit_code
 
 

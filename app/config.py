@@ -129,6 +129,7 @@ def load_settings(
     overrides: Mapping[str, str] | None = None,
     require_webhook: bool = True,
     project_dir: Path = PROJECT_DIR,
+    require_database: bool = True,
 ) -> Settings:
     """Build Settings, reporting every problem at once in one ConfigError."""
     env, sources = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
@@ -156,7 +157,7 @@ def load_settings(
     database_url = get("DATABASE_URL")
     if not database_url:
         user = get("MYSQL_USER")
-        if not user:
+        if not user and require_database:  # --discover needs only the webhook
             problems.append(("MYSQL_USER", "is not set (or set DATABASE_URL instead)"))
         port = get("MYSQL_PORT", "3306")
         if not port.isdigit() or not 0 < int(port) < 65536:

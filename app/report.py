@@ -21,6 +21,16 @@ class RecordIssue:
 
 
 @dataclass
+class PlannedChange:
+    """One write a dry run would have made: create, update (old, new) or deactivate."""
+
+    directory: str
+    action: str
+    btxid: object
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
 class DirectoryReport:
     """Counts and outcome of one directory."""
 
@@ -61,6 +71,7 @@ class SyncReport:
     dry_run: bool = False
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    planned: list[PlannedChange] = field(default_factory=list)  # filled by dry runs only
 
     def directory(self, name: str) -> DirectoryReport:
         return self.directories.setdefault(name, DirectoryReport(name))
@@ -93,6 +104,8 @@ class SyncReport:
             "directories": {n: d.as_dict() for n, d in self.directories.items()},
             "errors": [asdict(i) for i in self.issues],
         }
+        if self.dry_run:
+            data["planned"] = [asdict(p) for p in self.planned]
         if self.fatal:
             data["fatal"] = self.fatal
             if not any(i["message"] == self.fatal for i in data["errors"]):
@@ -136,3 +149,25 @@ class SyncReport:
         if self.dry_run:
             messages.append("Dry run: nothing was written.")
         return "\n".join(out + ([""] + messages if messages else []))
+
+    def render_planned(self) -> str:
+        """The dry run's planned writes, one line per record (for --dry-run --verbose)."""
+        if not self.planned:
+            return "Dry run: no record would change."
+        lines = [f"Dry run: {len(self.planned)} records would change:"]
+        for change in self.planned:
+            if change.action == "update":
+                what = "; ".join(f"{c}: {_shown(old)} -> {_shown(new)}"
+                                 for c, (old, new) in change.fields.items())
+            else:
+                what = ", ".join(f"{c}={_shown(v)}" for c, v in change.fields.items())
+            lines.append(f"  {change.directory} btxid {change.btxid}: {change.action}"
+                         + (f" {what}" if what else ""))
+        return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    # Quote text so a trailing space or an empty string is visible; NULL as in SQL.
+    if value is None:
+        return "NULL"
+    return repr(value) if isinstance(value, str) else str(value)

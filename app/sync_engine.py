@@ -40,6 +40,18 @@ class StopRequested(Exception):
     """Raised inside a directory when the run was asked to stop."""
 
 
+class PendingRow:
+    """In a dry run, the local row a referenced record would have got had it been created."""
+
+    def __init__(self, directory: str, btxid: int) -> None:
+        self.directory, self.btxid = directory, btxid
+
+    def __repr__(self) -> str:
+        return f"(new {self.directory} {self.btxid})"
+
+    __str__ = __repr__
+
+
 def run_order(syncers: dict[str, BaseSyncer], selected: Iterable[str] | None = None) -> list[str]:
     """Registered order, adjusted so every directory follows the ones it depends on.
 
@@ -124,6 +136,11 @@ class SyncEngine:
         try:
             refs = {column: self._local_ids(target)
                     for column, target in mapping.references.items()}
+            if self.dry_run:  # refer to rows the dry run only pretended to create
+                for column, target in mapping.references.items():
+                    refs[column].update({p.btxid: PendingRow(target, p.btxid)
+                                         for p in report.planned
+                                         if p.directory == target and p.action == "create"})
             with self.engine.connect() as conn:
                 transaction = conn.begin()
                 writer = TableWriter(

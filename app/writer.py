@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import column_from_error, describe_db_error
-from app.report import DirectoryReport, SyncReport
+from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.values import normalize
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,12 @@ class TableWriter:
             if current is None:
                 row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
                 inserts.append((record.btxid, row))
+                self._plan("create", record.btxid, values)
             elif any(current[1].get(k) != v for k, v in values.items()):
                 updates.append((record.btxid, {**values, "_pk": current[0]}))
+                self._plan("update", record.btxid, {k: (current[1].get(k), v)
+                                                     for k, v in values.items()
+                                                     if current[1].get(k) != v})
             else:
                 self.stats.unchanged += 1
         for start in range(0, len(inserts), CHUNK):
@@ -142,7 +146,15 @@ class TableWriter:
     def active_count(self) -> int:
         return sum(1 for _, values in self.existing.values() if values.get(self.active_column))
 
+    def _plan(self, action: str, btxid: int, fields: dict[str, Any]) -> None:
+        if self.dry_run:  # what --dry-run --verbose lists and --dry-run --json carries
+            self.report.planned.append(PlannedChange(self.directory, action, btxid, fields))
+
     def deactivate(self, pks: list[Any]) -> None:
+        if self.dry_run:
+            btxid_of = {pk: btxid for btxid, (pk, _) in self.existing.items()}
+            for pk in pks:
+                self._plan("deactivate", btxid_of[pk], {})
         if not self.dry_run:
             for start in range(0, len(pks), 1000):
                 self.conn.execute(update(self.table)

@@ -1,0 +1,360 @@
+"""--check: a checklist of everything a sync needs, each failure with its fix; nothing is written.
+
+Order: settings, mapping (per directory, references), models, database,
+tables (columns, a unique btxid), webhook (answers, scopes), then per
+directory one read of its first page and a look for every mapped Bitrix24
+field in the rows that came back. A failure exits 2 when it is ours to fix in
+settings, mapping or schema, 3 when a connection or permission is missing;
+2 wins when both occur, because retrying will not fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Engine
+
+from app.bitrix_client import Bitrix24Client, extract_rows
+from app.config import Settings
+from app.database import check_connection, check_schema, make_engine
+from app.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
+from app.errors import (
+    ConfigError,
+    DatabaseError,
+    PortalError,
+    PortalFatalError,
+    PortalMethodError,
+    SchemaError,
+)
+from app.masking import mask
+from app.model_loader import ModelSet, load_models
+from app.runner import build_syncers, schema_needs
+from app.sync_engine import run_order
+from app.syncers import BaseSyncer
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+_MARKS = {OK: "[ OK ]", WARN: "[WARN]", FAIL: "[FAIL]", SKIP: "[SKIP]"}
+SETTING, CONNECTION = 2, 3  # exit codes of a failed item
+WEBHOOK_PLACE = "Bitrix24: Developer resources -> Other -> Inbound webhook"
+
+
+@dataclass
+class CheckItem:
+    """One line of the checklist, with what to do when it is not OK."""
+
+    name: str
+    status: str
+    detail: str = ""
+    fix: str = ""
+    exit_code: int = 0
+
+
+@dataclass
+class CheckReport:
+    """The checklist of one --check run and the exit code it implies."""
+
+    items: list[CheckItem] = field(default_factory=list)
+
+    def add(self, name: str, status: str, detail: str = "", fix: str = "",
+            exit_code: int = 0) -> None:
+        self.items.append(CheckItem(name, status, mask(detail), mask(fix),
+                                    exit_code if status == FAIL else 0))
+
+    def item(self, name: str) -> CheckItem:
+        return next(i for i in self.items if i.name == name)
+
+    @property
+    def exit_code(self) -> int:
+        codes = {i.exit_code for i in self.items if i.status == FAIL}
+        return SETTING if SETTING in codes else CONNECTION if CONNECTION in codes else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.exit_code == 0, "exit_code": self.exit_code,
+                "checks": [asdict(i) for i in self.items]}
+
+    def render(self) -> str:
+        lines = ["Checking settings, mapping, database and portal (nothing is written):", ""]
+        for item in self.items:
+            head, *more = (item.detail or "").splitlines() or [""]
+            lines.append(f"{_MARKS[item.status]} {item.name}" + (f": {head}" if head else ""))
+            lines += [f"       {line.strip()}" for line in more]
+            if item.fix and item.status in (FAIL, WARN):
+                lines.append(f"       fix: {item.fix}")
+        failed = sum(i.status == FAIL for i in self.items)
+        warned = sum(i.status == WARN for i in self.items)
+        lines.append("")
+        if failed:
+            lines.append(f"{failed} problem(s), {warned} warning(s). Fix them and run "
+                         "`python cli.py --check` again.")
+        else:
+            lines.append("Everything needed for a sync is in place"
+                         + (f" ({warned} warning(s) above)" if warned else "")
+                         + ". `python cli.py --dry-run` shows what a sync would change.")
+        return "\n".join(lines)
+
+
+def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
+              client: Bitrix24Client | None = None) -> CheckReport:
+    """Run every check that can run; a failed step skips only what depends on it."""
+    report = CheckReport()
+    try:
+        settings = load()
+    except ConfigError as exc:
+        report.add("settings", FAIL, str(exc), "set the variables named above in .env "
+                   "(see .env.example) or in the environment", SETTING)
+        return report
+    report.add("settings", OK, "valid; read from the environment"
+               + "".join(f" and {source}" for source in settings.sources))
+    syncers, configured = _check_mapping(report, settings, names)
+    models = _check_models(report, settings)
+    engine = _check_database(report, settings)
+    if engine is not None:
+        try:
+            if models is not None and configured:
+                _check_tables(report, engine, models, syncers, configured)
+        finally:
+            engine.dispose()
+    own_client = client is None
+    client = client or make_client(settings)
+    try:
+        _check_portal(report, client, [syncers[name] for name in configured])
+    finally:
+        if own_client:
+            client.close()
+    return report
+
+
+def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ...]
+                   ) -> tuple[dict[str, BaseSyncer], list[str]]:
+    source = str(settings.mapping_file or "built-in defaults (no mapping.toml)")
+
+    def edit(section: str) -> str:
+        if settings.mapping_file:
+            return f"edit [{section}] in {settings.mapping_file}"
+        return ("create mapping.toml next to cli.py (`python cli.py --discover --write "
+                f"mapping.toml` drafts it) and fill in [{section}]")
+
+    try:
+        syncers = build_syncers(settings)
+        order = run_order(syncers, names or None)
+    except ConfigError as exc:
+        report.add("mapping", FAIL, str(exc), f"fix the mapping file ({source})", SETTING)
+        return {}, []
+    report.add("mapping", OK, source)
+    configured = []
+    for name in order:
+        mapping = syncers[name].mapping
+        try:
+            syncers[name].validate()
+        except ConfigError as exc:
+            report.add(f"{name}: mapping", FAIL, str(exc),
+                       edit(name) + "; `python cli.py --discover` shows the portal's "
+                       "smart processes, lists and fields", SETTING)
+            continue
+        configured.append(name)
+        params = ", ".join(f"{k}={v}" for k, v in mapping.params.items())
+        report.add(f"{name}: mapping", OK, f"{mapping.method}({params}) -> "
+                   f"{syncers[name].model}: {', '.join(mapping.columns)}")
+    for name in configured:
+        for column, target in syncers[name].mapping.references.items():
+            try:
+                syncers[target].validate()
+            except ConfigError:
+                report.add(f"{name}: reference {column} -> {target}", FAIL,
+                           f"{column} holds {target} ids, but [{target}] is not configured",
+                           edit(target) + f", or drop the field that fills {column} "
+                           f"from [{name}]", SETTING)
+            else:
+                report.add(f"{name}: reference {column} -> {target}", OK)
+    return syncers, configured
+
+
+def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
+    try:
+        models = load_models(settings)
+    except ConfigError as exc:
+        report.add("models", FAIL, str(exc), "fix MODELS_MODULE, or unset it to use the "
+                   "built-in models", SETTING)
+        return None
+    report.add("models", OK, models.origin)
+    return models
+
+
+def _check_database(report: CheckReport, settings: Settings) -> Engine | None:
+    try:
+        engine = make_engine(settings.database_url)
+    except DatabaseError as exc:
+        report.add("database", FAIL, str(exc), "fix DATABASE_URL", SETTING)
+        return None
+    try:
+        check_connection(engine)
+    except DatabaseError as exc:
+        engine.dispose()
+        report.add("database", FAIL, str(exc), "check DATABASE_URL (or MYSQL_HOST, MYSQL_PORT, "
+                   "MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE) and that the server is running "
+                   "and reachable from this machine", CONNECTION)
+        return None
+    report.add("database", OK, "reachable: " + engine.url.render_as_string(hide_password=True))
+    return engine
+
+
+def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
+                  syncers: dict[str, BaseSyncer], configured: list[str]) -> None:
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    for model_name, columns in schema_needs(syncers, configured).items():
+        try:
+            table = models.get(model_name).__table__
+            check_schema(engine, {model_name: columns}, models)
+        except SchemaError as exc:
+            # The first line is the general sentence; each "  - " line names a problem and its fix.
+            problems = [line.strip().removeprefix("- ") for line in str(exc).splitlines()[1:]]
+            report.add(f"table for {model_name}", FAIL, "\n".join(problems),
+                       "do what each line above says (the SQL, or --init-db), or change the "
+                       "mapping or the model", SETTING)
+            continue
+        except ConfigError as exc:
+            report.add(f"table for {model_name}", FAIL, str(exc), "fix MODELS_MODULE or the "
+                       "model", SETTING)
+            continue
+        report.add(f"table {table.name}", OK, "has " + ", ".join(columns))
+        if table.name in tables:
+            _check_btxid_unique(report, engine, inspector, table)
+
+
+def _check_btxid_unique(report: CheckReport, engine: Engine, inspector, table) -> None:
+    name = table.name
+    unique = (
+        inspector.get_pk_constraint(name).get("constrained_columns") == ["btxid"]
+        or any(u["column_names"] == ["btxid"] for u in inspector.get_unique_constraints(name))
+        or any(i.get("unique") and i["column_names"] == ["btxid"]
+               for i in inspector.get_indexes(name)))
+    if unique:
+        report.add(f"{name}.btxid unique", OK)
+        return
+    repeated = (select(table.c.btxid).where(table.c.btxid.is_not(None))
+                .group_by(table.c.btxid).having(func.count() > 1).subquery())
+    with engine.connect() as conn:
+        duplicates = conn.execute(select(func.count()).select_from(repeated)).scalar_one()
+    detail = "no unique index: nothing stops two rows from claiming one Bitrix24 record"
+    fix = f"CREATE UNIQUE INDEX ux_{name}_btxid ON {name} (btxid);"
+    if duplicates:
+        detail += f"; {duplicates} btxid value(s) already appear more than once"
+        fix = "remove the duplicated rows, then " + fix
+    report.add(f"{name}.btxid unique", WARN, detail, fix)
+
+
+def _check_portal(report: CheckReport, client: Bitrix24Client,
+                  configured: list[BaseSyncer]) -> None:
+    try:
+        scopes = webhook_scopes(client)
+    except PortalError as exc:
+        report.add("webhook", FAIL, str(exc), "copy the inbound webhook URL again into "
+                   f"BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE}); check that the webhook is not "
+                   "deleted or expired and that the portal address is right", CONNECTION)
+        for syncer in configured:
+            report.add(f"{syncer.name}: portal", SKIP, "not probed: the webhook does not answer")
+        return
+    report.add("webhook", OK, "answers and is authorised; scopes: " + ", ".join(scopes))
+    for syncer in configured:
+        _probe(report, client, syncer, scopes)
+
+
+def _needed_scopes(method: str) -> tuple[str, ...]:
+    prefix = method.split(".", 1)[0].lower()
+    return USER_SCOPES if prefix == "user" else (prefix,)
+
+
+def _probe(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
+           scopes: list[str]) -> None:
+    name, mapping = syncer.name, syncer.mapping
+    needed = _needed_scopes(mapping.method)
+    if not any(s in scopes for s in needed):
+        report.add(f"{name}: scope", FAIL, f"{mapping.method} needs the {' or '.join(needed)} "
+                   "scope, which the webhook does not have",
+                   f"tick {needed[0]} on the webhook ({WEBHOOK_PLACE})", CONNECTION)
+        return
+    try:
+        envelope = client.call(mapping.method, dict(mapping.params))
+        rows = extract_rows(envelope.get("result"))
+    except PortalError as exc:
+        report.add(f"{name}: portal", FAIL, str(exc), *_probe_fix(exc, name))
+        return
+    total = envelope.get("total")
+    report.add(f"{name}: portal", OK, f"{mapping.method} answers"
+               + (f": {total} records" if isinstance(total, int) and total else
+                  f": {len(rows)} rows on the first page"))
+    _check_fields(report, client, syncer, rows, scopes)
+
+
+def _probe_fix(exc: PortalError, name: str) -> tuple[str, int]:
+    code = (exc.code or "").lower()
+    if isinstance(exc, PortalFatalError) or not isinstance(exc, PortalMethodError):
+        return "check the portal address and that it answers, then run --check again", CONNECTION
+    if code in ("access_denied", "insufficient_scope"):
+        return ("give the webhook's user read access to it (or create the webhook as a user "
+                "who has it) and tick the needed scope", CONNECTION)
+    return (f"fix method or params in [{name}] of the mapping; `python cli.py --discover` "
+            "lists the portal's smart processes and lists with their ids", SETTING)
+
+
+def _check_fields(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
+                  rows: list[dict[str, Any]], scopes: list[str]) -> None:
+    name, mapping = syncer.name, syncer.mapping
+    if not rows:
+        report.add(f"{name}: fields", WARN, f"{mapping.method} returned no rows, so the field "
+                   "names could not be checked", f"if [{name}] should have records, check its "
+                   "params (filters) and the webhook user's read access")
+        return
+    present = set().union(*(syncer.transform(dict(row)).keys() for row in rows))
+    wanted = dict(mapping.fields)
+    if mapping.id_field:
+        wanted.setdefault(mapping.id_field, "btxid")
+    elif not {"id", "ID"} & present:
+        wanted["ID"] = "btxid"
+    missing = [f for f in wanted if f not in present]
+    if not missing:
+        report.add(f"{name}: fields", OK, f"all {len(wanted)} mapped fields are in the rows")
+        return
+    known = _described_fields(client, mapping.method, mapping.params)
+    brief_only = not {"user", "user_basic"} & set(scopes)
+    for bitrix in missing:
+        item = f"{name}: field {bitrix}"
+        if mapping.method.startswith("user.") and bitrix in BRIEF_HIDDEN and brief_only:
+            report.add(item, FAIL, f"{bitrix} (-> {wanted[bitrix]}) is hidden: the webhook has "
+                       "only the user_brief scope", "tick user_basic (or user) on the webhook "
+                       f"({WEBHOOK_PLACE})", CONNECTION)
+        elif bitrix in known:
+            report.add(item, WARN, f"{bitrix} (-> {wanted[bitrix]}) exists on the portal but "
+                       f"none of the {len(rows)} rows read carry it: it is empty in them "
+                       "(universal lists leave empty properties out) or params.select "
+                       "leaves it out", "nothing to do if it is just empty; otherwise add it "
+                       f"to params.select in [{name}]")
+        else:
+            close = difflib.get_close_matches(bitrix, sorted(present | known), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            report.add(item, FAIL, f"{bitrix} (-> {wanted[bitrix]}) is not a field of the rows "
+                       f"{mapping.method} returned, so {wanted[bitrix]} would stay empty",
+                       f"{hint}fix the name in [{name}] fields; `python cli.py --discover` "
+                       "lists the fields", SETTING)
+
+
+def _described_fields(client: Bitrix24Client, method: str, params: dict[str, Any]) -> set[str]:
+    """Field names the portal describes for the method's directory (empty when unknown)."""
+    describe = {"crm.item.list": ("crm.item.fields", {"entityTypeId": params.get("entityTypeId")}),
+                "lists.element.get": ("lists.field.get", {k: params.get(k) for k in (
+                    "IBLOCK_TYPE_ID", "IBLOCK_ID")}),
+                "user.get": ("user.fields", {})}.get(method)
+    if describe is None:
+        return set()
+    try:
+        result = client.call(*describe).get("result")
+    except PortalError:
+        return set()
+    if isinstance(result, dict) and isinstance(result.get("fields"), dict):
+        result = result["fields"]  # crm.item.fields wraps them
+    return {str(k) for k in result} if isinstance(result, dict) else set()

@@ -1,0 +1,61 @@
+"""Console helpers shared by --demo, --discover and --check: tables, short values, JSON, quiet."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from app.masking import mask
+
+
+def render_rows(rows: Sequence[Sequence[str]], *, indent: str = "") -> list[str]:
+    """Left-aligned columns two spaces apart; trailing spaces trimmed."""
+    if not rows:
+        return []
+    rows = [[one_line(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+            .rstrip() for row in rows]
+
+
+def short(value: Any, width: int = 40) -> str:
+    """One line for a sample value: list-property row maps unwrapped, long text cut."""
+    if isinstance(value, dict):  # lists.element.get: {"<value row id>": value, ...}
+        values = list(value.values())
+        value = values[0] if len(values) == 1 else values
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(short(v, width) for v in value) + "]"
+    elif value is None:
+        text = ""
+    else:
+        text = str(value)
+    text = one_line(text)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs as one space, control characters dropped: safe in a table or a comment."""
+    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+
+
+def is_empty(value: Any) -> bool:
+    """True for values Bitrix24 uses to mean "nothing here"."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def print_json(data: dict[str, Any]) -> None:
+    """The one JSON object a --json run prints on stdout, secrets masked."""
+    print(mask(json.dumps(data, ensure_ascii=False, default=str)))
+
+
+def quiet_console() -> None:
+    """--quiet: the console log shows warnings and errors only (a log file keeps its level)."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.stdout):
+            handler.setLevel(logging.WARNING)

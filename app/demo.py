@@ -1,0 +1,116 @@
+"""--demo: sync a built-in demo portal with Russian sample data into a local SQLite file.
+
+Nothing the user configured is read: no .env, no environment variables, no
+mapping.toml, no parent project's models. The portal is the tests' FakePortal
+on loopback inside this process, the database a SQLite file (demo.db next to
+cli.py unless --demo-db says otherwise), the mapping DEMO_MAPPING and the
+models the built-in ones. So the demo can never touch a real portal or database.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import models
+from app.config import PROJECT_DIR, Settings
+from app.database import create_builtin_tables, make_engine
+from app.errors import ConfigError, DatabaseError
+from app.fake_data import DEMO_MAPPING, seed_portal
+from app.fake_portal import FakePortal
+from app.masking import register_secret
+from app.report import SyncReport
+from app.runner import RunOptions, run_sync
+from app.sync_engine import Progress
+from app.syncers import SYNCERS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEMO_DB = PROJECT_DIR / "demo.db"
+
+
+@dataclass
+class DemoResult:
+    """The demo run's report, where its data is and how many rows each table holds."""
+
+    report: SyncReport
+    database: Path
+    rows: dict[str, int]
+    first_run: bool
+
+    def to_dict(self) -> dict:
+        return {**self.report.to_dict(),
+                "demo": {"database": str(self.database), "rows": self.rows}}
+
+    def render(self) -> str:
+        counts = ", ".join(f"{table} {count}" for table, count in self.rows.items())
+        t = self.report.totals
+        lines = [self.report.render_table(), "",
+                 f"The demo data is in {self.database} (SQLite): {counts}.",
+                 "Open it with any SQLite viewer, e.g. "
+                 f'sqlite3 "{self.database}" "SELECT name FROM objects LIMIT 5"']
+        if self.first_run:
+            lines.append("Run `python cli.py --demo` again to see an idempotent re-sync: "
+                         "nothing is created or updated the second time.")
+        elif not (t["created"] or t["updated"] or t["deactivated"]) and self.report.ok:
+            lines.append("This was a re-sync of the same data: nothing was created, updated or "
+                         "deactivated (the sync is idempotent).")
+        lines.append("Next: connect your own portal with `python cli.py --discover` and "
+                     "`python cli.py --check` (README: \"Подключение своего портала за пять "
+                     "шагов\").")
+        return "\n".join(lines)
+
+
+def demo_settings(webhook_url: str, database: Path) -> Settings:
+    """Settings built in code, so no .env or environment variable can leak into the demo."""
+    return Settings(webhook_url=webhook_url, database_url=f"sqlite:///{database.as_posix()}",
+                    bitrix_max_retries=2, models_module="app.models",
+                    log_level="INFO", project_dir=PROJECT_DIR)
+
+
+def run_demo(database: Path, options: RunOptions | None = None, *,
+             progress: Progress | None = None) -> DemoResult:
+    """Start the demo portal, seed it, create the tables if needed and sync once."""
+    options = options or RunOptions(trigger="demo")
+    database = database.expanduser().resolve()
+    engine = make_engine(f"sqlite:///{database.as_posix()}")
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        first_run = not any(_row_counts(engine).values())
+        create_builtin_tables(engine)
+    except (OSError, SQLAlchemyError, DatabaseError) as exc:
+        # e.g. the project folder is read-only (unpacked under Program Files)
+        raise ConfigError(f"Cannot use {database} for the demo database ({exc}); choose a "
+                          "writable place with --demo-db PATH.", variables=("--demo-db",)
+                          ) from None
+    finally:
+        engine.dispose()
+    # A fresh code each run: the demo webhook is a secret like any other.
+    with FakePortal(code=secrets.token_hex(12)) as portal:
+        register_secret(portal.code)
+        seed_portal(portal)
+        log.info("Demo portal with sample data is up at %s (in this process)",
+                 portal.webhook_url)
+        report = run_sync(demo_settings(portal.webhook_url, database), options,
+                          overrides=copy.deepcopy(DEMO_MAPPING), progress=progress)
+    engine = make_engine(f"sqlite:///{database.as_posix()}")
+    try:
+        rows = _row_counts(engine)
+    finally:
+        engine.dispose()
+    return DemoResult(report, database, rows, first_run)
+
+
+def _row_counts(engine) -> dict[str, int]:
+    """Rows per built-in table, in the order the directories sync."""
+    existing = set(inspect(engine).get_table_names())
+    tables = [getattr(models, syncer.model).__table__ for syncer in SYNCERS.values()]
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in tables if t.name in existing}

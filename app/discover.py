@@ -1,0 +1,413 @@
+"""--discover: list what the webhook can see that could be a directory, and draft mapping.toml.
+
+Smart processes come from crm.type.list (which needs CRM administrator
+rights; without them the user names entityTypeIds with --entity-type-id),
+universal lists from lists.get, and the fields of each from crm.item.fields,
+lists.field.get and user.fields, with one sample value read from the first
+page of the directory itself. Only read methods are called.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app import models
+from app.bitrix_client import Bitrix24Client, extract_rows
+from app.config import Settings
+from app.console import is_empty, one_line, render_rows, short
+from app.errors import ConfigError, PortalMethodError
+from app.syncers import SYNCERS
+
+SMART_PROCESS, LIST, USERS = "smart_process", "list", "users"
+# Universal lists live under "lists"; processes in the activity stream under "bitrix_processes".
+LIST_TYPES = ("lists", "bitrix_processes")
+USER_SCOPES = ("user", "user_basic", "user_brief")
+BRIEF_HIDDEN = ("EMAIL", "PERSONAL_MOBILE", "WORK_PHONE", "PERSONAL_PHONE")
+
+CRM_ADMIN_NOTE = (
+    "crm.type.list needs CRM administrator rights, and the user who created this webhook does "
+    "not have them, so smart processes cannot be listed. Either create the webhook as a CRM "
+    "administrator, or find each smart process's entityTypeId yourself: it is the number in "
+    "the smart process's address in Bitrix24 (.../crm/type/<entityTypeId>/list/...). Then run "
+    "`python cli.py --discover --entity-type-id <entityTypeId>` to see its fields "
+    "(crm.type.getByEntityTypeId and crm.item.fields need only read access) and set "
+    "params.entityTypeId in mapping.toml.")
+USER_BRIEF_NOTE = (
+    "The webhook has only the user_brief scope: user.get hides EMAIL, PERSONAL_MOBILE and "
+    "WORK_PHONE. Tick user_basic (or user) on the webhook to sync them.")
+
+
+@dataclass
+class FieldInfo:
+    """One field of a directory: name, type, title, a sample value and what it links to."""
+
+    name: str
+    type: str = ""
+    title: str = ""
+    sample: str = ""
+    note: str = ""
+    links_to: int | None = None  # parent entityTypeId (crm) or linked IBLOCK_ID (lists)
+
+
+@dataclass
+class Source:
+    """Something the webhook can read that could be a directory."""
+
+    kind: str
+    key: int | None  # entityTypeId or IBLOCK_ID; None for users
+    title: str
+    method: str
+    params: dict[str, Any]
+    fields: list[FieldInfo] = field(default_factory=list)
+    extra: str = ""
+
+    def field_named(self, name: str) -> FieldInfo | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass
+class Discovery:
+    """Everything --discover found, and notes on what it could not see and why."""
+
+    scopes: list[str]
+    sources: list[Source] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[Source]:
+        return [s for s in self.sources if s.kind == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scopes": self.scopes, "sources": [asdict(s) for s in self.sources],
+                "notes": self.notes}
+
+
+def make_client(settings: Settings, *, max_retries: int = 2) -> Bitrix24Client:
+    """A client for a quick look at the portal: few retries, so a dead host fails fast."""
+    return Bitrix24Client(settings.webhook_url, timeout=settings.bitrix_timeout,
+                          verify_ssl=settings.bitrix_verify_ssl,
+                          max_retries=min(max_retries, settings.bitrix_max_retries))
+
+
+def webhook_scopes(client: Bitrix24Client) -> list[str]:
+    """The scopes ticked on the webhook (the `scope` method needs none)."""
+    result = client.call("scope").get("result")
+    return [str(s) for s in result] if isinstance(result, list) else []
+
+
+def discover(client: Bitrix24Client, *, entity_type_ids: tuple[int, ...] = ()) -> Discovery:
+    """Ask the portal for its smart processes, universal lists and user fields."""
+    found = Discovery(webhook_scopes(client))
+    if "crm" in found.scopes:
+        _smart_processes(client, found, entity_type_ids)
+    else:
+        found.notes.append("The webhook has no crm scope, so smart processes are not visible; "
+                           "tick crm on the webhook if a directory is a smart process.")
+    if "lists" in found.scopes:
+        _lists(client, found)
+    else:
+        found.notes.append("The webhook has no lists scope, so universal lists are not visible; "
+                           "tick lists on the webhook if a directory is a universal list.")
+    if any(s in found.scopes for s in USER_SCOPES):
+        _users(client, found)
+        if not {"user", "user_basic"} & set(found.scopes):
+            found.notes.append(USER_BRIEF_NOTE)
+    else:
+        found.notes.append("The webhook has no user scope, so employees cannot be synced; "
+                           "tick user (or user_basic) on the webhook.")
+    return found
+
+
+def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int, ...]) -> None:
+    types: dict[int, dict[str, Any]] = {}
+    try:
+        for page in client.list_pages("crm.type.list", {}):
+            types.update({int(row["entityTypeId"]): row for row in page})
+    except PortalMethodError as exc:
+        found.notes.append(CRM_ADMIN_NOTE if (exc.code or "").upper() == "ACCESS_DENIED"
+                           else f"Smart processes could not be listed: {exc}")
+    for entity_type_id in wanted:
+        if entity_type_id in types:
+            continue
+        try:
+            envelope = client.call("crm.type.getByEntityTypeId",
+                                   {"entityTypeId": entity_type_id})
+            types[entity_type_id] = envelope["result"]["type"]
+        except PortalMethodError as exc:
+            # The title is a nicety; the fields below may still be readable.
+            found.notes.append(f"Smart process {entity_type_id}: no title: {exc}")
+            types[entity_type_id] = {"entityTypeId": entity_type_id}
+    for entity_type_id, row in types.items():
+        params = {"entityTypeId": entity_type_id}
+        try:
+            described = client.call("crm.item.fields", params)["result"].get("fields") or {}
+            rows = extract_rows(client.call("crm.item.list", params)["result"])
+        except PortalMethodError as exc:
+            found.notes.append(f"Smart process {entity_type_id}: {exc}")
+            continue
+        found.sources.append(Source(
+            SMART_PROCESS, entity_type_id, str(row.get("title") or ""), "crm.item.list", params,
+            [_crm_field(name, spec, rows) for name, spec in described.items()],
+            extra=f"type id {row['id']}, custom fields ufCrm{row['id']}_..." if "id" in row
+            else ""))
+
+
+def _crm_field(name: str, spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
+    info = FieldInfo(name, str(spec.get("type") or "") + ("[]" if spec.get("isMultiple") else ""),
+                     # user fields carry the human label in formLabel/listLabel, not in title
+                     str(spec.get("formLabel") or spec.get("listLabel") or spec.get("title")
+                         or ""),
+                     _sample(rows, name))
+    settings = spec.get("settings")
+    parent = settings.get("parentEntityTypeId") if isinstance(settings, dict) else None
+    if parent:
+        info.links_to = int(parent)
+        info.note = f"link to smart process {parent}"
+    elif spec.get("statusType"):
+        info.note = f"stages {spec['statusType']}"
+    elif isinstance(spec.get("items"), list) and spec["items"]:
+        info.note = "choices: " + short(", ".join(str(i.get("VALUE", "")) for i in spec["items"]
+                                                   if isinstance(i, dict)), 60)
+    return info
+
+
+def _lists(client: Bitrix24Client, found: Discovery) -> None:
+    for type_id in LIST_TYPES:
+        try:
+            lists = [row for page in client.list_pages("lists.get", {"IBLOCK_TYPE_ID": type_id})
+                     for row in page]
+        except PortalMethodError as exc:
+            if type_id == "lists":  # other list types may simply not exist on this portal
+                found.notes.append(f"Universal lists could not be listed: {exc}")
+            continue
+        for info in lists:
+            params = {"IBLOCK_TYPE_ID": type_id, "IBLOCK_ID": int(info["ID"])}
+            try:
+                described = client.call("lists.field.get", params)["result"]
+                rows = extract_rows(client.call("lists.element.get", params)["result"])
+            except PortalMethodError as exc:
+                found.notes.append(f"List {info['ID']}: {exc}")
+                continue
+            specs = described.values() if isinstance(described, dict) else described
+            fields = [_list_field(spec, rows) for spec in specs if isinstance(spec, dict)]
+            named = {f.name for f in fields}
+            # ID, CODE, DATE_CREATE...: element fields lists.field.get does not describe
+            fields += [FieldInfo(key, "", "", _sample(rows, key))
+                       for key in dict.fromkeys(k for r in rows for k in r) if key not in named]
+            code = f", code {info['CODE']}" if info.get("CODE") else ""
+            found.sources.append(Source(LIST, int(info["ID"]), str(info.get("NAME") or ""),
+                                        "lists.element.get", params, fields,
+                                        extra=f"IBLOCK_TYPE_ID {type_id}{code}"))
+
+
+def _list_field(spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
+    name = str(spec.get("FIELD_ID") or "")
+    kind = str(spec.get("TYPE") or spec.get("PROPERTY_TYPE") or "")
+    info = FieldInfo(name, kind + ("[]" if spec.get("MULTIPLE") == "Y" else ""),
+                     str(spec.get("NAME") or ""), _sample(rows, name))
+    if kind == "E" and spec.get("LINK_IBLOCK_ID"):
+        info.links_to = int(spec["LINK_IBLOCK_ID"])
+        info.note = f"link to list {spec['LINK_IBLOCK_ID']}"
+    elif kind == "L" and isinstance(spec.get("DISPLAY_VALUES_FORM"), dict):
+        info.note = "choices: " + short(", ".join(map(str, spec["DISPLAY_VALUES_FORM"].values())),
+                                        60)
+    elif kind.startswith("S:employee"):
+        info.note = "employee id"
+    return info
+
+
+def _users(client: Bitrix24Client, found: Discovery) -> None:
+    try:
+        titles = client.call("user.fields")["result"]
+        rows = extract_rows(client.call("user.get", {})["result"])
+    except PortalMethodError as exc:
+        found.notes.append(f"Employees could not be read: {exc}")
+        return
+    fields = [FieldInfo(name, _kind_of(_first(rows, name)), str(title), _sample(rows, name))
+              for name, title in titles.items()]
+    found.sources.append(Source(USERS, None, "Сотрудники", "user.get", {}, fields))
+
+
+def _first(rows: list[dict], name: str) -> Any:
+    return next((row[name] for row in rows if not is_empty(row.get(name))), None)
+
+
+def _sample(rows: list[dict], name: str) -> str:
+    return short(_first(rows, name))
+
+
+def _kind_of(value: Any) -> str:
+    # user.fields gives titles only, so the type is read off the sample.
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, list):
+        return "list"
+    return "string" if value is not None else ""
+
+
+# -- text and JSON output -------------------------------------------------------------------
+
+def render_text(found: Discovery) -> str:
+    """The listing --discover prints: each source with an aligned table of its fields."""
+    out = [f"Webhook scopes: {', '.join(found.scopes) or '(none reported)'}"]
+    headings = {
+        SMART_PROCESS: "Smart processes (crm.type.list): method crm.item.list, "
+                       "params.entityTypeId",
+        LIST: "Universal lists (lists.get): method lists.element.get, "
+              "params.IBLOCK_TYPE_ID and params.IBLOCK_ID",
+        USERS: "Employees (user.fields): method user.get",
+    }
+    for kind, heading in headings.items():
+        sources = found.of_kind(kind)
+        out += ["", heading + ("" if sources else ": none found")]
+        for source in sources:
+            label = {SMART_PROCESS: "entityTypeId", LIST: "IBLOCK_ID"}.get(kind)
+            what = f"  «{one_line(source.title)}»" + (f"  {label} {source.key}" if label else "")
+            out.append(what + (f"  ({source.extra})" if source.extra else ""))
+            rows = [("field", "type", "title", "sample", "note")]
+            rows += [(f.name, f.type, f.title, f.sample, f.note) for f in source.fields]
+            out += render_rows(rows, indent="    ")
+    if found.notes:
+        out += ["", "Notes:"] + [f"  - {note}" for note in found.notes]
+    return "\n".join(out)
+
+
+# -- the mapping skeleton -------------------------------------------------------------------
+
+# Which smart process or list is which directory, guessed from its title.
+_TITLE_HINTS = {"city": r"город|city|cities", "object": r"объект|object",
+                "category": r"категор|categor", "violation": r"нарушен|violation"}
+# Which column a field fills, guessed from the field's title (built-in model columns).
+_COLUMN_HINTS = {"address": r"адрес|address", "fine": r"штраф|fine"}
+_KIND_OF_METHOD = {"crm.item.list": SMART_PROCESS, "lists.element.get": LIST, "user.get": USERS}
+_TITLES_RU = {"city": "Города", "object": "Объекты", "category": "Категории нарушений",
+              "violation": "Нарушения", "user": "Сотрудники"}
+_NOTES_RU = {"link to smart process": "ссылка на смарт-процесс", "link to list": "ссылка на список",
+             "stages": "стадии", "choices:": "варианты:", "employee id": "ID сотрудника"}
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def mapping_skeleton(found: Discovery) -> str:
+    """A commented mapping.toml: guessed sources and fields filled in, the rest commented out."""
+    chosen = _guess_sources(found)
+    out = ["# Черновик mapping.toml, составленный `python cli.py --discover --write`.",
+           "# Проверьте каждую секцию: какой смарт-процесс или список что хранит, какие поля",
+           "# в какие колонки. Строки с # — подсказки; раскомментируйте нужные и впишите",
+           "# колонку. Колонки здесь — встроенных моделей (app/models.py); если у вас свои",
+           "# модели, поставьте свои имена. Затем: `python cli.py --check`.",
+           "# Секрет вебхука в этот файл не пишется.", ""]
+    for name, syncer in SYNCERS.items():
+        out += _section(name, syncer, chosen, found) + [""]
+    return "\n".join(out)
+
+
+def _guess_sources(found: Discovery) -> dict[str, Source | None]:
+    chosen: dict[str, Source | None] = {}
+    for name, syncer in SYNCERS.items():
+        kind = _KIND_OF_METHOD.get(syncer.method)
+        taken = [s for s in chosen.values() if s is not None]
+        candidates = [s for s in found.of_kind(kind) if s not in taken]
+        hint = _TITLE_HINTS.get(name)
+        if kind == USERS:
+            chosen[name] = candidates[0] if candidates else None
+        else:
+            chosen[name] = next((s for s in candidates
+                                 if hint and re.search(hint, s.title, re.IGNORECASE)), None)
+    return chosen
+
+
+def _section(name: str, syncer, chosen: dict[str, Source | None], found: Discovery) -> list[str]:
+    source = chosen[name]
+    table = getattr(models, syncer.model).__table__
+    out = [f"# {_TITLES_RU.get(name, syncer.title)}: таблица {table.name} "
+           f"(модель {syncer.model}).",
+           f"[{name}]", f'method = "{syncer.method}"']
+    kind = _KIND_OF_METHOD.get(syncer.method)
+    if source is not None and source.params:
+        out[0] += f" Источник: «{one_line(source.title)}»."
+        out.append(f"params = {_inline(source.params)}")
+    elif kind in (SMART_PROCESS, LIST):
+        what = "смарт-процесс" if kind == SMART_PROCESS else "универсальный список"
+        out.append(f"# Не удалось угадать {what}; раскомментируйте нужный:")
+        others = found.of_kind(kind)
+        out += [f"# params = {_inline(s.params)}  # «{one_line(s.title)}»" for s in others]
+        if not others:
+            out.append("# params = { ... }  # --discover ничего не нашёл: см. его примечания")
+    fields = _guess_fields(name, syncer, source, chosen, table)
+    references = {c: t for c, t in syncer.references.items() if c in fields.values()}
+    if references:
+        out.append(f"references = {_inline(references)}")
+    out += ["", f"[{name}.fields]", "# поле Bitrix24 = колонка"]
+    described = {f.name: f for f in source.fields} if source else {}
+    for bitrix, column in fields.items():
+        out.append(f"{_key(bitrix)} = {_string(column)}" + _describe(described.get(bitrix)))
+    for info in described.values():
+        if info.name not in fields:
+            out.append(f"# {_key(info.name)} = \"\"" + _describe(info))
+    return out
+
+
+def _guess_fields(name: str, syncer, source: Source | None, chosen: dict[str, Source | None],
+                  table) -> dict[str, str]:
+    if source is None or source.kind == USERS:
+        return dict(syncer.field_map)
+    fields: dict[str, str] = {}
+    title_field = "title" if source.kind == SMART_PROCESS else "NAME"
+    if source.field_named(title_field) and "name" in table.c:
+        fields[title_field] = "name"
+    for column, target in syncer.references.items():
+        target_source = chosen.get(target)
+        link = next((f for f in source.fields if target_source is not None
+                     and f.links_to == target_source.key), None)
+        if link is not None and column in table.c:
+            fields[link.name] = column
+    for column, pattern in _COLUMN_HINTS.items():
+        hit = next((f for f in source.fields if f.name not in fields
+                    and re.search(pattern, f.title, re.IGNORECASE)), None)
+        if hit is not None and column in table.c:
+            fields[hit.name] = column
+    return fields or dict(syncer.field_map)
+
+
+def _describe(info: FieldInfo | None) -> str:
+    if info is None:
+        return ""
+    parts = [info.title or info.name]
+    if info.type:
+        parts[0] += f" ({info.type})"
+    if info.sample:
+        parts.append(f"например: {info.sample}")
+    if info.note:
+        note = info.note
+        for english, russian in _NOTES_RU.items():
+            note = note.replace(english, russian)
+        parts.append(note)
+    return "  # " + one_line("; ".join(parts))
+
+
+def _key(name: str) -> str:
+    return name if _BARE_KEY.match(name) else _string(name)
+
+
+def _string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(ch if unicodedata.category(ch) != "Cc" else f"\\u{ord(ch):04x}"
+                         for ch in escaped) + '"'
+
+
+def _inline(values: dict[str, Any]) -> str:
+    return "{ " + ", ".join(f"{_key(k)} = {v if isinstance(v, int) else _string(str(v))}"
+                            for k, v in values.items()) + " }"
+
+
+def write_skeleton(path: Path, text: str, *, force: bool) -> None:
+    """Write the skeleton; an existing file is kept unless force is set."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists; nothing was written. Choose another file "
+                          "name or add --force to overwrite it.", variables=("--write",))
+    path.write_text(text, encoding="utf-8")

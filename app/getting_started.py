@@ -1,0 +1,103 @@
+"""The CLI side of --demo, --discover and --check: flag rules, printing and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from app.check import run_check
+from app.config import Settings
+from app.console import print_json, quiet_console
+from app.demo import DEFAULT_DEMO_DB, run_demo
+from app.discover import discover as discover_portal
+from app.discover import make_client, mapping_skeleton, render_text, write_skeleton
+from app.errors import ConfigError
+from app.logging_setup import setup_logging
+from app.masking import mask
+from app.progress import live_progress, progress_wanted
+from app.runner import RunOptions
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Reject flag combinations that make no sense, naming them (exit 2)."""
+    modes = [flag for flag, on in (("--demo", args.demo), ("--discover", args.discover),
+                                   ("--check", args.check), ("--init-db", args.init_db)) if on]
+    if len(modes) > 1:
+        raise ConfigError(f"{' and '.join(modes)} cannot be combined; run them one at a time.")
+    stray = [flag for flag, given, allowed in (
+        ("--write", args.write is not None, args.discover),
+        ("--force", args.force, args.write is not None),
+        ("--entity-type-id", bool(args.entity_type_id), args.discover),
+        ("--demo-db", args.demo_db is not None, args.demo),
+        ("--dry-run", args.dry_run, not (args.discover or args.check or args.init_db)),
+        # The demo reads no settings at all; saying otherwise would mislead.
+        ("--webhook-url", bool(args.webhook_url), not args.demo),
+        ("--env-file", args.env_file is not None, not args.demo),
+    ) if given and not allowed]
+    if stray:
+        raise ConfigError(f"{', '.join(stray)} cannot be used here; see `python cli.py --help` "
+                          "for which flags go together.")
+
+
+def console(args: argparse.Namespace) -> None:
+    """Apply --quiet to the console log (after every setup_logging)."""
+    if args.quiet:
+        quiet_console()
+
+
+def demo(args: argparse.Namespace) -> int:
+    """--demo: sync the built-in demo portal into a SQLite file and say where it is."""
+    console(args)
+    options = RunOptions(names=tuple(args.sync or ()), dry_run=args.dry_run, trigger="demo",
+                         allow_mass_deactivation=args.allow_mass_deactivation)
+    with live_progress(progress_wanted(quiet=args.quiet)) as progress:
+        result = run_demo(args.demo_db or DEFAULT_DEMO_DB, options, progress=progress)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(mask(result.render()))
+        if args.dry_run and args.verbose:
+            print(mask(result.report.render_planned()))
+    return result.report.exit_code
+
+
+def discover(args: argparse.Namespace, settings: Settings) -> int:
+    """--discover [--write PATH [--force]]: list what the webhook sees; draft mapping.toml."""
+    client = make_client(settings)
+    try:
+        found = discover_portal(client, entity_type_ids=tuple(args.entity_type_id or ()))
+    finally:
+        client.close()
+    if args.write is not None:
+        write_skeleton(args.write, mask(mapping_skeleton(found)), force=args.force)
+    if args.json:
+        data = found.to_dict()
+        if args.write is not None:
+            data["written"] = str(args.write)
+        print_json(data)
+        return 0
+    print(mask(render_text(found)))
+    if args.write is not None:
+        print(f"\nWrote a mapping skeleton to {args.write}. Edit it, save it next to cli.py as "
+              "mapping.toml (or point SYNC_MAPPING_FILE at it), then run "
+              "`python cli.py --check`.")
+    else:
+        print("\nNext: `python cli.py --discover --write mapping.toml` drafts the mapping.")
+    return 0
+
+
+def check(args: argparse.Namespace, load: Callable[..., Settings]) -> int:
+    """--check: print the checklist; exit 0, 2 (settings, mapping, schema) or 3 (connection)."""
+    def settings() -> Settings:
+        loaded = load()
+        setup_logging(loaded.log_level, log_file=loaded.log_file, verbose=args.verbose)
+        console(args)
+        return loaded
+
+    console(args)
+    report = run_check(settings, tuple(args.sync or ()))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.render())
+    return report.exit_code
