@@ -86,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(names=tuple(args.sync or ()),
                          allow_mass_deactivation=args.allow_mass_deactivation)
     report = run_sync(settings, options)
+    if report.fatal and not report.directories:
+        return _fail(args, report)  # nothing ran (e.g. another sync holds the lock): one line
     _print(args, report)
     return report.exit_code
 
