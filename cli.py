@@ -16,6 +16,7 @@ from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
 from app.masking import mask  # noqa: E402
 from app.report import SyncReport  # noqa: E402
 from app.runner import RunOptions, run_sync  # noqa: E402
+from app.status import gather_status, parse_age  # noqa: E402
 from app.sync_engine import fatal_report  # noqa: E402
 from app.syncers import SYNCERS  # noqa: E402
 
@@ -23,10 +24,11 @@ log = logging.getLogger("bitrix_sync")
 
 EXIT_CODES = """exit codes:
   0  everything synced
-  1  finished, but some records or directories failed (see the report)
+  1  finished, but some records or directories failed (see the report);
+     with --status --max-age: no successful run within AGE
   2  usage, settings, mapping or database schema error: nothing was written
   3  cannot reach or authenticate to Bitrix24 or the database
-  4  another sync is running against the same database"""
+  4  another sync is running against the same database: this one did not start"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the built-in tables on an empty database, then exit")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging and full tracebacks")
+    # Operations (issue 4): run history and health.
+    parser.add_argument("--status", action="store_true",
+                        help="show the last runs, the last success and the next scheduled run, "
+                             "then exit (needs only the database settings)")
+    parser.add_argument("--max-age", metavar="AGE", type=parse_age,
+                        help="with --status: exit 1 when the last successful run is older than "
+                             "AGE (units s, m, h, d, e.g. 26h) or there is none")
+    # Set by sync-cron.sh / sync-cron.ps1 so the run history tells cron runs apart.
+    parser.add_argument("--trigger", choices=("cli", "cron"), default="cli",
+                        help=argparse.SUPPRESS)
     return parser
 
 
@@ -58,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.max_age is not None and not args.status:
+            parser.error("--max-age works only with --status")
     except SystemExit as exc:
         return int(exc.code or 0)
     setup_logging("INFO", verbose=args.verbose)
@@ -79,12 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     overrides = {"BITRIX_WEBHOOK_URL": args.webhook_url} if args.webhook_url else None
     settings = load_settings(env_file=args.env_file, overrides=overrides,
-                             require_webhook=not args.init_db)
+                             require_webhook=not (args.init_db or args.status))
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
     if args.init_db:
         return _init_db(settings)
+    if args.status:
+        return _status(args, settings)
     options = RunOptions(names=tuple(args.sync or ()),
-                         allow_mass_deactivation=args.allow_mass_deactivation)
+                         allow_mass_deactivation=args.allow_mass_deactivation,
+                         trigger=args.trigger)
     report = run_sync(settings, options)
     if report.fatal and not report.directories:
         return _fail(args, report)  # nothing ran (e.g. another sync holds the lock): one line
@@ -101,6 +118,12 @@ def _init_db(settings) -> int:
     engine.dispose()
     print("Created tables: " + ", ".join(created) if created else "All tables already exist.")
     return 0
+
+
+def _status(args: argparse.Namespace, settings) -> int:
+    status = gather_status(settings, max_age=args.max_age)
+    print(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
+    return status.exit_code
 
 
 def _print(args: argparse.Namespace, report: SyncReport) -> None:
