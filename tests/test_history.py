@@ -16,25 +16,15 @@ from app.fake_data import seed_portal
 from app.runner import RunOptions, run_sync
 from app.sync_engine import SyncEngine
 from tests.conftest import settings_for
+from tests.ops_helpers import execute, query, scalar
 
 
 def runs(url: str) -> list[dict]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(
-                "SELECT * FROM bitrix_sync_runs ORDER BY id"))]
-    finally:
-        engine.dispose()
+    return query(url, "SELECT * FROM bitrix_sync_runs ORDER BY id")
 
 
 def count(url: str, table: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
-    finally:
-        engine.dispose()
+    return scalar(url, f"SELECT COUNT(*) FROM {table}")
 
 
 def sync(portal, url, tmp_path, mapping, **options):
@@ -145,10 +135,7 @@ def test_an_unexpected_exception_is_recorded_and_raised(seeded, db_url, tmp_path
 
 
 def test_an_unwritable_history_never_costs_the_sync(seeded, db_url, tmp_path, mapping, caplog):
-    engine = make_engine(db_url)
-    with engine.begin() as conn:  # a table of that name, but not ours
-        conn.execute(text("CREATE TABLE bitrix_sync_runs (something INTEGER)"))
-    engine.dispose()
+    execute(db_url, "CREATE TABLE bitrix_sync_runs (something INTEGER)")  # not ours
     caplog.set_level(logging.WARNING, logger="app.history")
 
     report = sync(seeded, db_url, tmp_path, mapping)

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,39 +20,9 @@ from app.fake_portal import FakePortal
 from app.run_lock import lock_file_for, mysql_lock_name, run_lock
 from app.runner import RunOptions, run_sync
 from tests.conftest import settings_for, write_mapping_toml
+from tests.ops_helpers import execute, held_lock, history, scalar
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def scalar(url: str, sql: str):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql)).scalar()
-    finally:
-        engine.dispose()
-
-
-def history(url: str) -> list[tuple]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(
-                "SELECT triggered_by, status, exit_code FROM bitrix_sync_runs ORDER BY id"))]
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def held_lock(url: str):
-    """Hold the run lock of `url` the way another run (another process or host) would."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn, run_lock(conn) as exclusive:
-            assert exclusive
-            yield
-    finally:
-        engine.dispose()
 
 
 def test_lock_name_is_keyed_by_database_and_fits_mysql():
@@ -130,10 +99,8 @@ def test_cli_prints_one_line_and_exits_4(capsys, seeded, sqlite_url, tmp_path, m
 def test_stale_running_row_is_marked_interrupted(seeded, db_url, tmp_path, mapping):
     settings = settings_for(seeded, db_url, tmp_path)
     assert run_sync(settings, RunOptions(), overrides=mapping).exit_code == 0
-    engine = make_engine(db_url)
-    with engine.begin() as conn:  # as if a run had been killed with SIGKILL
-        conn.execute(text("UPDATE bitrix_sync_runs SET status = 'running', finished_at = NULL"))
-    engine.dispose()
+    # As if a run had been killed with SIGKILL:
+    execute(db_url, "UPDATE bitrix_sync_runs SET status = 'running', finished_at = NULL")
     assert run_sync(settings, RunOptions(), overrides=mapping).exit_code == 0
     assert history(db_url) == [("cli", "interrupted", 0), ("cli", "ok", 0)]
 

@@ -14,39 +14,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 import service
 from app import service_loop
-from app.database import make_engine
 from app.fake_data import OBJECT_ENTITY_TYPE_ID, seed_portal
 from app.fake_portal import FakePortal
 from app.runner import RunOptions, run_sync
 from app.scheduler import CronSchedule
 from tests.conftest import settings_for, write_mapping_toml
-from tests.test_run_lock import held_lock
+from tests.ops_helpers import held_lock, history, scalar
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"cities": 8, "violation_categories": 6, "objects": 300, "violations": 30, "users": 15}
 
 
 def counts(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in TABLES}
-    finally:
-        engine.dispose()
-
-
-def history(url: str) -> list[tuple]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(
-                "SELECT triggered_by, status, exit_code FROM bitrix_sync_runs ORDER BY id"))]
-    finally:
-        engine.dispose()
+    return {table: scalar(url, f"SELECT COUNT(*) FROM {table}") for table in TABLES}
 
 
 # --- start-up ---------------------------------------------------------------------------------

@@ -7,14 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 import cli
 from app.config import load_settings
-from app.database import make_engine
 from app.runner import RunOptions, run_sync
 from app.status import gather_status, parse_age
 from tests.conftest import settings_for
+from tests.ops_helpers import execute
 from tests.test_cron_scripts import dockerfile_instruction, exec_form
 
 
@@ -22,13 +21,6 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def execute(url: str, sql: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(sql))
-    engine.dispose()
 
 
 @pytest.fixture
