@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -186,34 +187,56 @@ def test_an_exception_in_a_run_never_stops_the_service(monkeypatch, logs, seeded
 # --- a real process ---------------------------------------------------------------------------
 
 
-def start_service(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict,
-                  on_start: str = "true") -> subprocess.Popen:
+@contextlib.contextmanager
+def service_process(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *,
+                    on_start: str = "true") -> Iterator[subprocess.Popen]:
+    """service.py in a child process; its console goes to console.txt. Killed if left running."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8",
            "BITRIX_WEBHOOK_URL": portal.webhook_url, "DATABASE_URL": db_url,
            "SYNC_MAPPING_FILE": str(write_mapping_toml(tmp_path / "mapping.toml", mapping)),
            "SYNC_ON_START": on_start, "SYNC_SCHEDULE": "0 0 1 1 *", "SYNC_TIMEZONE": "UTC",
            "LOG_FILE": str(tmp_path / "service.log")}
-    return subprocess.Popen([sys.executable, str(ROOT / "service.py")], cwd=tmp_path, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    with open(tmp_path / "console.txt", "wb") as console:
+        child = subprocess.Popen([sys.executable, str(ROOT / "service.py")], cwd=tmp_path,
+                                 env=env, stdin=subprocess.DEVNULL, stdout=console,
+                                 stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait(10)
 
 
-def wait_for_log(child: subprocess.Popen, log_file: Path, needle: str) -> None:
+def console(tmp_path: Path) -> str:
+    return (tmp_path / "console.txt").read_text(encoding="utf-8")
+
+
+def signal_and_wait(child: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Send SIGTERM; the exit code and how many seconds the process took to end."""
+    began = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    code = child.wait(timeout)
+    return code, time.monotonic() - began
+
+
+def wait_until(child: subprocess.Popen, condition, what: str) -> None:
     deadline = time.monotonic() + 30
-    while not log_file.is_file() or needle not in log_file.read_text(encoding="utf-8"):
-        assert child.poll() is None, child.communicate()[1]
-        assert time.monotonic() < deadline, f"the service never logged {needle!r}"
+    while not condition():
+        assert child.poll() is None, f"the service ended before {what}"
+        assert time.monotonic() < deadline, f"the service never got to {what}"
         time.sleep(0.01)
 
 
-def wait_for_object_pages(portal: FakePortal, child: subprocess.Popen, pages: int) -> None:
-    """Until the service asked for `pages` pages of objects: it is mid-directory then."""
-    deadline = time.monotonic() + 30
-    while sum(1 for r in portal.requests if r.method == "crm.item.list"
-              and str(r.params.get("entityTypeId")) == str(OBJECT_ENTITY_TYPE_ID)) < pages:
-        assert child.poll() is None, child.communicate()[1]
-        assert time.monotonic() < deadline, "the service never reached the objects"
-        time.sleep(0.01)
+def logged(tmp_path: Path, needle: str):
+    log = tmp_path / "service.log"
+    return lambda: log.is_file() and needle in log.read_text(encoding="utf-8")
+
+
+def object_pages_asked(portal: FakePortal, pages: int):
+    """True once the service asked for `pages` pages of objects: it is mid-directory then."""
+    return lambda: sum(1 for r in portal.requests if r.method == "crm.item.list" and str(
+        r.params.get("entityTypeId")) == str(OBJECT_ENTITY_TYPE_ID)) >= pages
 
 
 needs_posix_signals = pytest.mark.skipif(
@@ -224,19 +247,11 @@ needs_posix_signals = pytest.mark.skipif(
 def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping):
     with FakePortal(latency=0.15) as portal:
         seed_portal(portal, objects=TABLES["objects"])
-        child = start_service(portal, mysql_url, tmp_path, mapping)
-        try:
-            wait_for_object_pages(portal, child, 2)  # page 1 is written, uncommitted
-            child.send_signal(signal.SIGTERM)
-            began = time.monotonic()
-            code = child.wait(15)
-            elapsed = time.monotonic() - began
-            _, stderr = child.communicate(timeout=5)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(10)
-    assert code == 0, stderr
+        with service_process(portal, mysql_url, tmp_path, mapping) as child:
+            # Page 1 of the objects is written, uncommitted, when the signal comes.
+            wait_until(child, object_pages_asked(portal, 2), "the second page of objects")
+            code, elapsed = signal_and_wait(child, 15)
+    assert code == 0, console(tmp_path)
     assert elapsed < 3
     # Each directory is all there or not there at all: the one in progress was rolled back.
     assert counts(mysql_url) == {"cities": 8, "violation_categories": 6, "objects": 0,
@@ -246,8 +261,8 @@ def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping)
     assert "SIGTERM received: stopping after the current step" in log
     assert "run stopped before finishing object, violation, user" in log
     assert log.rstrip().endswith("bitrix-sync service stopped")
-    assert "/rest/1/***/" in log and portal.code not in log + stderr
-    assert "bitrix-sync service stopped" in stderr  # the console gets the log too
+    assert "/rest/1/***/" in log and portal.code not in log + console(tmp_path)
+    assert "bitrix-sync service stopped" in console(tmp_path)  # the console gets the log too
 
 
 @needs_posix_signals
@@ -255,20 +270,14 @@ def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_pa
     with FakePortal() as portal:
         seed_portal(portal, objects=TABLES["objects"])
         portal.stall("crm.item.list", seconds=30, times=100)  # a portal that hangs
-        child = start_service(portal, mysql_url, tmp_path, mapping)
-        try:
-            wait_for_log(child, tmp_path / "service.log", "city: reading")
+        with service_process(portal, mysql_url, tmp_path, mapping) as child:
+            wait_until(child, logged(tmp_path, "city: reading"), "the first directory")
             child.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             assert child.poll() is None  # the first signal waits for the current step
-            child.send_signal(signal.SIGTERM)
-            code = child.wait(5)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(10)
-            child.communicate(timeout=5)
+            code, elapsed = signal_and_wait(child, 5)
     assert code == 143
+    assert elapsed < 2
     assert history(mysql_url) == [("service", "running", None)]
     assert counts(mysql_url)["cities"] == 0
 
@@ -285,18 +294,10 @@ def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_pa
 @needs_posix_signals
 def test_sigterm_between_runs_exits_0_at_once(sqlite_url, tmp_path, mapping):
     with FakePortal() as portal:
-        child = start_service(portal, sqlite_url, tmp_path, mapping, on_start="false")
-        try:
-            wait_for_log(child, tmp_path / "service.log", "schedule 0 0 1 1 * (UTC); next run at")
-            began = time.monotonic()
-            child.send_signal(signal.SIGTERM)
-            code = child.wait(10)
-            elapsed = time.monotonic() - began
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(10)
-            child.communicate(timeout=5)
+        with service_process(portal, sqlite_url, tmp_path, mapping, on_start="false") as child:
+            wait_until(child, logged(tmp_path, "schedule 0 0 1 1 * (UTC); next run at"),
+                       "waiting for the first run")
+            code, elapsed = signal_and_wait(child, 10)
     assert code == 0
     assert elapsed < 2  # the wait between runs is sliced, so the signal is handled at once
     assert portal.request_count == 0
