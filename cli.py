@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the built-in tables on an empty database, then exit")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging and full tracebacks")
-    # Operations (issue 4): run history and health.
+    # Operations: run history and the health check.
     parser.add_argument("--status", action="store_true",
                         help="show the last runs, the last success and the next scheduled run, "
                              "then exit (needs only the database settings)")
