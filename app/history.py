@@ -40,7 +40,6 @@ RUN_OK = "ok"
 RUN_ERRORS = "errors"            # finished; some records or directories failed (exit 1)
 RUN_FAILED = "failed"            # could not start or go on (exit 2/3)
 RUN_STOPPED = "stopped"          # stop requested; unfinished directories rolled back
-RUN_DRY = "dry-run"              # nothing written, whatever the outcome
 RUN_INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
 
 _ERROR_LIMIT = 2000
@@ -110,8 +109,6 @@ class RunRecord:
 
 def run_status(report: SyncReport) -> str:
     """The history status of a finished run (see the RUN_* constants)."""
-    if report.dry_run:
-        return RUN_DRY
     if report.fatal:
         return RUN_FAILED
     if any(d.status == SKIPPED for d in report.directories.values()):

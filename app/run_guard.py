@@ -22,6 +22,9 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
     knows it) when another run is in progress; in both cases nothing is recorded.
     A SyncError from the block lands in `report` before the row is finished,
     and is raised again.
+
+    A dry run takes the lock (it reads the tables a real run rewrites and spends the
+    same portal quota) but is not recorded: it promises to write nothing at all.
     """
     # A separate engine: its one connection carries the MySQL lock for the whole run and
     # is closed, not pooled, when the run ends.
@@ -35,7 +38,8 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
             except LockHeldError as exc:
                 raise LockHeldError(f"{exc}{history.holder()}; this run did not start. "
                                     "Try again when that run has finished.") from None
-            run_id = history.begin(trigger, report, exclusive=exclusive)
+            run_id = None if report.dry_run else history.begin(trigger, report,
+                                                               exclusive=exclusive)
             crash: BaseException | None = None
             try:
                 yield

@@ -87,12 +87,18 @@ def test_a_schema_error_is_recorded_as_failed_exit_2(seeded, db_url, tmp_path, m
     assert "table 'users' does not exist" in row["error"]
 
 
-def test_a_dry_run_is_recorded_as_dry_run_never_as_success(seeded, db_url, tmp_path, mapping):
-    sync(seeded, db_url, tmp_path, mapping, dry_run=True)
+def test_a_dry_run_writes_no_history(seeded, db_url, tmp_path, mapping):
+    report = sync(seeded, db_url, tmp_path, mapping, dry_run=True)
 
-    [row] = runs(db_url)
-    assert (row["status"], row["exit_code"]) == ("dry-run", 0)
+    assert report.exit_code == 0 and report.directory("city").created == 8
     assert count(db_url, "cities") == 0
+    engine = make_engine(db_url)
+    assert not inspect(engine).has_table("bitrix_sync_runs")  # not even created
+    engine.dispose()
+
+    sync(seeded, db_url, tmp_path, mapping)
+    sync(seeded, db_url, tmp_path, mapping, dry_run=True)
+    assert [row["status"] for row in runs(db_url)] == ["ok"]
 
 
 def test_stop_mid_directory_rolls_it_back_and_is_recorded(portal, db_url, tmp_path, mapping):
