@@ -173,15 +173,15 @@ class RunHistory:
         if run_id is None:
             return
         report.finished_at = report.finished_at or datetime.now(UTC)
-        status, error = run_status(report), error_summary(report)
+        status, error, code = run_status(report), error_summary(report), report.exit_code
         if isinstance(crash, Exception):
-            status, error = RUN_FAILED, mask(f"Unexpected error: {type(crash).__name__}: "
-                                             f"{crash}")[:_ERROR_LIMIT]
-        elif crash is not None:  # KeyboardInterrupt and the like: the block was abandoned
-            status, error = RUN_STOPPED, f"interrupted ({type(crash).__name__})"
+            status, code = RUN_FAILED, 1
+            error = mask(f"Unexpected error: {type(crash).__name__}: {crash}")[:_ERROR_LIMIT]
+        elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
+            status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", 130
         counts = {name: d.as_dict() for name, d in report.directories.items()}
         values = dict(finished_at=_naive_utc(report.finished_at), status=status,
-                      exit_code=report.exit_code if crash is None else 1, error=error,
+                      exit_code=code, error=error,
                       counts=json.dumps(counts, ensure_ascii=False, default=str))
         self._write(lambda: self.conn.execute(
             update(RUNS).where(RUNS.c.id == run_id).values(**values)))

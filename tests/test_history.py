@@ -140,6 +140,20 @@ def test_an_unexpected_exception_is_recorded_and_raised(seeded, db_url, tmp_path
     assert seeded.code not in row["error"]
 
 
+def test_ctrl_c_in_the_cli_is_recorded_as_stopped(seeded, db_url, tmp_path, mapping,
+                                                  monkeypatch):
+    def interrupted(self, names=None, report=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SyncEngine, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sync(seeded, db_url, tmp_path, mapping)
+
+    [row] = runs(db_url)
+    assert (row["status"], row["exit_code"], row["error"]) == (
+        "stopped", 130, "interrupted (KeyboardInterrupt)")
+
+
 def test_an_unwritable_history_never_costs_the_sync(seeded, db_url, tmp_path, mapping, caplog):
     execute(db_url, "CREATE TABLE bitrix_sync_runs (something INTEGER)")  # not ours
     caplog.set_level(logging.WARNING, logger="app.history")
