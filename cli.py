@@ -19,6 +19,7 @@ from app.masking import mask  # noqa: E402
 from app.progress import live_progress, progress_wanted  # noqa: E402
 from app.report import SyncReport  # noqa: E402
 from app.runner import RunOptions, run_sync  # noqa: E402
+from app.status import gather_status, parse_age  # noqa: E402
 from app.sync_engine import fatal_report  # noqa: E402
 from app.syncers import SYNCERS  # noqa: E402
 
@@ -26,10 +27,11 @@ log = logging.getLogger("bitrix_sync")
 
 EXIT_CODES = """exit codes:
   0  everything synced
-  1  finished, but some records or directories failed (see the report)
+  1  finished, but some records or directories failed (see the report);
+     with --status --max-age: no successful run within AGE
   2  usage, settings, mapping or database schema error: nothing was written
   3  cannot reach or authenticate to Bitrix24 or the database
-  4  another sync is running against the same database"""
+  4  another sync is running against the same database: this one did not start"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "(--verbose lists each record)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line; only warnings and errors on stderr")
+    # Operations: run history and the health check.
+    parser.add_argument("--status", action="store_true",
+                        help="show the last runs, the last success and the next scheduled run, "
+                             "then exit (needs only the database settings)")
+    parser.add_argument("--max-age", metavar="AGE", type=parse_age,
+                        help="with --status: exit 1 when the last successful run is older than "
+                             "AGE (units s, m, h, d, e.g. 26h) or there is none")
+    # Set by sync-cron.sh / sync-cron.ps1 so the run history tells cron runs apart.
+    parser.add_argument("--trigger", choices=("cli", "cron"), default="cli",
+                        help=argparse.SUPPRESS)
     return parser
 
 
@@ -85,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.max_age is not None and not args.status:
+            parser.error("--max-age works only with --status")
     except SystemExit as exc:
         return int(exc.code or 0)
     setup_logging("INFO", verbose=args.verbose)
@@ -111,18 +125,23 @@ def _run(args: argparse.Namespace) -> int:
     load = functools.partial(load_settings, env_file=args.env_file, overrides=overrides)
     if args.check:
         return getting_started.check(args, load)
-    settings = load(require_webhook=not args.init_db, require_database=not args.discover)
+    settings = load(require_webhook=not (args.init_db or args.status),
+                    require_database=not args.discover)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
     getting_started.console(args)
     if args.discover:
         return getting_started.discover(args, settings)
     if args.init_db:
         return _init_db(settings)
+    if args.status:
+        return _status(args, settings)
     options = RunOptions(names=tuple(args.sync or ()),
                          allow_mass_deactivation=args.allow_mass_deactivation,
-                         dry_run=args.dry_run)
+                         dry_run=args.dry_run, trigger=args.trigger)
     with live_progress(progress_wanted(quiet=args.quiet)) as progress:
         report = run_sync(settings, options, progress=progress)
+    if report.fatal and not report.directories:
+        return _fail(args, report)  # nothing ran (e.g. another sync holds the lock): one line
     _print(args, report)
     if args.dry_run and args.verbose and not args.json:
         print(report.render_planned())
@@ -138,6 +157,12 @@ def _init_db(settings) -> int:
     engine.dispose()
     print("Created tables: " + ", ".join(created) if created else "All tables already exist.")
     return 0
+
+
+def _status(args: argparse.Namespace, settings) -> int:
+    status = gather_status(settings, max_age=args.max_age)
+    print(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
+    return status.exit_code
 
 
 def _print(args: argparse.Namespace, report: SyncReport) -> None:

@@ -17,7 +17,10 @@
     - Output (stdout + stderr) is appended to $env:SYNC_CRON_LOG (default
       bitrix-sync-cron.log in the project folder; a relative path is taken from
       the project folder) as UTF-8 between timestamped start / finish lines.
-    - The exit code is cli.py's (127 if no Python was found).
+    - The exit code is cli.py's (127 if no Python was found; 4 if another sync,
+      e.g. the service, was running and this one did not start).
+    - The run is recorded in the run history as triggered by cron
+      (see `python cli.py --status`).
 
     Avoid arguments that contain double quotes: Windows PowerShell 5.1 passes
     them to native programs mangled.
@@ -116,7 +119,8 @@ Push-Location -LiteralPath $projectDir
 # warning cli.py prints would abort this script.
 $ErrorActionPreference = 'Continue'
 try {
-    & $python @pythonArgs $cliPath @cliArgs 2>&1 | ForEach-Object {
+    # --trigger cron: the run history tells these runs from manual ones.
+    & $python @pythonArgs $cliPath '--trigger' 'cron' @cliArgs 2>&1 | ForEach-Object {
         if ($_ -is [System.Management.Automation.ErrorRecord]) {
             Write-Log $_.Exception.Message
         } else {

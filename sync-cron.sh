@@ -12,7 +12,9 @@
 #   project folder) between timestamped start / finish lines. When run from a
 #   terminal it is shown there too; under cron nothing is printed, so cron sends
 #   no mail unless the log itself cannot be written.
-# - The exit code is cli.py's (127 if no Python was found).
+# - The exit code is cli.py's (127 if no Python was found; 4 if another sync, e.g.
+#   the service, was running and this one did not start).
+# - The run is recorded in the run history as triggered by cron (`cli.py --status`).
 
 # Resolve symlinks one hop at a time: macOS has no `readlink -f`.
 source_path="${BASH_SOURCE[0]}"
@@ -64,11 +66,14 @@ if [ -z "$python" ]; then
     exit 127
 fi
 
+# --trigger cron: the run history tells these runs from manual ones.
+cli=("$project_dir/cli.py" --trigger cron)
+
 mkdir -p -- "$(dirname -- "$log_file")" 2>/dev/null
 if ! { : >>"$log_file"; } 2>/dev/null; then
     # Better an unlogged run than none: cron mails this output to the owner.
     echo "sync-cron.sh: cannot write the log file $log_file; running without it" >&2
-    "$python" "$project_dir/cli.py" "$@"
+    "$python" "${cli[@]}" "$@"
     exit $?
 fi
 
@@ -78,10 +83,10 @@ printf ' (pid %s, python %s)\n' "$$" "$python" >>"$log_file"
 
 if [ -t 1 ]; then
     # tee ignores Ctrl+C so cli.py can still log its graceful stop to the terminal and file.
-    "$python" "$project_dir/cli.py" "$@" 2>&1 | (trap '' INT; exec tee -a "$log_file")
+    "$python" "${cli[@]}" "$@" 2>&1 | (trap '' INT; exec tee -a "$log_file")
     code=${PIPESTATUS[0]}
 else
-    "$python" "$project_dir/cli.py" "$@" >>"$log_file" 2>&1
+    "$python" "${cli[@]}" "$@" >>"$log_file" 2>&1
     code=$?
 fi
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from app.bitrix_client import Bitrix24Client
 from app.config import Settings
 from app.database import check_connection, check_schema, make_engine
-from app.errors import SyncError
+from app.errors import LockHeldError, SyncError
 from app.mapping import load_mapping_file
 from app.model_loader import ModelSet, load_models
 from app.report import SyncReport
+from app.run_guard import guarded_run
 from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
 from app.syncers import SYNCERS, BaseSyncer
 
@@ -72,21 +73,26 @@ def run_sync(
     overrides: dict | None = None,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Check everything, then sync; never raises SyncError — it lands in the report."""
+    """Take the run lock, check everything, sync, record the run in the history.
+
+    Never raises SyncError — it lands in the report (another run in progress: exit 4).
+    """
     report = SyncReport(dry_run=options.dry_run)
     engine = None
     try:
-        syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
-        client = client or Bitrix24Client(
-            settings.webhook_url, timeout=settings.bitrix_timeout,
-            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
-        sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
-                          allow_mass_deactivation=options.allow_mass_deactivation,
-                          dry_run=options.dry_run, stop_event=stop_event, progress=progress)
-        sync.run(order, report)
+        with guarded_run(settings.database_url, options.trigger, report):
+            syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
+            client = client or Bitrix24Client(
+                settings.webhook_url, timeout=settings.bitrix_timeout,
+                verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
+            sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
+                              allow_mass_deactivation=options.allow_mass_deactivation,
+                              dry_run=options.dry_run, stop_event=stop_event, progress=progress)
+            sync.run(order, report)
     except SyncError as exc:
         fatal_report(exc, report)
-        log.error("%s", exc)
+        # A held lock is routine (the service skips the tick), not a failure.
+        log.log(logging.WARNING if isinstance(exc, LockHeldError) else logging.ERROR, "%s", exc)
     finally:
         if engine is not None:
             engine.dispose()

@@ -71,6 +71,11 @@ class CronSchedule:
     def __repr__(self) -> str:
         return f"CronSchedule({self.expression!r}, {self.timezone!r})"
 
+    @property
+    def zone_name(self) -> str:
+        """The zone's IANA name, or 'local time' for the machine's zone."""
+        return self._zone.name
+
     def describe(self) -> str:
         """The expression and its zone, e.g. '0 0 * * * (Europe/Moscow)'."""
         return f"{self.expression} ({self._zone.name})"
@@ -259,7 +264,7 @@ class Scheduler:
             if self._next is None:
                 self._next = self.schedule.next_after(now)
                 self._log.info("schedule %s; next run at %s", self.schedule.describe(),
-                               _fmt(self.schedule.localtime(self._next)))
+                               format_moment(self.schedule.localtime(self._next)))
                 if not self._run_on_start:
                     return Tick.IDLE
                 starting = True
@@ -267,7 +272,8 @@ class Scheduler:
                 self._next = self.schedule.next_after(now)
                 self._log.warning(
                     "the clock moved back by %s; next run recomputed: %s",
-                    _duration(previous_now - now), _fmt(self.schedule.localtime(self._next)))
+                    format_duration(previous_now - now),
+                    format_moment(self.schedule.localtime(self._next)))
                 return Tick.IDLE
             else:
                 starting = False
@@ -279,7 +285,7 @@ class Scheduler:
             self._log.info("running once at start")
             self._start(now)
             return Tick.STARTED
-        local_due = _fmt(self.schedule.localtime(due))
+        local_due = format_moment(self.schedule.localtime(due))
         if self.is_running():
             what = f"tick at {local_due}"
             if count > 1:
@@ -292,7 +298,7 @@ class Scheduler:
                 "running once now", _many(count, self._max_counted), local_due)
         elif now - due > self._late_after:
             self._log.warning("running %s late (the run was due at %s)",
-                              _duration(now - due), local_due)
+                              format_duration(now - due), local_due)
         self._start(due)
         return Tick.STARTED
 
@@ -331,11 +337,11 @@ class Scheduler:
             self._log.error("scheduled run failed: %s: %s", type(exc).__name__, mask(exc))
             self._log.debug("traceback of the failed run", exc_info=exc)
         next_run = None if self._stop.is_set() else self.next_run()
-        self._log.debug("run scheduled for %s took %.1f s", _fmt(self.schedule.localtime(slot)),
-                        time.monotonic() - started)
+        self._log.debug("run scheduled for %s took %.1f s",
+                        format_moment(self.schedule.localtime(slot)), time.monotonic() - started)
         if self._on_result is None:
             if next_run is not None:
-                self._log.info("next run at %s", _fmt(next_run))
+                self._log.info("next run at %s", format_moment(next_run))
             return
         try:
             self._on_result(result, next_run)
@@ -457,11 +463,13 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _fmt(moment: datetime) -> str:
+def format_moment(moment: datetime) -> str:
+    """An aware moment as 'YYYY-MM-DD HH:MM:SS+HH:MM' for log lines."""
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
-def _duration(delta: timedelta) -> str:
+def format_duration(delta: timedelta) -> str:
+    """A rough human length such as '41s', '3m 5s', '2h 10m' or '1d 3h'."""
     seconds = int(abs(delta.total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

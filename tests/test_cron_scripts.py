@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_mapping_toml
+from tests.ops_helpers import held_lock, history, scalar
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FAKE_CLI = """\
@@ -31,6 +34,9 @@ sys.exit(next((int(a[7:]) for a in sys.argv[1:] if a.startswith("--exit=")), 0))
 STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:?\d\d\]"
 START = re.compile(STAMP + r" start: cli\.py")
 FINISH = re.compile(STAMP + r" finish: exit code (\d+)$")
+
+# What the scripts put before the user's arguments: the run history records "cron".
+CRON_TRIGGER = ["--trigger", "cron"]
 
 BASH = shutil.which("bash")
 PWSH = shutil.which("pwsh") or (shutil.which("powershell") if sys.platform == "win32" else None)
@@ -106,7 +112,7 @@ def test_sh_passes_arguments_and_exit_code(sh_project):
     result = run_sh(project / "sync-cron.sh", *args, cwd=elsewhere, env=env)
     assert result.returncode == 3
     [output] = cli_output((project / "bitrix-sync-cron.log").read_text(encoding="utf-8"))
-    assert output["argv"] == args
+    assert output["argv"] == [*CRON_TRIGGER, *args]
 
 
 @needs_bash
@@ -188,6 +194,48 @@ def test_sh_without_python_exits_127(tmp_path):
     assert "no Python found" in (project / "bitrix-sync-cron.log").read_text(encoding="utf-8")
 
 
+def copy_real_project(tmp_path: Path) -> Path:
+    """A copy of the real project (cli.py, app/, sync-cron.sh) in a folder of its own."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("cli.py", "sync-cron.sh"):
+        shutil.copy2(ROOT / name, project / name)
+    return project
+
+
+@needs_bash
+def test_sh_end_to_end_with_the_real_cli(seeded, mysql_url, tmp_path, mapping):
+    project = copy_real_project(tmp_path)
+    fake_python(tmp_path / "bin" / "python3", "path")
+    env = script_env(PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                     BITRIX_WEBHOOK_URL=seeded.webhook_url, DATABASE_URL=mysql_url,
+                     SYNC_MAPPING_FILE=str(write_mapping_toml(tmp_path / "m.toml", mapping)))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    result = run_sh(project / "sync-cron.sh", "--sync", "city", "object", cwd=elsewhere, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    lines = (project / "bitrix-sync-cron.log").read_text(encoding="utf-8").splitlines()
+    assert START.match(lines[0]) and lines[0].split("start: ")[1].startswith(
+        "cli.py --sync city object (pid ")
+    assert FINISH.match(lines[-1]).group(1) == "0"
+    table = [line.split() for line in lines if line.startswith(("city ", "object "))]
+    assert [(row[0], row[2], row[-1]) for row in table] == [("city", "8", "ok"),
+                                                             ("object", "40", "ok")]
+    assert scalar(mysql_url, "SELECT COUNT(*) FROM objects") == 40
+    assert history(mysql_url) == [("cron", "ok", 0)]
+
+    with held_lock(mysql_url):  # e.g. the service is syncing right now
+        result = run_sh(project / "sync-cron.sh", cwd=elsewhere, env=env)
+    assert result.returncode == 4
+    lines = (project / "bitrix-sync-cron.log").read_text(encoding="utf-8").splitlines()
+    assert lines[-2].startswith("error: Another sync is already running against the database")
+    assert FINISH.match(lines[-1]).group(1) == "4"
+    assert history(mysql_url) == [("cron", "ok", 0)]
+
+
 # --- sync-cron.ps1 ---------------------------------------------------------------------------
 
 
@@ -226,7 +274,7 @@ def test_ps1_passes_arguments_exit_code_and_logs(ps1_project):
     assert sum(1 for line in lines if START.match(line)) == 2
     assert [FINISH.match(line).group(1) for line in lines if FINISH.match(line)] == ["3", "0"]
     outputs = cli_output(text)
-    assert outputs[0]["argv"] == args
+    assert outputs[0]["argv"] == [*CRON_TRIGGER, *args]
     assert Path(outputs[0]["cwd"]).resolve() == project.resolve()
     assert outputs[0]["utf8"] == ["utf-8", "1"]
     assert "Справочник городов: готово" in lines

@@ -75,7 +75,8 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
     conn.close()
     # It wrote its database and nothing else: not in the working folder, not next to cli.py.
     assert list(work.iterdir()) == []
-    assert [p.name for p in out.iterdir()] == ["demo.db"]
+    # Only the database and its run lock (kept beside it on purpose, see app/run_lock.py).
+    assert sorted(p.name for p in out.iterdir()) == ["demo.db", "demo.db.lock"]
     assert (project_demo.stat().st_mtime_ns if project_demo.exists() else None) == before
 
 

@@ -1,0 +1,258 @@
+"""Run history: the bitrix_sync_runs table, written by every run and read by --status."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.database import describe_db_error
+from app.masking import mask
+from app.report import COUNTERS, FAILED, SKIPPED, SyncReport
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "bitrix_sync_runs"
+
+# Statuses of a run row. Only RUN_OK counts as a success for --status / --max-age.
+RUNNING = "running"
+RUN_OK = "ok"
+RUN_ERRORS = "errors"            # finished; some records or directories failed (exit 1)
+RUN_FAILED = "failed"            # could not start or go on (exit 2/3)
+RUN_STOPPED = "stopped"          # stop requested; unfinished directories rolled back
+RUN_INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
+
+_ERROR_LIMIT = 2000
+
+# Its own metadata: --init-db and the parent project's models never see this table.
+# The column is triggered_by, not trigger: TRIGGER is a reserved word in MySQL, and
+# admins query this table by hand.
+RUNS = Table(
+    TABLE_NAME,
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False, comment="UTC"),
+    Column("finished_at", DateTime, nullable=True, comment="UTC"),
+    Column("triggered_by", String(16), nullable=False, comment="cli, service or cron"),
+    Column("status", String(16), nullable=False),
+    Column("exit_code", SmallInteger, nullable=True),
+    Column("counts", Text, nullable=True, comment="JSON: directory -> counters"),
+    Column("error", Text, nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    mysql_charset="utf8mb4",
+    mysql_engine="InnoDB",
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of bitrix_sync_runs, times in UTC."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    triggered_by: str
+    status: str
+    exit_code: int | None
+    counts: dict = field(default_factory=dict)
+    error: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Counters summed over the directories of the run."""
+        return {k: sum(int(d.get(k) or 0) for d in self.counts.values()) for k in COUNTERS}
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "seconds": self.seconds,
+            "trigger": self.triggered_by,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "directories": self.counts,
+            "error": self.error,
+            "host": self.host,
+            "pid": self.pid,
+        }
+
+
+def run_status(report: SyncReport) -> str:
+    """The history status of a finished run (see the RUN_* constants)."""
+    if report.fatal:
+        return RUN_FAILED
+    if any(d.status == SKIPPED for d in report.directories.values()):
+        return RUN_STOPPED
+    return RUN_OK if report.ok else RUN_ERRORS
+
+
+def error_summary(report: SyncReport) -> str | None:
+    """What went wrong in a run, in one masked line of bounded length (None if nothing)."""
+    parts = [report.fatal] if report.fatal else []
+    for d in report.directories.values():
+        if d.status == FAILED and d.message and d.message != report.fatal:
+            parts.append(f"{d.name}: {d.message}")
+    unfinished = [d.name for d in report.directories.values() if d.status == SKIPPED]
+    if unfinished and not report.fatal:
+        parts.append("stopped before finishing " + ", ".join(unfinished))
+    records = [i for i in report.issues if i.btxid is not None]
+    if records:
+        first = records[0]
+        parts.append(f"{len(records)} record error(s), the first: {first.directory} "
+                     f"btxid {first.btxid}: {first.message}")
+    text = mask("; ".join(parts))
+    if len(text) > _ERROR_LIMIT:
+        text = text[:_ERROR_LIMIT - 1] + "…"
+    return text or None
+
+
+class RunHistory:
+    """Writes the row of the current run, best effort, over the run's lock connection.
+
+    The history must never cost a sync: when the table cannot be created or
+    written (e.g. the database user may not CREATE TABLE), one warning is logged
+    and the run goes on unrecorded.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._broken = False
+
+    def begin(self, trigger: str, report: SyncReport, *, exclusive: bool) -> int | None:
+        """Create the table if needed and insert the run's 'running' row; its id or None."""
+
+        def write() -> int:
+            RUNS.create(self.conn, checkfirst=True)
+            if exclusive:
+                # We hold the lock, so no other run is alive: 'running' rows are leftovers
+                # of a process that was killed or lost its database connection.
+                self.conn.execute(update(RUNS).where(RUNS.c.status == RUNNING).values(
+                    status=RUN_INTERRUPTED,
+                    error="the process ended before the run finished (killed, crashed or "
+                          "lost its database connection)"))
+            result = self.conn.execute(insert(RUNS).values(
+                started_at=_naive_utc(report.started_at), triggered_by=trigger,
+                status=RUNNING, host=socket.gethostname()[:255], pid=os.getpid()))
+            return int(result.inserted_primary_key[0])
+
+        return self._write(write)
+
+    def finish(self, run_id: int | None, report: SyncReport,
+               crash: BaseException | None = None) -> None:
+        """Store the outcome of the run: status, exit code, counts and error summary."""
+        if run_id is None:
+            return
+        report.finished_at = report.finished_at or datetime.now(UTC)
+        status, error, code = run_status(report), error_summary(report), report.exit_code
+        if isinstance(crash, Exception):
+            status, code = RUN_FAILED, 1
+            error = mask(f"Unexpected error: {type(crash).__name__}: {crash}")[:_ERROR_LIMIT]
+        elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
+            status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", 130
+        counts = {name: d.as_dict() for name, d in report.directories.items()}
+        values = dict(finished_at=_naive_utc(report.finished_at), status=status,
+                      exit_code=code, error=error,
+                      counts=json.dumps(counts, ensure_ascii=False, default=str))
+        self._write(lambda: self.conn.execute(
+            update(RUNS).where(RUNS.c.id == run_id).values(**values)))
+
+    def holder(self) -> str:
+        """Who holds the lock, from the newest 'running' row: ' (started ... by ...)' or ''."""
+        try:
+            if not inspect(self.conn).has_table(TABLE_NAME):
+                return ""
+            row = self.conn.execute(select(RUNS).where(RUNS.c.status == RUNNING)
+                                    .order_by(RUNS.c.id.desc()).limit(1)).first()
+            self.conn.rollback()
+        except SQLAlchemyError:
+            return ""
+        if row is None:
+            return ""
+        run = _record(row)
+        return (f" (run {run.id}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC by "
+                f"{run.triggered_by} on {run.host}, pid {run.pid})")
+
+    def _write(self, action):
+        if self._broken:
+            return None
+        try:
+            with self.conn.begin():
+                return action()
+        except SQLAlchemyError as exc:
+            self._broken = True
+            log.warning("cannot record this run in the table %s: %s; the sync goes on "
+                        "without history", TABLE_NAME, describe_db_error(exc))
+            return None
+
+
+def recent_runs(conn: Connection, limit: int = 10) -> list[RunRecord]:
+    """The newest runs first; an empty list when nothing was recorded yet."""
+    if not inspect(conn).has_table(TABLE_NAME):
+        return []
+    rows = conn.execute(select(RUNS).order_by(RUNS.c.id.desc()).limit(limit))
+    return [_record(row) for row in rows]
+
+
+def last_success(conn: Connection) -> RunRecord | None:
+    """The newest run with status ok, or None."""
+    if not inspect(conn).has_table(TABLE_NAME):
+        return None
+    row = conn.execute(select(RUNS).where(RUNS.c.status == RUN_OK)
+                       .order_by(RUNS.c.id.desc()).limit(1)).first()
+    return _record(row) if row is not None else None
+
+
+def _record(row) -> RunRecord:
+    data = row._mapping
+    try:
+        counts = json.loads(data["counts"]) if data["counts"] else {}
+    except ValueError:
+        counts = {}
+    return RunRecord(
+        id=data["id"], started_at=_aware_utc(data["started_at"]),
+        finished_at=_aware_utc(data["finished_at"]), triggered_by=data["triggered_by"],
+        status=data["status"], exit_code=data["exit_code"], counts=counts,
+        error=data["error"], host=data["host"], pid=data["pid"])
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    # DATETIME columns carry no zone; the table stores UTC.
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware_utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")

@@ -1,0 +1,55 @@
+"""Around every run: take the run lock, then keep the run's row in bitrix_sync_runs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from app.database import check_connection, make_engine
+from app.errors import LockHeldError, SyncError
+from app.history import RunHistory
+from app.report import SyncReport
+from app.run_lock import run_lock
+from app.sync_engine import fatal_report
+
+
+@contextlib.contextmanager
+def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator[None]:
+    """Run the block as the only sync on this database, recorded in the run history.
+
+    Raises DatabaseError (exit 3) when the database cannot be reached and
+    LockHeldError (exit 4, naming the run that holds the lock when the history
+    knows it) when another run is in progress; in both cases nothing is recorded.
+    A SyncError from the block lands in `report` before the row is finished,
+    and is raised again.
+
+    A dry run takes the lock (it reads the tables a real run rewrites and spends the
+    same portal quota) but is not recorded: it promises to write nothing at all.
+    """
+    # A separate engine: its one connection carries the MySQL lock for the whole run and
+    # is closed, not pooled, when the run ends.
+    engine = make_engine(database_url)
+    try:
+        check_connection(engine)
+        with engine.connect() as conn, contextlib.ExitStack() as stack:
+            history = RunHistory(conn)
+            try:
+                exclusive = stack.enter_context(run_lock(conn))
+            except LockHeldError as exc:
+                raise LockHeldError(f"{exc}{history.holder()}; this run did not start. "
+                                    "Try again when that run has finished.") from None
+            run_id = None if report.dry_run else history.begin(trigger, report,
+                                                               exclusive=exclusive)
+            crash: BaseException | None = None
+            try:
+                yield
+            except SyncError as exc:
+                fatal_report(exc, report)
+                raise
+            except BaseException as exc:
+                crash = exc
+                raise
+            finally:
+                history.finish(run_id, report, crash)
+    finally:
+        engine.dispose()

@@ -1,0 +1,68 @@
+"""The service: run_sync on the cron schedule until a stop signal, one run at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from app.config import Settings
+from app.errors import LockHeldError
+from app.history import RUN_STOPPED, run_status
+from app.report import SKIPPED, SyncReport
+from app.runner import RunOptions, run_sync
+from app.scheduler import CronSchedule, Scheduler, format_moment
+
+log = logging.getLogger("bitrix_sync.service")
+
+DEFAULT_LOG_FILE = "bitrix-sync.log"
+
+
+def run_service(
+    settings: Settings,
+    schedule: CronSchedule,
+    *,
+    stop_event: threading.Event,
+    overrides: dict | None = None,
+    clock: Callable[[], datetime] | None = None,
+    wait: Callable[[float], object] | None = None,
+) -> None:
+    """Sync on `schedule` until `stop_event` is set; return once the current run is over.
+
+    Every run goes through run_sync (lock, history row with trigger "service"), so
+    a run that finds another sync holding the lock is a skipped tick, and a run
+    that fails is logged while the service waits for the next tick. `clock` and
+    `wait` are for tests (see Scheduler).
+    """
+    log.info("bitrix-sync service starting (pid %s); settings in effect:", os.getpid())
+    for line in settings.describe():
+        log.info("  %s", line)
+    if settings.sources:
+        log.info("  settings files: %s", ", ".join(settings.sources))
+
+    def job() -> SyncReport:
+        return run_sync(settings, RunOptions(trigger="service"), stop_event=stop_event,
+                        overrides=overrides)
+
+    extra = {"clock": clock} if clock is not None else {}
+    scheduler = Scheduler(schedule, job, stop_event=stop_event, logger=log, wait=wait,
+                          run_on_start=settings.sync_on_start, on_result=_after_run, **extra)
+    scheduler.run()
+    log.info("bitrix-sync service stopped")
+
+
+def _after_run(result: object, next_run: datetime | None) -> None:
+    """One line after each run: how a stop or a held lock ended it, and the next run time."""
+    if isinstance(result, SyncReport) and run_status(result) == RUN_STOPPED:
+        unfinished = [d.name for d in result.directories.values() if d.status == SKIPPED]
+        log.warning("run stopped before finishing %s: nothing of them was written (the one in "
+                    "progress was rolled back)", ", ".join(unfinished))
+    if next_run is None:  # stopping: there is no next run
+        return
+    if isinstance(result, SyncReport) and result.fatal_exit_code == LockHeldError.exit_code:
+        log.warning("skipped this run because another sync holds the lock; next run at %s",
+                    format_moment(next_run))
+    else:
+        log.info("next run at %s", format_moment(next_run))

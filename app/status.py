@@ -1,0 +1,168 @@
+"""`cli.py --status`: the last runs, the last success and the next run; --max-age for health."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.config import Settings
+from app.database import check_connection, make_engine
+from app.errors import ConfigError
+from app.history import RunRecord, last_success, recent_runs
+from app.scheduler import CronSchedule, format_duration, format_moment
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_TABLE_COUNTERS = ("fetched", "created", "updated", "deactivated", "errors")
+
+
+def parse_age(text: str) -> timedelta:
+    """'26h' -> 26 hours (units s, m, h, d); for argparse, so errors are ArgumentTypeError."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass
+class StatusReport:
+    """What --status shows; text, --json and the exit code all come from it."""
+
+    runs: list[RunRecord]
+    last_success: RunRecord | None
+    now: datetime
+    schedule: CronSchedule | None
+    schedule_problem: str | None = None
+    max_age: timedelta | None = None
+
+    @property
+    def next_run(self) -> datetime | None:
+        return self.schedule.next_after(self.now) if self.schedule else None
+
+    @property
+    def success_age(self) -> timedelta | None:
+        if self.last_success is None:
+            return None
+        return self.now - (self.last_success.finished_at or self.last_success.started_at)
+
+    @property
+    def fresh(self) -> bool | None:
+        """Whether the last success is within --max-age (None without --max-age)."""
+        if self.max_age is None:
+            return None
+        age = self.success_age
+        return age is not None and age <= self.max_age
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.fresh is False else 0
+
+    def to_dict(self) -> dict:
+        age = self.success_age
+        next_run = self.next_run
+        return {
+            "runs": [run.to_dict() for run in self.runs],
+            "last_success": self.last_success.to_dict() if self.last_success else None,
+            "last_success_age_seconds": int(age.total_seconds()) if age is not None else None,
+            "schedule": self.schedule.describe() if self.schedule else None,
+            "next_run": next_run.isoformat(timespec="seconds") if next_run else None,
+            "schedule_error": self.schedule_problem,
+            "max_age_seconds": int(self.max_age.total_seconds()) if self.max_age else None,
+            "fresh": self.fresh,
+        }
+
+    def render(self) -> str:
+        """Plain text for a terminal (ASCII apart from what the data holds)."""
+        zone = self.schedule.zone_name if self.schedule else "UTC"
+        lines: list[str] = []
+        if self.runs:
+            lines.append(f"Runs, newest first (times in {zone}):")
+            lines += ["  " + line for line in self._table()]
+        else:
+            lines.append("No runs recorded yet.")
+        if self.last_success is None:
+            lines.append("Last success: none recorded")
+        else:
+            run = self.last_success
+            lines.append(f"Last success: run {run.id}, finished "
+                         f"{self._local(run.finished_at or run.started_at)} "
+                         f"({format_duration(self.success_age)} ago)")
+        if self.schedule is not None:
+            lines.append(f"Next run: {format_moment(self.next_run)} (SYNC_SCHEDULE "
+                         f"'{self.schedule.expression}', {self.schedule.zone_name})")
+        else:
+            lines.append(f"Next run: unknown, {self.schedule_problem}")
+        if self.max_age is not None:
+            limit = _age_text(self.max_age)
+            if self.fresh:
+                lines.append(f"Max age {limit}: OK")
+            elif self.last_success is None:
+                lines.append(f"Max age {limit}: STALE, no successful run recorded")
+            else:
+                lines.append(f"Max age {limit}: STALE, the last success is "
+                             f"{format_duration(self.success_age)} old")
+        return "\n".join(lines)
+
+    def _table(self) -> list[str]:
+        head = ("id", "started", "took", "trigger", "status", *_TABLE_COUNTERS)
+        rows = [head]
+        for run in self.runs:
+            took = format_duration(timedelta(seconds=run.seconds)) \
+                if run.seconds is not None else "-"
+            totals = run.totals
+            rows.append((str(run.id), self._local(run.started_at), took, run.triggered_by,
+                         run.status, *(str(totals[k]) for k in _TABLE_COUNTERS)))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        numeric = {0, 2, *range(5, len(head))}
+        out = []
+        for index, row in enumerate(rows):
+            cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
+                     for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+            out.append("  ".join(cells).rstrip())
+            error = self.runs[index - 1].error if index else None
+            if error:
+                out.append(" " * (widths[0] + 2) + _shorten(error, 200))
+        return out
+
+    def _local(self, moment: datetime) -> str:
+        shown = self.schedule.localtime(moment) if self.schedule else moment.astimezone(UTC)
+        return shown.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def gather_status(settings: Settings, *, max_age: timedelta | None = None, limit: int = 10,
+                  now: datetime | None = None) -> StatusReport:
+    """Read the run history (no webhook, no lock, no writes) and work out the next run.
+
+    Raises DatabaseError (exit 3) when the database cannot be reached.
+    """
+    try:
+        schedule, problem = CronSchedule(settings.sync_schedule, settings.sync_timezone), None
+    except ConfigError as exc:
+        schedule, problem = None, str(exc)
+    engine = make_engine(settings.database_url)
+    try:
+        check_connection(engine)
+        with engine.connect() as conn:
+            runs = recent_runs(conn, limit)
+            success = last_success(conn)
+    finally:
+        engine.dispose()
+    return StatusReport(runs=runs, last_success=success, now=now or datetime.now(UTC),
+                        schedule=schedule, schedule_problem=problem, max_age=max_age)
+
+
+def _age_text(age: timedelta) -> str:
+    """An age the way --max-age takes it, in its largest whole unit: 26h, 90m, 2d."""
+    seconds = age.total_seconds()
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

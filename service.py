@@ -1,0 +1,75 @@
+"""Service mode: sync the Bitrix24 directories on SYNC_SCHEDULE until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
+
+from app.config import load_settings  # noqa: E402
+from app.errors import ConfigError  # noqa: E402
+from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
+from app.masking import mask  # noqa: E402
+from app.scheduler import CronSchedule  # noqa: E402
+from app.service_loop import DEFAULT_LOG_FILE, run_service  # noqa: E402
+from app.signals import install_stop_handlers  # noqa: E402
+
+log = logging.getLogger("bitrix_sync.service")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python service.py",
+        description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
+                    "(time zone SYNC_TIMEZONE) until Ctrl+C or SIGTERM.",
+        epilog="exit codes:\n  0  stopped by a signal\n  2  invalid settings or schedule",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--env-file", metavar="PATH", type=Path,
+                        help="read settings from this .env file first")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging and full tracebacks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    force_utf8_console()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        settings = load_settings(env_file=args.env_file)
+        schedule = CronSchedule(settings.sync_schedule, settings.sync_timezone)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The service always keeps a log file; the CLI only when LOG_FILE is set.
+    settings = dataclasses.replace(
+        settings, log_file=settings.log_file or settings.project_dir / DEFAULT_LOG_FILE)
+    try:
+        setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
+    except OSError as exc:
+        print(f"error: cannot write the log file {settings.log_file}: {exc.strerror or exc}; "
+              "set LOG_FILE to a writable path", file=sys.stderr)
+        return 2
+    stop_event = threading.Event()
+    restore = install_stop_handlers(stop_event, logger=log)
+    try:
+        run_service(settings, schedule, stop_event=stop_event)
+    except Exception as exc:  # the boundary: the loop itself failed, not a run
+        log.error("the service failed: %s: %s", type(exc).__name__, mask(exc))
+        log.debug("traceback of the service failure", exc_info=exc)
+        return 1
+    finally:
+        restore()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""service.py: start-up checks, the loop on fake time, and a real process stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import service
+from app import service_loop
+from app.fake_data import OBJECT_ENTITY_TYPE_ID, seed_portal
+from app.fake_portal import FakePortal
+from app.runner import RunOptions, run_sync
+from app.scheduler import CronSchedule
+from tests.conftest import settings_for, write_mapping_toml
+from tests.ops_helpers import held_lock, history, scalar
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = {"cities": 8, "violation_categories": 6, "objects": 300, "violations": 30, "users": 15}
+
+
+def counts(url: str) -> dict[str, int]:
+    return {table: scalar(url, f"SELECT COUNT(*) FROM {table}") for table in TABLES}
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"SYNC_SCHEDULE": "every night"},
+     "error: SYNC_SCHEDULE = 'every night' is not a valid cron expression"),
+    ({"SYNC_TIMEZONE": "Europe/Moskow"},
+     "error: SYNC_TIMEZONE = 'Europe/Moskow' is not a known time zone (did you mean "
+     "Europe/Moscow?)"),
+    ({"BITRIX_WEBHOOK_URL": ""}, "  - BITRIX_WEBHOOK_URL: is not set"),
+], ids=["bad-schedule", "bad-zone", "no-webhook"])
+def test_bad_settings_stop_the_service_at_start_with_exit_2(capsys, monkeypatch, env, expected):
+    monkeypatch.setenv("BITRIX_WEBHOOK_URL", "https://example.bitrix24.ru/rest/1/abcdef123/")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert service.main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert expected in err
+    assert "Traceback" not in err
+
+
+# --- the loop on fake time --------------------------------------------------------------------
+
+
+class Harness:
+    """run_service on a fake clock: waits advance the clock, but only between runs."""
+
+    def __init__(self, monkeypatch, start: datetime, *, stop_after: int,
+                 before_run=None) -> None:
+        self.now = start
+        self.stop = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.results: list[object] = []
+        self.before_run = before_run or (lambda number: None)
+        self.stop_after = stop_after
+        real = service_loop.run_sync
+
+        def tracked(*args, **kwargs):
+            self.idle.clear()
+            try:
+                self.before_run(len(self.results) + 1)
+                result = real(*args, **kwargs)
+            except Exception as exc:
+                self.results.append(exc)
+                raise
+            finally:
+                self.idle.set()
+            self.results.append(result)
+            return result
+
+        monkeypatch.setattr(service_loop, "run_sync", tracked)
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def wait(self, timeout: float) -> bool:
+        assert self.idle.wait(10), "a run did not finish"
+        if len(self.results) >= self.stop_after:
+            self.stop.set()
+        self.now += timedelta(seconds=timeout)
+        return self.stop.is_set()
+
+    def run(self, settings, mapping, schedule: str = "*/10 * * * *") -> None:
+        service_loop.run_service(settings, CronSchedule(schedule, "UTC"), stop_event=self.stop,
+                                 overrides=mapping, clock=self.clock, wait=self.wait)
+
+
+@pytest.fixture
+def logs(caplog):
+    caplog.set_level(logging.INFO)
+    return caplog
+
+
+def lines(caplog, logger: str = "bitrix_sync.service") -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == logger]
+
+
+def test_runs_on_start_then_on_schedule_and_logs_it(monkeypatch, logs, seeded, sqlite_url,
+                                                    tmp_path, mapping):
+    settings = settings_for(seeded, sqlite_url, tmp_path, SYNC_ON_START="true")
+    harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2)
+
+    harness.run(settings, mapping)
+
+    assert [r.exit_code for r in harness.results] == [0, 0]
+    assert history(sqlite_url) == [("service", "ok", 0), ("service", "ok", 0)]
+    assert counts(sqlite_url) == {**TABLES, "objects": 40}
+    said = [message for _, message in lines(logs)]
+    assert said[0].startswith("bitrix-sync service starting (pid ")
+    assert "  webhook=" + seeded.webhook_url.replace(seeded.code, "***") in said
+    assert f"  database={sqlite_url}" in said
+    assert said[-5:] == [
+        "schedule */10 * * * * (UTC); next run at 2024-01-01 00:10:00+00:00",
+        "running once at start",
+        "next run at 2024-01-01 00:10:00+00:00",
+        "next run at 2024-01-01 00:20:00+00:00",
+        "bitrix-sync service stopped",
+    ]
+    assert seeded.code not in logs.text
+
+
+def test_a_held_lock_skips_the_tick_and_the_service_goes_on(monkeypatch, logs, seeded,
+                                                            sqlite_url, tmp_path, mapping):
+    settings = settings_for(seeded, sqlite_url, tmp_path, SYNC_ON_START="true")
+    with contextlib.ExitStack() as other_run:
+        other_run.enter_context(held_lock(sqlite_url))  # running when the service starts
+        harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2,
+                          before_run=lambda number: number == 2 and other_run.close())
+        harness.run(settings, mapping)
+
+    assert [r.exit_code for r in harness.results] == [4, 0]
+    assert (logging.WARNING, "skipped this run because another sync holds the lock; next run "
+                             "at 2024-01-01 00:10:00+00:00") in lines(logs)
+    assert history(sqlite_url) == [("service", "ok", 0)]
+
+
+def test_failed_runs_never_stop_the_service(monkeypatch, logs, seeded, tmp_path, mapping):
+    settings = settings_for(seeded, "mysql+pymysql://root:pw@127.0.0.1:9/none", tmp_path)
+    harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2)
+
+    harness.run(settings, mapping)
+
+    assert [r.exit_code for r in harness.results] == [3, 3]
+    errors = [m for level, m in lines(logs, "app.runner") if level == logging.ERROR]
+    assert len(errors) == 2 and errors[0].startswith("Cannot connect to the database")
+    assert ("next run at 2024-01-01 00:20:00+00:00"
+            in [m for _, m in lines(logs)])
+
+
+def test_an_exception_in_a_run_never_stops_the_service(monkeypatch, logs, seeded, sqlite_url,
+                                                       tmp_path, mapping):
+    settings = settings_for(seeded, sqlite_url, tmp_path)
+
+    def explode_first(number: int) -> None:
+        if number == 1:
+            raise RuntimeError("disk on fire")
+
+    harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2,
+                      before_run=explode_first)
+
+    harness.run(settings, mapping)
+
+    assert isinstance(harness.results[0], RuntimeError)
+    assert harness.results[1].exit_code == 0
+    assert (logging.ERROR, "scheduled run failed: RuntimeError: disk on fire") in lines(logs)
+    assert history(sqlite_url) == [("service", "ok", 0)]
+
+
+# --- a real process ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def service_process(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *,
+                    on_start: str = "true") -> Iterator[subprocess.Popen]:
+    """service.py in a child process; its console goes to console.txt. Killed if left running."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8",
+           "BITRIX_WEBHOOK_URL": portal.webhook_url, "DATABASE_URL": db_url,
+           "SYNC_MAPPING_FILE": str(write_mapping_toml(tmp_path / "mapping.toml", mapping)),
+           "SYNC_ON_START": on_start, "SYNC_SCHEDULE": "0 0 1 1 *", "SYNC_TIMEZONE": "UTC",
+           "LOG_FILE": str(tmp_path / "service.log")}
+    with open(tmp_path / "console.txt", "wb") as console:
+        child = subprocess.Popen([sys.executable, str(ROOT / "service.py")], cwd=tmp_path,
+                                 env=env, stdin=subprocess.DEVNULL, stdout=console,
+                                 stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait(10)
+
+
+def console(tmp_path: Path) -> str:
+    return (tmp_path / "console.txt").read_text(encoding="utf-8")
+
+
+def signal_and_wait(child: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Send SIGTERM; the exit code and how many seconds the process took to end."""
+    began = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    code = child.wait(timeout)
+    return code, time.monotonic() - began
+
+
+def wait_until(child: subprocess.Popen, condition, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert child.poll() is None, f"the service ended before {what}"
+        assert time.monotonic() < deadline, f"the service never got to {what}"
+        time.sleep(0.01)
+
+
+def logged(tmp_path: Path, needle: str):
+    log = tmp_path / "service.log"
+    return lambda: log.is_file() and needle in log.read_text(encoding="utf-8")
+
+
+def object_pages_asked(portal: FakePortal, pages: int):
+    """True once the service asked for `pages` pages of objects: it is mid-directory then."""
+    return lambda: sum(1 for r in portal.requests if r.method == "crm.item.list" and str(
+        r.params.get("entityTypeId")) == str(OBJECT_ENTITY_TYPE_ID)) >= pages
+
+
+needs_posix_signals = pytest.mark.skipif(
+    sys.platform == "win32", reason="sending SIGTERM to one child process needs POSIX")
+
+
+@needs_posix_signals
+def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping):
+    with FakePortal(latency=0.15) as portal:
+        seed_portal(portal, objects=TABLES["objects"])
+        with service_process(portal, mysql_url, tmp_path, mapping) as child:
+            # Page 1 of the objects is written, uncommitted, when the signal comes.
+            wait_until(child, object_pages_asked(portal, 2), "the second page of objects")
+            code, elapsed = signal_and_wait(child, 15)
+    assert code == 0, console(tmp_path)
+    assert elapsed < 3
+    # Each directory is all there or not there at all: the one in progress was rolled back.
+    assert counts(mysql_url) == {"cities": 8, "violation_categories": 6, "objects": 0,
+                                 "violations": 0, "users": 0}
+    assert history(mysql_url) == [("service", "stopped", 0)]
+    log = (tmp_path / "service.log").read_text(encoding="utf-8")
+    assert "SIGTERM received: stopping after the current step" in log
+    assert "run stopped before finishing object, violation, user" in log
+    assert log.rstrip().endswith("bitrix-sync service stopped")
+    assert "/rest/1/***/" in log and portal.code not in log + console(tmp_path)
+    assert "bitrix-sync service stopped" in console(tmp_path)  # the console gets the log too
+
+
+@needs_posix_signals
+def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_path, mapping):
+    with FakePortal() as portal:
+        seed_portal(portal, objects=TABLES["objects"])
+        portal.stall("crm.item.list", seconds=30, times=100)  # a portal that hangs
+        with service_process(portal, mysql_url, tmp_path, mapping) as child:
+            wait_until(child, logged(tmp_path, "city: reading"), "the first directory")
+            child.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            assert child.poll() is None  # the first signal waits for the current step
+            code, elapsed = signal_and_wait(child, 5)
+    assert code == 143
+    assert elapsed < 2
+    assert history(mysql_url) == [("service", "running", None)]
+    assert counts(mysql_url)["cities"] == 0
+
+    # The lock died with the process; the next run goes ahead and marks the dead run.
+    with FakePortal() as portal:
+        seed_portal(portal, objects=TABLES["objects"])
+        report = run_sync(settings_for(portal, mysql_url, tmp_path), RunOptions(),
+                          overrides=mapping)
+    assert report.exit_code == 0
+    assert history(mysql_url) == [("service", "interrupted", None), ("cli", "ok", 0)]
+    assert counts(mysql_url) == TABLES
+
+
+@needs_posix_signals
+def test_sigterm_between_runs_exits_0_at_once(sqlite_url, tmp_path, mapping):
+    with FakePortal() as portal:
+        with service_process(portal, sqlite_url, tmp_path, mapping, on_start="false") as child:
+            wait_until(child, logged(tmp_path, "schedule 0 0 1 1 * (UTC); next run at"),
+                       "waiting for the first run")
+            code, elapsed = signal_and_wait(child, 10)
+    assert code == 0
+    assert elapsed < 2  # the wait between runs is sliced, so the signal is handled at once
+    assert portal.request_count == 0
