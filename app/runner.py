@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from app.bitrix_client import Bitrix24Client
 from app.config import Settings
@@ -12,6 +13,7 @@ from app.database import check_connection, check_schema, make_engine
 from app.errors import SyncError
 from app.mapping import load_mapping_file
 from app.model_loader import ModelSet, load_models
+from app.rate_limit import shared_limiter
 from app.report import SyncReport
 from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
 from app.syncers import SYNCERS, BaseSyncer
@@ -79,7 +81,9 @@ def run_sync(
         syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
         client = client or Bitrix24Client(
             settings.webhook_url, timeout=settings.bitrix_timeout,
-            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
+            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries,
+            limiter=shared_limiter(urlsplit(settings.webhook_url).netloc,
+                                   settings.bitrix_rate_limit, settings.bitrix_rate_burst))
         sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
                           allow_mass_deactivation=options.allow_mass_deactivation,
                           dry_run=options.dry_run, stop_event=stop_event, progress=progress)
