@@ -32,6 +32,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -694,6 +695,7 @@ class FakePortal:
         operating_limit: float | None = None,
         scopes: Iterable[str] = ("crm", "lists", "user", "department", "basic"),
         crm_admin: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.user_id = user_id
         self.code = code
@@ -706,6 +708,8 @@ class FakePortal:
         self.operating_limit = operating_limit
         self.scopes = tuple(scopes)
         self.crm_admin = crm_admin
+        # Serve HTTPS with this server-side context (clients that insist on https://).
+        self.ssl_context = ssl_context
 
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -755,6 +759,7 @@ class FakePortal:
             raise RuntimeError("FakePortal is already running")
         handler = type("_BoundHandler", (_Handler,), {"portal": self})
         server = _Server((self.host, self.port), handler)
+        server.ssl_context = self.ssl_context
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -787,7 +792,8 @@ class FakePortal:
         if self._server is None:
             raise RuntimeError("FakePortal is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/rest/{self.user_id}/{self.code}/"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{port}/rest/{self.user_id}/{self.code}/"
 
     # --- data -------------------------------------------------------------------------------
 
@@ -1737,6 +1743,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Keep-alive connections park a handler thread; stop() must not wait for them.
     block_on_close = False
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, not in the accept loop.
+        if self.ssl_context is not None:
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-answer (timeouts, dropped connections) are part of the tests.
