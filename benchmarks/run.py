@@ -12,12 +12,9 @@ The portal's bucket and operating windows are emptied before each run.
 from __future__ import annotations
 
 import argparse
-import datetime
-import ipaddress
 import json
 import math
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -99,33 +96,6 @@ def _child(kind: str, webhook: str, db_url: str, rate: float, burst: int) -> dic
 
 
 # --- parent -----------------------------------------------------------------------------------
-
-
-def _tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A self-signed certificate for 127.0.0.1: Bitrix24 is HTTPS-only and so are some peers."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = folder / "portal.pem", folder / "portal.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return context, cert_file
 
 
 def _database(admin_url: str, name: str, *, create: bool) -> str:
@@ -236,12 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from app.fake_data import seed_portal
-    from app.fake_portal import FakePortal
+    from app.fake_portal import FakePortal, self_signed_tls
 
     run_id = uuid.uuid4().hex[:8]
     ours_db = naive_db = None
     with tempfile.TemporaryDirectory() as folder:
-        context, cert = _tls(Path(folder))
+        # HTTPS for everyone: Bitrix24 is HTTPS-only and b24pysdk only speaks https://.
+        context, cert = self_signed_tls(Path(folder))
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(cert), "SSL_CERT_FILE": str(cert),
                "PYTHONPATH": str(PROJECT)}
         portal = FakePortal(latency=args.latency, row_cost=args.row_cost, rate_limit=args.rate,
