@@ -269,8 +269,9 @@ class Bitrix24Client:
                    ) -> Iterator[list[dict[str, Any]]]:
         """Yield every page of a list method; raise IncompleteReadError on a short read.
 
-        Offset paging: `start` = 0, then whatever `next` says, until no `next`.
-        The rows counted must reach the first page's `total`.
+        Plain sequential offset paging (`start` = 0, then whatever `next` says),
+        for small lookups. A sync reads through app.reading, which picks the
+        fast strategy per method. The rows counted must reach `total`.
         """
         params = dict(params or {})
         start = 0

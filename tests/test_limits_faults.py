@@ -79,7 +79,7 @@ def test_matching_limits_never_meet_query_limit_exceeded(seeded, db, db_url, tmp
 
 def test_without_the_limiter_the_same_bucket_overflows(seeded, tmp_path):
     # The contrast that makes the test above meaningful: five directories read at once.
-    seeded.rate_limit, seeded.burst = 20.0, 3
+    seeded.rate_limit, seeded.burst = 5.0, 3
     client = Bitrix24Client(seeded.webhook_url, backoff=0.01, max_retries=10)
     threads = [threading.Thread(target=client.call, args=("user.get",)) for _ in range(6)]
     for thread in threads:
