@@ -260,8 +260,11 @@ class Bitrix24Client:
         for label, timing in parts["result_time"].items():
             if label in commands:
                 self.operating.observe(commands[label][0], timing)
+        timing = envelope.get("time")
+        seconds = timing.get("duration") if isinstance(timing, dict) else None
         return BatchResult(results=parts["result"], errors=parts["result_error"],
-                           totals=parts["result_total"], nexts=parts["result_next"])
+                           totals=parts["result_total"], nexts=parts["result_next"],
+                           seconds=seconds if isinstance(seconds, int | float) else None)
 
     # -- lists ----------------------------------------------------------------
 
@@ -307,6 +310,7 @@ class BatchResult:
     errors: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     nexts: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None  # the portal's own time for the whole batch
 
     def error_for(self, label: str, method: str) -> PortalError | None:
         """Our exception for a failed command, or None when it succeeded."""

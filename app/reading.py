@@ -36,6 +36,10 @@ RANGE_PAGES = 48
 # Split the id range only when more than this many pages remain after the
 # first one: below it, one or two chained batches are as fast and cheaper.
 SPLIT_MIN_PAGES = 2 * BATCH_SIZE
+# A cloud portal cuts any HTTP request off at 60 s; a batch that took longer than this
+# halves the commands of the list's later batches.
+SLOW_BATCH_SECONDS = 30.0
+MIN_BATCH_COMMANDS = 5
 # Legacy CRM list methods that take filter[>ID], order[ID] and start=-1.
 _LEGACY_CRM_KEYSET = frozenset(
     f"crm.{entity}.list" for entity in
@@ -229,20 +233,21 @@ class _ChainStep(_Step):
     before: int | None
     pages_left: float | None  # expected pages still to read in this chain
 
-    def commands(self) -> int:
+    def commands(self, most: int = BATCH_SIZE) -> int:
         if self.pages_left is None:
-            return BATCH_SIZE
+            return most
         # +1: a chain only knows it is done when it sees a short (maybe empty) page.
-        return max(1, min(BATCH_SIZE, math.ceil(self.pages_left) + 1))
+        return max(1, min(most, math.ceil(self.pages_left) + 1))
 
     def run(self, reader: ListReader) -> _Outcome:
         query, method = reader.query, reader.query.method
-        labels = [f"p{i}" for i in range(self.commands())]
+        labels = [f"p{i}" for i in range(self.commands(reader.batch_commands))]
         commands = {}
         for i, label in enumerate(labels):
             after = self.after if i == 0 else query.last_id_ref(labels[i - 1])
             commands[label] = (method, query.keyset_params(after=after, before=self.before))
         result = reader.client.batch(commands, halt=True)
+        reader.note_batch_time(result.seconds, len(labels))
         outcome = _Outcome()
         after = self.after
         for label in labels:
@@ -336,6 +341,17 @@ class ListReader:
         self.max_in_flight = max_in_flight
         self.cancel = cancel or threading.Event()
         self.rows_read = 0
+        self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
+
+    def note_batch_time(self, seconds: float | None, commands: int) -> None:
+        """Keep batches of this list well inside the portal's 60 s per request."""
+        if seconds is None or seconds <= SLOW_BATCH_SECONDS or commands <= MIN_BATCH_COMMANDS:
+            return
+        smaller = max(MIN_BATCH_COMMANDS, commands // 2)
+        if smaller < self.batch_commands:
+            self.batch_commands = smaller
+            log.warning("%s: a batch of %d pages took %.0f s (the portal cuts requests at 60 s); "
+                        "using %d pages per batch", self.query.method, commands, seconds, smaller)
 
     def read(self, emit: Emit) -> None:
         query = self.query

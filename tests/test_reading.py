@@ -226,3 +226,18 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
 
         assert client.call("crm.item.list", {"entityTypeId": 1036})["total"] == 1
         client.close()
+
+
+def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
+    from app import reading
+
+    monkeypatch.setattr(reading, "SLOW_BATCH_SECONDS", 0.25)
+    monkeypatch.setattr(reading, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
+    expected = sparse_items(portal, 6000)
+    portal.row_cost = 0.00012  # 50 pages take 0.3 s on the portal, 25 pages 0.15 s
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == expected
+    assert [len(c) for c in batch_commands(portal)] == [50, 25, 25, 20]
+    assert "using 25 pages per batch" in caplog.text
