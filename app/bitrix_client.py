@@ -23,7 +23,7 @@ from app.errors import (
     PortalUnreachableError,
 )
 from app.masking import mask
-from app.rate_limit import OperatingBudget, RateLimiter
+from app.rate_limit import OperatingBudget, RateLimiter, limiter_for
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,9 @@ class Bitrix24Client:
     manual block by Bitrix24 support) and method errors (unknown method, access
     denied, bad parameters) are never retried.
 
-    Every request first takes a slot from `limiter` (when given) and waits out
-    a method whose operating time is close to its budget.
+    Every request first takes a slot from `limiter` (by default the one set
+    for this portal with rate_limit.use_limits, if any) and waits out a method
+    whose operating time is close to its budget.
     """
 
     def __init__(
@@ -79,7 +80,7 @@ class Bitrix24Client:
         self.max_backoff = max_backoff
         self.retry_budget = retry_budget
         self.operating_wait_budget = operating_wait_budget
-        self.limiter = limiter
+        self.limiter = limiter or limiter_for(self.base_url)
         self.operating = operating or OperatingBudget()
         self._given_session = session
         self._sessions: list[requests.Session] = []

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 # Bitrix24 cloud: 480 s of a method's execution time per rolling 10 minutes.
 OPERATING_LIMIT = 480.0
@@ -82,18 +83,32 @@ class RateLimiter:
             self.waited = 0.0
 
 
-_shared: dict[tuple[str, float, float], RateLimiter] = {}
+_shared: dict[str, RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(portal: str, rate: float, burst: float) -> RateLimiter:
-    """The one limiter of this process for a portal, so every run and thread shares its bucket."""
-    key = (portal, float(rate), float(burst))
+def use_limits(portal_url: str, rate: float, burst: float) -> RateLimiter:
+    """Set the one limiter of this process for a portal (the bucket is per portal and IP).
+
+    Every Bitrix24Client made for that portal afterwards shares it, whichever
+    run, thread or command made the client.
+    """
+    key = _portal_key(portal_url)
     with _shared_lock:
         limiter = _shared.get(key)
-        if limiter is None:
+        if limiter is None or (limiter.rate, limiter.burst) != (float(rate), float(burst)):
             limiter = _shared[key] = RateLimiter(rate, burst)
         return limiter
+
+
+def limiter_for(portal_url: str) -> RateLimiter | None:
+    """The limiter set for a portal with use_limits(), if any."""
+    with _shared_lock:
+        return _shared.get(_portal_key(portal_url))
+
+
+def _portal_key(url: str) -> str:
+    return urlsplit(url).netloc.lower()  # never the path: it holds the webhook code
 
 
 class OperatingBudget:

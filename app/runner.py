@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from app.bitrix_client import Bitrix24Client
 from app.config import Settings
@@ -13,7 +12,7 @@ from app.database import check_connection, check_schema, make_engine
 from app.errors import SyncError
 from app.mapping import load_mapping_file
 from app.model_loader import ModelSet, load_models
-from app.rate_limit import shared_limiter
+from app.rate_limit import use_limits
 from app.report import SyncReport
 from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
 from app.syncers import SYNCERS, BaseSyncer
@@ -54,6 +53,8 @@ def schema_needs(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, 
 
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
     """Everything checked before any write: mapping, models, database, schema."""
+    # Every client of this portal in the process shares one bucket sized by the settings.
+    use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
     syncers = build_syncers(settings, overrides)
     order = run_order(syncers, options.names or None)
     for name in order:
@@ -81,9 +82,7 @@ def run_sync(
         syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
         client = client or Bitrix24Client(
             settings.webhook_url, timeout=settings.bitrix_timeout,
-            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries,
-            limiter=shared_limiter(urlsplit(settings.webhook_url).netloc,
-                                   settings.bitrix_rate_limit, settings.bitrix_rate_burst))
+            verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
         sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
                           allow_mass_deactivation=options.allow_mass_deactivation,
                           dry_run=options.dry_run, stop_event=stop_event, progress=progress)

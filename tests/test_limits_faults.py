@@ -253,3 +253,14 @@ def test_bad_records_in_the_middle_of_a_chunk_fail_alone(db):
         stored = conn.execute(text("SELECT btxid, name FROM cities ORDER BY btxid")).all()
     assert [b for b, _ in stored] == [i for i in range(1, 1001) if i != 900]
     assert (437, "Чужой") in [tuple(r) for r in stored]
+
+
+def test_clients_of_one_portal_share_the_limiter_set_for_it():
+    from app.rate_limit import limiter_for, use_limits
+
+    shared = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 2, 50)
+
+    assert Bitrix24Client("https://acme.bitrix24.ru/rest/7/other5678/").limiter is shared
+    assert limiter_for("https://elsewhere.bitrix24.ru/rest/1/c0de1234/") is None
+    enterprise = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 5, 250)
+    assert enterprise is not shared and (enterprise.rate, enterprise.burst) == (5, 250)
