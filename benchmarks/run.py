@@ -33,15 +33,27 @@ _EDITS = {"crm:1036": "title", "crm:1040": "title", "list:48": "NAME", "list:52"
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident memory of this process in MB: psutil where it knows it, else resource."""
+    """Peak resident memory of this process in MB.
+
+    Linux: VmHWM of /proc/self/status (getrusage's ru_maxrss would carry the
+    parent's size over fork and exec); Windows: psutil's peak working set;
+    elsewhere: resource's ru_maxrss; last resort: psutil's current RSS.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     try:
         import psutil
-
-        peak = getattr(psutil.Process().memory_info(), "peak_wset", None)  # Windows
-        if peak:
-            return peak / 2**20
     except ImportError:
         psutil = None
+    if psutil is not None:
+        peak = getattr(psutil.Process().memory_info(), "peak_wset", None)
+        if peak:
+            return peak / 2**20
     try:
         import resource
 
@@ -49,9 +61,7 @@ def peak_rss_mb() -> float | None:
         return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
     except ImportError:
         pass
-    if psutil is not None:  # no peak figure on this platform: the current size
-        return psutil.Process().memory_info().rss / 2**20
-    return None
+    return psutil.Process().memory_info().rss / 2**20 if psutil is not None else None
 
 
 # --- children ---------------------------------------------------------------------------------
