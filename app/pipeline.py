@@ -6,11 +6,10 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.bitrix_client import Bitrix24Client
-from app.reading import ListReader, Page
+from app.reading import ListReader, Page, ReaderPool
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,10 @@ _END = object()
 
 class _Cancelled(Exception):
     """The consumer went away; the reader stops."""
+
+
+class ReadStopped(Exception):
+    """The run was asked to stop while the writer waited for a page."""
 
 
 class DirectoryFeed:
@@ -70,9 +73,15 @@ class DirectoryFeed:
                 if final and self.reader.cancel.is_set():
                     return
 
-    def pages(self) -> Iterator[Page]:
+    def pages(self, stop: threading.Event | None = None) -> Iterator[Page]:
+        """The pages as they arrive; ReadStopped as soon as `stop` is set while waiting."""
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if stop is not None and stop.is_set():
+                    raise ReadStopped from None
+                continue
             if item is _END:
                 break
             yield item
@@ -88,7 +97,7 @@ class ReadPipeline:
         self.client = client
         self.read_ahead = read_ahead
         self.workers = workers
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="bitrix-read")
+        self._executor = ReaderPool(workers)
         self._feeds: dict[str, DirectoryFeed] = {}
 
     def __enter__(self) -> ReadPipeline:
@@ -107,11 +116,12 @@ class ReadPipeline:
                                                      read_ahead=self.read_ahead).start()
         return feed
 
-    def pages(self, name: str, method: str, params: Mapping[str, Any] | None) -> Iterator[Page]:
+    def pages(self, name: str, method: str, params: Mapping[str, Any] | None, *,
+              stop: threading.Event | None = None) -> Iterator[Page]:
         """The directory's pages, from its background read (started now if it was not)."""
         feed = self.start(name, method, params)
         try:
-            yield from feed.pages()
+            yield from feed.pages(stop)
         finally:
             feed.cancel()  # the writer stopped early (stop request, database error)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -316,6 +317,54 @@ class _OffsetStep(_Step):
         return outcome
 
 
+class ReaderPool(Executor):
+    """A fixed pool of daemon threads for HTTP reads.
+
+    Unlike ThreadPoolExecutor, whose workers the interpreter joins at exit, a
+    request stalled on a slow portal never keeps a stopped process alive.
+    """
+
+    def __init__(self, workers: int, *, name: str = "bitrix-read") -> None:
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, fn, args, kwargs))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, fn, args, kwargs = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            while True:
+                try:
+                    task = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if task is not None:
+                    task[0].cancel()
+        for _ in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 class ListReader:
     """Reads one list completely, handing each page to `emit` as it arrives.
 
@@ -408,8 +457,7 @@ class ListReader:
 
     def _run(self, steps: list[_Step], emit: Emit) -> None:
         """Run the steps (and the follow-ups they queue) until done or a step fails for good."""
-        executor = self.executor or ThreadPoolExecutor(self.max_in_flight,
-                                                       thread_name_prefix="bitrix-read")
+        executor = self.executor or ReaderPool(self.max_in_flight)
         pending: deque[_Step] = deque(steps)
         in_flight: dict[Future, _Step] = {}
         failure: PortalError | None = None

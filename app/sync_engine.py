@@ -24,7 +24,7 @@ from app.errors import (
     SyncError,
 )
 from app.model_loader import ModelSet
-from app.pipeline import ReadPipeline
+from app.pipeline import ReadPipeline, ReadStopped
 from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
 from app.syncers.base_syncer import BaseSyncer
 from app.values import ValueProblem, convert
@@ -206,13 +206,15 @@ class SyncEngine:
         writer.write(prepared)
 
     def _pages(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
-        if self.reads is not None:
-            return self.reads.pages(name, mapping.method, mapping.params)
-        return self._pages_alone(name, mapping)
-
-    def _pages_alone(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
-        with ReadPipeline(self.client) as reads:
-            yield from reads.pages(name, mapping.method, mapping.params)
+        reads = self.reads or ReadPipeline(self.client)
+        try:
+            # A stop is noticed while waiting for a page too, not only between pages.
+            yield from reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
+        except ReadStopped:
+            raise StopRequested from None
+        finally:
+            if reads is not self.reads:
+                reads.close()
 
     def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
                 report: SyncReport) -> Prepared:

@@ -264,3 +264,24 @@ def test_clients_of_one_portal_share_the_limiter_set_for_it():
     assert limiter_for("https://elsewhere.bitrix24.ru/rest/1/c0de1234/") is None
     enterprise = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 5, 250)
     assert enterprise is not shared and (enterprise.rate, enterprise.burst) == (5, 250)
+
+
+def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_url, tmp_path,
+                                                                  mapping):
+    seed_portal(portal, objects=600)  # only the objects need a batch
+    portal.stall("batch", seconds=5)
+    stop = threading.Event()
+
+    def progress(directory, phase, rows):
+        if directory == "object" and phase == "reading":
+            stop.set()  # the first page is in; the rest hangs on the portal
+
+    started = time.monotonic()
+    report = run_sync(settings_for(portal, db_url, tmp_path), RunOptions(), overrides=mapping,
+                      stop_event=stop, progress=progress)
+
+    assert time.monotonic() - started < 3
+    assert report.directories["city"].status == OK
+    assert report.directories["object"].message == "stopped; changes rolled back"
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
