@@ -325,15 +325,21 @@ class ReaderPool(Executor):
     """
 
     def __init__(self, workers: int, *, name: str = "bitrix-read") -> None:
+        self._workers = workers
+        self._name = name
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-                         for i in range(workers)]
-        for thread in self._threads:
-            thread.start()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()
         self._tasks.put((future, fn, args, kwargs))
+        with self._lock:  # threads start as work comes: small lists never need any
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"{self._name}-{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
         return future
 
     def _work(self) -> None:
@@ -358,10 +364,12 @@ class ReaderPool(Executor):
                     break
                 if task is not None:
                     task[0].cancel()
-        for _ in self._threads:
+        with self._lock:
+            threads, self._workers = list(self._threads), 0  # no new threads from now on
+        for _ in threads:
             self._tasks.put(None)
         if wait:
-            for thread in self._threads:
+            for thread in threads:
                 thread.join()
 
 
