@@ -107,6 +107,7 @@ class Bitrix24Client:
         return session
 
     def close(self) -> None:
+        """Close every connection; the client stays usable and opens new ones as needed."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:

@@ -129,3 +129,5 @@ class ReadPipeline:
         for feed in self._feeds.values():
             feed.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        # The readers' connections close now, not whenever garbage collection gets to them.
+        self.client.close()
