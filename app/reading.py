@@ -318,7 +318,7 @@ class _OffsetStep(_Step):
 
 
 class ReaderPool(Executor):
-    """A fixed pool of daemon threads for HTTP reads.
+    """Up to `workers` daemon threads for HTTP reads, started as work comes.
 
     Unlike ThreadPoolExecutor, whose workers the interpreter joins at exit, a
     request stalled on a slow portal never keeps a stopped process alive.
