@@ -10,11 +10,13 @@ from app.fake_data import DEMO_MAPPING
 NOTES = {
     "fast_bitrix24": (
         "get_all() for lists and users; for crm.item.list get_all() forces order[ID], which "
-        "the portal rejects (fields are camelCase; cf. fast_bitrix24#196 for crm.type.list), so "
+        "the fake portal rejects (camelCase fields, as the real crm.type.list does: "
+        "fast_bitrix24#196), so "
         "its own algorithm is replayed with its documented call(): one call for total, then "
         "call(method, [start=50, 100, ...]) that it batches and runs in parallel"),
     "b24pysdk": (
-        "as_list_fast(); its first request orders by 'ID', which crm.item.list rejects, so "
+        "as_list_fast(); its first request orders by 'ID', which the fake crm.item.list "
+        "rejects, so "
         "'crm.item' is added to its own table of lower-case id methods (as it has 'crm.type')"),
 }
 

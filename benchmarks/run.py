@@ -265,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(rows))
     print()
     print(_verdict(results, total))
+    if not args.skip_peers:
+        from benchmarks.peers import NOTES
+
+        print("\nHow the peers ran (the portal is HTTPS with a self-signed certificate):")
+        for peer, note in NOTES.items():
+            print(f"  {peer}: {note}")
     return 0
 
 
