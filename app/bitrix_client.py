@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -20,10 +23,12 @@ from app.errors import (
     PortalUnreachableError,
 )
 from app.masking import mask
+from app.rate_limit import OperatingBudget, RateLimiter, limiter_for
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+BATCH_SIZE = 50
 USER_AGENT = "bitrix-sync/1.0"
 
 _AUTH_CODES = {"invalid_credentials", "no_auth_found", "expired_token", "invalid_token",
@@ -33,14 +38,22 @@ _RETRY_CODES = {"query_limit_exceeded", "internal_server_error", "error_unexpect
 
 
 class Bitrix24Client:
-    """Talks to one portal through its webhook URL.
+    """Talks to one portal through its webhook URL; safe to share between threads.
 
-    Retry policy: timeouts, dropped connections, 5xx, non-JSON bodies,
-    QUERY_LIMIT_EXCEEDED and OPERATION_TIME_LIMIT are retried with exponential
-    backoff and jitter, at most `max_retries` times and within `retry_budget`
-    seconds in all for one call. Auth errors, OVERLOAD_LIMIT (a manual block by
-    Bitrix24 support) and method errors (unknown method, access denied, bad
-    parameters) are never retried.
+    Retry policy: timeouts, dropped connections, 5xx, non-JSON bodies and
+    QUERY_LIMIT_EXCEEDED are retried with exponential backoff and jitter, at
+    most `max_retries` times and within `retry_budget` seconds in all for one
+    call; each retry is a WARNING naming the method, never the URL. A
+    QUERY_LIMIT_EXCEEDED also marks the shared rate limiter full. A 429
+    OPERATION_TIME_LIMIT is not a failure but a pause: the call waits until the
+    method's budget frees (`operating_reset_at`, see OperatingBudget) and goes
+    on, within `operating_wait_budget` seconds. Auth errors, OVERLOAD_LIMIT (a
+    manual block by Bitrix24 support) and method errors (unknown method, access
+    denied, bad parameters) are never retried.
+
+    Every request first takes a slot from `limiter` (by default the one set
+    for this portal with rate_limit.use_limits, if any) and waits out a method
+    whose operating time is close to its budget.
     """
 
     def __init__(
@@ -53,6 +66,9 @@ class Bitrix24Client:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         retry_budget: float = 300.0,
+        operating_wait_budget: float = 660.0,
+        limiter: RateLimiter | None = None,
+        operating: OperatingBudget | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -63,36 +79,97 @@ class Bitrix24Client:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.retry_budget = retry_budget
-        self.session = session or requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.operating_wait_budget = operating_wait_budget
+        self.limiter = limiter or limiter_for(self.base_url)
+        self.operating = operating or OperatingBudget()
+        self._given_session = session
+        self._sessions: list[requests.Session] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
         self.sleep = sleep
         self.request_count = 0
 
     def __repr__(self) -> str:
         return f"Bitrix24Client({mask(self.base_url)!r})"
 
+    @property
+    def session(self) -> requests.Session:
+        """This thread's HTTP session (requests sessions are not thread-safe)."""
+        if self._given_session is not None:
+            return self._given_session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
     def close(self) -> None:
-        self.session.close()
+        """Close every connection; the client stays usable and opens new ones as needed."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        if self._given_session is not None:
+            self._given_session.close()
+
+    def backoff_delay(self, attempt: int) -> float:
+        """The pause before retry number `attempt` (1-based): exponential, capped, jittered."""
+        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
 
     # -- one call -------------------------------------------------------------
 
-    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Call one method and return the whole envelope (result, total, next, time)."""
+    def call(self, method: str, params: dict[str, Any] | None = None, *,
+             billed: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Call one method and return the whole envelope (result, total, next, time).
+
+        `billed` names further methods whose operating budget the call spends
+        (the commands of a batch).
+        """
         started = time.monotonic()
         attempt = 0
+        blocked = 0.0
         while True:
+            self._respect_budget(method, billed)
             try:
-                return self._post_once(method, params or {})
+                envelope = self._post_once(method, params or {})
             except PortalRetriableError as exc:
+                code = (exc.code or "").lower()
+                if code == "operation_time_limit":
+                    wait = self.operating.blocked_wait(method)
+                    blocked += wait
+                    if blocked > self.operating_wait_budget:
+                        raise self._give_up(exc, attempt + 1) from None
+                    log.warning("Bitrix24 %s: the method's 10-minute time budget is spent "
+                                "(OPERATION_TIME_LIMIT); waiting %.0f s for it to free",
+                                method, wait)
+                    self.sleep(wait)
+                    continue
+                if code == "query_limit_exceeded" and self.limiter is not None:
+                    self.limiter.saturate()
                 attempt += 1
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                delay *= random.uniform(0.5, 1.0)
+                delay = self.backoff_delay(attempt)
                 spent = time.monotonic() - started
                 if attempt > self.max_retries or spent + delay > self.retry_budget:
                     raise self._give_up(exc, attempt) from None
                 log.warning("Bitrix24 %s: %s; retry %d/%d in %.1f s",
                             method, exc, attempt, self.max_retries, delay)
                 self.sleep(delay)
+                continue
+            self.operating.observe(method, envelope.get("time"))
+            return envelope
+
+    def _respect_budget(self, method: str, billed: tuple[str, ...]) -> None:
+        pause = self.operating.pause_before((method, *billed))
+        if pause > 0:
+            log.warning("Bitrix24 %s has used most of its 10-minute time budget; pausing %.0f s "
+                        "so the portal does not block it", method, pause)
+            self.sleep(pause)
+        if self.limiter is not None:
+            self.limiter.acquire()
 
     def _give_up(self, exc: PortalRetriableError, attempts: int) -> PortalError:
         text = f"{exc} (gave up after {attempts} attempts)"
@@ -104,7 +181,8 @@ class Bitrix24Client:
 
     def _post_once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url + method
-        self.request_count += 1
+        with self._lock:
+            self.request_count += 1
         try:
             response = self.session.post(url, json=params, timeout=self.timeout,
                                          verify=self.verify_ssl, allow_redirects=False)
@@ -159,14 +237,46 @@ class Bitrix24Client:
             f"Bitrix24 answered {method} with HTTP {status} and a non-JSON body ({kind})",
             method=method, status=status)
 
+    # -- batch ----------------------------------------------------------------
+
+    def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *,
+              halt: bool = False) -> BatchResult:
+        """Run up to 50 commands (label -> (method, params)) in one HTTP request.
+
+        Labels must not be numeric: the portal turns a map keyed "0".."49" into
+        a JSON list. Values that are BatchRef (e.g. `$result[p0][49][ID]`) are
+        left for the portal to substitute.
+        """
+        if len(commands) > BATCH_SIZE:
+            raise ValueError(f"a batch holds at most {BATCH_SIZE} commands")
+        cmd = {label: f"{method}?{php_query(params)}"
+               for label, (method, params) in commands.items()}
+        methods = tuple(dict.fromkeys(method for method, _ in commands.values()))
+        envelope = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, billed=methods)
+        body = envelope.get("result")
+        if not isinstance(body, dict):
+            raise PortalRetriableError("Bitrix24 answered batch with an unexpected result shape",
+                                       method="batch")
+        parts = {key: _as_map(body.get(key)) for key in
+                 ("result", "result_error", "result_total", "result_next", "result_time")}
+        for label, timing in parts["result_time"].items():
+            if label in commands:
+                self.operating.observe(commands[label][0], timing)
+        timing = envelope.get("time")
+        seconds = timing.get("duration") if isinstance(timing, dict) else None
+        return BatchResult(results=parts["result"], errors=parts["result_error"],
+                           totals=parts["result_total"], nexts=parts["result_next"],
+                           seconds=seconds if isinstance(seconds, int | float) else None)
+
     # -- lists ----------------------------------------------------------------
 
     def list_pages(self, method: str, params: dict[str, Any] | None = None
                    ) -> Iterator[list[dict[str, Any]]]:
         """Yield every page of a list method; raise IncompleteReadError on a short read.
 
-        Offset paging: `start` = 0, then whatever `next` says, until no `next`.
-        The rows counted must reach the first page's `total`.
+        Plain sequential offset paging (`start` = 0, then whatever `next` says),
+        for small lookups. A sync reads through app.reading, which picks the
+        fast strategy per method. The rows counted must reach `total`.
         """
         params = dict(params or {})
         start = 0
@@ -188,6 +298,73 @@ class Bitrix24Client:
             raise IncompleteReadError(
                 f"{method} returned {seen} rows but reported {total}; the read is incomplete",
                 method=method)
+
+
+class BatchRef(str):
+    """A `$result[...]` reference inside a batch command; sent unencoded for the portal."""
+
+
+@dataclass
+class BatchResult:
+    """What one batch returned, label by label (failed commands are in `errors`)."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, Any] = field(default_factory=dict)
+    nexts: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None  # the portal's own time for the whole batch
+
+    def error_for(self, label: str, method: str) -> PortalError | None:
+        """Our exception for a failed command, or None when it succeeded."""
+        error = self.errors.get(label)
+        if error is None:
+            return None
+        if not isinstance(error, dict):
+            error = {"error": str(error)}
+        # A command's error carries no HTTP status; 200 lets the code alone decide.
+        return classify_error(method, 200, str(error.get("error") or "UNKNOWN"),
+                              str(error.get("error_description") or ""))
+
+
+def php_query(params: Mapping[str, Any]) -> str:
+    """Encode params the way PHP reads a query string: filter[>ID]=5&select[0]=ID.
+
+    Booleans become 1/0 (never Python's True/False), None an empty value.
+    """
+    pairs: list[str] = []
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for sub, item in value.items():
+                walk(f"{key}[{sub}]", item)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(f"{key}[{index}]", item)
+        else:
+            pairs.append(quote(key, safe="[]") + "=" + _query_value(value))
+
+    for key, value in params.items():
+        walk(str(key), value)
+    return "&".join(pairs)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, BatchRef):
+        return quote(value, safe="$[]")
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return quote(str(value), safe="")
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    # PHP encodes an empty map as [] (and a map keyed 0..n-1 as a list).
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    return {}
 
 
 def extract_rows(result: Any) -> list[dict[str, Any]]:

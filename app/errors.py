@@ -5,13 +5,16 @@
     │   ├── MappingError           fix mapping.toml or a syncer declaration
     │   └── SchemaError            fix the database schema (table / column missing)
     ├── PortalError                Bitrix24 answered badly (method, status, code)
-    │   ├── PortalRetriableError   timeouts, dropped connections, 5xx, QUERY_LIMIT_EXCEEDED
+    │   ├── PortalRetriableError   timeouts, dropped connections, 5xx, non-JSON bodies,
+    │   │                          QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one too,
+    │   │                          but the client waits for the budget instead of backing off
     │   ├── PortalFatalError       the whole run cannot go on (exit 3)
     │   │   ├── PortalAuthError    bad webhook code, no auth, expired webhook
     │   │   ├── PortalUnreachableError  host unknown / connection refused
     │   │   └── PortalOverloadError     OVERLOAD_LIMIT: manual block by Bitrix24 support
     │   ├── PortalMethodError      unknown method, access denied, bad params: one directory fails
-    │   └── IncompleteReadError    a list came back shorter than its total: one directory fails
+    │   └── IncompleteReadError    a list read ended early (fewer rows than its total, or the
+    │                              id filter ignored): one directory fails, nothing deactivated
     ├── DatabaseError              cannot reach the database or run a statement (exit 3)
     ├── RecordError                one record cannot be stored (directory, btxid, field)
     └── LockHeldError              another run holds the sync lock (exit 4)

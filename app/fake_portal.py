@@ -28,17 +28,20 @@ choices:
 import bisect
 import contextlib
 import copy
+import ipaddress
 import itertools
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -149,6 +152,7 @@ class _Fault:
     description: str = ""
     body: bytes = b""
     seconds: float = 0.0
+    skip: int = 0  # matching calls let through before the fault fires
 
 
 @dataclass(slots=True)
@@ -694,6 +698,7 @@ class FakePortal:
         operating_limit: float | None = None,
         scopes: Iterable[str] = ("crm", "lists", "user", "department", "basic"),
         crm_admin: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.user_id = user_id
         self.code = code
@@ -706,6 +711,8 @@ class FakePortal:
         self.operating_limit = operating_limit
         self.scopes = tuple(scopes)
         self.crm_admin = crm_admin
+        # Serve HTTPS with this server-side context (clients that insist on https://).
+        self.ssl_context = ssl_context
 
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -755,6 +762,7 @@ class FakePortal:
             raise RuntimeError("FakePortal is already running")
         handler = type("_BoundHandler", (_Handler,), {"portal": self})
         server = _Server((self.host, self.port), handler)
+        server.ssl_context = self.ssl_context
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -787,7 +795,8 @@ class FakePortal:
         if self._server is None:
             raise RuntimeError("FakePortal is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/rest/{self.user_id}/{self.code}/"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{port}/rest/{self.user_id}/{self.code}/"
 
     # --- data -------------------------------------------------------------------------------
 
@@ -955,9 +964,20 @@ class FakePortal:
     # --- faults -----------------------------------------------------------------------------
 
     def fail(
-        self, method: str, *, status: int, error: str, description: str = "", times: int = 1
+        self,
+        method: str,
+        *,
+        status: int,
+        error: str,
+        description: str = "",
+        times: int = 1,
+        skip: int = 0,
     ) -> None:
-        """Answer the next ``times`` matching calls with a JSON error."""
+        """Answer the next ``times`` matching calls with a JSON error, after ``skip`` good ones.
+
+        Inside a batch a failing command gets its error in ``result_error`` (``skip`` picks
+        which command of a chain fails).
+        """
         self._queue(
             _Fault(
                 _normalize_method(method),
@@ -966,6 +986,7 @@ class FakePortal:
                 status=status,
                 error=error,
                 description=description,
+                skip=skip,
             )
         )
 
@@ -992,6 +1013,9 @@ class FakePortal:
         # "*" stands for any HTTP call; inside a batch only the command's own name matches.
         for index, fault in enumerate(self._faults):
             if fault.method == method or (fault.method == "*" and not inside_batch):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     del self._faults[index]
@@ -1738,10 +1762,67 @@ class FakePortal:
         return _iso(time.time())
 
 
+def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and its PEM file.
+
+    Clients trust it through the PEM file (REQUESTS_CA_BUNDLE, SSL_CERT_FILE or verify=...).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "fake-portal.pem", folder / "fake-portal.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Keep-alive connections park a handler thread; stop() must not wait for them.
     block_on_close = False
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, not in the accept loop.
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            secure = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            with contextlib.suppress(OSError):
+                secure.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-answer (timeouts, dropped connections) are part of the tests.

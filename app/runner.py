@@ -12,6 +12,7 @@ from app.database import check_connection, check_schema, make_engine
 from app.errors import LockHeldError, SyncError
 from app.mapping import load_mapping_file
 from app.model_loader import ModelSet, load_models
+from app.rate_limit import use_limits
 from app.report import SyncReport
 from app.run_guard import guarded_run
 from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
@@ -53,6 +54,8 @@ def schema_needs(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, 
 
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
     """Everything checked before any write: mapping, models, database, schema."""
+    # Every client of this portal in the process shares one bucket sized by the settings.
+    use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
     syncers = build_syncers(settings, overrides)
     order = run_order(syncers, options.names or None)
     for name in order:

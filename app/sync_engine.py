@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
@@ -24,10 +24,11 @@ from app.errors import (
     SyncError,
 )
 from app.model_loader import ModelSet
+from app.pipeline import ReadPipeline, ReadStopped
 from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
 from app.syncers.base_syncer import BaseSyncer
 from app.values import ValueProblem, convert
-from app.writer import Prepared, TableWriter
+from app.writer import CHUNK, Prepared, TableWriter
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class SyncEngine:
         self.dry_run = dry_run
         self.stop_event = stop_event or threading.Event()
         self.progress = progress or (lambda directory, phase, rows: None)
+        self.reads: ReadPipeline | None = None
 
     def run(self, names: Iterable[str] | None = None, report: SyncReport | None = None
             ) -> SyncReport:
@@ -110,6 +112,20 @@ class SyncEngine:
         order = run_order(self.syncers, names)
         for name in order:
             report.directory(name)
+        # Every directory is read in the background from the start (reads do not depend
+        # on each other); writes still go one directory at a time in dependency order.
+        self.reads = ReadPipeline(self.client)
+        for name in order:
+            self.reads.start(name, self.syncers[name].mapping.method,
+                             self.syncers[name].mapping.params)
+        try:
+            self._run_in_order(order, report)
+        finally:
+            self.reads.close()
+            self.reads = None
+        return report
+
+    def _run_in_order(self, order: list[str], report: SyncReport) -> None:
         for name in order:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
@@ -123,7 +139,6 @@ class SyncEngine:
                 stats.fail(str(exc))
                 report.fatal, report.fatal_exit_code = str(exc), exc.exit_code
                 log.error("%s: %s", name, exc)
-        return report
 
     def sync_directory(self, name: str, report: SyncReport) -> None:
         """Read one directory completely and write it in one transaction."""
@@ -183,22 +198,40 @@ class SyncEngine:
         stats = report.directory(syncer.name)
         mapping = syncer.mapping
         checked_fields = False
-        for page in self.client.list_pages(mapping.method, mapping.params):
-            if self.stop_event.is_set():
-                raise StopRequested
-            if not checked_fields:
-                self._warn_absent_fields(syncer, page)
-                checked_fields = True
-            self.progress(syncer.name, "reading", stats.fetched + len(page))
-            prepared = []
-            for raw in page:
-                stats.fetched += 1
-                try:
-                    prepared.append(self.prepare(syncer, raw, table, refs, report))
-                except RecordError as exc:
-                    report.add_issue(exc.directory, exc.btxid, exc.field, str(exc))
-                    log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
-            writer.write(prepared)
+        prepared: list[Prepared] = []  # written in chunks, not page by page
+        try:
+            for page in self._pages(syncer.name, mapping):
+                if self.stop_event.is_set():
+                    raise StopRequested
+                if not checked_fields:
+                    self._warn_absent_fields(syncer, page)
+                    checked_fields = True
+                self.progress(syncer.name, "reading", stats.fetched + len(page))
+                for raw in page:
+                    stats.fetched += 1
+                    try:
+                        prepared.append(self.prepare(syncer, raw, table, refs, report))
+                    except RecordError as exc:
+                        report.add_issue(exc.directory, exc.btxid, exc.field, str(exc))
+                        log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
+                if len(prepared) >= CHUNK:
+                    writer.write(prepared)
+                    prepared = []
+        except PortalError:
+            writer.write(prepared)  # what arrived is kept; the caller deactivates nothing
+            raise
+        writer.write(prepared)
+
+    def _pages(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
+        reads = self.reads or ReadPipeline(self.client)
+        try:
+            # A stop is noticed while waiting for a page too, not only between pages.
+            yield from reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
+        except ReadStopped:
+            raise StopRequested from None
+        finally:
+            if reads is not self.reads:
+                reads.close()
 
     def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
                 report: SyncReport) -> Prepared:

@@ -17,7 +17,10 @@ from app.values import normalize
 
 log = logging.getLogger(__name__)
 
-CHUNK = 500
+CHUNK = 1000
+# Rows deactivated per statement; ids are rendered inline, so SQLite's bound-parameter
+# limit does not apply and a directory is in practice deactivated in one statement.
+DEACTIVATE_CHUNK = 50_000
 
 
 @dataclass
@@ -33,8 +36,9 @@ class TableWriter:
 
     The existing rows (btxid → primary key and mapped values) are read once;
     new rows are inserted in multi-row chunks and changed rows updated in
-    executemany batches. A chunk the database rejects is retried row by row
-    inside savepoints, so one bad record fails alone and the rest commit.
+    executemany batches. A chunk the database rejects is split in halves inside
+    savepoints until the bad record(s) are found, so they fail alone and the
+    rest commit with a few statements rather than one per row.
     """
 
     def __init__(
@@ -119,22 +123,16 @@ class TableWriter:
         try:
             with self.conn.begin_nested():
                 action([row for _, row in chunk])
-        except SQLAlchemyError:
-            for item in chunk:  # find the bad record(s); commit the rest
-                self._run_one(item, action, counter)
+        except SQLAlchemyError as exc:
+            if len(chunk) == 1:
+                self.report.add_issue(self.directory, chunk[0][0], column_from_error(exc),
+                                      f"the database refused the record: {describe_db_error(exc)}")
+                return
+            middle = len(chunk) // 2  # find the bad record(s); commit the rest
+            self._run_chunk(chunk[:middle], action, counter)
+            self._run_chunk(chunk[middle:], action, counter)
             return
         setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
-
-    def _run_one(self, item: tuple[int, dict], action: Callable, counter: str) -> None:
-        btxid, row = item
-        try:
-            with self.conn.begin_nested():
-                action([row])
-        except SQLAlchemyError as exc:
-            self.report.add_issue(self.directory, btxid, column_from_error(exc),
-                                  f"the database refused the record: {describe_db_error(exc)}")
-            return
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
 
     def missing_active(self) -> list[Any]:
         """Primary keys of active synced rows that the complete read did not return."""
@@ -156,8 +154,9 @@ class TableWriter:
             for pk in pks:
                 self._plan("deactivate", btxid_of[pk], {})
         if not self.dry_run:
-            for start in range(0, len(pks), 1000):
-                self.conn.execute(update(self.table)
-                                  .where(self.pk.in_(pks[start:start + 1000]))
+            for start in range(0, len(pks), DEACTIVATE_CHUNK):
+                ids = bindparam("pks", pks[start:start + DEACTIVATE_CHUNK], expanding=True,
+                                literal_execute=True)
+                self.conn.execute(update(self.table).where(self.pk.in_(ids))
                                   .values({self.active_column: False}))
         self.stats.deactivated += len(pks)

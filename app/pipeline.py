@@ -1,0 +1,133 @@
+"""Read several directories at once in the background while the engine writes them one by one."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from app.bitrix_client import Bitrix24Client
+from app.reading import ListReader, Page, ReaderPool
+
+log = logging.getLogger(__name__)
+
+# Pages a directory may have read ahead of the writer (50 rows each).
+READ_AHEAD_PAGES = 100
+# HTTP requests in flight at once over all directories; the rate limiter decides the pace.
+READ_WORKERS = 8
+
+_END = object()
+
+
+class _Cancelled(Exception):
+    """The consumer went away; the reader stops."""
+
+
+class ReadStopped(Exception):
+    """The run was asked to stop while the writer waited for a page."""
+
+
+class DirectoryFeed:
+    """One directory read by a background thread into a bounded queue of pages.
+
+    `pages()` yields the pages in arrival order and, once they are all out,
+    re-raises the error that ended the read (an incomplete read still delivers
+    every page that arrived, so it can be upserted).
+    """
+
+    def __init__(self, name: str, reader: ListReader, *, read_ahead: int = READ_AHEAD_PAGES):
+        self.name = name
+        self.reader = reader
+        self._queue: queue.Queue = queue.Queue(maxsize=read_ahead)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"read-{name}", daemon=True)
+
+    def start(self) -> DirectoryFeed:
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self.reader.cancel.set()
+
+    def _run(self) -> None:
+        try:
+            self.reader.read(self._put)
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # handed to the consumer, which decides
+            self._error = exc
+        finally:
+            self._put(_END, final=True)
+
+    def _put(self, item: Any, *, final: bool = False) -> None:
+        # Block while the writer is behind (bounded memory), but notice a cancel.
+        while True:
+            if self.reader.cancel.is_set() and not final:
+                raise _Cancelled
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if final and self.reader.cancel.is_set():
+                    return
+
+    def pages(self, stop: threading.Event | None = None) -> Iterator[Page]:
+        """The pages as they arrive; ReadStopped as soon as `stop` is set while waiting."""
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if stop is not None and stop.is_set():
+                    raise ReadStopped from None
+                continue
+            if item is _END:
+                break
+            yield item
+        if self._error is not None:
+            raise self._error
+
+
+class ReadPipeline:
+    """Background readers for a run's directories sharing one client, thread pool and limiter."""
+
+    def __init__(self, client: Bitrix24Client, *, workers: int = READ_WORKERS,
+                 read_ahead: int = READ_AHEAD_PAGES) -> None:
+        self.client = client
+        self.read_ahead = read_ahead
+        self.workers = workers
+        self._executor = ReaderPool(workers)
+        self._feeds: dict[str, DirectoryFeed] = {}
+
+    def __enter__(self) -> ReadPipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self, name: str, method: str, params: Mapping[str, Any] | None) -> DirectoryFeed:
+        """Begin reading a directory now (idempotent)."""
+        feed = self._feeds.get(name)
+        if feed is None:
+            reader = ListReader(self.client, method, params, executor=self._executor,
+                                max_in_flight=self.workers)
+            feed = self._feeds[name] = DirectoryFeed(name, reader,
+                                                     read_ahead=self.read_ahead).start()
+        return feed
+
+    def pages(self, name: str, method: str, params: Mapping[str, Any] | None, *,
+              stop: threading.Event | None = None) -> Iterator[Page]:
+        """The directory's pages, from its background read (started now if it was not)."""
+        feed = self.start(name, method, params)
+        try:
+            yield from feed.pages(stop)
+        finally:
+            feed.cancel()  # the writer stopped early (stop request, database error)
+
+    def close(self) -> None:
+        for feed in self._feeds.values():
+            feed.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        # The readers' connections close now, not whenever garbage collection gets to them.
+        self.client.close()

@@ -1,0 +1,512 @@
+"""Reading a whole Bitrix24 list: the per-method strategy and the reader that carries it out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from app.bitrix_client import (
+    BATCH_SIZE,
+    PAGE_SIZE,
+    BatchRef,
+    Bitrix24Client,
+    extract_rows,
+)
+from app.errors import (
+    IncompleteReadError,
+    PortalError,
+    PortalMethodError,
+    PortalRetriableError,
+)
+
+log = logging.getLogger(__name__)
+
+Page = list[dict[str, Any]]
+Emit = Callable[[Page], None]
+
+# One split range is sized for this many pages, so one batch of 50 chained
+# commands reads it with room to spare for uneven id density.
+RANGE_PAGES = 48
+# Split the id range only when more than this many pages remain after the
+# first one: below it, one or two chained batches are as fast and cheaper.
+SPLIT_MIN_PAGES = 2 * BATCH_SIZE
+# A cloud portal cuts any HTTP request off at 60 s; a batch that took longer than this
+# halves the commands of the list's later batches.
+SLOW_BATCH_SECONDS = 30.0
+MIN_BATCH_COMMANDS = 5
+# Legacy CRM list methods that take filter[>ID], order[ID] and start=-1.
+_LEGACY_CRM_KEYSET = frozenset(
+    f"crm.{entity}.list" for entity in
+    ("deal", "lead", "contact", "company", "quote", "invoice", "activity", "product", "requisite"))
+# user.get keys that are not filters when the filter is given at the top level.
+_USER_GET_RESERVED = frozenset({"SORT", "ORDER", "START", "FILTER", "SELECT", "ADMIN_MODE",
+                                "IMAGE_RESIZE"})
+_ORDER_KEYS = frozenset({"order", "sort", "element_order", "start"})
+
+
+@dataclass(frozen=True)
+class ListMethod:
+    """How one list method can be paged: keyset (with its id field, filter and order) or offset."""
+
+    name: str
+    keyset: bool
+    id_field: str = "ID"
+    rows_key: str | None = None  # crm.item.list wraps rows in {"items": [...]}
+    filter_key: str = "filter"
+    order_style: str = "order"  # "order": order={id: ASC}; "sort": sort=ID&order=ASC;
+    # "element_order": ELEMENT_ORDER={ID: ASC}
+
+
+def list_method(method: str) -> ListMethod:
+    """The one place that decides how a list method is read.
+
+    Paging strategy:
+
+    * Keyset (methods that honour a `>id` filter, id order and `start=-1`):
+      crm.item.list and crm.type.list (`filter[>id]`, `order[id]`), user.get
+      (top-level `sort`/`order`, `FILTER[>ID]`), lists.element.get
+      (`ELEMENT_ORDER[ID]`, `FILTER[>ID]`) and the legacy crm.*.list methods
+      (`order[ID]`, `filter[>ID]`). After a plain first page (which also gives
+      `total`), the rest is read by chained commands inside `batch`: 50 pages
+      (2,500 rows) per HTTP request, each command filtering on the previous
+      one's last id through `$result[...]`; the chain ends at the first short
+      page and later commands are ignored. More than SPLIT_MIN_PAGES pages left
+      and the id range, bounded by the first page and one reverse-ordered page,
+      is split into independent chains (`>lo`, `<hi`) read in parallel.
+    * Offset (department.get and any method not listed): the first page gives
+      `total`; the other `start` values are packed 50 commands to a batch,
+      each command independent, so a failed one is retried alone.
+    * A list that fits one page takes one plain call either way.
+    """
+    name = method.strip().lower()
+    if name == "crm.item.list":
+        return ListMethod(name, True, "id", "items")
+    if name == "crm.type.list":
+        return ListMethod(name, True, "id", "types")
+    if name == "user.get":
+        return ListMethod(name, True, "ID", None, "FILTER", "sort")
+    if name == "lists.element.get":
+        return ListMethod(name, True, "ID", None, "FILTER", "element_order")
+    if name in _LEGACY_CRM_KEYSET:
+        return ListMethod(name, True, "ID")
+    return ListMethod(name, False)
+
+
+class ListQuery:
+    """One directory's list call (method and the user's params) shaped for each strategy.
+
+    The user's own filter is kept and the keyset bounds are added to it; a
+    filter that already bounds the id the same way, or uses LOGIC, makes the
+    keyset unsafe, so such a directory is read by offset instead.
+    """
+
+    def __init__(self, method: str, params: Mapping[str, Any] | None = None) -> None:
+        self.method = method
+        self.params = dict(params or {})
+        self.spec = list_method(method)
+        self._filter_name, self._filter = self._user_filter()
+        self._filter_at_top = (self.spec.name == "user.get" and self._filter_name is None
+                               and any(k.upper() not in _USER_GET_RESERVED for k in self.params))
+        if self.spec.keyset and self._keyset_unsafe():
+            log.info("%s: the filter bounds the id itself or uses LOGIC; reading by offset",
+                     method)
+            self.spec = replace(self.spec, keyset=False)
+
+    def _user_filter(self) -> tuple[str | None, dict[str, Any]]:
+        for key, value in self.params.items():
+            if key.lower() == "filter" and isinstance(value, Mapping):
+                return key, dict(value)
+        return None, {}
+
+    def _keyset_unsafe(self) -> bool:
+        id_field = self.spec.id_field.lower()
+        ours = {f">{id_field}", f"<{id_field}"}
+        keys = {str(k).lower() for k in self._filter}
+        if self._filter_at_top:
+            keys |= {str(k).lower() for k in self.params}
+        return bool(keys & ours) or "logic" in keys
+
+    @property
+    def id_field(self) -> str:
+        return self.spec.id_field
+
+    def keyset_params(self, *, after: Any = None, before: Any = None, descending: bool = False,
+                      start: int = -1) -> dict[str, Any]:
+        """Params for one keyset page: id order, `>after` and `<before` merged into the filter."""
+        spec = self.spec
+        params = {k: v for k, v in self.params.items()
+                  if k.lower() not in _ORDER_KEYS and k != self._filter_name}
+        direction = "DESC" if descending else "ASC"
+        if spec.order_style == "sort":
+            params["sort"], params["order"] = spec.id_field, direction
+        elif spec.order_style == "element_order":
+            params["ELEMENT_ORDER"] = {spec.id_field: direction}
+        else:
+            params["order"] = {spec.id_field: direction}
+        bounds = {}
+        if after is not None:
+            bounds[f">{spec.id_field}"] = after
+        if before is not None:
+            bounds[f"<{spec.id_field}"] = before
+        if self._filter_at_top:
+            params.update(bounds)
+        elif self._filter or bounds:
+            params[self._filter_name or spec.filter_key] = {**self._filter, **bounds}
+        self._ensure_id_selected(params)
+        params["start"] = start
+        return params
+
+    def offset_params(self, start: int) -> dict[str, Any]:
+        params = {k: v for k, v in self.params.items() if k.lower() != "start"}
+        params["start"] = start
+        return params
+
+    def _ensure_id_selected(self, params: dict[str, Any]) -> None:
+        # The chain reads the last row's id; a select without it would break the chain.
+        for key, value in params.items():
+            if key.lower() == "select" and isinstance(value, list | tuple):
+                names = {str(v).lower() for v in value}
+                if "*" not in names and self.spec.id_field.lower() not in names:
+                    params[key] = [*value, self.spec.id_field]
+
+    def last_id_ref(self, label: str) -> BatchRef:
+        """`$result[label]...[49][id]`: the last row's id of a full page of command `label`."""
+        wrapper = f"[{self.spec.rows_key}]" if self.spec.rows_key else ""
+        return BatchRef(f"$result[{label}]{wrapper}[{PAGE_SIZE - 1}][{self.spec.id_field}]")
+
+    def row_id(self, row: Mapping[str, Any]) -> int:
+        value = row.get(self.spec.id_field)
+        try:
+            return int(str(value))
+        except ValueError:
+            raise PortalMethodError(
+                f"{self.method} returned a row without a usable {self.spec.id_field} "
+                f"({value!r}); it cannot be read by id", method=self.method) from None
+
+
+@dataclass
+class _Outcome:
+    pages: list[Page] = field(default_factory=list)
+    follow_ups: list[_Step] = field(default_factory=list)
+    failure: PortalError | None = None
+
+
+@dataclass(kw_only=True)
+class _Step:
+    """One HTTP request's worth of reading (one batch), retried by queuing a copy."""
+
+    attempt: int = 0
+    delay: float = 0.0
+
+    def run(self, reader: ListReader) -> _Outcome:
+        raise NotImplementedError
+
+    def retry(self, reader: ListReader, error: PortalError, **changes: Any) -> _Outcome:
+        """A follow-up that tries again after a pause, or the failure once retries run out."""
+        if not isinstance(error, PortalRetriableError):
+            return _Outcome(failure=error)
+        attempt = self.attempt + 1
+        if attempt > reader.client.max_retries:
+            return _Outcome(failure=PortalRetriableError(
+                f"{error} (a batch command, gave up after {attempt} attempts)",
+                method=error.method, status=error.status, code=error.code))
+        if (error.code or "").lower() == "operation_time_limit":
+            delay = reader.client.operating.blocked_wait(reader.query.method)
+        else:
+            delay = reader.client.backoff_delay(attempt)
+        log.warning("Bitrix24 %s: %s inside a batch; retry %d/%d in %.1f s from where it stopped",
+                    reader.query.method, error, attempt, reader.client.max_retries, delay)
+        return _Outcome(follow_ups=[replace(self, attempt=attempt, delay=delay, **changes)])
+
+
+@dataclass
+class _ChainStep(_Step):
+    """Chained keyset pages in one batch: ids above `after` (and below `before`)."""
+
+    after: int
+    before: int | None
+    pages_left: float | None  # expected pages still to read in this chain
+
+    def commands(self, most: int = BATCH_SIZE) -> int:
+        if self.pages_left is None:
+            return most
+        # +1: a chain only knows it is done when it sees a short (maybe empty) page.
+        return max(1, min(most, math.ceil(self.pages_left) + 1))
+
+    def run(self, reader: ListReader) -> _Outcome:
+        query, method = reader.query, reader.query.method
+        labels = [f"p{i}" for i in range(self.commands(reader.batch_commands))]
+        commands = {}
+        for i, label in enumerate(labels):
+            after = self.after if i == 0 else query.last_id_ref(labels[i - 1])
+            commands[label] = (method, query.keyset_params(after=after, before=self.before))
+        result = reader.client.batch(commands, halt=True)
+        reader.note_batch_time(result.seconds, len(labels))
+        outcome = _Outcome()
+        after = self.after
+        for label in labels:
+            error = result.error_for(label, method)
+            if error is None and label not in result.results:
+                error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
+                                             f"command {label}", method=method)
+            if error is not None:
+                progressed = replace(self, after=after, pages_left=self._less(outcome),
+                                     attempt=0 if outcome.pages else self.attempt)
+                retried = progressed.retry(reader, error)
+                outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
+                return outcome
+            rows = extract_rows(result.results[label])
+            if rows:
+                first = query.row_id(rows[0])
+                if first <= after:
+                    # The filter was not applied: going on would loop over the same rows.
+                    outcome.failure = IncompleteReadError(
+                        f"{method} ignored the id filter (got id {first} after {after}); "
+                        "the read cannot go on", method=method)
+                    return outcome
+                outcome.pages.append(rows)
+                after = query.row_id(rows[-1])
+            if len(rows) < PAGE_SIZE:
+                return outcome  # the chain is complete; later commands are ignored
+        outcome.follow_ups.append(replace(self, after=after, pages_left=self._less(outcome),
+                                          attempt=0, delay=0.0))
+        return outcome
+
+    def _less(self, outcome: _Outcome) -> float | None:
+        if self.pages_left is None:
+            return None
+        return max(1.0, self.pages_left - len(outcome.pages))
+
+
+@dataclass
+class _OffsetStep(_Step):
+    """Independent offset pages in one batch; failed ones are retried alone."""
+
+    starts: tuple[int, ...]
+
+    def run(self, reader: ListReader) -> _Outcome:
+        query, method = reader.query, reader.query.method
+        labels = {f"o{start}": start for start in self.starts}
+        commands = {label: (method, query.offset_params(start)) for label, start in labels.items()}
+        result = reader.client.batch(commands, halt=False)
+        outcome = _Outcome()
+        failed: list[int] = []
+        first_error: PortalError | None = None
+        for label, start in labels.items():
+            error = result.error_for(label, method)
+            if error is None and label not in result.results:
+                error = PortalRetriableError(f"Bitrix24 returned nothing for {method} "
+                                             f"start={start} in a batch", method=method)
+            if error is not None:
+                failed.append(start)
+                first_error = first_error or error
+                continue
+            rows = extract_rows(result.results[label])
+            if rows:
+                outcome.pages.append(rows)
+        if first_error is not None:
+            retried = self.retry(reader, first_error, starts=tuple(failed))
+            outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
+        return outcome
+
+
+class ReaderPool(Executor):
+    """Up to `workers` daemon threads for HTTP reads, started as work comes.
+
+    Unlike ThreadPoolExecutor, whose workers the interpreter joins at exit, a
+    request stalled on a slow portal never keeps a stopped process alive.
+    """
+
+    def __init__(self, workers: int, *, name: str = "bitrix-read") -> None:
+        self._workers = workers
+        self._name = name
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self._tasks.put((future, fn, args, kwargs))
+        with self._lock:  # threads start as work comes: small lists never need any
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"{self._name}-{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, fn, args, kwargs = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            while True:
+                try:
+                    task = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if task is not None:
+                    task[0].cancel()
+        with self._lock:
+            threads, self._workers = list(self._threads), 0  # no new threads from now on
+        for _ in threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+
+class ListReader:
+    """Reads one list completely, handing each page to `emit` as it arrives.
+
+    Batches run on `executor` (a shared pool, or a private one); at most
+    `max_in_flight` of this list's batches are pending at once, so memory stays
+    bounded when `emit` blocks. Raises a PortalError when the read is
+    incomplete, after emitting every page that did arrive.
+    """
+
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        executor: Executor | None = None,
+        max_in_flight: int = 8,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.client = client
+        self.query = ListQuery(method, params)
+        self.executor = executor
+        self.max_in_flight = max_in_flight
+        self.cancel = cancel or threading.Event()
+        self.rows_read = 0
+        self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
+
+    def note_batch_time(self, seconds: float | None, commands: int) -> None:
+        """Keep batches of this list well inside the portal's 60 s per request."""
+        if seconds is None or seconds <= SLOW_BATCH_SECONDS or commands <= MIN_BATCH_COMMANDS:
+            return
+        smaller = max(MIN_BATCH_COMMANDS, commands // 2)
+        if smaller < self.batch_commands:
+            self.batch_commands = smaller
+            log.warning("%s: a batch of %d pages took %.0f s (the portal cuts requests at 60 s); "
+                        "using %d pages per batch", self.query.method, commands, seconds, smaller)
+
+    def read(self, emit: Emit) -> None:
+        query = self.query
+        keyset = query.spec.keyset
+        first = query.keyset_params(start=0) if keyset else query.offset_params(0)
+        head = self.client.call(query.method, first)
+        rows = extract_rows(head.get("result"))
+        self._emit(emit, rows)
+        total = head.get("total") if isinstance(head.get("total"), int) else None
+        if head.get("next") is None or not rows:
+            if not keyset:
+                self._check_total(total)
+            return
+        if keyset:
+            # Complete when every chain reached its short page; rows deleted meanwhile
+            # make fewer than `total`, which is fine.
+            self._run(self._chains(rows, total), emit)
+            return
+        if total is None:
+            self._follow_next(int(head["next"]), emit)
+        else:
+            starts = list(range(int(head["next"]), total, PAGE_SIZE))
+            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
+                       for i in range(0, len(starts), BATCH_SIZE)], emit)
+        self._check_total(total)
+
+    def _chains(self, first_page: Page, total: int | None) -> list[_Step]:
+        query = self.query
+        after = query.row_id(first_page[-1])
+        pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
+        if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
+            return [_ChainStep(after=after, before=None, pages_left=pages_left)]
+        tail = self.client.call(query.method, query.keyset_params(descending=True))
+        tail_rows = extract_rows(tail.get("result"))
+        highest = query.row_id(tail_rows[0]) if tail_rows else after
+        count = max(1, min(math.ceil(pages_left / RANGE_PAGES), highest - after))
+        bounds = [after + (highest - after) * i // count for i in range(count)]
+        steps: list[_Step] = []
+        for i, low in enumerate(bounds):
+            # The last chain has no upper bound, so rows added meanwhile are read too.
+            before = bounds[i + 1] + 1 if i + 1 < count else None
+            steps.append(_ChainStep(after=low, before=before, pages_left=pages_left / count))
+        log.debug("%s: %d rows in %d parallel chains", query.method, total, count)
+        return steps
+
+    def _follow_next(self, start: int, emit: Emit) -> None:
+        # No total to plan batches from: page one by one, as the portal says.
+        while start is not None and not self.cancel.is_set():
+            envelope = self.client.call(self.query.method, self.query.offset_params(start))
+            rows = extract_rows(envelope.get("result"))
+            self._emit(emit, rows)
+            nxt = envelope.get("next")
+            start = int(nxt) if nxt is not None and rows else None
+
+    def _run(self, steps: list[_Step], emit: Emit) -> None:
+        """Run the steps (and the follow-ups they queue) until done or a step fails for good."""
+        executor = self.executor or ReaderPool(self.max_in_flight)
+        pending: deque[_Step] = deque(steps)
+        in_flight: dict[Future, _Step] = {}
+        failure: PortalError | None = None
+        try:
+            while pending or in_flight:
+                while (pending and failure is None and not self.cancel.is_set()
+                       and len(in_flight) < self.max_in_flight):
+                    step = pending.popleft()
+                    in_flight[executor.submit(self._run_step, step)] = step
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    in_flight.pop(future)
+                    try:
+                        outcome = future.result()
+                    except PortalError as exc:
+                        failure = failure or exc
+                        continue
+                    for page in outcome.pages:
+                        self._emit(emit, page)
+                    failure = failure or outcome.failure
+                    pending.extend(outcome.follow_ups)
+        finally:
+            if self.executor is None:
+                executor.shutdown(wait=False, cancel_futures=True)
+        if failure is not None:
+            raise failure
+
+    def _run_step(self, step: _Step) -> _Outcome:
+        if step.delay > 0 and self.cancel.wait(step.delay):
+            return _Outcome()
+        return step.run(self)
+
+    def _emit(self, emit: Emit, rows: Page) -> None:
+        if rows:
+            self.rows_read += len(rows)
+            emit(rows)
+
+    def _check_total(self, total: int | None) -> None:
+        if total is not None and self.rows_read < total and not self.cancel.is_set():
+            raise IncompleteReadError(
+                f"{self.query.method} returned {self.rows_read} rows but reported {total}; "
+                "the read is incomplete", method=self.query.method)

@@ -1,0 +1,287 @@
+"""Rate limits, operating-time budget and faults end to end: fake portal, real databases."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from app.bitrix_client import Bitrix24Client
+from app.fake_data import seed_portal
+from app.fake_portal import FakePortal
+from app.models import City
+from app.rate_limit import OperatingBudget, RateLimiter
+from app.report import FAILED, OK, SyncReport
+from app.runner import RunOptions, run_sync
+from app.writer import Prepared, TableWriter
+from tests.conftest import settings_for
+
+COUNTS = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
+          "violation": "list:52", "user": "user"}
+
+
+def sync(portal, db_url, tmp_path, mapping, *names, client=None, env=None, **options):
+    settings = settings_for(portal, db_url, tmp_path, **(env or {}))
+    return run_sync(settings, RunOptions(names=names, **options), overrides=mapping,
+                    client=client)
+
+
+def snapshot(db) -> dict[str, list[tuple]]:
+    with db.connect() as conn:
+        return {table: [tuple(r) for r in conn.execute(text(
+            f"SELECT btxid, name, is_active FROM {table} ORDER BY btxid"))]
+            for table in ("cities", "objects", "violation_categories", "violations")}
+
+
+@pytest.fixture
+def big(portal: FakePortal) -> FakePortal:
+    """Enough rows that every directory needs batches, and objects split into chains."""
+    seed_portal(portal, cities=120, objects=5600, categories=60, violations=700, users=300)
+    return portal
+
+
+def assert_complete_and_stable(report: SyncReport, portal, db, db_url, tmp_path, mapping):
+    """The run loaded everything, and a fault-free run afterwards has nothing to change."""
+    assert report.ok, report.render_table()
+    for name, collection in COUNTS.items():
+        stats = report.directories[name]
+        assert stats.complete and stats.fetched == len(portal.records(collection)), name
+    before = snapshot(db)
+    again = sync(portal, db_url, tmp_path, mapping)
+    assert again.ok
+    assert (again.totals["created"], again.totals["updated"], again.totals["deactivated"]) \
+        == (0, 0, 0)
+    assert snapshot(db) == before
+
+
+def test_full_sync_stays_within_the_request_budget(big, db, db_url, tmp_path, mapping):
+    report = sync(big, db_url, tmp_path, mapping)
+
+    records = sum(len(big.records(c)) for c in COUNTS.values())
+    assert report.ok and report.totals["created"] == records
+    assert big.request_count <= math.ceil(records / 2500) + 10
+    assert all(r.status == 200 for r in big.requests)
+
+
+def test_matching_limits_never_meet_query_limit_exceeded(seeded, db, db_url, tmp_path, mapping):
+    seeded.rate_limit, seeded.burst = 20.0, 3
+
+    report = sync(seeded, db_url, tmp_path, mapping,
+                  env={"BITRIX_RATE_LIMIT": "20", "BITRIX_RATE_BURST": "3"})
+
+    assert report.ok
+    assert seeded.request_count >= 5
+    assert [r for r in seeded.requests if r.status == 503] == []
+
+
+def test_without_the_limiter_the_same_bucket_overflows(seeded, tmp_path):
+    # The contrast that makes the test above meaningful: five directories read at once.
+    seeded.rate_limit, seeded.burst = 5.0, 3
+    client = Bitrix24Client(seeded.webhook_url, backoff=0.01, max_retries=10)
+    threads = [threading.Thread(target=client.call, args=("user.get",)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert any(r.status == 503 for r in seeded.requests)
+    client.close()
+
+
+def test_rate_limiter_paces_requests_like_the_portal():
+    clock = [0.0]
+    limiter = RateLimiter(2.0, 5, clock=lambda: clock[0], sleep=lambda s: None)
+
+    waits = [limiter.reserve() for _ in range(8)]
+
+    # A burst of four (one slot kept as headroom), then one every half second.
+    assert waits == [0, 0, 0, 0, 0.5, 1.0, 1.5, 2.0]
+    clock[0] = 10.0
+    assert limiter.reserve() == 0
+    limiter.saturate()  # the portal said the bucket is full: wait for slots to drain
+    assert [limiter.reserve(), limiter.reserve()] == [pytest.approx(0.5), pytest.approx(1.0)]
+
+
+def test_operating_budget_slows_down_before_it_is_spent():
+    now = [1000.0]
+    budget = OperatingBudget(clock=lambda: now[0])
+    budget.observe("crm.item.list", {"operating": 100.0, "operating_reset_at": 1030})
+    assert budget.pause_before(("batch", "crm.item.list")) == 0
+
+    budget.observe("crm.item.list", {"operating": 400.0, "operating_reset_at": 1030})
+    assert budget.pause_before(("batch", "crm.item.list")) == 30.0
+    assert budget.pause_before(("crm.item.list",)) == 0  # re-learnt from the next answer
+
+    budget.observe("batch", {"operating": 480.5, "operating_reset_at": 1200})
+    assert budget.blocked_wait("batch") == 200.0
+    assert budget.blocked_wait("batch") == 60.0  # nothing known: the bounded default
+
+
+FAULTS = [
+    pytest.param(lambda p: p.fail("batch", status=503, error="QUERY_LIMIT_EXCEEDED",
+                                  description="Too many requests", times=3),
+                 id="503-query-limit"),
+    pytest.param(lambda p: p.fail("batch", status=500, error="INTERNAL_SERVER_ERROR", times=2),
+                 id="500"),
+    pytest.param(lambda p: p.fail_raw("batch", status=502, body="<html>502 Bad Gateway</html>",
+                                      times=2), id="html-502"),
+    pytest.param(lambda p: p.drop_connection("batch", times=2), id="dropped-connection"),
+    pytest.param(lambda p: p.stall("batch", seconds=1.5, times=1), id="timeout"),
+    pytest.param(lambda p: p.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR",
+                                  skip=3, times=2), id="command-in-batch"),
+    pytest.param(lambda p: p.fail("user.get", status=503, error="QUERY_LIMIT_EXCEEDED",
+                                  times=1), id="503-plain-call"),
+]
+
+
+@pytest.mark.parametrize("inject", FAULTS)
+def test_faults_end_in_the_fault_free_state(inject, big, db, db_url, tmp_path, mapping, caplog):
+    inject(big)
+    client = Bitrix24Client(big.webhook_url, backoff=0.01, max_retries=4, timeout=1.0)
+
+    report = sync(big, db_url, tmp_path, mapping, client=client)
+
+    assert_complete_and_stable(report, big, db, db_url, tmp_path, mapping)
+    retries = [r for r in caplog.records if r.levelname == "WARNING" and "retry" in r.message]
+    assert retries, "each retry is logged"
+    assert all(big.code not in r.getMessage() for r in caplog.records)
+    client.close()
+
+
+def test_operation_time_limit_waits_for_the_budget_then_goes_on(big, db, db_url, tmp_path,
+                                                                mapping, caplog):
+    big.latency = 0.001
+    big.operating_limit = 0.0  # every second call of a method is blocked
+
+    waits: list[float] = []
+
+    def pass_time(seconds: float) -> None:
+        waits.append(seconds)
+        big.reset_limits()  # the window has moved on while we waited
+
+    # Threads share the blocked method, so one call may meet several blocks in a row.
+    client = Bitrix24Client(big.webhook_url, backoff=0.01, max_retries=2, sleep=pass_time,
+                            operating_wait_budget=1e6)
+
+    report = sync(big, db_url, tmp_path, mapping, client=client)
+
+    big.operating_limit = None
+    assert any(r.status == 429 for r in big.requests)
+    assert waits and all(1.0 <= w <= 600.0 for w in waits)
+    assert any("OPERATION_TIME_LIMIT" in r.getMessage() for r in caplog.records)
+    assert_complete_and_stable(report, big, db, db_url, tmp_path, mapping)
+    client.close()
+
+
+def test_overload_limit_fails_the_run_at_once(big, db, db_url, tmp_path, mapping):
+    big.fail("*", status=503, error="OVERLOAD_LIMIT", description="REST API is blocked",
+             times=1000)
+    started = time.monotonic()
+
+    report = sync(big, db_url, tmp_path, mapping)
+
+    assert time.monotonic() - started < 10
+    assert report.exit_code == 3
+    assert "contact Bitrix24 support" in report.fatal
+    # No retries: at most one refused request per directory read in parallel.
+    assert len(big.requests) <= len(COUNTS)
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
+
+
+def test_incomplete_read_upserts_what_arrived_and_deactivates_nothing(
+        big, db, db_url, tmp_path, mapping):
+    assert sync(big, db_url, tmp_path, mapping, "city", "object").ok
+    for item in big.records("crm:1040")[:10]:
+        big.delete_record("crm:1040", item["id"])
+    big.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=30, times=1000)
+    client = Bitrix24Client(big.webhook_url, backoff=0.01, max_retries=2)
+
+    report = sync(big, db_url, tmp_path, mapping, "object", client=client)
+
+    stats = report.directories["object"]
+    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
+    assert "read incomplete, nothing deactivated" in stats.message
+    assert report.exit_code == 1
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects WHERE NOT is_active")).scalar() == 0
+    client.close()
+
+
+def test_stop_request_rolls_back_and_ends_the_readers(big, db, db_url, tmp_path, mapping):
+    stop = threading.Event()
+
+    def progress(directory, phase, rows):
+        if directory == "object" and phase == "reading" and rows >= 1000:
+            stop.set()
+
+    settings = settings_for(big, db_url, tmp_path)
+    report = run_sync(settings, RunOptions(), overrides=mapping, stop_event=stop,
+                      progress=progress)
+
+    assert report.directories["city"].status == OK
+    assert report.directories["object"].message == "stopped; changes rolled back"
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
+    deadline = time.monotonic() + 5
+    while [t for t in threading.enumerate() if t.name.startswith("read-")]:
+        assert time.monotonic() < deadline, "background readers did not stop"
+        time.sleep(0.05)
+
+
+def test_bad_records_in_the_middle_of_a_chunk_fail_alone(db):
+    table = City.__table__
+    records = [Prepared(i, {"name": f"Город {i}"}) for i in range(1, 1001)]
+    records[899] = Prepared(900, {"name": None})  # NOT NULL
+    report = SyncReport()
+    with db.connect() as conn:
+        transaction = conn.begin()
+        writer = TableWriter(conn, table, directory="city", columns=["name"],
+                             active_column="is_active", new_row_defaults=dict, report=report)
+        writer.load_existing()
+        # Someone else stored btxid 437 after we looked: its insert breaks the unique key.
+        conn.execute(table.insert().values(btxid=437, name="Чужой"))
+        writer.write(records)
+        transaction.commit()
+
+    assert report.directories["city"].created == 998
+    assert sorted(i.btxid for i in report.issues) == [437, 900]
+    assert all("the database refused the record" in i.message for i in report.issues)
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT btxid, name FROM cities ORDER BY btxid")).all()
+    assert [b for b, _ in stored] == [i for i in range(1, 1001) if i != 900]
+    assert (437, "Чужой") in [tuple(r) for r in stored]
+
+
+def test_clients_of_one_portal_share_the_limiter_set_for_it():
+    from app.rate_limit import limiter_for, use_limits
+
+    shared = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 2, 50)
+
+    assert Bitrix24Client("https://acme.bitrix24.ru/rest/7/other5678/").limiter is shared
+    assert limiter_for("https://elsewhere.bitrix24.ru/rest/1/c0de1234/") is None
+    enterprise = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 5, 250)
+    assert enterprise is not shared and (enterprise.rate, enterprise.burst) == (5, 250)
+
+
+def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_url, tmp_path,
+                                                                  mapping):
+    seed_portal(portal, objects=600)  # only the objects need a batch
+    portal.stall("batch", seconds=5)
+    stop = threading.Event()
+
+    def progress(directory, phase, rows):
+        if directory == "object" and phase == "reading":
+            stop.set()  # the first page is in; the rest hangs on the portal
+
+    started = time.monotonic()
+    report = run_sync(settings_for(portal, db_url, tmp_path), RunOptions(), overrides=mapping,
+                      stop_event=stop, progress=progress)
+
+    assert time.monotonic() - started < 3
+    assert report.directories["city"].status == OK
+    assert report.directories["object"].message == "stopped; changes rolled back"
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0

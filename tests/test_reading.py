@@ -1,0 +1,243 @@
+"""Reading strategies against the fake portal: keyset chains in batch, split ranges, offset."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import errors
+from app.bitrix_client import Bitrix24Client, php_query
+from app.fake_portal import FakePortal, self_signed_tls
+from app.reading import ListQuery, ListReader, list_method
+
+
+def make_client(portal: FakePortal, **kwargs) -> Bitrix24Client:
+    return Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=3, **kwargs)
+
+
+def read_all(portal: FakePortal, method: str, params: dict, *, on_first=None, **kwargs):
+    """Every row the reader emits, in arrival order; `on_first` runs after the first page."""
+    rows: list[dict] = []
+
+    def emit(page):
+        if not rows and on_first is not None:
+            on_first()
+        rows.extend(page)
+
+    ListReader(make_client(portal), method, params, **kwargs).read(emit)
+    return rows
+
+
+def ids(rows: list[dict], key: str = "id") -> list[int]:
+    return sorted(int(r[key]) for r in rows)
+
+
+def sparse_items(portal: FakePortal, count: int, entity_type_id: int = 1040) -> list[int]:
+    # Gaps in ids, as on a real portal with deletions.
+    return portal.add_items(entity_type_id, [{"id": 10 + i * 3 + i % 2, "title": f"Item {i}"}
+                                              for i in range(count)])
+
+
+def batch_commands(portal: FakePortal) -> list[dict]:
+    return [r.params["cmd"] for r in portal.requests if r.method == "batch"]
+
+
+@pytest.mark.parametrize("method, keyset, id_field, order_style", [
+    ("crm.item.list", True, "id", "order"),
+    ("crm.type.list", True, "id", "order"),
+    ("user.get", True, "ID", "sort"),
+    ("lists.element.get", True, "ID", "element_order"),
+    ("crm.deal.list", True, "ID", "order"),
+    ("CRM.Company.List", True, "ID", "order"),
+    ("department.get", False, "ID", "order"),
+    ("crm.status.list", False, "ID", "order"),
+    ("some.unknown.list", False, "ID", "order"),
+])
+def test_strategy_is_chosen_per_method(method, keyset, id_field, order_style):
+    spec = list_method(method)
+    assert (spec.keyset, spec.id_field, spec.order_style) == (keyset, id_field, order_style)
+
+
+def test_keyset_keeps_the_users_filter_and_select():
+    query = ListQuery("crm.item.list", {"entityTypeId": 1040, "filter": {"=stageId": "NEW"},
+                                        "select": ["title"], "order": {"title": "DESC"},
+                                        "start": 100})
+    params = query.keyset_params(after=77, before=500)
+    assert params == {"entityTypeId": 1040, "filter": {"=stageId": "NEW", ">id": 77, "<id": 500},
+                      "select": ["title", "id"], "order": {"id": "ASC"}, "start": -1}
+
+
+def test_user_get_filter_at_the_top_level_stays_there():
+    query = ListQuery("user.get", {"ACTIVE": True, "ADMIN_MODE": 1})
+    params = query.keyset_params(after=5)
+    assert params == {"ACTIVE": True, "ADMIN_MODE": 1, ">ID": 5, "sort": "ID", "order": "ASC",
+                      "start": -1}
+
+
+@pytest.mark.parametrize("params", [
+    {"filter": {">id": 100}},
+    {"filter": {"LOGIC": "OR", "=stageId": "NEW", "=title": "x"}},
+], ids=["own-id-bound", "logic-or"])
+def test_a_filter_the_keyset_would_change_falls_back_to_offset(params):
+    assert ListQuery("crm.item.list", {"entityTypeId": 1, **params}).spec.keyset is False
+
+
+def test_batch_commands_are_php_query_strings():
+    from app.bitrix_client import BatchRef
+
+    text = php_query({"filter": {">ID": BatchRef("$result[p0][49][ID]"), "NAME": "a&b"},
+                      "select": ["ID", "NAME"], "ACTIVE": True})
+    assert text == ("filter[%3EID]=$result[p0][49][ID]&filter[NAME]=a%26b"
+                    "&select[0]=ID&select[1]=NAME&ACTIVE=1")
+
+
+def test_one_page_list_takes_one_plain_call(portal):
+    sparse_items(portal, 30)
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert len(rows) == 30
+    assert [r.method for r in portal.requests] == ["crm.item.list"]
+
+
+def test_keyset_chain_reads_2500_rows_per_request(portal):
+    expected = sparse_items(portal, 1234)
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == expected  # every row exactly once
+    assert [r.method for r in portal.requests] == ["crm.item.list", "batch"]
+    (commands,) = batch_commands(portal)
+    assert len(commands) == 25 and "p0" in commands  # 24 pages + one to see the end
+    assert "filter[%3Eid]=$result[p0][items][49][id]" in commands["p1"]
+
+
+def test_big_list_is_split_into_parallel_chains(portal):
+    expected = sparse_items(portal, 6000)
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == expected
+    methods = [r.method for r in portal.requests]
+    # first page (total), reverse page (highest id), then three independent ranges
+    assert methods[:2] == ["crm.item.list", "crm.item.list"]
+    assert methods[2:] == ["batch"] * 3
+    firsts = sorted(c["p0"] for c in batch_commands(portal))
+    assert sum("filter[%3Cid]" in c for c in firsts) == 2  # the last range is open-ended
+
+
+def test_chain_cut_short_mid_batch_ignores_the_rest(portal):
+    expected = sparse_items(portal, 2000)
+    doomed = expected[1000:1500]
+
+    def delete_some():  # after the first page: the planned batch now ends early
+        for record_id in doomed:
+            portal.delete_record("crm:1040", record_id)
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040}, on_first=delete_some)
+
+    # Commands after the short page point at a missing row; their answers are dropped.
+    assert ids(rows) == sorted(set(expected) - set(doomed))
+    assert len(batch_commands(portal)[0]) == 40
+
+
+def test_failing_command_inside_a_batch_is_retried_from_the_last_good_id(portal):
+    expected = sparse_items(portal, 1000)
+    # The plain first call and four chained commands pass, the fifth fails.
+    portal.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=5)
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == expected
+    first, retry = batch_commands(portal)
+    last_good = expected[50 + 4 * 50 - 1]
+    assert f"filter[%3Eid]={last_good}&" in retry["p0"]
+    # Not refetched from the start: the portal served each row about once.
+    assert sum(r.rows for r in portal.requests) <= 1000 + 50
+
+
+def test_a_command_that_keeps_failing_fails_the_read(portal):
+    sparse_items(portal, 300)
+    portal.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=2, times=100)
+    rows: list[dict] = []
+
+    with pytest.raises(errors.PortalRetriableError, match="gave up after 4 attempts"):
+        ListReader(make_client(portal), "crm.item.list", {"entityTypeId": 1040}).read(rows.extend)
+    assert len(rows) == 100  # what arrived before the failure is handed over
+
+
+def test_method_error_inside_a_batch_fails_at_once(portal):
+    sparse_items(portal, 300)
+    portal.fail("crm.item.list", status=400, error="ACCESS_DENIED", skip=1)
+
+    with pytest.raises(errors.PortalMethodError, match="needs read access"):
+        read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+    assert [r.method for r in portal.requests] == ["crm.item.list", "batch"]
+
+
+def test_users_filter_is_merged_not_replaced(portal):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": i % 3 != 0} for i in range(1, 401)])
+    active = [i for i in range(1, 401) if i % 3 != 0]
+
+    top = read_all(portal, "user.get", {"ACTIVE": True})
+    nested = read_all(portal, "user.get", {"FILTER": {"ACTIVE": True}})
+
+    assert ids(top, "ID") == active
+    assert ids(nested, "ID") == active
+    assert "batch" in [r.method for r in portal.requests]
+
+
+def test_list_elements_are_read_by_keyset(portal):
+    expected = portal.add_elements(52, [{"NAME": f"V{i}"} for i in range(777)])
+
+    rows = read_all(portal, "lists.element.get", {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": 52})
+
+    assert ids(rows, "ID") == expected
+    assert [r.method for r in portal.requests] == ["lists.element.get", "batch"]
+    assert "ELEMENT_ORDER[ID]=ASC" in batch_commands(portal)[0]["p0"]
+
+
+def test_methods_without_keyset_use_offset_batches(portal):
+    expected = portal.add_departments([{"NAME": f"D{i}"} for i in range(230)])
+    portal.fail("department.get", status=500, error="INTERNAL_SERVER_ERROR", skip=3)
+
+    rows = read_all(portal, "department.get", {})
+
+    assert ids(rows, "ID") == expected
+    # first page, one batch of four offsets, one retry of the failed offset alone
+    assert [r.method for r in portal.requests] == ["department.get", "batch", "batch"]
+    assert len(batch_commands(portal)[1]) == 1
+
+
+def test_offset_read_shorter_than_its_total_is_incomplete(portal):
+    portal.add_departments([{"NAME": f"D{i}"} for i in range(120)])
+    portal.fail("department.get", status=400, error="ACCESS_DENIED", skip=1)
+
+    with pytest.raises(errors.PortalMethodError):
+        read_all(portal, "department.get", {})
+
+
+def test_fake_portal_serves_https(tmp_path, monkeypatch):
+    context, cert = self_signed_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with FakePortal(ssl_context=context) as secure:
+        secure.add_items(1036, [{"title": "Москва"}])
+        assert secure.webhook_url.startswith("https://127.0.0.1:")
+        client = Bitrix24Client(secure.webhook_url)
+
+        assert client.call("crm.item.list", {"entityTypeId": 1036})["total"] == 1
+        client.close()
+
+
+def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
+    from app import reading
+
+    monkeypatch.setattr(reading, "SLOW_BATCH_SECONDS", 0.25)
+    monkeypatch.setattr(reading, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
+    expected = sparse_items(portal, 6000)
+    portal.row_cost = 0.00012  # 50 pages take 0.3 s on the portal, 25 pages 0.15 s
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == expected
+    assert [len(c) for c in batch_commands(portal)] == [50, 25, 25, 20]
+    assert "using 25 pages per batch" in caplog.text
