@@ -18,7 +18,7 @@ import pytest
 
 import service
 from app import service_loop
-from app.fake_data import OBJECT_ENTITY_TYPE_ID, seed_portal
+from app.fake_data import seed_portal
 from app.fake_portal import FakePortal
 from app.runner import RunOptions, run_sync
 from app.scheduler import CronSchedule
@@ -233,10 +233,19 @@ def logged(tmp_path: Path, needle: str):
     return lambda: log.is_file() and needle in log.read_text(encoding="utf-8")
 
 
-def object_pages_asked(portal: FakePortal, pages: int):
-    """True once the service asked for `pages` pages of objects: it is mid-directory then."""
-    return lambda: sum(1 for r in portal.requests if r.method == "crm.item.list" and str(
-        r.params.get("entityTypeId")) == str(OBJECT_ENTITY_TYPE_ID)) >= pages
+@contextlib.contextmanager
+def blocked_table(db_url: str, table: str) -> Iterator[None]:
+    """Another session write-locks `table`, so every statement on it waits until the end."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        conn.execute(text(f"LOCK TABLES {table} WRITE"))
+        try:
+            yield
+        finally:
+            conn.execute(text("UNLOCK TABLES"))
+    engine.dispose()
 
 
 needs_posix_signals = pytest.mark.skipif(
@@ -247,9 +256,10 @@ needs_posix_signals = pytest.mark.skipif(
 def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping):
     with FakePortal(latency=0.15) as portal:
         seed_portal(portal, objects=TABLES["objects"])
+        portal.stall("batch", seconds=5)  # only the objects need a batch: their rest hangs
         with service_process(portal, mysql_url, tmp_path, mapping) as child:
             # Page 1 of the objects is written, uncommitted, when the signal comes.
-            wait_until(child, object_pages_asked(portal, 2), "the second page of objects")
+            wait_until(child, logged(tmp_path, "object: reading"), "the objects")
             code, elapsed = signal_and_wait(child, 15)
     assert code == 0, console(tmp_path)
     assert elapsed < 3
@@ -267,9 +277,9 @@ def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping)
 
 @needs_posix_signals
 def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_path, mapping):
-    with FakePortal() as portal:
+    # A write that never finishes: another session holds a write lock on cities.
+    with FakePortal() as portal, blocked_table(mysql_url, "cities"):
         seed_portal(portal, objects=TABLES["objects"])
-        portal.stall("crm.item.list", seconds=30, times=100)  # a portal that hangs
         with service_process(portal, mysql_url, tmp_path, mapping) as child:
             wait_until(child, logged(tmp_path, "city: reading"), "the first directory")
             child.send_signal(signal.SIGTERM)
