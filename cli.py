@@ -15,7 +15,7 @@ from app import getting_started  # noqa: E402
 from app.config import load_settings  # noqa: E402
 from app.errors import SyncError  # noqa: E402
 from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
-from app.masking import mask  # noqa: E402
+from app.masking import MaskingArgumentParser, mask  # noqa: E402
 from app.progress import live_progress, progress_wanted  # noqa: E402
 from app.report import SyncReport  # noqa: E402
 from app.runner import RunOptions, run_sync  # noqa: E402
@@ -35,7 +35,7 @@ EXIT_CODES = """exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = MaskingArgumentParser(
         prog="python cli.py",
         description="One-way sync of Bitrix24 directories into the local database.",
         epilog=EXIT_CODES,

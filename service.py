@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 from app.config import load_settings  # noqa: E402
 from app.errors import ConfigError  # noqa: E402
 from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
-from app.masking import mask  # noqa: E402
+from app.masking import MaskingArgumentParser, mask  # noqa: E402
 from app.scheduler import CronSchedule  # noqa: E402
 from app.service_loop import DEFAULT_LOG_FILE, run_service  # noqa: E402
 from app.signals import install_stop_handlers  # noqa: E402
@@ -23,7 +23,7 @@ log = logging.getLogger("bitrix_sync.service")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = MaskingArgumentParser(
         prog="python service.py",
         description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
                     "(time zone SYNC_TIMEZONE) until Ctrl+C or SIGTERM.",

@@ -115,7 +115,9 @@ def read_environment(
     sources: list[str] = []
     for name, layer in reversed(layers):
         for key, value in layer.items():
-            if key in VARIABLES and value is not None:
+            # An empty value counts as unset: a copied .env.example with "MYSQL_PASSWORD="
+            # must not hide the parent project's real password.
+            if key in VARIABLES and value is not None and value.strip():
                 merged[key] = value
         if name != "environment":
             sources.insert(0, name)

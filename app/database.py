@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import mask_database_url
-from app.errors import DatabaseError, SchemaError
+from app.errors import ConfigError, DatabaseError, SchemaError
 from app.model_loader import ModelSet
 
 _HINTS = {
@@ -31,8 +31,9 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise DatabaseError(f"Cannot use the database URL {mask_database_url(url)}: {exc}") \
-            from None
+        # A URL SQLAlchemy cannot even parse or load a driver for is a setting to fix.
+        raise ConfigError(f"DATABASE_URL: cannot use the database URL {mask_database_url(url)}: "
+                          f"{exc}", variables=("DATABASE_URL",)) from None
     if engine.dialect.name == "sqlite":
         _fix_sqlite_transactions(engine)
     return engine
@@ -119,9 +120,30 @@ def create_builtin_tables(engine: Engine) -> list[str]:
     return [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
 
 
-def column_from_error(exc: BaseException) -> str | None:
-    """The column a driver error names, if any (MySQL and SQLite wording)."""
+def column_from_error(exc: BaseException, table=None, conn=None) -> str | None:
+    """The column a driver error names, if any (MySQL and SQLite wording).
+
+    A duplicate-key error names the unique index, not the column; `table`
+    (a SQLAlchemy Table) and the database's own index list (through `conn`)
+    map the index back to its first column.
+    """
     message = str(getattr(exc, "orig", exc))
     match = re.search(r"column '([^']+)'", message) or re.search(
-        r"NOT NULL constraint failed: \w+\.(\w+)", message)
-    return match.group(1) if match else None
+        r"(?:NOT NULL|UNIQUE) constraint failed: \w+\.(\w+)", message)
+    if match:
+        return match.group(1)
+    key = re.search(r"Duplicate entry .* for key '(?:[^'.]+\.)?([^']+)'", message)
+    if not key:
+        return None
+    name = key.group(1)
+    if table is None or name in table.c:
+        return name
+    for index in [*table.indexes, *table.constraints]:
+        columns = list(getattr(index, "columns", []))
+        if index.name == name and columns:
+            return columns[0].name
+    if conn is not None:  # an index the database has but the model does not declare
+        for index in inspect(conn).get_indexes(table.name):
+            if index["name"] == name and index["column_names"]:
+                return index["column_names"][0]
+    return name

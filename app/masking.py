@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 
@@ -45,3 +46,10 @@ class MaskingFilter(logging.Filter):
         if masked != message or record.args:
             record.msg, record.args = masked, None
         return True
+
+
+class MaskingArgumentParser(argparse.ArgumentParser):
+    """argparse echoes bad arguments back; a mistyped option may carry the webhook URL."""
+
+    def error(self, message: str):  # type: ignore[override]
+        super().error(mask(message))

@@ -11,6 +11,7 @@ from app.config import Settings
 from app.database import check_connection, check_schema, make_engine
 from app.errors import LockHeldError, SyncError
 from app.mapping import load_mapping_file
+from app.masking import mask
 from app.model_loader import ModelSet, load_models
 from app.rate_limit import use_limits
 from app.report import SyncReport
@@ -83,8 +84,10 @@ def run_sync(
     report = SyncReport(dry_run=options.dry_run)
     engine = None
     try:
+        # Checks first: a run stopped by a setting, mapping or schema error writes
+        # nothing at all, not even a history row.
+        syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
         with guarded_run(settings.database_url, options.trigger, report):
-            syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
             client = client or Bitrix24Client(
                 settings.webhook_url, timeout=settings.bitrix_timeout,
                 verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
@@ -96,6 +99,12 @@ def run_sync(
         fatal_report(exc, report)
         # A held lock is routine (the service skips the tick), not a failure.
         log.log(logging.WARNING if isinstance(exc, LockHeldError) else logging.ERROR, "%s", exc)
+    except Exception as exc:
+        # A bug must not take the counts of the directories already done with it.
+        fatal_report(SyncError(f"Unexpected error: {type(exc).__name__}: {mask(exc)} "
+                               "(run with --verbose for the traceback)"), report)
+        log.error("%s", report.fatal)
+        log.debug("Traceback of the unexpected error", exc_info=exc)
     finally:
         if engine is not None:
             engine.dispose()

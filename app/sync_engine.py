@@ -214,6 +214,8 @@ class SyncEngine:
                     except RecordError as exc:
                         report.add_issue(exc.directory, exc.btxid, exc.field, str(exc))
                         log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
+                        if exc.btxid is not None:
+                            writer.keep(exc.btxid)
                 if len(prepared) >= CHUNK:
                     writer.write(prepared)
                     prepared = []

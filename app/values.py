@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, Numeric, String, Text
@@ -116,9 +116,15 @@ def _decimal(value: Any, kind: Numeric) -> Decimal:
         raise ValueProblem(f"is not a number: {value!r}")
     scale = getattr(kind, "scale", None)
     if scale is not None and not isinstance(kind, Float):
-        number = number.quantize(Decimal(1).scaleb(-scale))
+        out_of_range = ValueProblem(
+            f"is out of range for NUMERIC({kind.precision},{scale}): {value!r}")
+        try:
+            # Half up, as MySQL itself rounds a DECIMAL on insert.
+            number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise out_of_range from None
         if kind.precision is not None and len(number.as_tuple().digits) > kind.precision:
-            raise ValueProblem(f"is out of range for NUMERIC({kind.precision},{scale}): {value!r}")
+            raise out_of_range
     return number
 
 
@@ -152,7 +158,9 @@ def normalize(value: Any, column: Column) -> Any:
         return float(value)
     if isinstance(kind, Numeric):
         number = Decimal(str(value))
-        return number.quantize(Decimal(1).scaleb(-kind.scale)) if kind.scale else number
+        if kind.scale:
+            return number.quantize(Decimal(1).scaleb(-kind.scale), rounding=ROUND_HALF_UP)
+        return number
     if isinstance(kind, DateTime) and isinstance(value, datetime):
         return value.replace(tzinfo=None, microsecond=0)
     if isinstance(kind, Date) and isinstance(value, datetime):

@@ -74,6 +74,10 @@ class TableWriter:
             values = {c: normalize(row[i + 2], self.table.c[c]) for i, c in enumerate(compared)}
             self.existing[int(row[1])] = (row[0], values)
 
+    def keep(self, btxid: int) -> None:
+        """The portal still has this record, though it could not be stored: never deactivate it."""
+        self.seen.add(btxid)
+
     def write(self, records: Iterable[Prepared]) -> None:
         """Upsert a batch of records (a page or several)."""
         inserts, updates = [], []
@@ -125,7 +129,8 @@ class TableWriter:
                 action([row for _, row in chunk])
         except SQLAlchemyError as exc:
             if len(chunk) == 1:
-                self.report.add_issue(self.directory, chunk[0][0], column_from_error(exc),
+                column = column_from_error(exc, self.table, self.conn)
+                self.report.add_issue(self.directory, chunk[0][0], column,
                                       f"the database refused the record: {describe_db_error(exc)}")
                 return
             middle = len(chunk) // 2  # find the bad record(s); commit the rest

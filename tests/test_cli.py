@@ -153,3 +153,21 @@ def test_runs_from_any_folder_as_cron_would(env, tmp_path):
         env={**os.environ, "PYTHONIOENCODING": "utf-8"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["directories"]["user"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--webhok-url", "https://portal.example/rest/1/SecretCodeXyz123/"],
+    ["--sync", "city", "https://portal.example/rest/1/SecretCodeXyz123/"],
+], ids=["mistyped-option", "url-as-directory"])
+def test_usage_errors_never_echo_the_webhook_code(capsys, argv):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert "SecretCodeXyz123" not in out + err
+    assert "/rest/1/***/" in err
+
+
+def test_database_url_with_an_unknown_driver_is_a_setting_error(capsys, env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql+nodriver://root:pw@127.0.0.1/db")
+    code, _, err = run_cli(capsys)
+    assert code == 2
+    assert "DATABASE_URL: cannot use the database URL mysql+nodriver://root:***@" in err

@@ -120,3 +120,15 @@ def test_mapping_file_defaults_to_project_mapping_toml(tmp_path):
     with pytest.raises(ConfigError, match="SYNC_MAPPING_FILE: file not found"):
         load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
                                "SYNC_MAPPING_FILE": "missing.toml"}, project_dir=tmp_path)
+
+
+def test_empty_values_do_not_hide_values_from_later_sources(tmp_path):
+    project = tmp_path / "MiniApps" / "bitrix-sync"
+    write(project.parent / ".env", f"BITRIX_WEBHOOK_URL={WEBHOOK}\nMYSQL_USER=app\n"
+                                   "MYSQL_PASSWORD=RealPass1\n")
+    write(project / ".env", "MYSQL_PASSWORD=\nMYSQL_USER=\n")
+
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": ""}, project_dir=project)
+
+    assert settings.webhook_url == WEBHOOK
+    assert settings.database_url.startswith("mysql+pymysql://app:RealPass1@")

@@ -72,19 +72,19 @@ def test_a_fatal_error_is_recorded_without_the_webhook_code(seeded, db_url, tmp_
     assert "Wr0ngSecretCode77" not in json.dumps([str(v) for v in row.values()])
 
 
-def test_a_schema_error_is_recorded_as_failed_exit_2(seeded, db_url, tmp_path, mapping):
+def test_a_schema_error_writes_no_history(seeded, db_url, tmp_path, mapping):
+    """Exit 2 means nothing was written: not even the history table is created."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
         if engine.dialect.name == "mysql":
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
         conn.execute(text("DROP TABLE users"))
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 2 and "table 'users' does not exist" in report.fatal
+    assert not inspect(engine).has_table("bitrix_sync_runs")
     engine.dispose()
-
-    sync(seeded, db_url, tmp_path, mapping)
-
-    [row] = runs(db_url)
-    assert (row["status"], row["exit_code"]) == ("failed", 2)
-    assert "table 'users' does not exist" in row["error"]
 
 
 def test_a_dry_run_writes_no_history(seeded, db_url, tmp_path, mapping):
@@ -125,14 +125,17 @@ def test_stop_mid_directory_rolls_it_back_and_is_recorded(portal, db_url, tmp_pa
     assert row["error"] == "stopped before finishing object, violation, user"
 
 
-def test_an_unexpected_exception_is_recorded_and_raised(seeded, db_url, tmp_path, mapping,
-                                                        monkeypatch):
+def test_an_unexpected_exception_is_recorded_and_reported(seeded, db_url, tmp_path, mapping,
+                                                          monkeypatch):
     def broken(self, names=None, report=None):
         raise RuntimeError(f"bug near {seeded.webhook_url}")
 
     monkeypatch.setattr(SyncEngine, "run", broken)
-    with pytest.raises(RuntimeError, match="bug near"):
-        sync(seeded, db_url, tmp_path, mapping)
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 1
+    assert report.fatal.startswith("Unexpected error: RuntimeError: bug near http://")
+    assert seeded.code not in report.fatal
 
     [row] = runs(db_url)
     assert (row["status"], row["exit_code"]) == ("failed", 1)

@@ -259,3 +259,45 @@ def test_mysql_charset_is_utf8mb4(dialect, mysql_url, seeded, tmp_path, mapping)
     engine = make_engine(mysql_url)
     assert scalar(engine, "SELECT @@character_set_connection") == "utf8mb4"
     engine.dispose()
+
+
+def test_an_existing_record_that_turns_bad_is_reported_not_deactivated(
+        seeded, db, db_url, tmp_path, mapping):
+    sync(seeded, db_url, tmp_path, mapping, "city")
+    city = seeded.records("crm:1036")[2]
+    seeded.update_record("crm:1036", city["id"], title="Г" * 300)
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city")
+
+    assert report.directories["city"].errors == 1
+    assert report.directories["city"].deactivated == 0
+    assert rows(db, f"SELECT name, is_active FROM cities WHERE btxid = {city['id']}") == [
+        (city["title"], True)]
+
+
+def test_a_database_rejection_fails_alone_and_names_the_column(
+        seeded, db, db_url, tmp_path, mapping):
+    with db.begin() as conn:
+        conn.execute(text("CREATE UNIQUE INDEX uq_city_name ON cities (name)"))
+    first = seeded.records("crm:1036")[0]
+    seeded.add_items(1036, [{"id": 91001, "title": first["title"]}])
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city")
+
+    assert report.directories["city"].errors == 1
+    issue = report.issues[0]
+    assert (issue.directory, issue.btxid, issue.field) == ("city", 91001, "name")
+    assert issue.message.startswith("the database refused the record")
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == len(seeded.records("crm:1036")) - 1
+
+
+def test_a_number_too_big_for_its_column_fails_alone(seeded, db, db_url, tmp_path, mapping):
+    seeded.add_elements(52, [{"ID": "91002", "NAME": "Огромный штраф",
+                              "PROPERTY_230": {"1": "1e26"}}])
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert [(i.btxid, i.field) for i in report.issues] == [(91002, "fine")]
+    assert "out of range for NUMERIC(12,2)" in report.issues[0].message
+    assert report.directories["user"].status == OK
+    assert scalar(db, "SELECT COUNT(*) FROM violations") == len(seeded.records("list:52")) - 1
