@@ -6,22 +6,28 @@ import argparse
 import functools
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
-from app import getting_started  # noqa: E402
-from app.config import load_settings  # noqa: E402
-from app.errors import SyncError  # noqa: E402
-from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
-from app.masking import MaskingArgumentParser, mask  # noqa: E402
-from app.progress import live_progress, progress_wanted  # noqa: E402
-from app.report import SyncReport  # noqa: E402
-from app.runner import RunOptions, run_sync  # noqa: E402
-from app.status import gather_status, parse_age  # noqa: E402
-from app.sync_engine import fatal_report  # noqa: E402
-from app.syncers import SYNCERS  # noqa: E402
+try:
+    from app import getting_started
+    from app.config import load_settings
+    from app.errors import SyncError
+    from app.logging_setup import force_utf8_console, setup_logging
+    from app.masking import MaskingArgumentParser, mask
+    from app.progress import live_progress, progress_wanted
+    from app.report import SyncReport
+    from app.runner import RunOptions, run_sync
+    from app.status import gather_status, parse_age
+    from app.sync_engine import fatal_report
+    from app.syncers import SYNCERS
+except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
+    print(f"error: the Python package {exc.name!r} is missing; install the requirements "
+          f"with: {sys.executable} -m pip install -r requirements.txt", file=sys.stderr)
+    sys.exit(2)
 
 log = logging.getLogger("bitrix_sync")
 
@@ -144,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(args, report)  # nothing ran (e.g. another sync holds the lock): one line
     _print(args, report)
     if args.dry_run and args.verbose and not args.json:
-        print(report.render_planned())
+        _emit(report.render_planned())
     return report.exit_code
 
 
@@ -155,26 +161,35 @@ def _init_db(settings) -> int:
     check_connection(engine)
     created = create_builtin_tables(engine)
     engine.dispose()
-    print("Created tables: " + ", ".join(created) if created else "All tables already exist.")
+    _emit("Created tables: " + ", ".join(created) if created else "All tables already exist.")
     return 0
 
 
 def _status(args: argparse.Namespace, settings) -> int:
     status = gather_status(settings, max_age=args.max_age)
-    print(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
+    _emit(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
     return status.exit_code
+
+
+def _emit(text: str) -> None:
+    """Print a result; a reader that went away (`| head`) does not turn a good run into exit 1."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Point stdout at nothing so the interpreter's final flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _print(args: argparse.Namespace, report: SyncReport) -> None:
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
+        _emit(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
     else:
-        print(report.render_table())
+        _emit(report.render_table())
 
 
 def _fail(args: argparse.Namespace, report: SyncReport) -> int:
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
+        _emit(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
     else:
         print(f"error: {report.fatal}", file=sys.stderr)
     return report.exit_code

@@ -11,13 +11,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 
-from app.config import load_settings  # noqa: E402
-from app.errors import ConfigError  # noqa: E402
-from app.logging_setup import force_utf8_console, setup_logging  # noqa: E402
-from app.masking import MaskingArgumentParser, mask  # noqa: E402
-from app.scheduler import CronSchedule  # noqa: E402
-from app.service_loop import DEFAULT_LOG_FILE, run_service  # noqa: E402
-from app.signals import install_stop_handlers  # noqa: E402
+try:
+    from app.config import load_settings
+    from app.errors import ConfigError
+    from app.logging_setup import force_utf8_console, setup_logging
+    from app.masking import MaskingArgumentParser, mask
+    from app.scheduler import CronSchedule
+    from app.service_loop import DEFAULT_LOG_FILE, run_service
+    from app.signals import install_stop_handlers
+except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
+    print(f"error: the Python package {exc.name!r} is missing; install the requirements "
+          f"with: {sys.executable} -m pip install -r requirements.txt", file=sys.stderr)
+    sys.exit(2)
 
 log = logging.getLogger("bitrix_sync.service")
 

@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 
 from app.errors import ConfigError
 from app.masking import mask, register_secret
+from app.scheduler import schedule_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -110,7 +111,9 @@ def read_environment(
     candidates += [project_dir / ".env", project_dir.parent / ".env"]
     for path in candidates:
         if path.is_file():
-            layers.append((str(path), dotenv_values(path, encoding="utf-8")))
+            # utf-8-sig: Notepad and PowerShell 5.1 save UTF-8 with a BOM, which would
+            # otherwise glue itself to the first variable's name.
+            layers.append((str(path), dotenv_values(path, encoding="utf-8-sig")))
     merged: dict[str, str] = {}
     sources: list[str] = []
     for name, layer in reversed(layers):
@@ -183,6 +186,9 @@ def load_settings(
     verify = _flag(get("BITRIX_VERIFY_SSL", "true"), "BITRIX_VERIFY_SSL", problems)
     on_start = _flag(get("SYNC_ON_START", "false"), "SYNC_ON_START", problems)
 
+    # Checked here too, not only by the service: --check and every run see a bad schedule.
+    problems += schedule_problems(get("SYNC_SCHEDULE", "0 0 * * *"), get("SYNC_TIMEZONE"))
+
     level = get("LOG_LEVEL", "INFO").upper()
     if level not in _LEVELS:
         problems.append(("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}"))
@@ -194,7 +200,9 @@ def load_settings(
         mapping_file = project_dir / "mapping.toml"
 
     if problems:
-        lines = "\n".join(f"  - {name}: {text}" for name, text in problems)
+        # The schedule's own texts read "= 'value' is not ...": no colon before those.
+        lines = "\n".join(f"  - {name}{'' if text.startswith('=') else ':'} {text}"
+                          for name, text in problems)
         raise ConfigError(
             f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}",
             variables=tuple(name for name, _ in problems),

@@ -69,6 +69,11 @@ def check_connection(engine: Engine) -> None:
         raise DatabaseError(
             f"Cannot connect to the database {engine.url.render_as_string(hide_password=True)}: "
             f"{describe_db_error(exc)}") from None
+    except TypeError as exc:  # the driver refused an option from the URL's query string
+        raise ConfigError(
+            f"DATABASE_URL: the driver does not accept the URL "
+            f"{engine.url.render_as_string(hide_password=True)}: {exc}",
+            variables=("DATABASE_URL",)) from None
 
 
 def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> None:

@@ -33,10 +33,13 @@ def load_mapping_file(path: Path | None, known: set[str]) -> dict[str, dict[str,
     if path is None:
         return {}
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        # utf-8-sig: Windows editors often save a BOM, which TOML does not allow.
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise MappingError(f"Cannot read the mapping file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise MappingError(f"The mapping file {path} is not UTF-8 text; save it as UTF-8") \
+            from None
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"The mapping file {path} is not valid TOML: {exc}") from None
     check_overrides(data, known, source=str(path))

@@ -115,7 +115,12 @@ class SyncReport:
     def summary(self) -> str:
         """One line for logs and the service."""
         t = self.totals
-        state = "ok" if self.ok else ("failed: " + self.fatal if self.fatal else "with errors")
+        if self.fatal:
+            state = f"failed (exit {self.exit_code})"  # the error itself is logged once, apart
+        elif any(d.status == SKIPPED for d in self.directories.values()):
+            state = "stopped early"
+        else:
+            state = "ok" if self.ok else "with errors"
         return (f"sync {state}: fetched {t['fetched']}, created {t['created']}, updated "
                 f"{t['updated']}, unchanged {t['unchanged']}, deactivated {t['deactivated']}, "
                 f"errors {t['errors']}")

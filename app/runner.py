@@ -98,7 +98,12 @@ def run_sync(
     except SyncError as exc:
         fatal_report(exc, report)
         # A held lock is routine (the service skips the tick), not a failure.
-        log.log(logging.WARNING if isinstance(exc, LockHeldError) else logging.ERROR, "%s", exc)
+        # The CLI prints the error itself (once); the service has only its log to say it.
+        # A held lock is routine for the service (it skips the tick), not a failure.
+        level = logging.ERROR if options.trigger == "service" else logging.DEBUG
+        if isinstance(exc, LockHeldError) and level == logging.ERROR:
+            level = logging.WARNING
+        log.log(level, "%s", exc)
     except Exception as exc:
         # A bug must not take the counts of the directories already done with it.
         fatal_report(SyncError(f"Unexpected error: {type(exc).__name__}: {mask(exc)} "
@@ -108,5 +113,6 @@ def run_sync(
     finally:
         if engine is not None:
             engine.dispose()
-    log.info("%s", report.summary())
+    if report.directories:  # a run that never started has nothing to sum up
+        log.info("%s", report.summary())
     return report

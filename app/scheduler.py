@@ -25,6 +25,24 @@ _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight"
 _OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
 
 
+def schedule_problems(expression: str, timezone: str | None) -> list[tuple[str, str]]:
+    """(variable, problem) pairs for SYNC_SCHEDULE / SYNC_TIMEZONE; empty when both are fine."""
+    return _check(" ".join(str(expression).split()), (timezone or "").strip() or None)[0]
+
+
+def _check(expression: str, timezone: str | None) -> tuple[list[tuple[str, str]], _Zone | None]:
+    problems: list[tuple[str, str]] = []
+    expression_problem = _expression_problem(expression)
+    if expression_problem:
+        problems.append(("SYNC_SCHEDULE", expression_problem))
+    zone: _Zone | None = None
+    try:
+        zone = _IanaZone(timezone) if timezone else _LocalZone()
+    except _ZoneProblem as exc:
+        problems.append(("SYNC_TIMEZONE", str(exc)))
+    return problems, zone
+
+
 class CronSchedule:
     """A cron expression in a time zone.
 
@@ -45,15 +63,7 @@ class CronSchedule:
     def __init__(self, expression: str, timezone: str | None = None) -> None:
         self.expression = " ".join(str(expression).split())
         self.timezone = (timezone or "").strip() or None
-        problems: list[tuple[str, str]] = []
-        expression_problem = _expression_problem(self.expression)
-        if expression_problem:
-            problems.append(("SYNC_SCHEDULE", expression_problem))
-        zone: _Zone | None = None
-        try:
-            zone = _IanaZone(self.timezone) if self.timezone else _LocalZone()
-        except _ZoneProblem as exc:
-            problems.append(("SYNC_TIMEZONE", str(exc)))
+        problems, zone = _check(self.expression, self.timezone)
         if problems:
             if len(problems) == 1:
                 name, text = problems[0]

@@ -171,3 +171,34 @@ def test_database_url_with_an_unknown_driver_is_a_setting_error(capsys, env, mon
     code, _, err = run_cli(capsys)
     assert code == 2
     assert "DATABASE_URL: cannot use the database URL mysql+nodriver://root:***@" in err
+
+
+def test_database_url_option_the_driver_refuses_is_a_setting_error(capsys, env, monkeypatch,
+                                                                   mysql_url):
+    monkeypatch.setenv("DATABASE_URL", mysql_url + "&sslmode=require")
+    code, _, err = run_cli(capsys)
+    assert code == 2
+    assert "DATABASE_URL: the driver does not accept the URL" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("script", ["cli.py", "service.py"])
+def test_missing_packages_are_named_without_a_traceback(script, tmp_path):
+    # -S: no site-packages, as when cron runs the system Python instead of the venv's.
+    result = subprocess.run([sys.executable, "-S", str(ROOT / script), "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, encoding="utf-8", timeout=60)
+    assert result.returncode == 2
+    assert "is missing; install the requirements with:" in result.stderr
+    assert "-m pip install -r requirements.txt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_does_not_fail_the_run(tmp_path):
+    """`python cli.py --status | head -1`: stdout closes before the result is printed."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{(tmp_path / 'x.db').as_posix()}"}
+    child = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--init-db"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    child.stdout.close()  # long before the child gets to print
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

@@ -132,3 +132,26 @@ def test_empty_values_do_not_hide_values_from_later_sources(tmp_path):
 
     assert settings.webhook_url == WEBHOOK
     assert settings.database_url.startswith("mysql+pymysql://app:RealPass1@")
+
+
+def test_files_saved_with_a_bom_are_read(tmp_path):
+    """Notepad and PowerShell 5.1 write UTF-8 with a byte order mark."""
+    (tmp_path / ".env").write_bytes(
+        f"BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n".encode("utf-8-sig"))
+    (tmp_path / "mapping.toml").write_bytes('[user]\nmethod = "user.get"\n'.encode("utf-8-sig"))
+
+    settings = load_settings(environ={}, project_dir=tmp_path)
+
+    assert settings.webhook_url == WEBHOOK
+    from app.mapping import load_mapping_file
+
+    assert load_mapping_file(settings.mapping_file, {"user"}) == {"user": {"method": "user.get"}}
+
+
+def test_a_bad_schedule_is_a_settings_problem_for_every_command(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
+                               "SYNC_SCHEDULE": "every day", "SYNC_TIMEZONE": "Mars/Base"},
+                      project_dir=tmp_path)
+    assert set(caught.value.variables) == {"SYNC_SCHEDULE", "SYNC_TIMEZONE"}
+    assert "- SYNC_SCHEDULE" in str(caught.value) and "- SYNC_TIMEZONE" in str(caught.value)

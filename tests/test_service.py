@@ -38,9 +38,9 @@ def counts(url: str) -> dict[str, int]:
 
 @pytest.mark.parametrize(("env", "expected"), [
     ({"SYNC_SCHEDULE": "every night"},
-     "error: SYNC_SCHEDULE = 'every night' is not a valid cron expression"),
+     "  - SYNC_SCHEDULE = 'every night' is not a valid cron expression"),
     ({"SYNC_TIMEZONE": "Europe/Moskow"},
-     "error: SYNC_TIMEZONE = 'Europe/Moskow' is not a known time zone (did you mean "
+     "  - SYNC_TIMEZONE = 'Europe/Moskow' is not a known time zone (did you mean "
      "Europe/Moscow?)"),
     ({"BITRIX_WEBHOOK_URL": ""}, "  - BITRIX_WEBHOOK_URL: is not set"),
 ], ids=["bad-schedule", "bad-zone", "no-webhook"])

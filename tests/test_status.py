@@ -158,15 +158,14 @@ def test_times_are_shown_in_the_schedule_zone(history, tmp_path):
     assert status.to_dict()["last_success"]["finished_at"] == "2024-06-01T21:00:44+00:00"
 
 
-def test_invalid_schedule_does_not_hide_the_history(capsys, history, monkeypatch):
+def test_invalid_schedule_is_a_settings_error_for_status_too(capsys, history, monkeypatch):
+    """Settings are checked as a whole: the service could not start with this schedule."""
     monkeypatch.setenv("SYNC_SCHEDULE", "every night")
 
-    code, out, _ = run_cli(capsys, "--status", "--max-age", "1d")
+    code, out, err = run_cli(capsys, "--status", "--max-age", "1d")
 
-    assert code == 0
-    assert "Next run: unknown, SYNC_SCHEDULE = 'every night' is not a valid cron expression" \
-        in out
-    assert out.splitlines()[-1] == "Max age 1d: OK"
+    assert code == 2 and out == ""
+    assert "  - SYNC_SCHEDULE = 'every night' is not a valid cron expression" in err
 
 
 def test_unreachable_database_exits_3(capsys, monkeypatch):
