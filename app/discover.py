@@ -410,4 +410,8 @@ def write_skeleton(path: Path, text: str, *, force: bool) -> None:
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; nothing was written. Choose another file "
                           "name or add --force to overwrite it.", variables=("--write",))
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a missing folder, a directory in the way, no permission
+        raise ConfigError(f"Cannot write the mapping skeleton to {path}: "
+                          f"{exc.strerror or exc}", variables=("--write",)) from None

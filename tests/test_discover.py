@@ -202,3 +202,13 @@ def test_bad_webhook_exits_3_without_the_code(capsys, monkeypatch, seeded):
     out, err = capsys.readouterr()
     assert json.loads(out)["fatal"].startswith("The portal rejected the webhook")
     assert "Wr0ng77x" not in out + err
+
+
+def test_write_into_a_missing_folder_is_a_clear_error(tmp_path):
+    from app.discover import write_skeleton
+    from app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton to .*No such file"):
+        write_skeleton(tmp_path / "nope" / "mapping.toml", "[user]\n", force=False)
+    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton"):
+        write_skeleton(tmp_path, "[user]\n", force=True)
