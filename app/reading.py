@@ -196,6 +196,8 @@ class _Outcome:
     pages: list[Page] = field(default_factory=list)
     follow_ups: list[_Step] = field(default_factory=list)
     failure: PortalError | None = None
+    # Keyset chains that ended on a short page: (last id read, upper bound).
+    ended: list[tuple[int, int | None]] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -274,7 +276,9 @@ class _ChainStep(_Step):
                 outcome.pages.append(rows)
                 after = query.row_id(rows[-1])
             if len(rows) < PAGE_SIZE:
-                return outcome  # the chain is complete; later commands are ignored
+                # The chain is complete; later commands are ignored.
+                outcome.ended.append((after, self.before))
+                return outcome
         outcome.follow_ups.append(replace(self, after=after, pages_left=self._less(outcome),
                                           attempt=0, delay=0.0))
         return outcome
@@ -398,6 +402,7 @@ class ListReader:
         self.max_in_flight = max_in_flight
         self.cancel = cancel or threading.Event()
         self.rows_read = 0
+        self._ended: list[tuple[int, int | None]] = []
         self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
 
     def note_batch_time(self, seconds: float | None, commands: int) -> None:
@@ -423,9 +428,8 @@ class ListReader:
                 self._check_total(total)
             return
         if keyset:
-            # Complete when every chain reached its short page; rows deleted meanwhile
-            # make fewer than `total`, which is fine.
             self._run(self._chains(rows, total), emit)
+            self._confirm_chain_ends(total)
             return
         if total is None:
             self._follow_next(int(head["next"]), emit)
@@ -487,6 +491,7 @@ class ListReader:
                         continue
                     for page in outcome.pages:
                         self._emit(emit, page)
+                    self._ended.extend(outcome.ended)
                     failure = failure or outcome.failure
                     pending.extend(outcome.follow_ups)
         finally:
@@ -504,6 +509,39 @@ class ListReader:
         if rows:
             self.rows_read += len(rows)
             emit(rows)
+
+    def _confirm_chain_ends(self, total: int | None) -> None:
+        """Fewer rows than `total`: make sure every chain really reached its end.
+
+        A keyset chain stops at its first short page, so a page the portal cut
+        short in the middle looks just like the end of the list. Rows deleted
+        during the read also make fewer than `total`, so the shortfall alone
+        proves nothing: ask once more above each chain's last id (one command
+        per chain). Any row there means a page came back short and rows after
+        it were never read.
+        """
+        if total is None or self.rows_read >= total or self.cancel.is_set() or not self._ended:
+            return
+        query, method = self.query, self.query.method
+        ends = self._ended
+        for first in range(0, len(ends), BATCH_SIZE):
+            commands = {f"e{i}": (method, query.keyset_params(after=after, before=before))
+                        for i, (after, before) in enumerate(ends[first:first + BATCH_SIZE])}
+            result = self.client.batch(commands, halt=False)
+            for label in commands:
+                error = result.error_for(label, method)
+                if error is None and label not in result.results:
+                    error = IncompleteReadError(f"Bitrix24 returned nothing for {method} while "
+                                                "confirming the end of the list", method=method)
+                if error is not None:
+                    raise error
+                if extract_rows(result.results[label]):
+                    raise IncompleteReadError(
+                        f"{method} returned {self.rows_read} rows but reported {total}, and "
+                        "rows remain after a page that came back short; the read is incomplete",
+                        method=method)
+        log.debug("%s: %d rows of %d; the rest was deleted during the read",
+                  method, self.rows_read, total)
 
     def _check_total(self, total: int | None) -> None:
         if total is not None and self.rows_read < total and not self.cancel.is_set():
