@@ -41,6 +41,9 @@ SPLIT_MIN_PAGES = 2 * BATCH_SIZE
 # halves the commands of the list's later batches.
 SLOW_BATCH_SECONDS = 30.0
 MIN_BATCH_COMMANDS = 5
+# Offset pages start 49 rows apart: each one repeats the last row of the page before,
+# which shows whether the list shifted between the two reads.
+OFFSET_STEP = PAGE_SIZE - 1
 # Legacy CRM list methods that take filter[>ID], order[ID] and start=-1.
 _LEGACY_CRM_KEYSET = frozenset(
     f"crm.{entity}.list" for entity in
@@ -82,7 +85,9 @@ def list_method(method: str) -> ListMethod:
       is split into independent chains (`>lo`, `<hi`) read in parallel.
     * Offset (department.get and any method not listed): the first page gives
       `total`; the other `start` values are packed 50 commands to a batch,
-      each command independent, so a failed one is retried alone.
+      each command independent, so a failed one is retried alone. Pages
+      overlap by one row so a list that shifted during the read is noticed
+      (and the read reported incomplete) instead of silently skipping a row.
     * A list that fits one page takes one plain call either way.
     """
     name = method.strip().lower()
@@ -198,6 +203,7 @@ class _Outcome:
     failure: PortalError | None = None
     # Keyset chains that ended on a short page: (last id read, upper bound).
     ended: list[tuple[int, int | None]] = field(default_factory=list)
+    offsets: list[tuple[int, Page]] = field(default_factory=list)  # (start, rows)
 
 
 @dataclass(kw_only=True)
@@ -312,9 +318,7 @@ class _OffsetStep(_Step):
                 failed.append(start)
                 first_error = first_error or error
                 continue
-            rows = extract_rows(result.results[label])
-            if rows:
-                outcome.pages.append(rows)
+            outcome.offsets.append((start, extract_rows(result.results[label])))
         if first_error is not None:
             retried = self.retry(reader, first_error, starts=tuple(failed))
             outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
@@ -403,6 +407,10 @@ class ListReader:
         self.cancel = cancel or threading.Event()
         self.rows_read = 0
         self._ended: list[tuple[int, int | None]] = []
+        # Offset reads: the (row count, first key, last key) of each page by start, and
+        # the keys already handed over (overlapping pages repeat a row).
+        self._offset_pages: dict[int, tuple[int, Any, Any]] = {}
+        self._offset_seen: set[Any] = set()
         self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
 
     def note_batch_time(self, seconds: float | None, commands: int) -> None:
@@ -431,13 +439,7 @@ class ListReader:
             self._run(self._chains(rows, total), emit)
             self._confirm_chain_ends(total)
             return
-        if total is None:
-            self._follow_next(int(head["next"]), emit)
-        else:
-            starts = list(range(int(head["next"]), total, PAGE_SIZE))
-            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
-                       for i in range(0, len(starts), BATCH_SIZE)], emit)
-        self._check_total(total)
+        self._read_offsets(rows, total, emit)
 
     def _chains(self, first_page: Page, total: int | None) -> list[_Step]:
         query = self.query
@@ -458,14 +460,71 @@ class ListReader:
         log.debug("%s: %d rows in %d parallel chains", query.method, total, count)
         return steps
 
-    def _follow_next(self, start: int, emit: Emit) -> None:
-        # No total to plan batches from: page one by one, as the portal says.
-        while start is not None and not self.cancel.is_set():
-            envelope = self.client.call(self.query.method, self.query.offset_params(start))
-            rows = extract_rows(envelope.get("result"))
-            self._emit(emit, rows)
-            nxt = envelope.get("next")
-            start = int(nxt) if nxt is not None and rows else None
+    def _read_offsets(self, head: Page, total: int | None, emit: Emit) -> None:
+        """Offset pages that overlap by one row, so a shifted list is noticed.
+
+        A row deleted before the cursor while the pages are read moves a row
+        over a page boundary unseen; an added one repeats a row, and a count
+        compared with `total` can come out right anyway (one of each). Page k
+        starts at 49*k, so its first row must be the row that ended page k-1:
+        when every boundary matches and the last page is short, every row that
+        existed during the whole read was returned. Any mismatch makes the read
+        incomplete, so nothing is deactivated from it.
+        """
+        self._offset_seen = set()
+        self._offset_pages = {}
+        for row in head:
+            self._offset_seen.add(self._row_key(row))
+        self._offset_pages[0] = self._page_ends(head)
+        expected = total if total is not None else len(head) + 1
+        start = OFFSET_STEP
+        while not self.cancel.is_set():
+            starts: list[int] = []
+            # Plan pages while the previous one is expected to be full.
+            while start - OFFSET_STEP + PAGE_SIZE <= expected or not starts:
+                starts.append(start)
+                start += OFFSET_STEP
+            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
+                       for i in range(0, len(starts), BATCH_SIZE)], emit)
+            if self.cancel.is_set():
+                return
+            more = self._offsets_verified()
+            if more is None:
+                return
+            # The last page was full: rows were added meanwhile; read on from there.
+            start, expected = more, more + PAGE_SIZE
+
+    def _offsets_verified(self) -> int | None:
+        """None when the pages read cover the list; else the next start to read."""
+        pages = self._offset_pages
+        start = 0
+        while True:
+            count, first, last = pages[start]
+            nxt = start + OFFSET_STEP
+            if count < PAGE_SIZE:
+                if any(c for s, (c, _, _) in pages.items() if s > start):
+                    raise self._shifted(f"the page at {start} was short but later pages had rows")
+                return None
+            if nxt not in pages:
+                return nxt
+            if pages[nxt][1] != last:
+                raise self._shifted(f"the page at {nxt} did not begin with the row that ended "
+                                    f"the page before it")
+            start = nxt
+
+    def _shifted(self, detail: str) -> IncompleteReadError:
+        return IncompleteReadError(
+            f"{self.query.method} changed while it was read page by page ({detail}); a row may "
+            "have been skipped, so the read is incomplete", method=self.query.method)
+
+    def _row_key(self, row: Mapping[str, Any]) -> Any:
+        value = row.get(self.query.id_field)
+        return str(value) if value is not None else repr(sorted(row.items(), key=str))
+
+    def _page_ends(self, rows: Page) -> tuple[int, Any, Any]:
+        if not rows:
+            return 0, None, None
+        return len(rows), self._row_key(rows[0]), self._row_key(rows[-1])
 
     def _run(self, steps: list[_Step], emit: Emit) -> None:
         """Run the steps (and the follow-ups they queue) until done or a step fails for good."""
@@ -491,6 +550,11 @@ class ListReader:
                         continue
                     for page in outcome.pages:
                         self._emit(emit, page)
+                    for start, page in outcome.offsets:
+                        self._offset_pages[start] = self._page_ends(page)
+                        fresh = [row for row in page if self._row_key(row) not in self._offset_seen]
+                        self._offset_seen.update(self._row_key(row) for row in fresh)
+                        self._emit(emit, fresh)
                     self._ended.extend(outcome.ended)
                     failure = failure or outcome.failure
                     pending.extend(outcome.follow_ups)

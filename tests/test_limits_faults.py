@@ -343,3 +343,40 @@ def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db
 
     stats = report.directories["city"]
     assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 290, 10)
+
+
+USERS_BY_OFFSET = {"FILTER": {">ID": 0}}  # the filter bounds the id itself: read by offset
+
+
+def test_an_offset_read_that_shifted_deactivates_nothing(portal, db, db_url, tmp_path, mapping,
+                                                        monkeypatch):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
+    mapping["user"]["params"] = USERS_BY_OFFSET
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+
+    def edit_after_the_first_page(call, params, answer):
+        if call == 1:  # an HR edit during the read: one user leaves, one joins
+            portal.delete_record("user", 10)
+            portal.add_users([{"ID": 500, "NAME": "New", "ACTIVE": True}])
+        return answer
+
+    hook_method(monkeypatch, portal, "user.get", edit_after_the_first_page)
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+
+    stats = report.directories["user"]
+    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
+    assert "changed while it was read page by page" in stats.message
+    assert 51 in active_btxids(db, "users")  # user 51 still exists on the portal
+
+
+def test_an_offset_read_of_a_steady_list_is_complete(portal, db, db_url, tmp_path, mapping):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 201)])
+    mapping["user"]["params"] = USERS_BY_OFFSET
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    portal.delete_record("user", 7)
+
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+
+    stats = report.directories["user"]
+    assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 199, 1)
+    assert len(active_btxids(db, "users")) == 199
