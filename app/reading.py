@@ -37,6 +37,9 @@ RANGE_PAGES = 48
 # Split the id range only when more than this many pages remain after the
 # first one: below it, one or two chained batches are as fast and cheaper.
 SPLIT_MIN_PAGES = 2 * BATCH_SIZE
+# A counted span holding more pages than this is split and counted again rather
+# than read by one chain batch after batch.
+REPROBE_PAGES = 2 * RANGE_PAGES
 # A cloud portal cuts any HTTP request off at 60 s; a batch that took longer than this
 # halves the commands of the list's later batches.
 SLOW_BATCH_SECONDS = 30.0
@@ -82,7 +85,9 @@ def list_method(method: str) -> ListMethod:
       one's last id through `$result[...]`; the chain ends at the first short
       page and later commands are ignored. More than SPLIT_MIN_PAGES pages left
       and the id range, bounded by the first page and one reverse-ordered page,
-      is split into independent chains (`>lo`, `<hi`) read in parallel.
+      is split into spans (`>lo`, `<hi`) that one batch counts (`start=0`);
+      each span is then read by its own chain, in parallel, and a span that
+      turns out crowded (uneven ids) is split and counted again.
     * Offset (department.get and any method not listed): the first page gives
       `total`; the other `start` values are packed 50 commands to a batch,
       each command independent, so a failed one is retried alone. Pages
@@ -204,6 +209,7 @@ class _Outcome:
     # Keyset chains that ended on a short page: (last id read, upper bound).
     ended: list[tuple[int, int | None]] = field(default_factory=list)
     offsets: list[tuple[int, Page]] = field(default_factory=list)  # (start, rows)
+    spare: list[_Span] = field(default_factory=list)  # short chains to pack with others
 
 
 @dataclass(kw_only=True)
@@ -235,64 +241,107 @@ class _Step:
 
 
 @dataclass
-class _ChainStep(_Step):
-    """Chained keyset pages in one batch: ids above `after` (and below `before`)."""
+class _Span:
+    """One keyset chain: ids above `after` (and below `before`)."""
 
     after: int
     before: int | None
-    pages_left: float | None  # expected pages still to read in this chain
+    pages_left: float | None  # expected pages still to read; None: unknown
+    # The first command counts the span (`start=0` gives its total) so the span is
+    # sized by what it holds, not by how wide its ids are.
+    count: bool = False
+    take: int | None = None  # commands in the next batch; None: as many as it needs
 
-    def commands(self, most: int = BATCH_SIZE) -> int:
+    def commands(self, most: int) -> int:
         if self.pages_left is None:
             return most
         # +1: a chain only knows it is done when it sees a short (maybe empty) page.
-        return max(1, min(most, math.ceil(self.pages_left) + 1))
+        return max(1, min(most, self.take or most, math.ceil(self.pages_left) + 1))
+
+
+@dataclass
+class _ChainStep(_Step):
+    """Chained keyset pages of one or more spans in one batch, each span its own chain."""
+
+    spans: tuple[_Span, ...]
 
     def run(self, reader: ListReader) -> _Outcome:
         query, method = reader.query, reader.query.method
-        labels = [f"p{i}" for i in range(self.commands(reader.batch_commands))]
-        commands = {}
-        for i, label in enumerate(labels):
-            after = self.after if i == 0 else query.last_id_ref(labels[i - 1])
-            commands[label] = (method, query.keyset_params(after=after, before=self.before))
+        plan: list[tuple[_Span, list[str]]] = []
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for span in self.spans:
+            labels = [f"p{len(commands) + i}" for i in range(span.commands(reader.batch_commands))]
+            for i, label in enumerate(labels):
+                after = span.after if i == 0 else query.last_id_ref(labels[i - 1])
+                start = 0 if span.count and i == 0 else -1
+                commands[label] = (method, query.keyset_params(after=after, before=span.before,
+                                                               start=start))
+            plan.append((span, labels))
         result = reader.client.batch(commands, halt=True)
-        reader.note_batch_time(result.seconds, len(labels))
+        reader.note_batch_time(result.seconds, len(commands))
         outcome = _Outcome()
-        after = self.after
-        for label in labels:
-            error = result.error_for(label, method)
-            if error is None and label not in result.results:
-                error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
-                                             f"command {label}", method=method)
-            if error is not None:
-                progressed = replace(self, after=after, pages_left=self._less(outcome),
-                                     attempt=0 if outcome.pages else self.attempt)
-                retried = progressed.retry(reader, error)
-                outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
-                return outcome
-            rows = extract_rows(result.results[label])
-            if rows:
-                first = query.row_id(rows[0])
-                if first <= after:
-                    # The filter was not applied: going on would loop over the same rows.
-                    outcome.failure = IncompleteReadError(
-                        f"{method} ignored the id filter (got id {first} after {after}); "
-                        "the read cannot go on", method=method)
-                    return outcome
-                outcome.pages.append(rows)
-                after = query.row_id(rows[-1])
-            if len(rows) < PAGE_SIZE:
-                # The chain is complete; later commands are ignored.
-                outcome.ended.append((after, self.before))
-                return outcome
-        outcome.follow_ups.append(replace(self, after=after, pages_left=self._less(outcome),
-                                          attempt=0, delay=0.0))
+        going_on: list[_Span] = []
+        crowded: list[_Span] = []
+        for span, labels in plan:
+            after, pages_left, pages = span.after, span.pages_left, 0
+            for i, label in enumerate(labels):
+                error = result.error_for(label, method)
+                if error is None and label not in result.results:
+                    error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
+                                                 f"command {label}", method=method)
+                if error is not None:
+                    rest = replace(span, after=after, pages_left=pages_left,
+                                   count=span.count and i == 0, take=None)
+                    if label not in result.errors and result.errors:
+                        # halt=True: another command stopped the batch (another chain's
+                        # failure, or the ignored commands after another chain's end, whose
+                        # references point at nothing). Not this chain's fault: it goes on
+                        # alone, where nothing else can stop it.
+                        outcome.follow_ups.append(_ChainStep(spans=(rest,)))
+                        break
+                    step = replace(self, spans=(rest,), attempt=0 if pages else self.attempt)
+                    retried = step.retry(reader, error)
+                    outcome.follow_ups.extend(retried.follow_ups)
+                    outcome.failure = outcome.failure or retried.failure
+                    break
+                rows = extract_rows(result.results[label])
+                if rows:
+                    first = query.row_id(rows[0])
+                    if first <= after:
+                        # The filter was not applied: going on would loop over the same rows.
+                        outcome.failure = IncompleteReadError(
+                            f"{method} ignored the id filter (got id {first} after {after}); "
+                            "the read cannot go on", method=method)
+                        return outcome
+                    outcome.pages.append(rows)
+                    after = query.row_id(rows[-1])
+                    pages += 1
+                if i == 0 and span.count and isinstance(result.totals.get(label), int):
+                    pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
+                elif pages_left is not None:
+                    pages_left -= 1
+                if len(rows) < PAGE_SIZE:
+                    # The chain is complete; its later commands are ignored.
+                    outcome.ended.append((after, span.before))
+                    break
+            else:
+                # A chain that outlives its estimate (rows added, or a wrong count) goes
+                # on in full batches: a page or two per batch would cost a request for
+                # every 100 rows. At exactly 0 it only has to see its empty last page.
+                rest = _Span(after, span.before,
+                             pages_left if pages_left is not None and pages_left >= 0 else None)
+                if span.count and pages_left is not None and pages_left > REPROBE_PAGES:
+                    crowded.append(rest)
+                else:
+                    going_on.append(rest)
+        most = reader.batch_commands
+        for span in going_on:
+            if span.commands(most) > most // 2:
+                outcome.follow_ups.append(_ChainStep(spans=(span,)))
+            else:
+                outcome.spare.append(span)
+        outcome.follow_ups.extend(reader.probes(crowded))
         return outcome
-
-    def _less(self, outcome: _Outcome) -> float | None:
-        if self.pages_left is None:
-            return None
-        return max(1.0, self.pages_left - len(outcome.pages))
 
 
 @dataclass
@@ -406,6 +455,7 @@ class ListReader:
         self.max_in_flight = max_in_flight
         self.cancel = cancel or threading.Event()
         self.rows_read = 0
+        self._highest = 0  # the highest id when the read began (split reads)
         self._ended: list[tuple[int, int | None]] = []
         # Offset reads: the (row count, first key, last key) of each page by start, and
         # the keys already handed over (overlapping pages repeat a row).
@@ -446,19 +496,66 @@ class ListReader:
         after = query.row_id(first_page[-1])
         pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
         if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
-            return [_ChainStep(after=after, before=None, pages_left=pages_left)]
+            return [_ChainStep(spans=(_Span(after, None, pages_left),))]
         tail = self.client.call(query.method, query.keyset_params(descending=True))
         tail_rows = extract_rows(tail.get("result"))
-        highest = query.row_id(tail_rows[0]) if tail_rows else after
-        count = max(1, min(math.ceil(pages_left / RANGE_PAGES), highest - after))
-        bounds = [after + (highest - after) * i // count for i in range(count)]
+        self._highest = query.row_id(tail_rows[0]) if tail_rows else after
+        log.debug("%s: %d rows; counting id spans to read them as parallel chains",
+                  query.method, total)
+        return self.probes([_Span(after, None, pages_left)])
+
+    def probes(self, spans: list[_Span]) -> list[_Step]:
+        """Split each span into parts, each counted by its first command.
+
+        Splitting an id range evenly assumes evenly spread ids; a few far-off
+        ids (one item created with a huge id, an imported block) leave most
+        parts empty and one holding nearly every row. So each part's first
+        command counts it (`start=0`): an empty part costs one command, not a
+        request, the others are then sized by what they hold, and a crowded
+        one is split and counted again. The parts share batches and start
+        reading right away. The last part of an open-ended span stays open, so
+        rows added meanwhile are read too.
+        """
+        most = self.batch_commands
+        parts: list[_Span] = []
+        for span in spans:
+            top = span.before - 1 if span.before is not None else self._highest
+            pages = span.pages_left or 0.0
+            count = max(1, min(most, math.ceil(pages / RANGE_PAGES), top - span.after))
+            if count == 1:  # nothing to split (ids added past the highest one seen)
+                parts.append(replace(span, count=True, take=None))
+                continue
+            bounds = [span.after + (top - span.after) * i // count for i in range(count)]
+            parts += [_Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
+                            pages / count, count=True)
+                      for i, low in enumerate(bounds)]
         steps: list[_Step] = []
-        for i, low in enumerate(bounds):
-            # The last chain has no upper bound, so rows added meanwhile are read too.
-            before = bounds[i + 1] + 1 if i + 1 < count else None
-            steps.append(_ChainStep(after=low, before=before, pages_left=pages_left / count))
-        log.debug("%s: %d rows in %d parallel chains", query.method, total, count)
+        for i in range(0, len(parts), most):
+            group = parts[i:i + most]
+            take = max(1, most // len(group))
+            steps.append(_ChainStep(spans=tuple(replace(p, take=take) for p in group)))
         return steps
+
+    def pack(self, spans: list[_Span]) -> list[_Step]:
+        """Short chains packed into as few batches as fit them (first fit, longest first)."""
+        most = self.batch_commands
+        steps: list[_Step] = []
+        bins: list[list[_Span]] = []
+        sizes: list[int] = []
+        for span in sorted(spans, key=lambda s: -s.commands(most)):
+            size = span.commands(most)
+            if size >= most:
+                steps.append(_ChainStep(spans=(span,)))
+                continue
+            for i, used in enumerate(sizes):
+                if used + size <= most:
+                    bins[i].append(span)
+                    sizes[i] += size
+                    break
+            else:
+                bins.append([span])
+                sizes.append(size)
+        return steps + [_ChainStep(spans=tuple(b)) for b in bins]
 
     def _read_offsets(self, head: Page, total: int | None, emit: Emit) -> None:
         """Offset pages that overlap by one row, so a shifted list is noticed.
@@ -532,8 +629,17 @@ class ListReader:
         pending: deque[_Step] = deque(steps)
         in_flight: dict[Future, _Step] = {}
         failure: PortalError | None = None
+        spare: list[_Span] = []  # short chains waiting to share a batch
         try:
-            while pending or in_flight:
+            while True:
+                # Short chains are held back until they fill a batch together or
+                # nothing else is left to run: each alone would cost a request.
+                if spare and failure is None and (not (pending or in_flight) or sum(
+                        s.commands(self.batch_commands) for s in spare) >= self.batch_commands):
+                    pending.extend(self.pack(spare))
+                    spare = []
+                if not (pending or in_flight):
+                    break
                 while (pending and failure is None and not self.cancel.is_set()
                        and len(in_flight) < self.max_in_flight):
                     step = pending.popleft()
@@ -558,6 +664,7 @@ class ListReader:
                     self._ended.extend(outcome.ended)
                     failure = failure or outcome.failure
                     pending.extend(outcome.follow_ups)
+                    spare.extend(outcome.spare)
         finally:
             if self.executor is None:
                 executor.shutdown(wait=False, cancel_futures=True)
