@@ -300,6 +300,12 @@ def hook_method(monkeypatch, portal: FakePortal, method: str, change) -> None:
     monkeypatch.setitem(portal._methods, method, (scopes, hooked))
 
 
+def resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, name, method, change):
+    """Sync one directory again while `change` hooks every call of `method`; its stats."""
+    hook_method(monkeypatch, portal, method, change)
+    return sync(portal, db_url, tmp_path, mapping, name).directories[name]
+
+
 def active_btxids(db, table: str) -> list[int]:
     with db.connect() as conn:
         return [r[0] for r in conn.execute(text(
@@ -317,10 +323,9 @@ def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_pa
             answer.result["items"].pop()
         return answer
 
-    hook_method(monkeypatch, portal, "crm.item.list", cut_third_chained_page)
-    report = sync(portal, db_url, tmp_path, mapping, "city")
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+                             "crm.item.list", cut_third_chained_page)
 
-    stats = report.directories["city"]
     assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
     assert "returned 199 rows but reported 300" in stats.message
     assert active_btxids(db, "cities") == stored
@@ -338,10 +343,9 @@ def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db
                 portal.delete_record("crm:1036", record_id)
         return answer
 
-    hook_method(monkeypatch, portal, "crm.item.list", delete_after_the_first_page)
-    report = sync(portal, db_url, tmp_path, mapping, "city")
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+                             "crm.item.list", delete_after_the_first_page)
 
-    stats = report.directories["city"]
     assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 290, 10)
 
 
@@ -360,10 +364,9 @@ def test_an_offset_read_that_shifted_deactivates_nothing(portal, db, db_url, tmp
             portal.add_users([{"ID": 500, "NAME": "New", "ACTIVE": True}])
         return answer
 
-    hook_method(monkeypatch, portal, "user.get", edit_after_the_first_page)
-    report = sync(portal, db_url, tmp_path, mapping, "user")
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
+                             "user.get", edit_after_the_first_page)
 
-    stats = report.directories["user"]
     assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
     assert "changed while it was read page by page" in stats.message
     assert 51 in active_btxids(db, "users")  # user 51 still exists on the portal
