@@ -37,10 +37,16 @@ RANGE_PAGES = 48
 # Split the id range only when more than this many pages remain after the
 # first one: below it, one or two chained batches are as fast and cheaper.
 SPLIT_MIN_PAGES = 2 * BATCH_SIZE
+# A counted span holding more pages than this is split and counted again rather
+# than read by one chain batch after batch.
+REPROBE_PAGES = 2 * RANGE_PAGES
 # A cloud portal cuts any HTTP request off at 60 s; a batch that took longer than this
 # halves the commands of the list's later batches.
 SLOW_BATCH_SECONDS = 30.0
 MIN_BATCH_COMMANDS = 5
+# Offset pages start 49 rows apart: each one repeats the last row of the page before,
+# which shows whether the list shifted between the two reads.
+OFFSET_STEP = PAGE_SIZE - 1
 # Legacy CRM list methods that take filter[>ID], order[ID] and start=-1.
 _LEGACY_CRM_KEYSET = frozenset(
     f"crm.{entity}.list" for entity in
@@ -79,10 +85,14 @@ def list_method(method: str) -> ListMethod:
       one's last id through `$result[...]`; the chain ends at the first short
       page and later commands are ignored. More than SPLIT_MIN_PAGES pages left
       and the id range, bounded by the first page and one reverse-ordered page,
-      is split into independent chains (`>lo`, `<hi`) read in parallel.
+      is split into spans (`>lo`, `<hi`) that one batch counts (`start=0`);
+      each span is then read by its own chain, in parallel, and a span that
+      turns out crowded (uneven ids) is split and counted again.
     * Offset (department.get and any method not listed): the first page gives
       `total`; the other `start` values are packed 50 commands to a batch,
-      each command independent, so a failed one is retried alone.
+      each command independent, so a failed one is retried alone. Pages
+      overlap by one row so a list that shifted during the read is noticed
+      (and the read reported incomplete) instead of silently skipping a row.
     * A list that fits one page takes one plain call either way.
     """
     name = method.strip().lower()
@@ -196,6 +206,10 @@ class _Outcome:
     pages: list[Page] = field(default_factory=list)
     follow_ups: list[_Step] = field(default_factory=list)
     failure: PortalError | None = None
+    # Keyset chains that ended on a short page: (last id read, upper bound).
+    ended: list[tuple[int, int | None]] = field(default_factory=list)
+    offsets: list[tuple[int, Page]] = field(default_factory=list)  # (start, rows)
+    spare: list[_Span] = field(default_factory=list)  # short chains to pack with others
 
 
 @dataclass(kw_only=True)
@@ -227,62 +241,107 @@ class _Step:
 
 
 @dataclass
-class _ChainStep(_Step):
-    """Chained keyset pages in one batch: ids above `after` (and below `before`)."""
+class _Span:
+    """One keyset chain: ids above `after` (and below `before`)."""
 
     after: int
     before: int | None
-    pages_left: float | None  # expected pages still to read in this chain
+    pages_left: float | None  # expected pages still to read; None: unknown
+    # The first command counts the span (`start=0` gives its total) so the span is
+    # sized by what it holds, not by how wide its ids are.
+    count: bool = False
+    take: int | None = None  # commands in the next batch; None: as many as it needs
 
-    def commands(self, most: int = BATCH_SIZE) -> int:
+    def commands(self, most: int) -> int:
         if self.pages_left is None:
             return most
         # +1: a chain only knows it is done when it sees a short (maybe empty) page.
-        return max(1, min(most, math.ceil(self.pages_left) + 1))
+        return max(1, min(most, self.take or most, math.ceil(self.pages_left) + 1))
+
+
+@dataclass
+class _ChainStep(_Step):
+    """Chained keyset pages of one or more spans in one batch, each span its own chain."""
+
+    spans: tuple[_Span, ...]
 
     def run(self, reader: ListReader) -> _Outcome:
         query, method = reader.query, reader.query.method
-        labels = [f"p{i}" for i in range(self.commands(reader.batch_commands))]
-        commands = {}
-        for i, label in enumerate(labels):
-            after = self.after if i == 0 else query.last_id_ref(labels[i - 1])
-            commands[label] = (method, query.keyset_params(after=after, before=self.before))
+        plan: list[tuple[_Span, list[str]]] = []
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for span in self.spans:
+            labels = [f"p{len(commands) + i}" for i in range(span.commands(reader.batch_commands))]
+            for i, label in enumerate(labels):
+                after = span.after if i == 0 else query.last_id_ref(labels[i - 1])
+                start = 0 if span.count and i == 0 else -1
+                commands[label] = (method, query.keyset_params(after=after, before=span.before,
+                                                               start=start))
+            plan.append((span, labels))
         result = reader.client.batch(commands, halt=True)
-        reader.note_batch_time(result.seconds, len(labels))
+        reader.note_batch_time(result.seconds, len(commands))
         outcome = _Outcome()
-        after = self.after
-        for label in labels:
-            error = result.error_for(label, method)
-            if error is None and label not in result.results:
-                error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
-                                             f"command {label}", method=method)
-            if error is not None:
-                progressed = replace(self, after=after, pages_left=self._less(outcome),
-                                     attempt=0 if outcome.pages else self.attempt)
-                retried = progressed.retry(reader, error)
-                outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
-                return outcome
-            rows = extract_rows(result.results[label])
-            if rows:
-                first = query.row_id(rows[0])
-                if first <= after:
-                    # The filter was not applied: going on would loop over the same rows.
-                    outcome.failure = IncompleteReadError(
-                        f"{method} ignored the id filter (got id {first} after {after}); "
-                        "the read cannot go on", method=method)
-                    return outcome
-                outcome.pages.append(rows)
-                after = query.row_id(rows[-1])
-            if len(rows) < PAGE_SIZE:
-                return outcome  # the chain is complete; later commands are ignored
-        outcome.follow_ups.append(replace(self, after=after, pages_left=self._less(outcome),
-                                          attempt=0, delay=0.0))
+        going_on: list[_Span] = []
+        crowded: list[_Span] = []
+        for span, labels in plan:
+            after, pages_left, pages = span.after, span.pages_left, 0
+            for i, label in enumerate(labels):
+                error = result.error_for(label, method)
+                if error is None and label not in result.results:
+                    error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
+                                                 f"command {label}", method=method)
+                if error is not None:
+                    rest = replace(span, after=after, pages_left=pages_left,
+                                   count=span.count and i == 0, take=None)
+                    if label not in result.errors and result.errors:
+                        # halt=True: another command stopped the batch (another chain's
+                        # failure, or the ignored commands after another chain's end, whose
+                        # references point at nothing). Not this chain's fault: it goes on
+                        # alone, where nothing else can stop it.
+                        outcome.follow_ups.append(_ChainStep(spans=(rest,)))
+                        break
+                    step = replace(self, spans=(rest,), attempt=0 if pages else self.attempt)
+                    retried = step.retry(reader, error)
+                    outcome.follow_ups.extend(retried.follow_ups)
+                    outcome.failure = outcome.failure or retried.failure
+                    break
+                rows = extract_rows(result.results[label])
+                if rows:
+                    first = query.row_id(rows[0])
+                    if first <= after:
+                        # The filter was not applied: going on would loop over the same rows.
+                        outcome.failure = IncompleteReadError(
+                            f"{method} ignored the id filter (got id {first} after {after}); "
+                            "the read cannot go on", method=method)
+                        return outcome
+                    outcome.pages.append(rows)
+                    after = query.row_id(rows[-1])
+                    pages += 1
+                if i == 0 and span.count and isinstance(result.totals.get(label), int):
+                    pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
+                elif pages_left is not None:
+                    pages_left -= 1
+                if len(rows) < PAGE_SIZE:
+                    # The chain is complete; its later commands are ignored.
+                    outcome.ended.append((after, span.before))
+                    break
+            else:
+                # A chain that outlives its estimate (rows added, or a wrong count) goes
+                # on in full batches: a page or two per batch would cost a request for
+                # every 100 rows. At exactly 0 it only has to see its empty last page.
+                rest = _Span(after, span.before,
+                             pages_left if pages_left is not None and pages_left >= 0 else None)
+                if span.count and pages_left is not None and pages_left > REPROBE_PAGES:
+                    crowded.append(rest)
+                else:
+                    going_on.append(rest)
+        most = reader.batch_commands
+        for span in going_on:
+            if span.commands(most) > most // 2:
+                outcome.follow_ups.append(_ChainStep(spans=(span,)))
+            else:
+                outcome.spare.append(span)
+        outcome.follow_ups.extend(reader.probes(crowded))
         return outcome
-
-    def _less(self, outcome: _Outcome) -> float | None:
-        if self.pages_left is None:
-            return None
-        return max(1.0, self.pages_left - len(outcome.pages))
 
 
 @dataclass
@@ -308,9 +367,7 @@ class _OffsetStep(_Step):
                 failed.append(start)
                 first_error = first_error or error
                 continue
-            rows = extract_rows(result.results[label])
-            if rows:
-                outcome.pages.append(rows)
+            outcome.offsets.append((start, extract_rows(result.results[label])))
         if first_error is not None:
             retried = self.retry(reader, first_error, starts=tuple(failed))
             outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
@@ -398,6 +455,12 @@ class ListReader:
         self.max_in_flight = max_in_flight
         self.cancel = cancel or threading.Event()
         self.rows_read = 0
+        self._highest = 0  # the highest id when the read began (split reads)
+        self._ended: list[tuple[int, int | None]] = []
+        # Offset reads: the (row count, first key, last key) of each page by start, and
+        # the keys already handed over (overlapping pages repeat a row).
+        self._offset_pages: dict[int, tuple[int, Any, Any]] = {}
+        self._offset_seen: set[Any] = set()
         self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
 
     def note_batch_time(self, seconds: float | None, commands: int) -> None:
@@ -423,45 +486,142 @@ class ListReader:
                 self._check_total(total)
             return
         if keyset:
-            # Complete when every chain reached its short page; rows deleted meanwhile
-            # make fewer than `total`, which is fine.
             self._run(self._chains(rows, total), emit)
+            self._confirm_chain_ends(total)
             return
-        if total is None:
-            self._follow_next(int(head["next"]), emit)
-        else:
-            starts = list(range(int(head["next"]), total, PAGE_SIZE))
-            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
-                       for i in range(0, len(starts), BATCH_SIZE)], emit)
-        self._check_total(total)
+        self._read_offsets(rows, total, emit)
 
     def _chains(self, first_page: Page, total: int | None) -> list[_Step]:
         query = self.query
         after = query.row_id(first_page[-1])
         pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
         if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
-            return [_ChainStep(after=after, before=None, pages_left=pages_left)]
+            return [_ChainStep(spans=(_Span(after, None, pages_left),))]
         tail = self.client.call(query.method, query.keyset_params(descending=True))
         tail_rows = extract_rows(tail.get("result"))
-        highest = query.row_id(tail_rows[0]) if tail_rows else after
-        count = max(1, min(math.ceil(pages_left / RANGE_PAGES), highest - after))
-        bounds = [after + (highest - after) * i // count for i in range(count)]
+        self._highest = query.row_id(tail_rows[0]) if tail_rows else after
+        log.debug("%s: %d rows; counting id spans to read them as parallel chains",
+                  query.method, total)
+        return self.probes([_Span(after, None, pages_left)])
+
+    def probes(self, spans: list[_Span]) -> list[_Step]:
+        """Split each span into parts, each counted by its first command.
+
+        Splitting an id range evenly assumes evenly spread ids; a few far-off
+        ids (one item created with a huge id, an imported block) leave most
+        parts empty and one holding nearly every row. So each part's first
+        command counts it (`start=0`): an empty part costs one command, not a
+        request, the others are then sized by what they hold, and a crowded
+        one is split and counted again. The parts share batches and start
+        reading right away. The last part of an open-ended span stays open, so
+        rows added meanwhile are read too.
+        """
+        most = self.batch_commands
+        parts: list[_Span] = []
+        for span in spans:
+            top = span.before - 1 if span.before is not None else self._highest
+            pages = span.pages_left or 0.0
+            count = max(1, min(most, math.ceil(pages / RANGE_PAGES), top - span.after))
+            if count == 1:  # nothing to split (ids added past the highest one seen)
+                parts.append(replace(span, count=True, take=None))
+                continue
+            bounds = [span.after + (top - span.after) * i // count for i in range(count)]
+            parts += [_Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
+                            pages / count, count=True)
+                      for i, low in enumerate(bounds)]
         steps: list[_Step] = []
-        for i, low in enumerate(bounds):
-            # The last chain has no upper bound, so rows added meanwhile are read too.
-            before = bounds[i + 1] + 1 if i + 1 < count else None
-            steps.append(_ChainStep(after=low, before=before, pages_left=pages_left / count))
-        log.debug("%s: %d rows in %d parallel chains", query.method, total, count)
+        for i in range(0, len(parts), most):
+            group = parts[i:i + most]
+            take = max(1, most // len(group))
+            steps.append(_ChainStep(spans=tuple(replace(p, take=take) for p in group)))
         return steps
 
-    def _follow_next(self, start: int, emit: Emit) -> None:
-        # No total to plan batches from: page one by one, as the portal says.
-        while start is not None and not self.cancel.is_set():
-            envelope = self.client.call(self.query.method, self.query.offset_params(start))
-            rows = extract_rows(envelope.get("result"))
-            self._emit(emit, rows)
-            nxt = envelope.get("next")
-            start = int(nxt) if nxt is not None and rows else None
+    def pack(self, spans: list[_Span]) -> list[_Step]:
+        """Short chains packed into as few batches as fit them (first fit, longest first)."""
+        most = self.batch_commands
+        steps: list[_Step] = []
+        bins: list[list[_Span]] = []
+        sizes: list[int] = []
+        for span in sorted(spans, key=lambda s: -s.commands(most)):
+            size = span.commands(most)
+            if size >= most:
+                steps.append(_ChainStep(spans=(span,)))
+                continue
+            for i, used in enumerate(sizes):
+                if used + size <= most:
+                    bins[i].append(span)
+                    sizes[i] += size
+                    break
+            else:
+                bins.append([span])
+                sizes.append(size)
+        return steps + [_ChainStep(spans=tuple(b)) for b in bins]
+
+    def _read_offsets(self, head: Page, total: int | None, emit: Emit) -> None:
+        """Offset pages that overlap by one row, so a shifted list is noticed.
+
+        A row deleted before the cursor while the pages are read moves a row
+        over a page boundary unseen; an added one repeats a row, and a count
+        compared with `total` can come out right anyway (one of each). Page k
+        starts at 49*k, so its first row must be the row that ended page k-1:
+        when every boundary matches and the last page is short, every row that
+        existed during the whole read was returned. Any mismatch makes the read
+        incomplete, so nothing is deactivated from it.
+        """
+        self._offset_seen = set()
+        self._offset_pages = {}
+        for row in head:
+            self._offset_seen.add(self._row_key(row))
+        self._offset_pages[0] = self._page_ends(head)
+        expected = total if total is not None else len(head) + 1
+        start = OFFSET_STEP
+        while not self.cancel.is_set():
+            starts: list[int] = []
+            # Plan pages while the previous one is expected to be full.
+            while start - OFFSET_STEP + PAGE_SIZE <= expected or not starts:
+                starts.append(start)
+                start += OFFSET_STEP
+            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
+                       for i in range(0, len(starts), BATCH_SIZE)], emit)
+            if self.cancel.is_set():
+                return
+            more = self._offsets_verified()
+            if more is None:
+                return
+            # The last page was full: rows were added meanwhile; read on from there.
+            start, expected = more, more + PAGE_SIZE
+
+    def _offsets_verified(self) -> int | None:
+        """None when the pages read cover the list; else the next start to read."""
+        pages = self._offset_pages
+        start = 0
+        while True:
+            count, first, last = pages[start]
+            nxt = start + OFFSET_STEP
+            if count < PAGE_SIZE:
+                if any(c for s, (c, _, _) in pages.items() if s > start):
+                    raise self._shifted(f"the page at {start} was short but later pages had rows")
+                return None
+            if nxt not in pages:
+                return nxt
+            if pages[nxt][1] != last:
+                raise self._shifted(f"the page at {nxt} did not begin with the row that ended "
+                                    f"the page before it")
+            start = nxt
+
+    def _shifted(self, detail: str) -> IncompleteReadError:
+        return IncompleteReadError(
+            f"{self.query.method} changed while it was read page by page ({detail}); a row may "
+            "have been skipped, so the read is incomplete", method=self.query.method)
+
+    def _row_key(self, row: Mapping[str, Any]) -> Any:
+        value = row.get(self.query.id_field)
+        return str(value) if value is not None else repr(sorted(row.items(), key=str))
+
+    def _page_ends(self, rows: Page) -> tuple[int, Any, Any]:
+        if not rows:
+            return 0, None, None
+        return len(rows), self._row_key(rows[0]), self._row_key(rows[-1])
 
     def _run(self, steps: list[_Step], emit: Emit) -> None:
         """Run the steps (and the follow-ups they queue) until done or a step fails for good."""
@@ -469,8 +629,17 @@ class ListReader:
         pending: deque[_Step] = deque(steps)
         in_flight: dict[Future, _Step] = {}
         failure: PortalError | None = None
+        spare: list[_Span] = []  # short chains waiting to share a batch
         try:
-            while pending or in_flight:
+            while True:
+                # Short chains are held back until they fill a batch together or
+                # nothing else is left to run: each alone would cost a request.
+                if spare and failure is None and (not (pending or in_flight) or sum(
+                        s.commands(self.batch_commands) for s in spare) >= self.batch_commands):
+                    pending.extend(self.pack(spare))
+                    spare = []
+                if not (pending or in_flight):
+                    break
                 while (pending and failure is None and not self.cancel.is_set()
                        and len(in_flight) < self.max_in_flight):
                     step = pending.popleft()
@@ -487,8 +656,15 @@ class ListReader:
                         continue
                     for page in outcome.pages:
                         self._emit(emit, page)
+                    for start, page in outcome.offsets:
+                        self._offset_pages[start] = self._page_ends(page)
+                        fresh = [row for row in page if self._row_key(row) not in self._offset_seen]
+                        self._offset_seen.update(self._row_key(row) for row in fresh)
+                        self._emit(emit, fresh)
+                    self._ended.extend(outcome.ended)
                     failure = failure or outcome.failure
                     pending.extend(outcome.follow_ups)
+                    spare.extend(outcome.spare)
         finally:
             if self.executor is None:
                 executor.shutdown(wait=False, cancel_futures=True)
@@ -504,6 +680,39 @@ class ListReader:
         if rows:
             self.rows_read += len(rows)
             emit(rows)
+
+    def _confirm_chain_ends(self, total: int | None) -> None:
+        """Fewer rows than `total`: make sure every chain really reached its end.
+
+        A keyset chain stops at its first short page, so a page the portal cut
+        short in the middle looks just like the end of the list. Rows deleted
+        during the read also make fewer than `total`, so the shortfall alone
+        proves nothing: ask once more above each chain's last id (one command
+        per chain). Any row there means a page came back short and rows after
+        it were never read.
+        """
+        if total is None or self.rows_read >= total or self.cancel.is_set() or not self._ended:
+            return
+        query, method = self.query, self.query.method
+        ends = self._ended
+        for first in range(0, len(ends), BATCH_SIZE):
+            commands = {f"e{i}": (method, query.keyset_params(after=after, before=before))
+                        for i, (after, before) in enumerate(ends[first:first + BATCH_SIZE])}
+            result = self.client.batch(commands, halt=False)
+            for label in commands:
+                error = result.error_for(label, method)
+                if error is None and label not in result.results:
+                    error = IncompleteReadError(f"Bitrix24 returned nothing for {method} while "
+                                                "confirming the end of the list", method=method)
+                if error is not None:
+                    raise error
+                if extract_rows(result.results[label]):
+                    raise IncompleteReadError(
+                        f"{method} returned {self.rows_read} rows but reported {total}, and "
+                        "rows remain after a page that came back short; the read is incomplete",
+                        method=method)
+        log.debug("%s: %d rows of %d; the rest was deleted during the read",
+                  method, self.rows_read, total)
 
     def _check_total(self, total: int | None) -> None:
         if total is not None and self.rows_read < total and not self.cancel.is_set():

@@ -285,3 +285,101 @@ def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_
     assert report.directories["object"].message == "stopped; changes rolled back"
     with db.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
+
+
+def hook_method(monkeypatch, portal: FakePortal, method: str, change) -> None:
+    """Pass every call of `method` through `change(call number, params, answer)`."""
+    scopes, original = portal._methods[method]
+    calls = [0]
+
+    def hooked(params):
+        answer = original(params)
+        calls[0] += 1
+        return change(calls[0], params, answer)
+
+    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
+
+
+def resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, name, method, change):
+    """Sync one directory again while `change` hooks every call of `method`; its stats."""
+    hook_method(monkeypatch, portal, method, change)
+    return sync(portal, db_url, tmp_path, mapping, name).directories[name]
+
+
+def active_btxids(db, table: str) -> list[int]:
+    with db.connect() as conn:
+        return [r[0] for r in conn.execute(text(
+            f"SELECT btxid FROM {table} WHERE is_active ORDER BY btxid"))]
+
+
+def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_path, mapping,
+                                                     monkeypatch):
+    seed_portal(portal, cities=300)
+    assert sync(portal, db_url, tmp_path, mapping, "city").ok
+    stored = active_btxids(db, "cities")
+
+    def cut_third_chained_page(call, params, answer):
+        if call == 4:  # the plain first page, then chained pages one, two and three
+            answer.result["items"].pop()
+        return answer
+
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+                             "crm.item.list", cut_third_chained_page)
+
+    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
+    assert "returned 199 rows but reported 300" in stats.message
+    assert active_btxids(db, "cities") == stored
+
+
+def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db_url, tmp_path,
+                                                                  mapping, monkeypatch):
+    seed_portal(portal, cities=300)
+    assert sync(portal, db_url, tmp_path, mapping, "city").ok
+    doomed = [c["id"] for c in portal.records("crm:1036")[120:130]]
+
+    def delete_after_the_first_page(call, params, answer):
+        if call == 1:
+            for record_id in doomed:
+                portal.delete_record("crm:1036", record_id)
+        return answer
+
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+                             "crm.item.list", delete_after_the_first_page)
+
+    assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 290, 10)
+
+
+USERS_BY_OFFSET = {"FILTER": {">ID": 0}}  # the filter bounds the id itself: read by offset
+
+
+def test_an_offset_read_that_shifted_deactivates_nothing(portal, db, db_url, tmp_path, mapping,
+                                                        monkeypatch):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
+    mapping["user"]["params"] = USERS_BY_OFFSET
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+
+    def edit_after_the_first_page(call, params, answer):
+        if call == 1:  # an HR edit during the read: one user leaves, one joins
+            portal.delete_record("user", 10)
+            portal.add_users([{"ID": 500, "NAME": "New", "ACTIVE": True}])
+        return answer
+
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
+                             "user.get", edit_after_the_first_page)
+
+    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
+    assert "changed while it was read page by page" in stats.message
+    assert 51 in active_btxids(db, "users")  # user 51 still exists on the portal
+
+
+def test_an_offset_read_of_a_steady_list_is_complete(portal, db, db_url, tmp_path, mapping):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 201)])
+    mapping["user"]["params"] = USERS_BY_OFFSET
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    portal.delete_record("user", 7)
+
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+
+    stats = report.directories["user"]
+    assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 199, 1)
+    assert len(active_btxids(db, "users")) == 199

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from app import errors
@@ -118,11 +120,28 @@ def test_big_list_is_split_into_parallel_chains(portal):
 
     assert ids(rows) == expected
     methods = [r.method for r in portal.requests]
-    # first page (total), reverse page (highest id), then three independent ranges
-    assert methods[:2] == ["crm.item.list", "crm.item.list"]
-    assert methods[2:] == ["batch"] * 3
-    firsts = sorted(c["p0"] for c in batch_commands(portal))
-    assert sum("filter[%3Cid]" in c for c in firsts) == 2  # the last range is open-ended
+    # first page (total), reverse page (highest id), a batch that counts three id spans
+    # and starts reading each, then their chains, sized by the counts, sharing batches
+    assert methods == ["crm.item.list", "crm.item.list"] + ["batch"] * 3
+    probe = batch_commands(portal)[0]
+    counts = [c for c in probe.values() if "start=0" in c]
+    assert len(counts) == 3
+    assert sum("filter[%3Cid]" in c for c in counts) == 2  # the last span is open-ended
+
+
+@pytest.mark.parametrize("layout", [
+    pytest.param([*range(1, 50_000), 10_000_000], id="one-far-id"),
+    pytest.param([*range(1, 49_001), *range(10_000_000, 10_001_000)], id="far-block"),
+    pytest.param(list(range(1, 50_001)), id="even"),
+])
+def test_uneven_ids_stay_within_the_request_budget(portal, layout):
+    portal.add_items(1040, [{"id": i, "title": "t"} for i in layout])
+
+    rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
+
+    assert ids(rows) == layout
+    # Issue 3: a full read takes at most ceil(N / 2,500) + 10 requests.
+    assert portal.request_count <= math.ceil(len(layout) / 2500) + 10
 
 
 def test_chain_cut_short_mid_batch_ignores_the_rest(portal):
