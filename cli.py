@@ -25,9 +25,9 @@ try:
     from app.sync_engine import fatal_report
     from app.syncers import SYNCERS
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
-    print(f"error: the Python package {exc.name!r} is missing; install the requirements "
-          f"with: {sys.executable} -m pip install -r requirements.txt", file=sys.stderr)
-    sys.exit(2)
+    from app.bootstrap import exit_missing_package
+
+    exit_missing_package(exc)
 
 log = logging.getLogger("bitrix_sync")
 

@@ -20,9 +20,9 @@ try:
     from app.service_loop import DEFAULT_LOG_FILE, run_service
     from app.signals import install_stop_handlers
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
-    print(f"error: the Python package {exc.name!r} is missing; install the requirements "
-          f"with: {sys.executable} -m pip install -r requirements.txt", file=sys.stderr)
-    sys.exit(2)
+    from app.bootstrap import exit_missing_package
+
+    exit_missing_package(exc)
 
 log = logging.getLogger("bitrix_sync.service")
 
