@@ -30,6 +30,27 @@ class _StopHandler:
         self.stop_event = stop_event
         self.logger = logger
         self.received = 0
+        # The handler must not call Event.set(): it runs in the main thread, which may be
+        # inside Event.wait() holding the event's (non-reentrant) lock when the signal comes
+        # — a deadlock that leaves the process deaf to the next signal too. The handler only
+        # writes a byte to a pipe; a thread of ours reads it and sets the event.
+        self._read_fd, self._write_fd = os.pipe()
+        threading.Thread(target=self._relay, name="stop-signal-relay", daemon=True).start()
+
+    def _relay(self) -> None:
+        try:
+            data = os.read(self._read_fd, 1)
+        except OSError:
+            data = b""
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._read_fd)
+        if data:  # b"" means close(): the handlers were removed, no signal came
+            self.stop_event.set()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._write_fd)
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
@@ -38,7 +59,7 @@ class _StopHandler:
             self.logger.warning(
                 "%s received: stopping after the current step… "
                 "(send it again to stop at once)", name)
-            self.stop_event.set()
+            os.write(self._write_fd, b"1")  # lock-free; the relay thread sets the event
             return
         self.logger.error("%s received again: exiting now without finishing the current step",
                           name)
@@ -70,6 +91,7 @@ def install_stop_handlers(
         signal.signal(signum, handler)
 
     def restore() -> None:
+        handler.close()
         for signum, old in previous.items():
             # None means the old handler was not installed from Python; default is closest.
             signal.signal(signum, old if old is not None else signal.SIG_DFL)

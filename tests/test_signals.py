@@ -60,7 +60,7 @@ def test_first_signal_sets_the_event_and_logs(installed, caplog):
     event, handler = installed
     assert all(signal.getsignal(signum) is handler for signum in stop_signals())
     handler(signal.SIGINT, None)
-    assert event.is_set()
+    assert event.wait(5)  # set by the relay thread, not inside the handler
     assert "SIGINT received: stopping after the current step…" in caplog.text
 
 
@@ -84,7 +84,7 @@ def test_second_sigterm_exits_with_143(installed):
 def test_real_signal_in_process(installed):
     event, _ = installed
     signal.raise_signal(signal.SIGINT)  # handled in the main thread before this returns
-    assert event.is_set()
+    assert event.wait(5)
 
 
 def test_custom_logger_is_used(no_real_exit, caplog):
@@ -155,3 +155,23 @@ def test_two_real_sigints_in_a_subprocess():
     assert "not interrupted" not in rest
     assert "SIGINT received: stopping after the current step…" in errors
     assert "SIGINT received again: exiting now" in errors
+
+
+def test_a_signal_while_the_main_thread_holds_the_event_lock_does_not_deadlock(no_real_exit):
+    """Event.wait() holds the event's lock for a moment; a handler that called set() would
+    block forever on it. The handler only pokes the relay thread."""
+    event = threading.Event()
+    restore = install_stop_handlers(event)
+    try:
+        handler = signal.getsignal(signal.SIGTERM)
+        with event._cond:  # what the main thread holds inside Event.wait()
+            handler(signal.SIGTERM, None)  # must return without the lock
+        assert event.wait(5)
+    finally:
+        restore()
+
+
+def test_removing_the_handlers_does_not_set_the_event(no_real_exit):
+    event = threading.Event()
+    install_stop_handlers(event)()
+    assert not event.wait(0.3)
