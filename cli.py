@@ -13,16 +13,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
 try:
-    from app import getting_started
+    from app.commands import handlers
+    from app.commands.progress import live_progress, progress_wanted
+    from app.commands.status import gather_status, parse_age
     from app.config import load_settings
     from app.errors import SyncError
     from app.logging_setup import force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser, mask
-    from app.progress import live_progress, progress_wanted
     from app.report import SyncReport
-    from app.runner import RunOptions, run_sync
-    from app.status import gather_status, parse_age
-    from app.sync_engine import fatal_report
+    from app.sync.engine import fatal_report
+    from app.sync.runner import RunOptions, run_sync
     from app.syncers import SYNCERS
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
@@ -124,19 +124,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    getting_started.check_flags(args)
+    handlers.check_flags(args)
     if args.demo:  # before any settings are read: the demo must not see them
-        return getting_started.demo(args)
+        return handlers.demo(args)
     overrides = {"BITRIX_WEBHOOK_URL": args.webhook_url} if args.webhook_url else None
     load = functools.partial(load_settings, env_file=args.env_file, overrides=overrides)
     if args.check:
-        return getting_started.check(args, load)
+        return handlers.check(args, load)
     settings = load(require_webhook=not (args.init_db or args.status),
                     require_database=not args.discover)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
-    getting_started.console(args)
+    handlers.console(args)
     if args.discover:
-        return getting_started.discover(args, settings)
+        return handlers.discover(args, settings)
     if args.init_db:
         return _init_db(settings)
     if args.status:
@@ -155,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _init_db(settings) -> int:
-    from app.database import check_connection, create_builtin_tables, make_engine
+    from app.db.connect import check_connection, make_engine
+    from app.db.schema import create_builtin_tables
 
     engine = make_engine(settings.database_url)
     check_connection(engine)

@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 
 try:
     from app.config import load_settings
+    from app.cron import CronSchedule
     from app.errors import ConfigError
     from app.logging_setup import force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser, mask
-    from app.scheduler import CronSchedule
-    from app.service_loop import DEFAULT_LOG_FILE, run_service
-    from app.signals import install_stop_handlers
+    from app.service.loop import DEFAULT_LOG_FILE, run_service
+    from app.service.signals import install_stop_handlers
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
 

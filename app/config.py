@@ -12,9 +12,9 @@ from urllib.parse import quote_plus, urlsplit
 
 from dotenv import dotenv_values
 
+from app.cron import schedule_problems
 from app.errors import ConfigError
 from app.masking import mask, register_secret
-from app.scheduler import schedule_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.database import make_engine
-from app.fake_data import DEMO_MAPPING
-from app.models import City, Object, User, Violation, ViolationCategory
-from app.values import convert
+from app.db.connect import make_engine
+from app.db.models import City, Object, User, Violation, ViolationCategory
+from app.sync.values import convert
+from app.testing.seed import DEMO_MAPPING
 
 # Directory -> (model, {column: referenced model}) in dependency order.
 _MODELS = {

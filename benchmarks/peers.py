@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.fake_data import DEMO_MAPPING
+from app.testing.seed import DEMO_MAPPING
 
 NOTES = {
     "fast_bitrix24": (

@@ -72,8 +72,8 @@ def _child(kind: str, webhook: str, db_url: str, rate: float, burst: int) -> dic
     result: dict[str, Any] = {}
     if kind == "ours":
         from app.config import load_settings
-        from app.fake_data import DEMO_MAPPING
-        from app.runner import RunOptions, run_sync
+        from app.sync.runner import RunOptions, run_sync
+        from app.testing.seed import DEMO_MAPPING
 
         with tempfile.TemporaryDirectory() as empty:
             settings = load_settings(environ={
@@ -121,7 +121,8 @@ def _database(admin_url: str, name: str, *, create: bool) -> str:
     base, _, query = admin_url.partition("?")
     url = base.rstrip("/") + f"/{name}" + (f"?{query}" if query else "")
     if create:
-        from app.database import create_builtin_tables, make_engine
+        from app.db.connect import make_engine
+        from app.db.schema import create_builtin_tables
 
         engine = make_engine(url)
         create_builtin_tables(engine)
@@ -215,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
 
-    from app.fake_data import seed_portal
-    from app.fake_portal import FakePortal, self_signed_tls
+    from app.testing.portal import FakePortal, self_signed_tls
+    from app.testing.seed import seed_portal
 
     run_id = uuid.uuid4().hex[:8]
     ours_db = naive_db = None

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 
 from app import masking
 from app.config import VARIABLES, Settings, load_settings
-from app.database import make_engine
-from app.fake_data import DEMO_MAPPING, seed_portal
-from app.fake_portal import FakePortal
-from app.models import Base
+from app.db.connect import make_engine
+from app.db.models import Base
+from app.testing.portal import FakePortal
+from app.testing.seed import DEMO_MAPPING, seed_portal
 
 MYSQL_ADMIN_URL = os.environ.get(
     "TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306/?charset=utf8mb4")

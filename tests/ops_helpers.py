@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from app.database import make_engine
-from app.run_lock import run_lock
+from app.db.connect import make_engine
+from app.db.run_lock import run_lock
 
 
 def query(url: str, sql: str) -> list[dict]:

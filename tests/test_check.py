@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 
 import cli
-from app.check import FAIL, OK, SKIP, WARN, run_check
+from app.commands.check import FAIL, OK, SKIP, WARN, run_check
 from app.config import load_settings
-from app.database import make_engine
-from app.fake_data import DEMO_MAPPING, seed_portal
-from app.fake_portal import FakePortal
+from app.db.connect import make_engine
+from app.testing.portal import FakePortal
+from app.testing.seed import DEMO_MAPPING, seed_portal
 from tests.conftest import write_mapping_toml
 
 DIRECTORIES = ("city", "category", "object", "violation", "user")

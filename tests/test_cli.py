@@ -69,7 +69,7 @@ def test_table_report_and_selected_directories(capsys, env, mysql_url):
     assert lines[0].split() == ["directory", "fetched", "created", "updated", "unchanged",
                                 "deactivated", "errors", "seconds", "status"]
     assert [line.split()[0] for line in lines[2:]] == ["city", "object"]
-    from app.database import make_engine
+    from app.db.connect import make_engine
 
     engine = make_engine(mysql_url)
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ import requests
 import responses
 
 from app import errors
-from app.bitrix_client import Bitrix24Client
+from app.bitrix.client import Bitrix24Client
 
 WEBHOOK = "https://acme.bitrix24.ru/rest/1/t0pS3cretC0de/"
 CODE = "t0pS3cretC0de"

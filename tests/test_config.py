@@ -143,7 +143,7 @@ def test_files_saved_with_a_bom_are_read(tmp_path):
     settings = load_settings(environ={}, project_dir=tmp_path)
 
     assert settings.webhook_url == WEBHOOK
-    from app.mapping import load_mapping_file
+    from app.syncers.mapping import load_mapping_file
 
     assert load_mapping_file(settings.mapping_file, {"user"}) == {"user": {"method": "user.get"}}
 

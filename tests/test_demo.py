@@ -12,8 +12,8 @@ from pathlib import Path
 
 import cli
 from app import config
-from app.fake_data import seed_portal
-from app.fake_portal import FakePortal
+from app.testing.portal import FakePortal
+from app.testing.seed import seed_portal
 
 ROOT = Path(__file__).resolve().parent.parent
 # Only what Windows needs to start Python at all; nothing of the developer's settings.
@@ -75,7 +75,7 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
     conn.close()
     # It wrote its database and nothing else: not in the working folder, not next to cli.py.
     assert list(work.iterdir()) == []
-    # Only the database and its run lock (kept beside it on purpose, see app/run_lock.py).
+    # Only the database and its run lock (kept beside it on purpose, see app/db/run_lock.py).
     assert sorted(p.name for p in out.iterdir()) == ["demo.db", "demo.db.lock"]
     assert (project_demo.stat().st_mtime_ns if project_demo.exists() else None) == before
 

@@ -8,8 +8,8 @@ import tomllib
 import pytest
 
 import cli
-from app.bitrix_client import Bitrix24Client
-from app.discover import (
+from app.bitrix.client import Bitrix24Client
+from app.commands.discover import (
     CRM_ADMIN_NOTE,
     USER_BRIEF_NOTE,
     discover,
@@ -17,11 +17,11 @@ from app.discover import (
     render_text,
 )
 from app.errors import MappingError
-from app.fake_data import DEMO_MAPPING, seed_portal
-from app.fake_portal import FakePortal
-from app.mapping import load_mapping_file
-from app.runner import RunOptions, run_sync
+from app.sync.runner import RunOptions, run_sync
 from app.syncers import SYNCERS
+from app.syncers.mapping import load_mapping_file
+from app.testing.portal import FakePortal
+from app.testing.seed import DEMO_MAPPING, seed_portal
 from tests.conftest import settings_for
 
 
@@ -205,7 +205,7 @@ def test_bad_webhook_exits_3_without_the_code(capsys, monkeypatch, seeded):
 
 
 def test_write_into_a_missing_folder_is_a_clear_error(tmp_path):
-    from app.discover import write_skeleton
+    from app.commands.discover import write_skeleton
     from app.errors import ConfigError
 
     with pytest.raises(ConfigError, match="Cannot write the mapping skeleton to .*No such file"):

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 import cli
-from app.models import Base
-from app.runner import RunOptions, run_sync
+from app.db.models import Base
+from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for, write_mapping_toml
 
 COUNTS = ("fetched", "created", "updated", "unchanged", "deactivated", "errors", "warnings")

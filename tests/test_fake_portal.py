@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from app.fake_data import (
+from app.testing.portal import FakePortal, RequestRecord, parse_php_query
+from app.testing.seed import (
     CATEGORY_IBLOCK_ID,
     CITY_ENTITY_TYPE_ID,
     DEMO_MAPPING,
@@ -15,7 +16,6 @@ from app.fake_data import (
     VIOLATION_IBLOCK_ID,
     seed_portal,
 )
-from app.fake_portal import FakePortal, RequestRecord, parse_php_query
 
 OBJECTS = 120
 NGINX_502 = (

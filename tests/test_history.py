@@ -11,10 +11,11 @@ import threading
 import pytest
 from sqlalchemy import inspect, text
 
-from app.database import create_builtin_tables, make_engine
-from app.fake_data import seed_portal
-from app.runner import RunOptions, run_sync
-from app.sync_engine import SyncEngine
+from app.db.connect import make_engine
+from app.db.schema import create_builtin_tables
+from app.sync.engine import SyncEngine
+from app.sync.runner import RunOptions, run_sync
+from app.testing.seed import seed_portal
 from tests.conftest import settings_for
 from tests.ops_helpers import execute, query, scalar
 
@@ -159,13 +160,13 @@ def test_ctrl_c_in_the_cli_is_recorded_as_stopped(seeded, db_url, tmp_path, mapp
 
 def test_an_unwritable_history_never_costs_the_sync(seeded, db_url, tmp_path, mapping, caplog):
     execute(db_url, "CREATE TABLE bitrix_sync_runs (something INTEGER)")  # not ours
-    caplog.set_level(logging.WARNING, logger="app.history")
+    caplog.set_level(logging.WARNING, logger="app.db.history")
 
     report = sync(seeded, db_url, tmp_path, mapping)
 
     assert report.exit_code == 0
     assert count(db_url, "users") == len(seeded.records("user"))
-    [warning] = [r.getMessage() for r in caplog.records if r.name == "app.history"]
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "app.db.history"]
     assert warning.startswith("cannot record this run in the table bitrix_sync_runs: ")
     assert warning.endswith("the sync goes on without history")
 

@@ -9,14 +9,14 @@ import time
 import pytest
 from sqlalchemy import text
 
-from app.bitrix_client import Bitrix24Client
-from app.fake_data import seed_portal
-from app.fake_portal import FakePortal
-from app.models import City
-from app.rate_limit import OperatingBudget, RateLimiter
+from app.bitrix.client import Bitrix24Client
+from app.bitrix.limits import OperatingBudget, RateLimiter
+from app.db.models import City
 from app.report import FAILED, OK, SyncReport
-from app.runner import RunOptions, run_sync
-from app.writer import Prepared, TableWriter
+from app.sync.runner import RunOptions, run_sync
+from app.sync.writer import Prepared, TableWriter
+from app.testing.portal import FakePortal
+from app.testing.seed import seed_portal
 from tests.conftest import settings_for
 
 COUNTS = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
@@ -256,7 +256,7 @@ def test_bad_records_in_the_middle_of_a_chunk_fail_alone(db):
 
 
 def test_clients_of_one_portal_share_the_limiter_set_for_it():
-    from app.rate_limit import limiter_for, use_limits
+    from app.bitrix.limits import limiter_for, use_limits
 
     shared = use_limits("https://acme.bitrix24.ru/rest/1/c0de1234/", 2, 50)
 

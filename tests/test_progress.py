@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from app.commands.progress import TerminalProgress, live_progress, progress_wanted
 from app.logging_setup import setup_logging
 from app.masking import register_secret
-from app.progress import TerminalProgress, live_progress, progress_wanted
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORIES = ("city", "category", "object", "violation", "user")

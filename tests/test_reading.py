@@ -7,9 +7,9 @@ import math
 import pytest
 
 from app import errors
-from app.bitrix_client import Bitrix24Client, php_query
-from app.fake_portal import FakePortal, self_signed_tls
-from app.reading import ListQuery, ListReader, list_method
+from app.bitrix.client import Bitrix24Client, php_query
+from app.bitrix.reading import ListQuery, ListReader, list_method
+from app.testing.portal import FakePortal, self_signed_tls
 
 
 def make_client(portal: FakePortal, **kwargs) -> Bitrix24Client:
@@ -84,7 +84,7 @@ def test_a_filter_the_keyset_would_change_falls_back_to_offset(params):
 
 
 def test_batch_commands_are_php_query_strings():
-    from app.bitrix_client import BatchRef
+    from app.bitrix.client import BatchRef
 
     text = php_query({"filter": {">ID": BatchRef("$result[p0][49][ID]"), "NAME": "a&b"},
                       "select": ["ID", "NAME"], "ACTIVE": True})
@@ -248,7 +248,7 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
 
 
 def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
-    from app import reading
+    from app.bitrix import reading
 
     monkeypatch.setattr(reading, "SLOW_BATCH_SECONDS", 0.25)
     monkeypatch.setattr(reading, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch

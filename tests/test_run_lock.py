@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import text
 
 import cli
-from app.database import make_engine
+from app.db.connect import make_engine
+from app.db.run_lock import lock_file_for, mysql_lock_name, run_lock
 from app.errors import LockHeldError
-from app.fake_data import CITY_ENTITY_TYPE_ID, seed_portal
-from app.fake_portal import FakePortal
-from app.run_lock import lock_file_for, mysql_lock_name, run_lock
-from app.runner import RunOptions, run_sync
+from app.sync.runner import RunOptions, run_sync
+from app.testing.portal import FakePortal
+from app.testing.seed import CITY_ENTITY_TYPE_ID, seed_portal
 from tests.conftest import settings_for, write_mapping_toml
 from tests.ops_helpers import execute, held_lock, history, scalar
 
@@ -108,8 +108,8 @@ def test_stale_running_row_is_marked_interrupted(seeded, db_url, tmp_path, mappi
 HOLDER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from app.database import make_engine
-from app.run_lock import run_lock
+from app.db.connect import make_engine
+from app.db.run_lock import run_lock
 engine = make_engine(sys.argv[2])
 with engine.connect() as conn, run_lock(conn):
     print("locked", flush=True)

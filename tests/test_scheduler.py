@@ -1,4 +1,4 @@
-"""Tests for app.scheduler: cron math across zones and DST, and the run loop."""
+"""Tests for app.service.scheduler: cron math across zones and DST, and the run loop."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.cron import CronSchedule
 from app.errors import ConfigError
-from app.scheduler import CronSchedule, Scheduler, Tick
+from app.service.scheduler import Scheduler, Tick
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -256,7 +257,7 @@ class Recorder:
 
 @pytest.fixture
 def logs(caplog):
-    caplog.set_level(logging.DEBUG, logger="app.scheduler")
+    caplog.set_level(logging.DEBUG, logger="app.service.scheduler")
     return caplog
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from app.database import make_engine
-from app.runner import RunOptions, run_sync
+from app.db.connect import make_engine
+from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for, write_mapping_toml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def test_column_unknown_to_the_model_is_named(seeded, sqlite_url, tmp_path, mapp
     report = run_sync(settings_for(seeded, sqlite_url, tmp_path), RunOptions(names=("city",)),
                       overrides=mapping)
     assert report.exit_code == 2
-    assert "model City (built-in app/models.py) has no column 'region'" in report.fatal
+    assert "model City (built-in app/db/models.py) has no column 'region'" in report.fatal
 
 
 PARENT_DATABASE = '''

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import service
-from app import service_loop
-from app.fake_data import seed_portal
-from app.fake_portal import FakePortal
-from app.runner import RunOptions, run_sync
-from app.scheduler import CronSchedule
+from app.cron import CronSchedule
+from app.service import loop as service_loop
+from app.sync.runner import RunOptions, run_sync
+from app.testing.portal import FakePortal
+from app.testing.seed import seed_portal
 from tests.conftest import settings_for, write_mapping_toml
 from tests.ops_helpers import held_lock, history, scalar
 
@@ -159,7 +159,7 @@ def test_failed_runs_never_stop_the_service(monkeypatch, logs, seeded, tmp_path,
     harness.run(settings, mapping)
 
     assert [r.exit_code for r in harness.results] == [3, 3]
-    errors = [m for level, m in lines(logs, "app.runner") if level == logging.ERROR]
+    errors = [m for level, m in lines(logs, "app.sync.runner") if level == logging.ERROR]
     assert len(errors) == 2 and errors[0].startswith("Cannot connect to the database")
     assert ("next run at 2024-01-01 00:20:00+00:00"
             in [m for _, m in lines(logs)])

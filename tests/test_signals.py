@@ -1,4 +1,4 @@
-"""Tests for app.signals: first signal stops gracefully, second exits at once."""
+"""Tests for app.service.signals: first signal stops gracefully, second exits at once."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app import signals
-from app.signals import install_stop_handlers, stop_signals
+from app.service import signals
+from app.service.signals import install_stop_handlers, stop_signals
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def no_real_exit(monkeypatch):
 
 @pytest.fixture
 def installed(no_real_exit, caplog):
-    caplog.set_level(logging.INFO, logger="app.signals")
+    caplog.set_level(logging.INFO, logger="app.service.signals")
     before = {signum: signal.getsignal(signum) for signum in stop_signals()}
     event = threading.Event()
     restore = install_stop_handlers(event)
@@ -117,7 +117,7 @@ def test_only_the_main_thread_may_install():
 
 CHILD = textwrap.dedent("""
     import logging, sys, threading, time
-    from app.signals import install_stop_handlers
+    from app.service.signals import install_stop_handlers
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     event = threading.Event()

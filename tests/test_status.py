@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import cli
+from app.commands.status import gather_status, parse_age
 from app.config import load_settings
-from app.runner import RunOptions, run_sync
-from app.status import gather_status, parse_age
+from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for
 from tests.ops_helpers import execute
 from tests.test_cron_scripts import dockerfile_instruction, exec_form

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from app.bitrix_client import Bitrix24Client
+from app.bitrix.client import Bitrix24Client
 from app.report import FAILED, OK, WITH_ERRORS
-from app.runner import RunOptions, run_sync
+from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for
 
 
@@ -254,7 +254,7 @@ def test_users_work_with_built_in_defaults(seeded, db, db_url, tmp_path):
 def test_mysql_charset_is_utf8mb4(dialect, mysql_url, seeded, tmp_path, mapping):
     report = sync(seeded, mysql_url, tmp_path, mapping, "city")
     assert report.ok
-    from app.database import make_engine
+    from app.db.connect import make_engine
 
     engine = make_engine(mysql_url)
     assert scalar(engine, "SELECT @@character_set_connection") == "utf8mb4"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app import models
+from app.db import models
 from app.errors import MappingError
-from app.mapping import load_mapping_file
-from app.runner import RunOptions, build_syncers, run_sync
-from app.sync_engine import run_order
+from app.sync.engine import run_order
+from app.sync.runner import RunOptions, build_syncers, run_sync
 from app.syncers import SYNCERS, BaseSyncer
+from app.syncers.mapping import load_mapping_file
 from tests.conftest import settings_for
 
 COLLECTION = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, String
 
-from app.values import ValueProblem, convert, unwrap
+from app.sync.values import ValueProblem, convert, unwrap
 
 
 def col(kind, nullable=True):

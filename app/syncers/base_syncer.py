@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from app.errors import MappingError
-from app.mapping import DirectoryMapping, resolve
+from app.syncers.mapping import DirectoryMapping, resolve
 
 # Parameters a method cannot run without, and what the user should look up to fill them.
 REQUIRED_PARAMS: dict[str, dict[str, str]] = {

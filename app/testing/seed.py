@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.fake_portal import PORTAL_TZ, FakePortal
+from app.testing.portal import PORTAL_TZ, FakePortal
 
 CITY_ENTITY_TYPE_ID = 1036
 CITY_TYPE_ID = 3

@@ -6,18 +6,19 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from app.bitrix_client import Bitrix24Client
+from app.bitrix.client import Bitrix24Client
+from app.bitrix.limits import use_limits
 from app.config import Settings
-from app.database import check_connection, check_schema, make_engine
+from app.db.connect import check_connection, make_engine
+from app.db.parent_models import ModelSet, load_models
+from app.db.schema import check_schema
 from app.errors import LockHeldError, SyncError
-from app.mapping import load_mapping_file
 from app.masking import mask
-from app.model_loader import ModelSet, load_models
-from app.rate_limit import use_limits
 from app.report import SyncReport
-from app.run_guard import guarded_run
-from app.sync_engine import Progress, SyncEngine, fatal_report, run_order
+from app.sync.engine import Progress, SyncEngine, fatal_report, run_order
+from app.sync.run_guard import guarded_run
 from app.syncers import SYNCERS, BaseSyncer
+from app.syncers.mapping import load_mapping_file
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from app.database import check_connection, make_engine
+from app.db.connect import check_connection, make_engine
+from app.db.history import RunHistory
+from app.db.run_lock import run_lock
 from app.errors import LockHeldError, SyncError
-from app.history import RunHistory
 from app.report import SyncReport
-from app.run_lock import run_lock
-from app.sync_engine import fatal_report
+from app.sync.engine import fatal_report
 
 
 @contextlib.contextmanager

@@ -8,8 +8,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from app.bitrix_client import Bitrix24Client
-from app.reading import ListReader, Page, ReaderPool
+from app.bitrix.client import Bitrix24Client
+from app.bitrix.reading import ListReader, Page, ReaderPool
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.config import Settings
+from app.cron import CronSchedule, format_moment
+from app.db.history import RUN_STOPPED, run_status
 from app.errors import LockHeldError
-from app.history import RUN_STOPPED, run_status
 from app.report import SKIPPED, SyncReport
-from app.runner import RunOptions, run_sync
-from app.scheduler import CronSchedule, Scheduler, format_moment
+from app.service.scheduler import Scheduler
+from app.sync.runner import RunOptions, run_sync
 
 log = logging.getLogger("bitrix_sync.service")
 

@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.bitrix_client import (
+from app.bitrix.client import (
     BATCH_SIZE,
     PAGE_SIZE,
     BatchRef,

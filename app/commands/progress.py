@@ -12,7 +12,7 @@ from typing import TextIO
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from app.sync_engine import Progress
+from app.sync.engine import Progress
 
 
 def progress_wanted(*, quiet: bool, stream: TextIO | None = None) -> bool:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import requests
 
+from app.bitrix.limits import OperatingBudget, RateLimiter, limiter_for
 from app.errors import (
     IncompleteReadError,
     PortalAuthError,
@@ -23,7 +24,6 @@ from app.errors import (
     PortalUnreachableError,
 )
 from app.masking import mask
-from app.rate_limit import OperatingBudget, RateLimiter, limiter_for
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class Bitrix24Client:
         """Yield every page of a list method; raise IncompleteReadError on a short read.
 
         Plain sequential offset paging (`start` = 0, then whatever `next` says),
-        for small lookups. A sync reads through app.reading, which picks the
+        for small lookups. A sync reads through app.bitrix.reading, which picks the
         fast strategy per method. The rows counted must reach `total`.
         """
         params = dict(params or {})

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.database import check_connection, make_engine
+from app.cron import CronSchedule, format_duration, format_moment
+from app.db.connect import check_connection, make_engine
+from app.db.history import RunRecord, last_success, recent_runs
 from app.errors import ConfigError
-from app.history import RunRecord, last_success, recent_runs
-from app.scheduler import CronSchedule, format_duration, format_moment
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")

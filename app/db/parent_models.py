@@ -45,9 +45,9 @@ def load_models(settings: Settings) -> ModelSet:
         module = _import_file(settings.project_dir.parent / "models.py")
         origin = f"parent project {settings.project_dir.parent / 'models.py'}"
     else:
-        from app import models as module
+        from app.db import models as module
 
-        origin = "built-in app/models.py"
+        origin = "built-in app/db/models.py"
     classes = {name: getattr(module, name) for name in MODEL_NAMES if hasattr(module, name)}
     log.info("Using models from %s", origin)
     return ModelSet(classes, origin)

@@ -18,17 +18,18 @@ from pathlib import Path
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import models
 from app.config import PROJECT_DIR, Settings
-from app.database import create_builtin_tables, make_engine
+from app.db import models
+from app.db.connect import make_engine
+from app.db.schema import create_builtin_tables
 from app.errors import ConfigError, DatabaseError
-from app.fake_data import DEMO_MAPPING, seed_portal
-from app.fake_portal import FakePortal
 from app.masking import register_secret
 from app.report import SyncReport
-from app.runner import RunOptions, run_sync
-from app.sync_engine import Progress
+from app.sync.engine import Progress
+from app.sync.runner import RunOptions, run_sync
 from app.syncers import SYNCERS
+from app.testing.portal import FakePortal
+from app.testing.seed import DEMO_MAPPING, seed_portal
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class DemoResult:
 def demo_settings(webhook_url: str, database: Path) -> Settings:
     """Settings built in code, so no .env or environment variable can leak into the demo."""
     return Settings(webhook_url=webhook_url, database_url=f"sqlite:///{database.as_posix()}",
-                    bitrix_max_retries=2, models_module="app.models",
+                    bitrix_max_retries=2, models_module="app.db.models",
                     log_level="INFO", project_dir=PROJECT_DIR)
 
 

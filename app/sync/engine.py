@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.bitrix_client import Bitrix24Client
-from app.database import describe_db_error
+from app.bitrix.client import Bitrix24Client
+from app.bitrix.read_ahead import ReadPipeline, ReadStopped
+from app.db.connect import describe_db_error
+from app.db.parent_models import ModelSet
 from app.errors import (
     DatabaseError,
     MappingError,
@@ -23,12 +25,10 @@ from app.errors import (
     RecordError,
     SyncError,
 )
-from app.model_loader import ModelSet
-from app.pipeline import ReadPipeline, ReadStopped
 from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
+from app.sync.values import ValueProblem, convert
+from app.sync.writer import CHUNK, Prepared, TableWriter
 from app.syncers.base_syncer import BaseSyncer
-from app.values import ValueProblem, convert
-from app.writer import CHUNK, Prepared, TableWriter
 
 log = logging.getLogger(__name__)
 

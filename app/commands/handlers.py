@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from app.check import run_check
+from app.commands.check import run_check
+from app.commands.console import print_json, quiet_console
+from app.commands.demo import DEFAULT_DEMO_DB, run_demo
+from app.commands.discover import discover as discover_portal
+from app.commands.discover import make_client, mapping_skeleton, render_text, write_skeleton
+from app.commands.progress import live_progress, progress_wanted
 from app.config import Settings
-from app.console import print_json, quiet_console
-from app.demo import DEFAULT_DEMO_DB, run_demo
-from app.discover import discover as discover_portal
-from app.discover import make_client, mapping_skeleton, render_text, write_skeleton
 from app.errors import ConfigError
 from app.logging_setup import setup_logging
 from app.masking import mask
-from app.progress import live_progress, progress_wanted
-from app.runner import RunOptions
+from app.sync.runner import RunOptions
 
 
 def check_flags(args: argparse.Namespace) -> None:

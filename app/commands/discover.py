@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app import models
-from app.bitrix_client import Bitrix24Client, extract_rows
+from app.bitrix.client import Bitrix24Client, extract_rows
+from app.commands.console import is_empty, one_line, render_rows, short
 from app.config import Settings
-from app.console import is_empty, one_line, render_rows, short
+from app.db import models
 from app.errors import ConfigError, PortalMethodError
 from app.syncers import SYNCERS
 
@@ -298,7 +298,7 @@ def mapping_skeleton(found: Discovery) -> str:
     out = ["# Черновик mapping.toml, составленный `python cli.py --discover --write`.",
            "# Проверьте каждую секцию: какой смарт-процесс или список что хранит, какие поля",
            "# в какие колонки. Строки с # — подсказки; раскомментируйте нужные и впишите",
-           "# колонку. Колонки здесь — встроенных моделей (app/models.py); если у вас свои",
+           "# колонку. Колонки здесь — встроенных моделей (app/db/models.py); если у вас свои",
            "# модели, поставьте свои имена. Затем: `python cli.py --check`.",
            "# Секрет вебхука в этот файл не пишется.", ""]
     for name, syncer in SYNCERS.items():

@@ -11,9 +11,10 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.database import column_from_error, describe_db_error
+from app.db.connect import describe_db_error
+from app.db.schema import column_from_error
 from app.report import DirectoryReport, PlannedChange, SyncReport
-from app.values import normalize
+from app.sync.values import normalize
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 
-from app.bitrix_client import Bitrix24Client, extract_rows
+from app.bitrix.client import Bitrix24Client, extract_rows
+from app.commands.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
 from app.config import Settings
-from app.database import check_connection, check_schema, make_engine
-from app.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
+from app.db.connect import check_connection, make_engine
+from app.db.parent_models import ModelSet, load_models
+from app.db.schema import check_schema
 from app.errors import (
     ConfigError,
     DatabaseError,
@@ -31,9 +33,8 @@ from app.errors import (
     SchemaError,
 )
 from app.masking import mask
-from app.model_loader import ModelSet, load_models
-from app.runner import build_syncers, schema_needs
-from app.sync_engine import run_order
+from app.sync.engine import run_order
+from app.sync.runner import build_syncers, schema_needs
 from app.syncers import BaseSyncer
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"

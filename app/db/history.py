@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.database import describe_db_error
+from app.db.connect import describe_db_error
 from app.masking import mask
 from app.report import COUNTERS, FAILED, SKIPPED, SyncReport
 

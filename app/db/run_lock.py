@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.database import describe_db_error
+from app.db.connect import describe_db_error
 from app.errors import DatabaseError, LockHeldError
 
 log = logging.getLogger(__name__)

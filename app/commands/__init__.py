@@ -1,0 +1,1 @@
+"""What cli.py offers besides a plain sync: demo, discover, check, status, console output."""

@@ -1,0 +1,1 @@
+"""Service mode: the cron-driven loop and signal handling."""

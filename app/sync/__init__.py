@@ -1,0 +1,1 @@
+"""One sync run: the engine, value conversion, the writer, the runner around them."""
