@@ -12,10 +12,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+import cli
 from app import masking
+from app.bitrix.client import Bitrix24Client
 from app.config import VARIABLES, Settings, load_settings
 from app.db.connect import make_engine
 from app.db.models import Base
+from app.report import SyncReport
+from app.sync.runner import RunOptions, run_sync
 from app.testing.portal import FakePortal
 from app.testing.seed import DEMO_MAPPING, seed_portal
 
@@ -134,6 +138,22 @@ def settings_for(portal: FakePortal, db_url: str, tmp_path: Path, **env: str) ->
     environ = {"BITRIX_WEBHOOK_URL": portal.webhook_url, "DATABASE_URL": db_url,
                "BITRIX_MAX_RETRIES": "3", **env}
     return load_settings(environ=environ, project_dir=tmp_path / "project")
+
+
+def sync(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *names: str,
+         client: Bitrix24Client | None = None, env: dict[str, str] | None = None,
+         **options) -> SyncReport:
+    """One run of the named directories (every one when none is named) into `db_url`."""
+    settings = settings_for(portal, db_url, tmp_path, **(env or {}))
+    return run_sync(settings, RunOptions(names=names, **options), overrides=mapping,
+                    client=client)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`python cli.py ARGV` in this process: its exit code, stdout and stderr."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def write_mapping_toml(path: Path, mapping: dict) -> Path:

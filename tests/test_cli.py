@@ -9,18 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 import cli
-from tests.conftest import write_mapping_toml
+from tests.conftest import run_cli, write_mapping_toml
+from tests.ops_helpers import scalar
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def env(monkeypatch, seeded, mysql_url, tmp_path, mapping):
-    """CLI settings through the environment, as a user would set them."""
-    values = {"BITRIX_WEBHOOK_URL": seeded.webhook_url, "DATABASE_URL": mysql_url,
+def portal_env(monkeypatch, seeded, tmp_path, mapping) -> dict[str, str]:
+    """The portal settings through the environment, as a user would set them."""
+    values = {"BITRIX_WEBHOOK_URL": seeded.webhook_url,
               "SYNC_MAPPING_FILE": str(write_mapping_toml(tmp_path / "mapping.toml", mapping)),
               "BITRIX_MAX_RETRIES": "1"}
     for key, value in values.items():
@@ -28,10 +28,11 @@ def env(monkeypatch, seeded, mysql_url, tmp_path, mapping):
     return values
 
 
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def env(portal_env, monkeypatch, db_url) -> dict[str, str]:
+    """The portal and a database (real MariaDB, then SQLite) through the environment."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    return {**portal_env, "DATABASE_URL": db_url}
 
 
 def test_help_documents_exit_codes(capsys):
@@ -61,7 +62,7 @@ def test_json_report_is_one_object_with_every_directory(capsys, env, seeded):
     assert "INFO" in err  # logs go to stderr, never into the JSON
 
 
-def test_table_report_and_selected_directories(capsys, env, mysql_url):
+def test_table_report_and_selected_directories(capsys, env):
     code, out, _ = run_cli(capsys, "--sync", "city", "object")
 
     assert code == 0
@@ -69,12 +70,7 @@ def test_table_report_and_selected_directories(capsys, env, mysql_url):
     assert lines[0].split() == ["directory", "fetched", "created", "updated", "unchanged",
                                 "deactivated", "errors", "seconds", "status"]
     assert [line.split()[0] for line in lines[2:]] == ["city", "object"]
-    from app.db.connect import make_engine
-
-    engine = make_engine(mysql_url)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM users")).scalar() == 0
-    engine.dispose()
+    assert scalar(env["DATABASE_URL"], "SELECT COUNT(*) FROM users") == 0
 
 
 def test_record_errors_give_exit_1_and_name_the_record(capsys, env, seeded):
@@ -113,7 +109,7 @@ def test_bad_webhook_code_exits_3_and_never_shows_the_code(capsys, env, seeded, 
     assert "/rest/1/***" in everything
 
 
-def test_database_unreachable_exits_3(capsys, env, monkeypatch):
+def test_database_unreachable_exits_3(capsys, portal_env, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root:pw@127.0.0.1:9/none")
     code, _, err = run_cli(capsys)
     assert code == 3
@@ -121,19 +117,21 @@ def test_database_unreachable_exits_3(capsys, env, monkeypatch):
     assert ":pw@" not in err
 
 
-def test_unexpected_error_is_one_line_unless_verbose(capsys, env, monkeypatch):
+def test_unexpected_error_is_one_line_unless_verbose(capsys, portal_env, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError(f"kaboom at {os.environ['BITRIX_WEBHOOK_URL']}")
 
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.setattr(cli, "run_sync", boom)
+    webhook = portal_env["BITRIX_WEBHOOK_URL"]
     code, out, err = run_cli(capsys)
     assert code == 1
     assert "Unexpected error: RuntimeError: kaboom" in err and "--verbose" in err
     assert "Traceback" not in err
-    assert env["BITRIX_WEBHOOK_URL"] not in err
+    assert webhook not in err
 
     code, _, err = run_cli(capsys, "--verbose")
-    assert "Traceback" in err and env["BITRIX_WEBHOOK_URL"] not in err
+    assert "Traceback" in err and webhook not in err
 
 
 def test_init_db_creates_built_in_tables(capsys, monkeypatch, tmp_path):
@@ -146,6 +144,7 @@ def test_init_db_creates_built_in_tables(capsys, monkeypatch, tmp_path):
     assert run_cli(capsys, "--init-db")[1].strip() == "All tables already exist."
 
 
+@pytest.mark.slow
 def test_runs_from_any_folder_as_cron_would(env, tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "--sync", "user", "--json"],
@@ -166,15 +165,16 @@ def test_usage_errors_never_echo_the_webhook_code(capsys, argv):
     assert "/rest/1/***/" in err
 
 
-def test_database_url_with_an_unknown_driver_is_a_setting_error(capsys, env, monkeypatch):
+def test_database_url_with_an_unknown_driver_is_a_setting_error(capsys, portal_env,
+                                                                 monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "mysql+nodriver://root:pw@127.0.0.1/db")
     code, _, err = run_cli(capsys)
     assert code == 2
     assert "DATABASE_URL: cannot use the database URL mysql+nodriver://root:***@" in err
 
 
-def test_database_url_option_the_driver_refuses_is_a_setting_error(capsys, env, monkeypatch,
-                                                                   mysql_url):
+def test_database_url_option_the_driver_refuses_is_a_setting_error(capsys, portal_env,
+                                                                   monkeypatch, mysql_url):
     monkeypatch.setenv("DATABASE_URL", mysql_url + "&sslmode=require")
     code, _, err = run_cli(capsys)
     assert code == 2
@@ -193,10 +193,11 @@ def test_missing_packages_are_named_without_a_traceback(script, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_reader_that_goes_away_does_not_fail_the_run(tmp_path):
+@pytest.mark.slow
+def test_a_reader_that_goes_away_does_not_fail_the_run(tmp_path, sqlite_url):
     """`python cli.py --status | head -1`: stdout closes before the result is printed."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{(tmp_path / 'x.db').as_posix()}"}
-    child = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--init-db"], cwd=tmp_path,
+    env = {**os.environ, "DATABASE_URL": sqlite_url}
+    child = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "--status"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     child.stdout.close()  # long before the child gets to print
     _, err = child.communicate(timeout=60)

@@ -203,6 +203,7 @@ def copy_real_project(tmp_path: Path) -> Path:
     return project
 
 
+@pytest.mark.slow
 @needs_bash
 def test_sh_end_to_end_with_the_real_cli(seeded, mysql_url, tmp_path, mapping):
     project = copy_real_project(tmp_path)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import cli
 from app import config
 from app.testing.portal import FakePortal
@@ -36,6 +38,7 @@ def assert_no_webhook_code(text: str) -> None:
     assert not re.search(r"/rest/1/(?!\*\*\*/)", text)
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir()

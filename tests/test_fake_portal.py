@@ -663,6 +663,7 @@ def test_seed_data_is_deterministic_sparse_and_tricky():
         assert set(spec["fields"]) <= set(record), name
 
 
+@pytest.mark.slow
 def test_seeding_fifty_thousand_objects_is_fast_and_pages_cheaply():
     portal = FakePortal()
     began = time.perf_counter()

@@ -16,7 +16,7 @@ from app.db.schema import create_builtin_tables
 from app.sync.engine import SyncEngine
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
-from tests.conftest import settings_for
+from tests.conftest import settings_for, sync
 from tests.ops_helpers import execute, query, scalar
 
 
@@ -26,11 +26,6 @@ def runs(url: str) -> list[dict]:
 
 def count(url: str, table: str) -> int:
     return scalar(url, f"SELECT COUNT(*) FROM {table}")
-
-
-def sync(portal, url, tmp_path, mapping, **options):
-    return run_sync(settings_for(portal, url, tmp_path), RunOptions(**options),
-                    overrides=mapping)
 
 
 def test_a_successful_run_is_recorded(seeded, db_url, tmp_path, mapping):
@@ -51,7 +46,7 @@ def test_a_successful_run_is_recorded(seeded, db_url, tmp_path, mapping):
 def test_record_errors_are_status_errors_with_a_summary(seeded, db_url, tmp_path, mapping):
     seeded.add_items(1036, [{"id": 777001, "title": "Ж" * 256}])
 
-    sync(seeded, db_url, tmp_path, mapping, names=("city",))
+    sync(seeded, db_url, tmp_path, mapping, "city")
 
     [row] = runs(db_url)
     assert (row["status"], row["exit_code"]) == ("errors", 1)
@@ -88,6 +83,7 @@ def test_a_schema_error_writes_no_history(seeded, db_url, tmp_path, mapping):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_dry_run_writes_no_history(seeded, db_url, tmp_path, mapping):
     report = sync(seeded, db_url, tmp_path, mapping, dry_run=True)
 

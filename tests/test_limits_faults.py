@@ -17,16 +17,10 @@ from app.sync.runner import RunOptions, run_sync
 from app.sync.writer import Prepared, TableWriter
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
-from tests.conftest import settings_for
+from tests.conftest import settings_for, sync
 
 COUNTS = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
           "violation": "list:52", "user": "user"}
-
-
-def sync(portal, db_url, tmp_path, mapping, *names, client=None, env=None, **options):
-    settings = settings_for(portal, db_url, tmp_path, **(env or {}))
-    return run_sync(settings, RunOptions(names=names, **options), overrides=mapping,
-                    client=client)
 
 
 def snapshot(db) -> dict[str, list[tuple]]:
@@ -57,6 +51,7 @@ def assert_complete_and_stable(report: SyncReport, portal, db, db_url, tmp_path,
     assert snapshot(db) == before
 
 
+@pytest.mark.slow
 def test_full_sync_stays_within_the_request_budget(big, db, db_url, tmp_path, mapping):
     report = sync(big, db_url, tmp_path, mapping)
 
@@ -136,6 +131,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inject", FAULTS)
 def test_faults_end_in_the_fault_free_state(inject, big, db, db_url, tmp_path, mapping, caplog):
     inject(big)
@@ -150,6 +146,7 @@ def test_faults_end_in_the_fault_free_state(inject, big, db, db_url, tmp_path, m
     client.close()
 
 
+@pytest.mark.slow
 def test_operation_time_limit_waits_for_the_budget_then_goes_on(big, db, db_url, tmp_path,
                                                                 mapping, caplog):
     big.latency = 0.001
@@ -191,6 +188,7 @@ def test_overload_limit_fails_the_run_at_once(big, db, db_url, tmp_path, mapping
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
 
 
+@pytest.mark.slow
 def test_incomplete_read_upserts_what_arrived_and_deactivates_nothing(
         big, db, db_url, tmp_path, mapping):
     assert sync(big, db_url, tmp_path, mapping, "city", "object").ok

@@ -83,6 +83,7 @@ def read_pty(master: int, seconds: float = 60.0) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="pty is POSIX-only")
 @pytest.mark.parametrize("quiet", [False, True], ids=["terminal", "terminal-quiet"])
 def test_progress_on_a_real_terminal(tmp_path, quiet):
@@ -105,6 +106,7 @@ def test_progress_on_a_real_terminal(tmp_path, quiet):
         assert "rows/s" in stderr and "INFO" in stderr
 
 
+@pytest.mark.slow
 def test_no_progress_into_a_pipe(tmp_path):
     child = run_demo_with_stderr(tmp_path, subprocess.PIPE)
     stdout, stderr = child.communicate(timeout=120)

@@ -129,6 +129,7 @@ def test_big_list_is_split_into_parallel_chains(portal):
     assert sum("filter[%3Cid]" in c for c in counts) == 2  # the last span is open-ended
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", [
     pytest.param([*range(1, 50_000), 10_000_000], id="one-far-id"),
     pytest.param([*range(1, 49_001), *range(10_000_000, 10_001_000)], id="far-block"),
@@ -247,6 +248,7 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
         client.close()
 
 
+@pytest.mark.slow
 def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
     from app.bitrix import reading
 

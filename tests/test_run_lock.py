@@ -160,6 +160,7 @@ def test_held_lock_raises_lock_held_error_directly(sqlite_url):
     assert caught.value.exit_code == 4
 
 
+@pytest.mark.slow
 def test_two_concurrent_cli_runs_on_mariadb_one_gets_exit_4(mysql_url, tmp_path, mapping):
     with FakePortal() as portal:
         seed_portal(portal, objects=200)

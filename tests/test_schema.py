@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from app.db.connect import make_engine
@@ -103,6 +104,7 @@ class User(Base):
 '''
 
 
+@pytest.mark.slow
 def test_parent_project_layout_end_to_end(seeded, mysql_url, tmp_path):
     """MiniApps/.env + MiniApps/models.py + MiniApps/bitrix-sync/ run from elsewhere."""
     parent = tmp_path / "MiniApps"

@@ -252,6 +252,7 @@ needs_posix_signals = pytest.mark.skipif(
     sys.platform == "win32", reason="sending SIGTERM to one child process needs POSIX")
 
 
+@pytest.mark.slow
 @needs_posix_signals
 def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping):
     with FakePortal(latency=0.15) as portal:
@@ -275,6 +276,7 @@ def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping)
     assert "bitrix-sync service stopped" in console(tmp_path)  # the console gets the log too
 
 
+@pytest.mark.slow
 @needs_posix_signals
 def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_path, mapping):
     # A write that never finishes: another session holds a write lock on cities.
@@ -301,6 +303,7 @@ def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_pa
     assert counts(mysql_url) == TABLES
 
 
+@pytest.mark.slow
 @needs_posix_signals
 def test_sigterm_between_runs_exits_0_at_once(sqlite_url, tmp_path, mapping):
     with FakePortal() as portal:

@@ -8,19 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import cli
 from app.commands.status import gather_status, parse_age
 from app.config import load_settings
 from app.sync.runner import RunOptions, run_sync
-from tests.conftest import settings_for
+from tests.conftest import run_cli, settings_for
 from tests.ops_helpers import execute
 from tests.test_cron_scripts import dockerfile_instruction, exec_form
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

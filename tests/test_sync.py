@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import FAILED, OK, WITH_ERRORS
 from app.sync.runner import RunOptions, run_sync
-from tests.conftest import settings_for
+from tests.conftest import settings_for, sync
 
 
 def rows(engine, sql: str) -> list[tuple]:
@@ -21,12 +20,6 @@ def rows(engine, sql: str) -> list[tuple]:
 def scalar(engine, sql: str):
     with engine.connect() as conn:
         return conn.execute(text(sql)).scalar()
-
-
-def sync(portal, db_url, tmp_path, mapping, *names, client=None, **options):
-    settings = settings_for(portal, db_url, tmp_path)
-    return run_sync(settings, RunOptions(names=names, **options), overrides=mapping,
-                    client=client)
 
 
 def test_full_sync_loads_every_directory(seeded, db, db_url, tmp_path, mapping):
@@ -250,8 +243,7 @@ def test_users_work_with_built_in_defaults(seeded, db, db_url, tmp_path):
     assert scalar(db, "SELECT COUNT(*) FROM users") == len(seeded.records("user"))
 
 
-@pytest.mark.parametrize("dialect", ["mysql"])
-def test_mysql_charset_is_utf8mb4(dialect, mysql_url, seeded, tmp_path, mapping):
+def test_mysql_charset_is_utf8mb4(mysql_url, seeded, tmp_path, mapping):
     report = sync(seeded, mysql_url, tmp_path, mapping, "city")
     assert report.ok
     from app.db.connect import make_engine
