@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.testing.portal import PORTAL_TZ, FakePortal
+from app.testing.envelope import PORTAL_TZ
+from app.testing.portal import FakePortal
 
 CITY_ENTITY_TYPE_ID = 1036
 CITY_TYPE_ID = 3

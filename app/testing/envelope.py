@@ -1,0 +1,90 @@
+"""What a REST call answers: its result, errors, the ``time`` block and the HTTP reply."""
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+PORTAL_TZ = timezone(timedelta(hours=3), "MSK")
+
+
+class ApiError(Exception):
+    """A Bitrix error answer: HTTP status, ``error`` code and ``error_description``."""
+
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(f"{status} {code}: {description}")
+        self.status = status
+        self.code = code
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "error_description": self.description}
+
+
+def method_not_found() -> ApiError:
+    return ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+
+@dataclass(slots=True)
+class MethodResult:
+    """A method's answer before it is wrapped: result, total, next and rows billed."""
+
+    result: Any
+    total: int | None = None
+    next: int | None = None
+    rows: int = 0
+
+
+def as_result(value: Any) -> MethodResult:
+    """A handler may return a bare result; it then counts as one row."""
+    return value if isinstance(value, MethodResult) else MethodResult(value, rows=1)
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, PORTAL_TZ).isoformat(timespec="seconds")
+
+
+def time_block(
+    start: float, finish: float, processing: float, operating: float, reset_at: int
+) -> dict[str, Any]:
+    return {
+        "start": start,
+        "finish": finish,
+        "duration": finish - start,
+        "processing": processing,
+        "date_start": iso(start),
+        "date_finish": iso(finish),
+        "operating_reset_at": reset_at,
+        "operating": operating,
+    }
+
+
+@dataclass(slots=True)
+class Reply:
+    """The HTTP answer to send, or a dropped connection, after an optional delay."""
+
+    status: int
+    payload: dict[str, Any] | None = None
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
+    drop: bool = False
+    delay: float = 0.0
+    arrival: float = 0.0
+    # (processing, operating, operating_reset_at) for the outer "time" object of a success.
+    timing: tuple[float, float, int] | None = None
+
+    def render(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        payload = dict(self.payload or {})
+        if self.timing is not None:
+            processing, operating, reset_at = self.timing
+            payload["time"] = time_block(
+                self.arrival, time.time(), processing, operating, reset_at
+            )
+        return json.dumps(payload).encode("utf-8")
+
+
+def error_reply(error: ApiError) -> Reply:
+    return Reply(status=error.status, payload=error.body())

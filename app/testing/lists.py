@@ -1,0 +1,260 @@
+"""The lists family: universal lists (lists.get), their fields and elements.
+
+lists.element.get always returns ``ID``, omits properties that have no value and renders
+every scalar as a string; its default order is ``ID`` ascending, as for every other list
+method here.
+"""
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.testing.envelope import ApiError, MethodResult
+from app.testing.methods import Handler
+from app.testing.paging import query, start_of
+from app.testing.php_query import as_list, int_or_none, items_of, upper_keys
+from app.testing.store import Collection
+
+_FIRST_VALUE_ROW = 311200
+
+
+def _required(name: str) -> ApiError:
+    return ApiError(
+        400, "ERROR_REQUIRED_PARAMETERS_MISSING", f'Required parameter "{name}" is missing'
+    )
+
+
+class ListsApi:
+    """Universal lists and their elements, answering lists.get, lists.field.get and .element.get."""
+
+    scopes = ("lists",)
+
+    def __init__(self) -> None:
+        self._lists: dict[int, dict[str, Any]] = {}
+        self._fields: dict[int, dict[str, Any] | None] = {}
+        self._elements: dict[int, Collection] = {}
+        self._value_row_id = _FIRST_VALUE_ROW
+
+    def methods(self) -> dict[str, Handler]:
+        return {
+            "lists.get": self.lists_get,
+            "lists.field.get": self.field_get,
+            "lists.element.get": self.element_get,
+        }
+
+    # --- data -------------------------------------------------------------------------------
+
+    def add_list(
+        self,
+        iblock_id: int,
+        *,
+        name: str,
+        code: str | None = None,
+        fields: Mapping[str, Mapping[str, Any]] | None = None,
+        iblock_type_id: str = "lists",
+    ) -> None:
+        if iblock_id in self._lists:
+            raise ValueError(f"list {iblock_id} already exists")
+        self._lists[iblock_id] = {
+            "ID": str(iblock_id),
+            "TIMESTAMP_X": "01.03.2024 10:00:00",
+            "IBLOCK_TYPE_ID": iblock_type_id,
+            "LID": "s1",
+            "CODE": code or "",
+            "API_CODE": None,
+            "NAME": name,
+            "ACTIVE": "Y",
+            "SORT": "500",
+            "PICTURE": None,
+            "DESCRIPTION": "",
+            "DESCRIPTION_TYPE": "text",
+            "VERSION": "1",
+            "SOCNET_GROUP_ID": None,
+        }
+        descriptors = None
+        if fields:
+            descriptors = {}
+            for field_id, descriptor in fields.items():
+                descriptors[field_id] = {"FIELD_ID": field_id, **copy.deepcopy(descriptor)}
+        self._fields[iblock_id] = descriptors
+        self._elements[iblock_id] = Collection()
+
+    def add_elements(self, iblock_id: int, elements: Iterable[Mapping[str, Any]]) -> list[int]:
+        coll = self.collection(iblock_id, create=True)
+        records = [self._normalize(dict(element)) for element in elements]
+        return coll.add(records, "ID")
+
+    def collection(self, iblock_id: int, *, create: bool = False) -> Collection:
+        iblock_id = int(iblock_id)
+        if iblock_id not in self._elements and create:
+            self.add_list(iblock_id, name=f"List {iblock_id}")
+        coll = self._elements.get(iblock_id)
+        if coll is None:
+            raise KeyError(f"unknown list {iblock_id}; call add_list")
+        return coll
+
+    def edited(self, record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        record.update(changes)
+        return self._normalize(record)
+
+    def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return _render_element(record, None)
+
+    def _normalize(self, record: dict[str, Any]) -> dict[str, Any]:
+        # A property is stored as a map of value-row id to value, as lists.element.get shows it.
+        for key in [k for k in record if k.startswith("PROPERTY_")]:
+            value = record[key]
+            if value is None or value == [] or value == {}:
+                del record[key]
+            elif isinstance(value, dict):
+                record[key] = {str(row): _scalar(item) for row, item in value.items()}
+            else:
+                values = value if isinstance(value, list | tuple) else [value]
+                record[key] = {str(self._next_value_row()): _scalar(v) for v in values}
+        return record
+
+    def _next_value_row(self) -> int:
+        self._value_row_id += 1
+        return self._value_row_id
+
+    # --- methods ----------------------------------------------------------------------------
+
+    def _iblock(self, params: Mapping[str, Any]) -> int:
+        type_id = params.get("IBLOCK_TYPE_ID")
+        if not type_id:
+            raise _required("IBLOCK_TYPE_ID")
+        raw_id, raw_code = params.get("IBLOCK_ID"), params.get("IBLOCK_CODE")
+        if not raw_id and not raw_code:
+            raise _required("IBLOCK_ID")
+        for iblock_id, info in self._lists.items():
+            if raw_id:
+                same = int_or_none(raw_id) == iblock_id
+            else:
+                same = raw_code == info["CODE"]
+            if same and info["IBLOCK_TYPE_ID"] == type_id:
+                return iblock_id
+        raise ApiError(400, "ERROR_IBLOCK_NOT_FOUND", "Iblock not found")
+
+    def lists_get(self, params: dict[str, Any]) -> MethodResult:
+        upper = upper_keys(params)
+        type_id = upper.get("IBLOCK_TYPE_ID")
+        if not type_id:
+            raise _required("IBLOCK_TYPE_ID")
+        coll = Collection()
+        rows = [
+            {**info, "ID": iblock_id}
+            for iblock_id, info in sorted(self._lists.items())
+            if info["IBLOCK_TYPE_ID"] == type_id
+        ]
+        coll.insert(rows, "ID")
+        spec = {}
+        if upper.get("IBLOCK_ID"):
+            spec["ID"] = upper["IBLOCK_ID"]
+        elif upper.get("IBLOCK_CODE"):
+            spec["CODE"] = upper["IBLOCK_CODE"]
+        page, total, nxt = query(
+            coll, spec, [], start_of(upper.get("START")), "ID", lambda name: name
+        )
+        result = [{**row, "ID": str(row["ID"])} for row in page]
+        return MethodResult(result, total, nxt, len(result))
+
+    def field_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        upper = upper_keys(params)
+        iblock_id = self._iblock(upper)
+        descriptors = self._descriptors(iblock_id)
+        wanted = upper.get("FIELD_ID")
+        if wanted:
+            descriptors = {k: v for k, v in descriptors.items() if k == wanted}
+        return copy.deepcopy(descriptors)
+
+    def _descriptors(self, iblock_id: int) -> dict[str, Any]:
+        given = self._fields[iblock_id]
+        if given is not None:
+            return given
+        coll = self._elements[iblock_id]
+        multiple = {
+            key
+            for record in coll.rows.values()
+            for key, value in record.items()
+            if key.startswith("PROPERTY_") and isinstance(value, dict) and len(value) > 1
+        }
+        descriptors: dict[str, Any] = {
+            "NAME": {
+                "FIELD_ID": "NAME",
+                "SORT": 10,
+                "NAME": "Название",
+                "IS_REQUIRED": "Y",
+                "MULTIPLE": "N",
+                "DEFAULT_VALUE": "",
+                "TYPE": "NAME",
+            }
+        }
+        properties = sorted(
+            (k for k in coll.keys if k.startswith("PROPERTY_")), key=lambda k: (len(k), k)
+        )
+        for position, key in enumerate(properties, start=2):
+            descriptors[key] = {
+                "FIELD_ID": key,
+                "SORT": position * 10,
+                "NAME": key,
+                "IS_REQUIRED": "N",
+                "MULTIPLE": "Y" if key in multiple else "N",
+                "DEFAULT_VALUE": "",
+                "TYPE": "S",
+                "PROPERTY_TYPE": "S",
+                "CODE": None,
+                "ID": key.removeprefix("PROPERTY_"),
+                "LINK_IBLOCK_ID": None,
+            }
+        return descriptors
+
+    def element_get(self, params: dict[str, Any]) -> MethodResult:
+        upper = upper_keys(params)
+        iblock_id = self._iblock(upper)
+        spec: dict[str, Any] = dict(items_of(upper.get("FILTER")))
+        if upper.get("ELEMENT_ID"):
+            spec["=ID"] = upper["ELEMENT_ID"]
+        if upper.get("ELEMENT_CODE"):
+            spec["=CODE"] = upper["ELEMENT_CODE"]
+        order = [
+            (str(name).upper(), str(direction).lower() == "desc")
+            for name, direction in items_of(upper.get("ELEMENT_ORDER"))
+        ]
+        select = as_list(upper.get("SELECT"))
+        rows, total, nxt = query(
+            self._elements[iblock_id],
+            spec,
+            order,
+            start_of(upper.get("START")),
+            "ID",
+            lambda name: name.upper(),
+        )
+        return MethodResult([_render_element(r, select) for r in rows], total, nxt, len(rows))
+
+
+def _scalar(value: Any) -> Any:
+    # lists.element.get renders every scalar as a string.
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _render_element(record: Mapping[str, Any], select: list[Any] | None) -> dict[str, Any]:
+    if select and "*" not in select:
+        names = ["ID", *(str(s).upper() for s in select if str(s).upper() != "ID")]
+    else:
+        names = list(record)
+    rendered: dict[str, Any] = {}
+    for name in names:
+        if name not in record:
+            continue
+        value = record[name]
+        if isinstance(value, dict):
+            rendered[name] = {row: _scalar(item) for row, item in value.items()}
+        else:
+            rendered[name] = _scalar(value)
+    return rendered

@@ -1,0 +1,82 @@
+"""Filter, order and page one collection the way list methods do: ``start``, ``total``, ``next``.
+
+Offsets are exact (``start=10`` skips ten rows) for every method, and ``start=-1`` (no count,
+no ``total``) works for every list method, lists.element.get included.
+"""
+
+import itertools
+from typing import Any
+
+from app.testing.filters import FieldResolver, plan
+from app.testing.php_query import number
+from app.testing.store import Collection
+
+PAGE_SIZE = 50
+
+Order = list[tuple[str, bool]]  # (field, descending), most significant first
+
+
+def start_of(value: Any) -> int:
+    """The ``start`` parameter as an offset; -1 for any negative number."""
+    if value is None or value == "":
+        return 0
+    offset = number(value)
+    if offset is None:
+        return 0
+    return -1 if offset < 0 else int(offset)
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    if isinstance(value, dict):
+        value = next(iter(value.values()), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or value == "":
+        return (0, 0.0, "")
+    if isinstance(value, bool):
+        return (1, float(value), "")
+    numeric = number(value)
+    if numeric is not None:
+        return (1, float(numeric), "")
+    return (2, 0.0, str(value).casefold())
+
+
+def query(
+    coll: Collection,
+    spec: Any,
+    order: Order,
+    start: int,
+    id_key: str,
+    resolve: FieldResolver,
+) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Filter, order and page one collection; returns (page rows, total, next)."""
+    low, high, predicate = plan(coll, spec, id_key, resolve)
+    ids, rows = coll.ids, coll.rows
+    if not order or order == [(id_key, False)] or order == [(id_key, True)]:
+        positions = range(low, high)
+        if order and order[0][1]:
+            positions = positions[::-1]
+        if predicate is None:
+            total = len(positions)
+            chosen = positions[:PAGE_SIZE] if start < 0 else positions[start : start + PAGE_SIZE]
+            page = [rows[ids[i]] for i in chosen]
+        else:
+            matching = (row for row in (rows[ids[i]] for i in positions) if predicate(row))
+            if start < 0:
+                page = list(itertools.islice(matching, PAGE_SIZE))
+                total = 0
+            else:
+                found = list(matching)
+                total = len(found)
+                page = found[start : start + PAGE_SIZE]
+    else:
+        found = [rows[ids[i]] for i in range(low, high)]
+        if predicate is not None:
+            found = [row for row in found if predicate(row)]
+        for name, descending in reversed(order):
+            found.sort(key=lambda row, name=name: _sort_key(row.get(name)), reverse=descending)
+        total = len(found)
+        page = found[:PAGE_SIZE] if start < 0 else found[start : start + PAGE_SIZE]
+    if start < 0:
+        return page, 0, None
+    return page, total, start + PAGE_SIZE if start + PAGE_SIZE < total else None
