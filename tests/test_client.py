@@ -22,7 +22,7 @@ def envelope(code: str, description: str = "") -> dict:
     return {"error": code, "error_description": description}
 
 
-# (status, body, error class, words in our message, exit code of the run, retried?)
+# (status, body, error class, words in our message, exit code it gives the run, retried?)
 FAILURES = [
     pytest.param(401, envelope("INVALID_CREDENTIALS", "Invalid request credentials"),
                  errors.PortalAuthError, "rejected the webhook", 3, False, id="bad-webhook-code"),
@@ -73,8 +73,7 @@ def test_failure_table(status, body, error_class, words, exit_code, retried):
     error = caught.value
     assert words in str(error)
     assert CODE not in str(error)
-    run_exit = error.exit_code if isinstance(error, errors.PortalFatalError) else 1
-    assert run_exit == exit_code
+    assert error.exit_code == exit_code
     assert (len(sleeps) == 2) is retried  # two retries with max_retries=2, none otherwise
     if isinstance(body, dict):
         assert error.code == body["error"] and error.status == status

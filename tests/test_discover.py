@@ -106,7 +106,9 @@ def test_cli_json_is_one_object_and_text_is_aligned(capsys, monkeypatch, seeded)
     lines = out.splitlines()
     header = lines.index(next(line for line in lines if line.strip().startswith("field")))
     column = lines[header].index("type")
-    for line in lines[header + 1:header + 5]:  # Cyrillic titles must not shift the columns
+    rows = lines[header + 1:header + 5]
+    assert len(rows) == 4 and all(row.strip() for row in rows)
+    for line in rows:  # Cyrillic titles must not shift the columns
         assert line[column - 2:column] == "  " and line[column] != " "
     assert "Next: `python cli.py --discover --write mapping.toml`" in out
     assert seeded.code not in out

@@ -17,7 +17,7 @@ from app.sync.runner import RunOptions, run_sync
 from app.sync.writer import Prepared, TableWriter
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
-from tests.conftest import settings_for, sync
+from tests.conftest import hook_method, settings_for, sync
 
 COUNTS = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
           "violation": "list:52", "user": "user"}
@@ -283,19 +283,6 @@ def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_
     assert report.directories["object"].message == "stopped; changes rolled back"
     with db.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
-
-
-def hook_method(monkeypatch, portal: FakePortal, method: str, change) -> None:
-    """Pass every call of `method` through `change(call number, params, answer)`."""
-    scopes, original = portal._methods[method]
-    calls = [0]
-
-    def hooked(params):
-        answer = original(params)
-        calls[0] += 1
-        return change(calls[0], params, answer)
-
-    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
 
 
 def resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, name, method, change):

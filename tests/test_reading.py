@@ -10,6 +10,7 @@ from app import errors
 from app.bitrix.client import Bitrix24Client, php_query
 from app.bitrix.reading import ListQuery, ListReader, list_method
 from app.testing.portal import FakePortal, self_signed_tls
+from tests.conftest import hook_method
 
 
 def make_client(portal: FakePortal, **kwargs) -> Bitrix24Client:
@@ -228,11 +229,40 @@ def test_methods_without_keyset_use_offset_batches(portal):
     assert len(batch_commands(portal)[1]) == 1
 
 
-def test_offset_read_shorter_than_its_total_is_incomplete(portal):
+def test_method_error_in_an_offset_batch_fails_at_once(portal):
     portal.add_departments([{"NAME": f"D{i}"} for i in range(120)])
     portal.fail("department.get", status=400, error="ACCESS_DENIED", skip=1)
 
-    with pytest.raises(errors.PortalMethodError):
+    with pytest.raises(errors.PortalMethodError, match="needs read access"):
+        read_all(portal, "department.get", {})
+    assert [r.method for r in portal.requests] == ["department.get", "batch"]  # no retry
+
+
+def test_offset_read_shorter_than_its_total_is_incomplete(portal, monkeypatch):
+    portal.add_departments([{"NAME": f"D{i}"} for i in range(30)])
+
+    def report_more(call, params, answer):
+        answer.total = 45  # one page, no `next`, yet the portal counts 45
+        return answer
+
+    hook_method(monkeypatch, portal, "department.get", report_more)
+
+    with pytest.raises(errors.IncompleteReadError, match="returned 30 rows but reported 45"):
+        read_all(portal, "department.get", {})
+
+
+def test_offset_page_cut_short_before_the_last_is_incomplete(portal, monkeypatch):
+    portal.add_departments([{"NAME": f"D{i}"} for i in range(120)])
+
+    def cut_the_second_page(call, params, answer):
+        if call == 2:  # the first page of the batch: start=49
+            del answer.result[30:]
+        return answer
+
+    hook_method(monkeypatch, portal, "department.get", cut_the_second_page)
+
+    with pytest.raises(errors.IncompleteReadError,
+                       match="the page at 49 was short but later pages had rows"):
         read_all(portal, "department.get", {})
 
 
@@ -248,17 +278,26 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
         client.close()
 
 
-@pytest.mark.slow
 def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
     from app.bitrix import reading
 
-    monkeypatch.setattr(reading, "SLOW_BATCH_SECONDS", 0.25)
     monkeypatch.setattr(reading, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
     expected = sparse_items(portal, 6000)
-    portal.row_cost = 0.00012  # 50 pages take 0.3 s on the portal, 25 pages 0.15 s
+    reported: list[object] = []
+    note_batch_time = reading.ListReader.note_batch_time
+
+    def portal_took(reader, seconds, commands):
+        # The portal's own time for each batch reaches the reader; how long a batch takes
+        # is set here, not left to this machine's load: 0.9 s a page (50 pages: 45 s).
+        reported.append(seconds)
+        note_batch_time(reader, 0.9 * commands, commands)
+
+    monkeypatch.setattr(reading.ListReader, "note_batch_time", portal_took)
 
     rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
 
     assert ids(rows) == expected
     assert [len(c) for c in batch_commands(portal)] == [50, 25, 25, 20]
+    assert "a batch of 50 pages took 45 s" in caplog.text
     assert "using 25 pages per batch" in caplog.text
+    assert len(reported) == 4 and all(isinstance(s, float) for s in reported)

@@ -76,6 +76,7 @@ def test_new_users_get_a_secret_key_and_no_tg_id(seeded, db, db_url, tmp_path, m
     sync(seeded, db_url, tmp_path, mapping)
 
     keys = rows(db, "SELECT secret_key, tg_id FROM users")
+    assert len(keys) == len(seeded.records("user"))
     assert all(len(key) >= 16 and tg is None for key, tg in keys)
     assert len({key for key, _ in keys}) == len(keys)
 
