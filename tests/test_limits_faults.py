@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import pytest
 from sqlalchemy import text
@@ -72,17 +71,26 @@ def test_matching_limits_never_meet_query_limit_exceeded(seeded, db, db_url, tmp
     assert [r for r in seeded.requests if r.status == 503] == []
 
 
-def test_without_the_limiter_the_same_bucket_overflows(seeded, tmp_path):
+def test_without_the_limiter_the_same_bucket_overflows():
     # The contrast that makes the test above meaningful: five directories read at once.
-    seeded.rate_limit, seeded.burst = 5.0, 3
-    client = Bitrix24Client(seeded.webhook_url, backoff=0.01, max_retries=10)
-    threads = [threading.Thread(target=client.call, args=("user.get",)) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert any(r.status == 503 for r in seeded.requests)
-    client.close()
+    now = [0.0]  # the bucket drains only while a client waits before its retry
+
+    def wait(seconds: float) -> None:
+        now[0] += seconds
+
+    with FakePortal(rate_limit=5.0, burst=3, bucket_clock=lambda: now[0]) as portal:
+        client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=10, sleep=wait)
+        answers: list[dict] = []
+        threads = [threading.Thread(target=lambda: answers.append(client.call("user.get")))
+                   for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        client.close()
+        statuses = [r.status for r in portal.requests]
+    assert statuses[:3] == [200] * 3 and statuses[3] == 503  # the fourth at once overflows
+    assert len(answers) == 6  # retries got every call through in the end
 
 
 def test_rate_limiter_paces_requests_like_the_portal():
@@ -123,7 +131,7 @@ FAULTS = [
     pytest.param(lambda p: p.fail_raw("batch", status=502, body="<html>502 Bad Gateway</html>",
                                       times=2), id="html-502"),
     pytest.param(lambda p: p.drop_connection("batch", times=2), id="dropped-connection"),
-    pytest.param(lambda p: p.stall("batch", seconds=1.5, times=1), id="timeout"),
+    pytest.param(lambda p: p.hold("batch"), id="timeout"),  # held until the test ends
     pytest.param(lambda p: p.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR",
                                   skip=3, times=2), id="command-in-batch"),
     pytest.param(lambda p: p.fail("user.get", status=503, error="QUERY_LIMIT_EXCEEDED",
@@ -175,11 +183,12 @@ def test_operation_time_limit_waits_for_the_budget_then_goes_on(big, db, db_url,
 def test_overload_limit_fails_the_run_at_once(big, db, db_url, tmp_path, mapping):
     big.fail("*", status=503, error="OVERLOAD_LIMIT", description="REST API is blocked",
              times=1000)
-    started = time.monotonic()
+    waits: list[float] = []
+    client = Bitrix24Client(big.webhook_url, max_retries=3, sleep=waits.append)
 
-    report = sync(big, db_url, tmp_path, mapping)
+    report = sync(big, db_url, tmp_path, mapping, client=client)
 
-    assert time.monotonic() - started < 10
+    assert waits == []  # no backoff, no pause: the run ends at the first refusal
     assert report.exit_code == 3
     assert "contact Bitrix24 support" in report.fatal
     # No retries: at most one refused request per directory read in parallel.
@@ -223,10 +232,10 @@ def test_stop_request_rolls_back_and_ends_the_readers(big, db, db_url, tmp_path,
     assert report.directories["object"].message == "stopped; changes rolled back"
     with db.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
-    deadline = time.monotonic() + 5
-    while [t for t in threading.enumerate() if t.name.startswith("read-")]:
-        assert time.monotonic() < deadline, "background readers did not stop"
-        time.sleep(0.05)
+    readers = [t for t in threading.enumerate() if t.name.startswith("read-")]
+    for reader in readers:
+        reader.join(60)
+    assert [t.name for t in readers if t.is_alive()] == [], "background readers did not stop"
 
 
 def test_bad_records_in_the_middle_of_a_chunk_fail_alone(db):
@@ -267,18 +276,22 @@ def test_clients_of_one_portal_share_the_limiter_set_for_it():
 def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_url, tmp_path,
                                                                   mapping):
     seed_portal(portal, objects=600)  # only the objects need a batch
-    portal.stall("batch", seconds=5)
+    held = portal.hold("batch")  # the rest of the objects: kept back until the test ends
     stop = threading.Event()
+    batch_arrived = []
 
     def progress(directory, phase, rows):
-        if directory == "object" and phase == "reading":
-            stop.set()  # the first page is in; the rest hangs on the portal
+        if directory == "object" and phase == "reading" and not batch_arrived:
+            # The first page is in and the batch for the rest is on the portal, unanswered.
+            batch_arrived.append(held.arrived.wait(60))
+            stop.set()
 
-    started = time.monotonic()
     report = run_sync(settings_for(portal, db_url, tmp_path), RunOptions(), overrides=mapping,
                       stop_event=stop, progress=progress)
 
-    assert time.monotonic() - started < 3
+    assert batch_arrived == [True]
+    assert held.waiting == 1  # the run ended while the page was still on its way
+    held.release()
     assert report.directories["city"].status == OK
     assert report.directories["object"].message == "stopped; changes rolled back"
     with db.connect() as conn:

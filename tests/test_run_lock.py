@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -164,9 +163,9 @@ def test_held_lock_raises_lock_held_error_directly(sqlite_url):
 def test_two_concurrent_cli_runs_on_mariadb_one_gets_exit_4(mysql_url, tmp_path, mapping):
     with FakePortal() as portal:
         seed_portal(portal, objects=200)
-        # The first run's first call hangs a while, so it still holds the lock while the
-        # second process starts, connects and is turned away.
-        portal.stall("*", seconds=3)
+        # The first run's first call is held (it takes the lock before it calls the portal),
+        # so it holds the lock while the second process starts, connects and is turned away.
+        held = portal.hold("*")
         env = {**os.environ, "BITRIX_WEBHOOK_URL": portal.webhook_url,
                "DATABASE_URL": mysql_url, "PYTHONIOENCODING": "utf-8",
                "SYNC_MAPPING_FILE": str(write_mapping_toml(tmp_path / "mapping.toml", mapping))}
@@ -174,15 +173,13 @@ def test_two_concurrent_cli_runs_on_mariadb_one_gets_exit_4(mysql_url, tmp_path,
         first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, encoding="utf-8")
         try:
+            assert held.arrived.wait(60), "the first run never called the portal"
             name = f"bitrix_sync:{make_engine(mysql_url).url.database}"
-            deadline = time.monotonic() + 30
-            while not scalar(mysql_url, f"SELECT IS_USED_LOCK('{name}')"):
-                assert time.monotonic() < deadline, "the first run never took the lock"
-                assert first.poll() is None, first.communicate()
-                time.sleep(0.02)
+            assert scalar(mysql_url, f"SELECT IS_USED_LOCK('{name}')")
             second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,
                                     text=True, encoding="utf-8", timeout=60)
-            assert first.poll() is None, "the first run ended too soon for this test"
+            assert first.poll() is None  # still held at its first call
+            held.release()
             out, err = first.communicate(timeout=60)
         finally:
             if first.poll() is None:

@@ -487,17 +487,29 @@ def test_run_returns_at_once_when_already_stopped():
     assert job.calls == []
 
 
+class WatchedEvent(threading.Event):
+    """A stop event that tells when someone has started waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited_on = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited_on.set()
+        return super().wait(timeout)
+
+
 def test_stop_is_prompt_with_real_waiting():
-    stop = threading.Event()
-    scheduler = Scheduler(CronSchedule("0 0 1 1 *", "UTC"), lambda: None, stop_event=stop)
+    stop = WatchedEvent()
+    # Slices of an hour: only a wait on the stop event itself can end within the test.
+    scheduler = Scheduler(CronSchedule("0 0 1 1 *", "UTC"), lambda: None, stop_event=stop,
+                          slice_seconds=3600)
     thread = threading.Thread(target=scheduler.run)
     thread.start()
-    time.sleep(0.05)
-    began = time.monotonic()
+    assert stop.waited_on.wait(60)  # the loop is waiting for the next run
     stop.set()
-    thread.join(5)
+    thread.join(60)
     assert not thread.is_alive()
-    assert time.monotonic() - began < 1.0
 
 
 def test_stop_lets_the_current_run_finish():
@@ -512,6 +524,7 @@ def test_stop_lets_the_current_run_finish():
     stop.set()
     thread.join(0.3)
     assert thread.is_alive()  # still waiting for the job
+    assert results == []  # the job cannot end before it is released
     job.release.set()
     thread.join(5)
     assert not thread.is_alive()

@@ -91,7 +91,9 @@ def test_status_lists_the_runs_newest_first(capsys, history):
 
 
 def test_status_json(capsys, history):
+    before = datetime.now(UTC)
     code, out, _ = run_cli(capsys, "--status", "--json")
+    after = datetime.now(UTC)
 
     assert code == 0
     data = json.loads(out)
@@ -99,7 +101,9 @@ def test_status_json(capsys, history):
         (2, "cron", "errors", 1), (1, "cli", "ok", 0)]
     assert data["runs"][1]["directories"]["user"]["created"] == 15
     assert data["last_success"]["id"] == 1
-    assert 0 <= data["last_success_age_seconds"] < 60
+    finished = datetime.fromisoformat(data["last_success"]["finished_at"])
+    assert int((before - finished).total_seconds()) <= data["last_success_age_seconds"] \
+        <= int((after - finished).total_seconds())
     assert data["schedule"] == "0 0 * * * (local time)"
     assert datetime.fromisoformat(data["next_run"]) > datetime.now(UTC)
     assert data["schedule_error"] is None

@@ -5,6 +5,7 @@ Methods of the ``basic`` scope (batch, scope) are always allowed.
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -44,13 +45,17 @@ class Dispatcher:
     """Answers requests from the method table under the portal's lock, keeping the request log."""
 
     def __init__(
-        self, options: PortalOptions, methods: MethodTable, lock: threading.RLock
+        self,
+        options: PortalOptions,
+        methods: MethodTable,
+        lock: threading.RLock,
+        bucket_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
         self.methods = methods
         self.lock = lock
         self.faults = FaultQueue()
-        self.bucket = LeakyBucket()
+        self.bucket = LeakyBucket(bucket_clock)
         self.operating = OperatingTime()
         self.log: list[RequestRecord] = []
 
@@ -83,15 +88,19 @@ class Dispatcher:
     ) -> tuple[Reply, int]:
         if kind == "missing" or method is None:
             return error_reply(method_not_found()), 0
-        stall = 0.0
+        stall, hold = 0.0, None
         fault = self.faults.take(method, inside_batch=False)
         if fault is not None:
             if fault.kind == "stall":
                 stall = fault.seconds
+            elif fault.kind == "hold":
+                hold = fault.hold
             else:
                 return fault.reply(), 0
         reply, rows = self._authorized_call(kind, user, code, method, params, arrival)
         reply.delay += stall
+        if hold is not None:
+            reply.hold = hold.keep
         return reply, rows
 
     def _authorized_call(

@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -70,6 +71,7 @@ class Reply:
     content_type: str = "application/json; charset=utf-8"
     drop: bool = False
     delay: float = 0.0
+    hold: Callable[[], None] | None = None  # blocks until the answer may go out
     arrival: float = 0.0
     # (processing, operating, operating_reset_at) for the outer "time" object of a success.
     timing: tuple[float, float, int] | None = None

@@ -1,8 +1,39 @@
-"""Injected faults: error answers, non-JSON bodies, dropped connections and stalls."""
+"""Injected faults: error answers, non-JSON bodies, dropped connections, stalls and holds."""
 
+import threading
 from dataclasses import dataclass
 
 from app.testing.envelope import ApiError, Reply, error_reply
+
+
+class Hold:
+    """Answers kept back until ``release()``, or ``limit`` seconds as a safety net.
+
+    A stall guesses how long is long enough on a loaded machine; a hold lasts exactly as
+    long as the test needs. ``arrived`` is set when the first held request has come in,
+    ``waiting`` counts the answers kept back right now.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def keep(self) -> None:
+        """Block the answering thread (outside the portal's lock) until released."""
+        with self._lock:
+            self.waiting += 1
+        self.arrived.set()
+        try:
+            self._released.wait(self.limit)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def release(self) -> None:
+        self._released.set()
 
 
 @dataclass(slots=True)
@@ -10,7 +41,7 @@ class Fault:
     """One queued fault for calls of ``method`` (``"*"``: any HTTP call)."""
 
     method: str
-    kind: str  # "fail", "raw", "drop" or "stall"
+    kind: str  # "fail", "raw", "drop", "stall" or "hold"
     remaining: int
     status: int = 0
     error: str = ""
@@ -18,6 +49,7 @@ class Fault:
     body: bytes = b""
     seconds: float = 0.0
     skip: int = 0  # matching calls let through before the fault fires
+    hold: Hold | None = None
 
     def api_error(self) -> ApiError:
         return ApiError(self.status, self.error, self.description)
@@ -42,8 +74,11 @@ class FaultQueue:
         self._faults.append(fault)
 
     def take(self, method: str, *, inside_batch: bool) -> Fault | None:
-        # "*" stands for any HTTP call; inside a batch only the command's own name matches.
+        # "*" stands for any HTTP call; inside a batch only the command's own name matches,
+        # and only HTTP answers can be held.
         for index, fault in enumerate(self._faults):
+            if inside_batch and fault.kind == "hold":
+                continue
             if fault.method == method or (fault.method == "*" and not inside_batch):
                 if fault.skip > 0:
                     fault.skip -= 1

@@ -6,6 +6,7 @@ A batch is billed as one request to the leaky bucket and, as measured on a live 
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 OPERATING_WINDOW = 600.0
 DEFAULT_BURST = 50.0
@@ -14,15 +15,16 @@ DEFAULT_BURST = 50.0
 class LeakyBucket:
     """Each request adds 1, the level drains at ``rate`` per second; full means refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # seconds; tests pass their own to pace requests without sleeping
         self.level = 0.0
-        self.checked = time.monotonic()
+        self.checked = clock()
 
     def admit(self, rate: float | None, burst: float | None) -> bool:
         if rate is None:
             return True
         capacity = DEFAULT_BURST if burst is None else float(burst)
-        now = time.monotonic()
+        now = self.clock()
         drained = (now - self.checked) * rate
         self.level = max(0.0, self.level - drained)
         self.checked = now
@@ -33,7 +35,7 @@ class LeakyBucket:
 
     def reset(self) -> None:
         self.level = 0.0
-        self.checked = time.monotonic()
+        self.checked = self.clock()
 
 
 class OperatingTime:

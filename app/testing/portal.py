@@ -24,14 +24,15 @@ A new REST method goes into its family's ``methods()``; a new family is a class 
 import copy
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from app.testing.crm import CrmApi
 from app.testing.departments import DepartmentsApi
 from app.testing.dispatch import Dispatcher, RequestRecord
 from app.testing.envelope import PORTAL_TZ, Reply
-from app.testing.faults import Fault
+from app.testing.faults import Fault, Hold
 from app.testing.lists import ListsApi
 from app.testing.methods import MethodTable, normalize_method
 from app.testing.php_query import parse_php_query
@@ -72,6 +73,7 @@ class FakePortal:
         scopes: Iterable[str] = ("crm", "lists", "user", "department", "basic"),
         crm_admin: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        bucket_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The parts read these knobs live: tests change them on a running portal.
         self.user_id = user_id
@@ -98,7 +100,9 @@ class FakePortal:
         for api in (self._crm, self._lists, self._users, self._departments):
             self._methods.register(api.scopes, api.methods())
         self._methods.register((), {"scope": self._scope})
-        self._calls = Dispatcher(self, self._methods, self._lock)
+        # The leaky bucket's clock (seconds): a test passes its own to pace without sleeping.
+        self._calls = Dispatcher(self, self._methods, self._lock, bucket_clock)
+        self._holds: list[Hold] = []
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -113,6 +117,9 @@ class FakePortal:
         server = self._server
         if server is None:
             return
+        with self._lock:
+            for hold in self._holds:
+                hold.release()
         server.stop()
         self._server = None
 
@@ -269,6 +276,16 @@ class FakePortal:
     def stall(self, method: str, *, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` matching calls."""
         self._queue(Fault(normalize_method(method), "stall", times, seconds=seconds))
+
+    def hold(self, method: str, *, times: int = 1, limit: float = 60.0) -> Hold:
+        """Keep back the answers to the next ``times`` matching HTTP calls until the returned
+        hold is released (at most ``limit`` seconds; stop() releases every hold). A command
+        inside a batch cannot be held: hold the batch."""
+        hold = Hold(limit)
+        self._queue(Fault(normalize_method(method), "hold", times, hold=hold))
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     def _queue(self, fault: Fault) -> None:
         with self._lock:

@@ -133,6 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bytes) -> None:
         reply = self.server.respond(self.path, body, self.headers.get("Content-Type", ""))
+        if reply.hold is not None:
+            reply.hold()
         if reply.delay > 0:
             time.sleep(reply.delay)
         if reply.drop:
