@@ -87,7 +87,6 @@ class Bitrix24Client:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.sleep = sleep
-        self.request_count = 0
 
     def __repr__(self) -> str:
         return f"Bitrix24Client({mask(self.base_url)!r})"
@@ -181,8 +180,6 @@ class Bitrix24Client:
 
     def _post_once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url + method
-        with self._lock:
-            self.request_count += 1
         try:
             response = self.session.post(url, json=params, timeout=self.timeout,
                                          verify=self.verify_ssl, allow_redirects=False)

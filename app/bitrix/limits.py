@@ -48,7 +48,6 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._tat = clock()  # theoretical arrival time of the next request
-        self.waited = 0.0
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate:g}/s, burst={self.burst:g})"
@@ -60,7 +59,6 @@ class RateLimiter:
             tat = max(self._tat, now)
             wait = max(0.0, tat - self._tolerance - now)
             self._tat = tat + self._interval
-            self.waited += wait
             return wait
 
     def acquire(self) -> float:
@@ -75,12 +73,6 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._tat = max(self._tat, now + self._tolerance + self._interval)
-
-    def reset(self) -> None:
-        """Forget past requests (a fresh bucket)."""
-        with self._lock:
-            self._tat = self._clock()
-            self.waited = 0.0
 
 
 _shared: dict[str, RateLimiter] = {}
@@ -148,10 +140,6 @@ class OperatingBudget:
         reset_at = _number(timing.get("operating_reset_at"))
         with self._lock:
             self._seen[method] = (operating, reset_at)
-
-    def used(self, method: str) -> float:
-        with self._lock:
-            return self._seen.get(method, (0.0, None))[0]
 
     def pause_before(self, methods: tuple[str, ...]) -> float:
         """Seconds to wait before calling these methods (a batch bills `batch` and its commands)."""
