@@ -19,6 +19,8 @@
     ├── RecordError                one record cannot be stored (directory, btxid, field)
     └── LockHeldError              another run holds the sync lock (exit 4)
 
+    StopRequested                  not an error: the run was asked to stop (see its docstring)
+
 Every message is ours, says what to do, and never contains the webhook code
 (see app.masking).
 """
@@ -128,3 +130,11 @@ class LockHeldError(SyncError):
     """Another sync run is in progress against the same database."""
 
     exit_code = 4
+
+
+class StopRequested(Exception):
+    """The run was asked to stop; raised where that is noticed, from the reader up.
+
+    Not a SyncError: nothing went wrong. The engine catches it and rolls the
+    directory back.
+    """

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.reading import ListReader, Page, ReaderPool
+from app.errors import StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,6 @@ _END = object()
 
 class _Cancelled(Exception):
     """The consumer went away; the reader stops."""
-
-
-class ReadStopped(Exception):
-    """The run was asked to stop while the writer waited for a page."""
 
 
 class DirectoryFeed:
@@ -74,13 +71,13 @@ class DirectoryFeed:
                     return
 
     def pages(self, stop: threading.Event | None = None) -> Iterator[Page]:
-        """The pages as they arrive; ReadStopped as soon as `stop` is set while waiting."""
+        """The pages as they arrive; StopRequested as soon as `stop` is set while waiting."""
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if stop is not None and stop.is_set():
-                    raise ReadStopped from None
+                    raise StopRequested from None
                 continue
             if item is _END:
                 break

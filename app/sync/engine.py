@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client
-from app.bitrix.read_ahead import ReadPipeline, ReadStopped
+from app.bitrix.read_ahead import ReadPipeline
 from app.db.connect import describe_db_error
 from app.db.parent_models import ModelSet
 from app.errors import (
@@ -23,6 +23,7 @@ from app.errors import (
     PortalError,
     PortalFatalError,
     RecordError,
+    StopRequested,
     SyncError,
 )
 from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 
 # progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
 Progress = Callable[[str, str, int], None]
-
-
-class StopRequested(Exception):
-    """Raised inside a directory when the run was asked to stop."""
 
 
 class PendingRow:
@@ -227,10 +224,9 @@ class SyncEngine:
     def _pages(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
         reads = self.reads or ReadPipeline(self.client)
         try:
-            # A stop is noticed while waiting for a page too, not only between pages.
+            # A stop is noticed while waiting for a page too (StopRequested), not only
+            # between pages.
             yield from reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
-        except ReadStopped:
-            raise StopRequested from None
         finally:
             if reads is not self.reads:
                 reads.close()
