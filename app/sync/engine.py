@@ -222,14 +222,11 @@ class SyncEngine:
         writer.write(prepared)
 
     def _pages(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
-        reads = self.reads or ReadPipeline(self.client)
-        try:
-            # A stop is noticed while waiting for a page too (StopRequested), not only
-            # between pages.
-            yield from reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
-        finally:
-            if reads is not self.reads:
-                reads.close()
+        """The directory's pages from the run's background reads (run() opens them)."""
+        if self.reads is None:
+            raise RuntimeError("SyncEngine reads a directory only inside run()")
+        # A stop is noticed while waiting for a page too (StopRequested), not only between pages.
+        return self.reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
 
     def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
                 report: SyncReport) -> Prepared:
