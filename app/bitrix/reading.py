@@ -57,7 +57,7 @@ _USER_GET_RESERVED = frozenset({"SORT", "ORDER", "START", "FILTER", "SELECT", "A
 _ORDER_KEYS = frozenset({"order", "sort", "element_order", "start"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ListMethod:
     """How one list method can be paged: keyset (with its id field, filter and order) or offset."""
 
@@ -97,16 +97,17 @@ def list_method(method: str) -> ListMethod:
     """
     name = method.strip().lower()
     if name == "crm.item.list":
-        return ListMethod(name, True, "id", "items")
+        return ListMethod(name=name, keyset=True, id_field="id", rows_key="items")
     if name == "crm.type.list":
-        return ListMethod(name, True, "id", "types")
+        return ListMethod(name=name, keyset=True, id_field="id", rows_key="types")
     if name == "user.get":
-        return ListMethod(name, True, "ID", None, "FILTER", "sort")
+        return ListMethod(name=name, keyset=True, filter_key="FILTER", order_style="sort")
     if name == "lists.element.get":
-        return ListMethod(name, True, "ID", None, "FILTER", "element_order")
+        return ListMethod(name=name, keyset=True, filter_key="FILTER",
+                          order_style="element_order")
     if name in _LEGACY_CRM_KEYSET:
-        return ListMethod(name, True, "ID")
-    return ListMethod(name, False)
+        return ListMethod(name=name, keyset=True)
+    return ListMethod(name=name, keyset=False)
 
 
 class ListQuery:
