@@ -301,3 +301,22 @@ def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
     assert "a batch of 50 pages took 45 s" in caplog.text
     assert "using 25 pages per batch" in caplog.text
     assert len(reported) == 4 and all(isinstance(s, float) for s in reported)
+
+
+def test_a_portal_that_ignores_the_id_filter_fails_the_read_instead_of_looping(portal,
+                                                                               monkeypatch):
+    sparse_items(portal, 300)
+    first: list = []
+
+    def first_page_again(call, params, answer):  # as if the `>id` bound were not there
+        if not first:
+            first.append(answer)
+        return first[0]
+
+    hook_method(monkeypatch, portal, "crm.item.list", first_page_again)
+    rows: list[dict] = []
+
+    with pytest.raises(errors.IncompleteReadError, match="ignored the id filter"):
+        ListReader(make_client(portal), "crm.item.list", {"entityTypeId": 1040}).read(rows.extend)
+    assert len(rows) == 50  # the first page; its repeats are not handed over
+    assert [r.method for r in portal.requests] == ["crm.item.list", "batch"]

@@ -16,6 +16,7 @@ from app.bitrix.client import (
     BATCH_SIZE,
     PAGE_SIZE,
     BatchRef,
+    BatchResult,
     Bitrix24Client,
     extract_rows,
 )
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Page = list[dict[str, Any]]
 Emit = Callable[[Page], None]
+Command = tuple[str, dict[str, Any]]  # (method, params) of one batch command
 
 # One split range is sized for this many pages, so one batch of 50 chained
 # commands reads it with room to spare for uneven id density.
@@ -267,9 +269,33 @@ class _ChainStep(_Step):
     spans: tuple[_Span, ...]
 
     def run(self, reader: ListReader) -> _Outcome:
+        plan, commands = self._chain_commands(reader)
+        result = reader.client.batch(commands, halt=True)
+        reader.note_batch_time(result.seconds, len(commands))
+        outcome = _Outcome()
+        going_on: list[_Span] = []
+        crowded: list[_Span] = []
+        for span, labels in plan:
+            try:
+                rest = self._take_chain(reader, result, span, labels, outcome)
+            except IncompleteReadError as exc:  # the id filter was ignored: stop everything
+                outcome.failure = exc
+                return outcome
+            if rest is None:
+                continue
+            if span.count and rest.pages_left is not None and rest.pages_left > REPROBE_PAGES:
+                crowded.append(rest)
+            else:
+                going_on.append(rest)
+        self._queue_the_rest(reader, going_on, crowded, outcome)
+        return outcome
+
+    def _chain_commands(self, reader: ListReader
+                        ) -> tuple[list[tuple[_Span, list[str]]], dict[str, Command]]:
+        """The batch: each span's chain of labels, each command reading past the one before."""
         query, method = reader.query, reader.query.method
         plan: list[tuple[_Span, list[str]]] = []
-        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        commands: dict[str, Command] = {}
         for span in self.spans:
             labels = [f"p{len(commands) + i}" for i in range(span.commands(reader.batch_commands))]
             for i, label in enumerate(labels):
@@ -278,63 +304,73 @@ class _ChainStep(_Step):
                 commands[label] = (method, query.keyset_params(after=after, before=span.before,
                                                                start=start))
             plan.append((span, labels))
-        result = reader.client.batch(commands, halt=True)
-        reader.note_batch_time(result.seconds, len(commands))
-        outcome = _Outcome()
-        going_on: list[_Span] = []
-        crowded: list[_Span] = []
-        for span, labels in plan:
-            after, pages_left, pages = span.after, span.pages_left, 0
-            for i, label in enumerate(labels):
-                error = result.error_for(label, method)
-                if error is None and label not in result.results:
-                    error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
-                                                 f"command {label}", method=method)
-                if error is not None:
-                    rest = replace(span, after=after, pages_left=pages_left,
-                                   count=span.count and i == 0, take=None)
-                    if label not in result.errors and result.errors:
-                        # halt=True: another command stopped the batch (another chain's
-                        # failure, or the ignored commands after another chain's end, whose
-                        # references point at nothing). Not this chain's fault: it goes on
-                        # alone, where nothing else can stop it.
-                        outcome.follow_ups.append(_ChainStep(spans=(rest,)))
-                        break
-                    step = replace(self, spans=(rest,), attempt=0 if pages else self.attempt)
-                    retried = step.retry(reader, error)
-                    outcome.follow_ups.extend(retried.follow_ups)
-                    outcome.failure = outcome.failure or retried.failure
-                    break
-                rows = extract_rows(result.results[label])
-                if rows:
-                    first = query.row_id(rows[0])
-                    if first <= after:
-                        # The filter was not applied: going on would loop over the same rows.
-                        outcome.failure = IncompleteReadError(
-                            f"{method} ignored the id filter (got id {first} after {after}); "
-                            "the read cannot go on", method=method)
-                        return outcome
-                    outcome.pages.append(rows)
-                    after = query.row_id(rows[-1])
-                    pages += 1
-                if i == 0 and span.count and isinstance(result.totals.get(label), int):
-                    pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
-                elif pages_left is not None:
-                    pages_left -= 1
-                if len(rows) < PAGE_SIZE:
-                    # The chain is complete; its later commands are ignored.
-                    outcome.ended.append((after, span.before))
-                    break
-            else:
-                # A chain that outlives its estimate (rows added, or a wrong count) goes
-                # on in full batches: a page or two per batch would cost a request for
-                # every 100 rows. At exactly 0 it only has to see its empty last page.
-                rest = _Span(after, span.before,
-                             pages_left if pages_left is not None and pages_left >= 0 else None)
-                if span.count and pages_left is not None and pages_left > REPROBE_PAGES:
-                    crowded.append(rest)
-                else:
-                    going_on.append(rest)
+        return plan, commands
+
+    def _take_chain(self, reader: ListReader, result: BatchResult, span: _Span,
+                    labels: list[str], outcome: _Outcome) -> _Span | None:
+        """Put one chain's pages into `outcome`; return the span left to read, if any.
+
+        None when the chain reached its end (a short page) or stopped on an error
+        (its follow-up is queued). Raises IncompleteReadError when the portal
+        ignored the id filter.
+        """
+        query, method = reader.query, reader.query.method
+        after, pages_left, pages = span.after, span.pages_left, 0
+        for i, label in enumerate(labels):
+            error = result.error_for(label, method)
+            if error is None and label not in result.results:
+                error = PortalRetriableError(f"Bitrix24 stopped a batch of {method} before "
+                                             f"command {label}", method=method)
+            if error is not None:
+                rest = replace(span, after=after, pages_left=pages_left,
+                               count=span.count and i == 0, take=None)
+                self._resume(reader, rest, error, outcome, halted_by_another=(
+                    label not in result.errors and bool(result.errors)), read_some=pages > 0)
+                return None
+            rows = extract_rows(result.results[label])
+            if rows:
+                first = query.row_id(rows[0])
+                if first <= after:
+                    # The filter was not applied: going on would loop over the same rows.
+                    raise IncompleteReadError(
+                        f"{method} ignored the id filter (got id {first} after {after}); "
+                        "the read cannot go on", method=method)
+                outcome.pages.append(rows)
+                after = query.row_id(rows[-1])
+                pages += 1
+            if i == 0 and span.count and isinstance(result.totals.get(label), int):
+                pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
+            elif pages_left is not None:
+                pages_left -= 1
+            if len(rows) < PAGE_SIZE:
+                # The chain is complete; its later commands are ignored.
+                outcome.ended.append((after, span.before))
+                return None
+        # A chain that outlives its estimate (rows added, or a wrong count) goes on in
+        # full batches: a page or two per batch would cost a request for every 100 rows.
+        # At exactly 0 it only has to see its empty last page.
+        return _Span(after, span.before,
+                     pages_left if pages_left is not None and pages_left >= 0 else None)
+
+    def _resume(self, reader: ListReader, rest: _Span, error: PortalError, outcome: _Outcome,
+                *, halted_by_another: bool, read_some: bool) -> None:
+        """Queue the rest of a chain that stopped on `error` (or record the failure)."""
+        if halted_by_another:
+            # halt=True: another command stopped the batch (another chain's failure, or
+            # the ignored commands after another chain's end, whose references point at
+            # nothing). Not this chain's fault: it goes on alone, where nothing else can
+            # stop it.
+            outcome.follow_ups.append(_ChainStep(spans=(rest,)))
+            return
+        step = replace(self, spans=(rest,), attempt=0 if read_some else self.attempt)
+        retried = step.retry(reader, error)
+        outcome.follow_ups.extend(retried.follow_ups)
+        outcome.failure = outcome.failure or retried.failure
+
+    @staticmethod
+    def _queue_the_rest(reader: ListReader, going_on: list[_Span], crowded: list[_Span],
+                        outcome: _Outcome) -> None:
+        """Chains this batch did not finish: long ones alone, short ones shared, crowded split."""
         most = reader.batch_commands
         for span in going_on:
             if span.commands(most) > most // 2:
@@ -342,7 +378,6 @@ class _ChainStep(_Step):
             else:
                 outcome.spare.append(span)
         outcome.follow_ups.extend(reader.probes(crowded))
-        return outcome
 
 
 @dataclass
