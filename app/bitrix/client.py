@@ -52,7 +52,7 @@ class Bitrix24Client:
     denied, bad parameters) are never retried.
 
     Every request first takes a slot from `limiter` (by default the one set
-    for this portal with rate_limit.use_limits, if any) and waits out a method
+    for this portal with app.bitrix.limits.use_limits, if any) and waits out a method
     whose operating time is close to its budget.
     """
 
@@ -69,7 +69,6 @@ class Bitrix24Client:
         operating_wait_budget: float = 660.0,
         limiter: RateLimiter | None = None,
         operating: OperatingBudget | None = None,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = webhook_url.rstrip("/") + "/"
@@ -82,7 +81,6 @@ class Bitrix24Client:
         self.operating_wait_budget = operating_wait_budget
         self.limiter = limiter or limiter_for(self.base_url)
         self.operating = operating or OperatingBudget()
-        self._given_session = session
         self._sessions: list[requests.Session] = []
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -94,8 +92,6 @@ class Bitrix24Client:
     @property
     def session(self) -> requests.Session:
         """This thread's HTTP session (requests sessions are not thread-safe)."""
-        if self._given_session is not None:
-            return self._given_session
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
@@ -111,8 +107,6 @@ class Bitrix24Client:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
-        if self._given_session is not None:
-            self._given_session.close()
 
     def backoff_delay(self, attempt: int) -> float:
         """The pause before retry number `attempt` (1-based): exponential, capped, jittered."""
@@ -255,14 +249,14 @@ class Bitrix24Client:
             raise PortalRetriableError("Bitrix24 answered batch with an unexpected result shape",
                                        method="batch")
         parts = {key: _as_map(body.get(key)) for key in
-                 ("result", "result_error", "result_total", "result_next", "result_time")}
+                 ("result", "result_error", "result_total", "result_time")}
         for label, timing in parts["result_time"].items():
             if label in commands:
                 self.operating.observe(commands[label][0], timing)
         timing = envelope.get("time")
         seconds = timing.get("duration") if isinstance(timing, dict) else None
         return BatchResult(results=parts["result"], errors=parts["result_error"],
-                           totals=parts["result_total"], nexts=parts["result_next"],
+                           totals=parts["result_total"],
                            seconds=seconds if isinstance(seconds, int | float) else None)
 
     # -- lists ----------------------------------------------------------------
@@ -308,7 +302,6 @@ class BatchResult:
     results: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
-    nexts: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None  # the portal's own time for the whole batch
 
     def error_for(self, label: str, method: str) -> PortalError | None:

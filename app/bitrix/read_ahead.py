@@ -35,7 +35,6 @@ class DirectoryFeed:
     """
 
     def __init__(self, name: str, reader: ListReader, *, read_ahead: int = READ_AHEAD_PAGES):
-        self.name = name
         self.reader = reader
         self._queue: queue.Queue = queue.Queue(maxsize=read_ahead)
         self._error: BaseException | None = None
@@ -96,12 +95,6 @@ class ReadPipeline:
         self.workers = workers
         self._executor = ReaderPool(workers)
         self._feeds: dict[str, DirectoryFeed] = {}
-
-    def __enter__(self) -> ReadPipeline:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def start(self, name: str, method: str, params: Mapping[str, Any] | None) -> DirectoryFeed:
         """Begin reading a directory now (idempotent)."""
