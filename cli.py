@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sync", nargs="+", metavar="NAME", choices=list(SYNCERS),
                         help=f"directories to sync (default: all): {' '.join(SYNCERS)}")
     parser.add_argument("--webhook-url", metavar="URL",
-                        help="Bitrix24 webhook URL (overrides BITRIX_WEBHOOK_URL)")
+                        help="Bitrix24 webhook URL (overrides BITRIX_WEBHOOK_URL); its secret "
+                             "shows in the process list and shell history, so prefer "
+                             "BITRIX_WEBHOOK_URL in the environment or .env")
     parser.add_argument("--env-file", metavar="PATH", type=Path,
                         help="read settings from this .env file first")
     parser.add_argument("--json", action="store_true",

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = MaskingArgumentParser(
         prog="python service.py",
         description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
-                    "(time zone SYNC_TIMEZONE) until Ctrl+C or SIGTERM.",
+                    "(time zone SYNC_TIMEZONE) until Ctrl+C, SIGTERM or SIGHUP.",
         epilog="exit codes:\n  0  stopped by a signal\n  2  invalid settings or schedule",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

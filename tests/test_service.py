@@ -23,7 +23,7 @@ from app.sync.runner import RunOptions, run_sync
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
 from tests.conftest import settings_for, write_mapping_toml
-from tests.ops_helpers import held_lock, history, scalar
+from tests.ops_helpers import held_lock, history, query, scalar
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"cities": 8, "violation_categories": 6, "objects": 300, "violations": 30, "users": 15}
@@ -212,9 +212,10 @@ def console(tmp_path: Path) -> str:
     return (tmp_path / "console.txt").read_text(encoding="utf-8")
 
 
-def signal_and_wait(child: subprocess.Popen) -> int:
-    """Send SIGTERM; the exit code (the timeout only keeps a hanging child from hanging us)."""
-    child.send_signal(signal.SIGTERM)
+def signal_and_wait(child: subprocess.Popen, signum: int = signal.SIGTERM) -> int:
+    """Send SIGTERM (or `signum`); the exit code (the timeout only keeps a hanging child from
+    hanging us)."""
+    child.send_signal(signum)
     return child.wait(60)
 
 
@@ -275,6 +276,37 @@ def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping)
     assert log.rstrip().endswith("bitrix-sync service stopped")
     assert "/rest/1/***/" in log and portal.code not in log + console(tmp_path)
     assert "bitrix-sync service stopped" in console(tmp_path)  # the console gets the log too
+
+
+@pytest.mark.slow
+@needs_posix_signals
+def test_sighup_mid_run_stops_like_sigterm_and_finishes_the_history_row(mysql_url, tmp_path,
+                                                                        mapping):
+    with FakePortal() as portal:
+        seed_portal(portal, objects=TABLES["objects"])
+        held = portal.hold("batch")  # only the objects need a batch: their rest hangs
+        with service_process(portal, mysql_url, tmp_path, mapping) as child:
+            wait_until(child, logged(tmp_path, "object: reading"), "the objects")
+            assert held.arrived.wait(60), "the objects' batch never came"
+            code = signal_and_wait(child, signal.SIGHUP)
+        held.release()
+    assert code == 0, console(tmp_path)
+    assert history(mysql_url) == [("service", "stopped", 0)]
+    assert query(mysql_url, "SELECT finished_at IS NOT NULL AS done FROM bitrix_sync_runs") \
+        == [{"done": 1}]
+    assert counts(mysql_url) == {"cities": 8, "violation_categories": 6, "objects": 0,
+                                 "violations": 0, "users": 0}
+    log = (tmp_path / "service.log").read_text(encoding="utf-8")
+    assert "SIGHUP received (the terminal was closed): stopping after the current step" in log
+    assert log.rstrip().endswith("bitrix-sync service stopped")
+
+    # The next run converges.
+    with FakePortal() as portal:
+        seed_portal(portal, objects=TABLES["objects"])
+        report = run_sync(settings_for(portal, mysql_url, tmp_path), RunOptions(),
+                          overrides=mapping)
+    assert report.exit_code == 0
+    assert counts(mysql_url) == TABLES
 
 
 @pytest.mark.slow

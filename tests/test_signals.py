@@ -52,6 +52,8 @@ def test_handles_the_platform_stop_signals():
     wanted = {signal.SIGINT, signal.SIGTERM}
     if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl+Break
         wanted.add(signal.SIGBREAK)
+    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal was closed
+        wanted.add(signal.SIGHUP)
     assert set(stop_signals()) == wanted
 
 
@@ -78,6 +80,19 @@ def test_second_sigterm_exits_with_143(installed):
     with pytest.raises(Exited) as exited:
         handler(signal.SIGTERM, None)
     assert exited.value.code == 143
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP is POSIX only")
+def test_sighup_stops_like_sigterm_and_says_why(installed, caplog):
+    event, handler = installed
+    assert signal.getsignal(signal.SIGHUP) is handler
+    handler(signal.SIGHUP, None)
+    assert event.wait(5)
+    assert ("SIGHUP received (the terminal was closed): stopping after the current step…"
+            in caplog.text)
+    with pytest.raises(Exited) as exited:
+        handler(signal.SIGHUP, None)
+    assert exited.value.code == 129
 
 
 def test_real_signal_in_process(installed):

@@ -1,4 +1,4 @@
-"""Ctrl+C / SIGTERM handling: the first signal asks for a graceful stop, the second exits."""
+"""Stop signals (Ctrl+C, SIGTERM, SIGHUP): the first asks for a graceful stop, the second exits."""
 
 from __future__ import annotations
 
@@ -13,14 +13,21 @@ from types import FrameType
 
 log = logging.getLogger(__name__)
 
-# 128 + signal number is what shells report for a process killed by that signal.
-_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Signals that mean "stop", by name: SIGHUP (the terminal was closed) is POSIX only,
+# SIGBREAK (Ctrl+Break) exists on Windows only.
+_STOP_NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
+# Why the signal came, for the log line; a closed terminal is not an obvious "stop".
+_REASONS = {"SIGHUP": " (the terminal was closed)"}
 
 
 def stop_signals() -> list[signal.Signals]:
     """The signals that mean "stop" on this platform."""
-    names = ("SIGINT", "SIGTERM", "SIGBREAK")  # SIGBREAK (Ctrl+Break) exists on Windows only
-    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+    return [getattr(signal, name) for name in _STOP_NAMES if hasattr(signal, name)]
+
+
+def _exit_code(signum: int) -> int:
+    # 128 + signal number is what shells report for a process killed by that signal.
+    return 128 + signum if signum != getattr(signal, "SIGBREAK", None) else 130
 
 
 class _StopHandler:
@@ -57,8 +64,8 @@ class _StopHandler:
         name = _signal_name(signum)
         if self.received == 1:
             self.logger.warning(
-                "%s received: stopping after the current step… "
-                "(send it again to stop at once)", name)
+                "%s received%s: stopping after the current step… "
+                "(send it again to stop at once)", name, _REASONS.get(name, ""))
             os.write(self._write_fd, b"1")  # lock-free; the relay thread sets the event
             return
         self.logger.error("%s received again: exiting now without finishing the current step",
@@ -68,18 +75,19 @@ class _StopHandler:
         # is usually waiting for the worker thread, and interpreter shutdown would then wait
         # for non-daemon threads and atexit hooks — exactly what the user wants to skip. The
         # database rolls back the open transaction when the connection drops.
-        os._exit(_EXIT_CODES.get(signum, 130))
+        os._exit(_exit_code(signum))
 
 
 def install_stop_handlers(
     stop_event: threading.Event, *, logger: logging.Logger | None = None
 ) -> Callable[[], None]:
-    """Install the stop handlers for SIGINT, SIGTERM and (Windows) SIGBREAK.
+    """Install the stop handlers for SIGINT, SIGTERM, SIGHUP (POSIX) and SIGBREAK (Windows).
 
     The first signal logs "stopping after the current step…" and sets
-    `stop_event`; the second one ends the process at once (exit code 130, or
-    143 for SIGTERM). Python only lets the main thread install signal handlers,
-    so call this from the main thread; elsewhere it raises RuntimeError.
+    `stop_event`; the second one ends the process at once (exit code 128 +
+    the signal number: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). Python
+    only lets the main thread install signal handlers, so call this from the
+    main thread; elsewhere it raises RuntimeError.
     Returns a function that puts the previous handlers back.
     """
     if threading.current_thread() is not threading.main_thread():
