@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from app.text import render_table
+
 COUNTERS = ("fetched", "created", "updated", "unchanged", "deactivated", "errors")
 
 OK, WITH_ERRORS, FAILED, SKIPPED = "ok", "errors", "failed", "skipped"
@@ -128,19 +130,9 @@ class SyncReport:
     def render_table(self) -> str:
         """A plain aligned table (ASCII only, so any Windows console shows it)."""
         head = ("directory", *COUNTERS, "seconds", "status")
-        rows = [head]
-        for d in self.directories.values():
-            rows.append((d.name, *(str(getattr(d, k)) for k in COUNTERS),
-                         f"{d.seconds:.2f}", d.status))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-
-        def line(row: tuple) -> str:
-            cells = [row[0].ljust(widths[0])]
-            cells += [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1], strict=True)]
-            return "  ".join([*cells, row[-1]])
-
-        out = [line(head), "  ".join("-" * w for w in widths)]
-        out += [line(r) for r in rows[1:]]
+        rows = [head] + [(d.name, *(str(getattr(d, k)) for k in COUNTERS), f"{d.seconds:.2f}",
+                          d.status) for d in self.directories.values()]
+        out = render_table(rows, right=range(1, len(head) - 1), rule=True)
         messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
         for issue in self.issues[:50]:
             where = ", ".join(p for p in (

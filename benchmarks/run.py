@@ -196,18 +196,11 @@ def _row(label: str, result: dict[str, Any]) -> list[str]:
 
 
 def _table(rows: list[list[str]]) -> str:
+    from app.text import render_table
+
     head = ["run", "records", "HTTP requests", "wall s", "records/s", "peak RSS MB",
             "rows written", "note"]
-    table = [head, *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(table):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1],
-                                                                          strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(render_table([head, *rows], right=range(1, len(head) - 1), rule=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,25 +1,14 @@
-"""Console helpers shared by --demo, --discover and --check: tables, short values, JSON, quiet."""
+"""Console helpers shared by --demo, --discover and --check: short values, JSON, quiet."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-import unicodedata
-from collections.abc import Sequence
 from typing import Any
 
 from app.masking import mask
-
-
-def render_rows(rows: Sequence[Sequence[str]], *, indent: str = "") -> list[str]:
-    """Left-aligned columns two spaces apart; trailing spaces trimmed."""
-    if not rows:
-        return []
-    rows = [[one_line(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-            .rstrip() for row in rows]
+from app.text import shorten
 
 
 def short(value: Any, width: int = 40) -> str:
@@ -35,13 +24,7 @@ def short(value: Any, width: int = 40) -> str:
         text = ""
     else:
         text = str(value)
-    text = one_line(text)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def one_line(text: str) -> str:
-    """Whitespace runs as one space, control characters dropped: safe in a table or a comment."""
-    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+    return shorten(text, width)
 
 
 def is_empty(value: Any) -> bool:

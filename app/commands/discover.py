@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client, extract_rows
-from app.commands.console import is_empty, one_line, render_rows, short
+from app.commands.console import is_empty, short
 from app.config import Settings
 from app.db import models
 from app.errors import ConfigError, PortalMethodError
 from app.syncers import SYNCERS
+from app.text import one_line, render_table
 
 SMART_PROCESS, LIST, USERS = "smart_process", "list", "users"
 # Universal lists live under "lists"; processes in the activity stream under "bitrix_processes".
@@ -271,7 +272,7 @@ def render_text(found: Discovery) -> str:
             out.append(what + (f"  ({source.extra})" if source.extra else ""))
             rows = [("field", "type", "title", "sample", "note")]
             rows += [(f.name, f.type, f.title, f.sample, f.note) for f in source.fields]
-            out += render_rows(rows, indent="    ")
+            out += render_table(rows, indent="    ")
     if found.notes:
         out += ["", "Notes:"] + [f"  - {note}" for note in found.notes]
     return "\n".join(out)

@@ -12,6 +12,7 @@ from app.cron import CronSchedule, format_duration, format_moment
 from app.db.connect import check_connection, make_engine
 from app.db.history import RunRecord, last_success, recent_runs
 from app.errors import ConfigError
+from app.text import render_table, shorten
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -115,16 +116,14 @@ class StatusReport:
             totals = run.totals
             rows.append((str(run.id), self._local(run.started_at), took, run.triggered_by,
                          run.status, *(str(totals[k]) for k in _TABLE_COUNTERS)))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-        numeric = {0, 2, *range(5, len(head))}
+        lines = render_table(rows, right={0, 2, *range(5, len(head))})
+        indent = " " * (max(len(row[0]) for row in rows) + 2)  # under the start time
         out = []
-        for index, row in enumerate(rows):
-            cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
-                     for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-            out.append("  ".join(cells).rstrip())
+        for index, line in enumerate(lines):
+            out.append(line)
             error = self.runs[index - 1].error if index else None
             if error:
-                out.append(" " * (widths[0] + 2) + _shorten(error, 200))
+                out.append(indent + shorten(error, 200))
         return out
 
     def _local(self, moment: datetime) -> str:
@@ -162,7 +161,3 @@ def _age_text(age: timedelta) -> str:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
 
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
