@@ -127,3 +127,16 @@ def test_unwritable_demo_place_names_the_way_out(capsys, tmp_path):
 
     assert code == 2
     assert "choose a writable place with --demo-db PATH" in capsys.readouterr().err
+
+
+def test_a_demo_file_that_is_no_database_is_told_in_one_line(capsys, tmp_path):
+    not_a_database = tmp_path / "demo.db"
+    not_a_database.write_bytes(b"not a database " * 20)
+
+    code = cli.main(["--demo", "--demo-db", str(not_a_database)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (f"error: Cannot use {not_a_database} for the demo database (cannot read its "
+                   "tables: file is not a database); choose a writable place with --demo-db "
+                   "PATH.\n")

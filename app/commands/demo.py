@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import PROJECT_DIR, Settings
 from app.db import models
-from app.db.connect import make_engine
+from app.db.connect import database_errors, make_engine
 from app.db.schema import create_builtin_tables
 from app.errors import ConfigError, DatabaseError
 from app.masking import register_secret
@@ -83,9 +82,10 @@ def run_demo(database: Path, options: RunOptions | None = None, *,
     engine = make_engine(f"sqlite:///{database.as_posix()}")
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
-        first_run = not any(_row_counts(engine).values())
+        with database_errors("cannot read its tables"):
+            first_run = not any(_row_counts(engine).values())
         create_builtin_tables(engine)
-    except (OSError, SQLAlchemyError, DatabaseError) as exc:
+    except (OSError, DatabaseError) as exc:
         # e.g. the project folder is read-only (unpacked under Program Files)
         raise ConfigError(f"Cannot use {database} for the demo database ({exc}); choose a "
                           "writable place with --demo-db PATH.", variables=("--demo-db",)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -57,17 +60,22 @@ def describe_db_error(exc: BaseException) -> str:
     return f"{detail}" + (f" ({hint})" if hint else "")
 
 
+@contextlib.contextmanager
+def database_errors(doing: str) -> Iterator[None]:
+    """Turn a driver error in the block into DatabaseError (exit 3): '<doing>: <what failed>'."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"{doing}: {describe_db_error(exc)}") from None
+
+
 def check_connection(engine: Engine) -> None:
     """Raise DatabaseError (exit 3) when the database cannot be reached."""
+    url = engine.url.render_as_string(hide_password=True)
     try:
-        with engine.connect() as conn:
+        with database_errors(f"Cannot connect to the database {url}"), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"Cannot connect to the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{describe_db_error(exc)}") from None
     except TypeError as exc:  # the driver refused an option from the URL's query string
         raise ConfigError(
-            f"DATABASE_URL: the driver does not accept the URL "
-            f"{engine.url.render_as_string(hide_password=True)}: {exc}",
+            f"DATABASE_URL: the driver does not accept the URL {url}: {exc}",
             variables=("DATABASE_URL",)) from None

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db.connect import describe_db_error
+from app.db.connect import database_errors, describe_db_error
 from app.errors import DatabaseError, LockHeldError
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,12 @@ def _sqlite_file(conn: Connection) -> Path | None:
 
 @contextlib.contextmanager
 def _mysql_lock(conn: Connection) -> Iterator[None]:
-    try:
+    with database_errors("Cannot take the sync lock on the database"):
         database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
         name = mysql_lock_name(database or "")
         conn.execute(text(f"SET SESSION wait_timeout = {_LOCK_SESSION_TIMEOUT}"))
         got = conn.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar()
         conn.commit()
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"Cannot take the sync lock on the database: "
-                            f"{describe_db_error(exc)}") from None
     if got != 1:
         raise LockHeldError(f"Another sync is already running against the database "
                             f"{database!r} (the MySQL lock {name!r} is taken)")

@@ -6,11 +6,10 @@ import re
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.db.connect import describe_db_error
+from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
-from app.errors import DatabaseError, SchemaError
+from app.errors import SchemaError
 
 
 def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> None:
@@ -55,10 +54,8 @@ def create_builtin_tables(engine: Engine) -> list[str]:
     from app.db.models import Base
 
     existing = set(inspect(engine).get_table_names())
-    try:
+    with database_errors("Cannot create tables"):
         Base.metadata.create_all(engine)
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"Cannot create tables: {describe_db_error(exc)}") from None
     return [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
 
 
