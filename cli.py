@@ -17,11 +17,10 @@ try:
     from app.commands.progress import live_progress, progress_wanted
     from app.commands.status import gather_status, parse_age
     from app.config import load_settings
-    from app.errors import SyncError
+    from app.errors import SyncError, unexpected_error
     from app.logging_setup import force_utf8_console, setup_logging
-    from app.masking import MaskingArgumentParser, mask
+    from app.masking import MaskingArgumentParser
     from app.report import SyncReport
-    from app.sync.engine import fatal_report
     from app.sync.runner import RunOptions, run_sync
     from app.syncers import SYNCERS
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
@@ -113,16 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except SyncError as exc:
-        return _fail(args, fatal_report(exc))
+        return _fail(args, SyncReport.from_error(exc))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:  # the boundary: one line unless --verbose
         if args.verbose:
             log.exception("Unexpected error")
-        return _fail(args, fatal_report(SyncError(
-            f"Unexpected error: {type(exc).__name__}: {mask(exc)} "
-            "(run with --verbose for the traceback)")))
+        return _fail(args, SyncReport.from_error(unexpected_error(exc)))
 
 
 def _run(args: argparse.Namespace) -> int:

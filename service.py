@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 try:
     from app.config import load_settings
     from app.cron import CronSchedule
-    from app.errors import ConfigError
+    from app.errors import ConfigError, describe_exception
     from app.logging_setup import force_utf8_console, setup_logging
-    from app.masking import MaskingArgumentParser, mask
+    from app.masking import MaskingArgumentParser
     from app.service.loop import DEFAULT_LOG_FILE, run_service
     from app.service.signals import install_stop_handlers
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_service(settings, schedule, stop_event=stop_event)
     except Exception as exc:  # the boundary: the loop itself failed, not a run
-        log.error("the service failed: %s: %s", type(exc).__name__, mask(exc))
+        log.error("the service failed: %s", describe_exception(exc))
         log.debug("traceback of the service failure", exc_info=exc)
         return 1
     finally:

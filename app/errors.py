@@ -138,3 +138,14 @@ class StopRequested(Exception):
     Not a SyncError: nothing went wrong. The engine catches it and rolls the
     directory back.
     """
+
+
+def describe_exception(exc: BaseException) -> str:
+    """An exception we did not raise on purpose as 'TypeName: text', secrets masked."""
+    return f"{type(exc).__name__}: {mask(exc)}"
+
+
+def unexpected_error(exc: BaseException) -> SyncError:
+    """A bug told as our error, in one line: what it was and where the traceback is (exit 1)."""
+    return SyncError(f"Unexpected error: {describe_exception(exc)} "
+                     "(run with --verbose for the traceback)")

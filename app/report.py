@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from app.errors import SyncError
 from app.text import render_table
 
 COUNTERS = ("fetched", "created", "updated", "unchanged", "deactivated", "errors")
@@ -74,6 +75,16 @@ class SyncReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     planned: list[PlannedChange] = field(default_factory=list)  # filled by dry runs only
+
+    @classmethod
+    def from_error(cls, error: SyncError) -> SyncReport:
+        """The report of a run that ended before any directory ran."""
+        return cls().fail(error)
+
+    def fail(self, error: SyncError) -> SyncReport:
+        """The run could not start or go on: `error` is its fatal message and sets the exit code."""
+        self.fatal, self.fatal_exit_code = str(error), error.exit_code
+        return self
 
     def directory(self, name: str) -> DirectoryReport:
         return self.directories.setdefault(name, DirectoryReport(name))

@@ -33,8 +33,7 @@ from app.errors import (
     SchemaError,
 )
 from app.masking import mask
-from app.sync.engine import run_order
-from app.sync.runner import build_syncers, schema_needs
+from app.sync.runner import schema_needs, select_directories
 from app.syncers import BaseSyncer
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -140,8 +139,7 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
                 f"mapping.toml` drafts it) and fill in [{section}]")
 
     try:
-        syncers = build_syncers(settings)
-        order = run_order(syncers, names or None)
+        syncers, order = select_directories(settings, names)
     except ConfigError as exc:
         report.add("mapping", FAIL, str(exc), f"fix the mapping file ({source})", SETTING)
         return {}, []

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error
+from app.errors import unexpected_error
 from app.masking import mask
 from app.report import COUNTERS, FAILED, SKIPPED, SyncReport
 
@@ -176,7 +177,7 @@ class RunHistory:
         status, error, code = run_status(report), error_summary(report), report.exit_code
         if isinstance(crash, Exception):
             status, code = RUN_FAILED, 1
-            error = mask(f"Unexpected error: {type(crash).__name__}: {crash}")[:_ERROR_LIMIT]
+            error = unexpected_error(crash).message[:_ERROR_LIMIT]
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
             status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", 130
         counts = {name: d.as_dict() for name, d in report.directories.items()}

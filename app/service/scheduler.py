@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from app.cron import CronSchedule, as_utc, format_duration, format_moment
-from app.masking import mask
+from app.errors import describe_exception
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class Scheduler:
                 self._log.error("scheduled run exited with code %s", exc.code)
         except Exception as exc:
             result = exc
-            self._log.error("scheduled run failed: %s: %s", type(exc).__name__, mask(exc))
+            self._log.error("scheduled run failed: %s", describe_exception(exc))
             self._log.debug("traceback of the failed run", exc_info=exc)
         next_run = None if self._stop.is_set() else self.next_run()
         self._log.debug("run scheduled for %s took %.1f s",
@@ -230,7 +230,7 @@ class Scheduler:
         try:
             self._on_result(result, next_run)
         except Exception as exc:
-            self._log.error("on_result callback failed: %s: %s", type(exc).__name__, mask(exc))
+            self._log.error("on_result callback failed: %s", describe_exception(exc))
             self._log.debug("traceback of the on_result failure", exc_info=exc)
 
 

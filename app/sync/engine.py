@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.read_ahead import ReadPipeline
-from app.db.connect import describe_db_error
+from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
 from app.errors import (
     DatabaseError,
@@ -24,7 +23,6 @@ from app.errors import (
     PortalFatalError,
     RecordError,
     StopRequested,
-    SyncError,
 )
 from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
 from app.sync.values import ValueProblem, convert
@@ -85,7 +83,7 @@ class SyncEngine:
         self,
         *,
         client: Bitrix24Client,
-        engine: Engine,
+        db: Engine,
         models: ModelSet,
         syncers: dict[str, BaseSyncer],
         allow_mass_deactivation: bool = False,
@@ -94,7 +92,7 @@ class SyncEngine:
         progress: Progress | None = None,
     ) -> None:
         self.client = client
-        self.engine = engine
+        self.db = db
         self.models = models
         self.syncers = syncers
         self.allow_mass_deactivation = allow_mass_deactivation
@@ -103,10 +101,9 @@ class SyncEngine:
         self.progress = progress or (lambda directory, phase, rows: None)
         self.reads: ReadPipeline | None = None
 
-    def run(self, names: Iterable[str] | None = None, report: SyncReport | None = None
-            ) -> SyncReport:
+    def run(self, order: list[str], report: SyncReport | None = None) -> SyncReport:
+        """Sync the directories of `order`, which run_order() has put in dependency order."""
         report = report or SyncReport(dry_run=self.dry_run)
-        order = run_order(self.syncers, names)
         for name in order:
             report.directory(name)
         # Every directory is read in the background from the start (reads do not depend
@@ -134,7 +131,7 @@ class SyncEngine:
                 self.sync_directory(name, report)
             except (PortalFatalError, DatabaseError) as exc:
                 stats.fail(str(exc))
-                report.fatal, report.fatal_exit_code = str(exc), exc.exit_code
+                report.fail(exc)
                 log.error("%s: %s", name, exc)
 
     def sync_directory(self, name: str, report: SyncReport) -> None:
@@ -142,53 +139,67 @@ class SyncEngine:
         syncer = self.syncers[name]
         stats = report.directory(name)
         started = time.monotonic()
-        mapping = syncer.mapping
         table = self.models.get(syncer.model).__table__
-        log.info("%s: reading %s", name, mapping.method)
+        log.info("%s: reading %s", name, syncer.mapping.method)
         try:
-            refs = {column: self._local_ids(target)
-                    for column, target in mapping.references.items()}
-            if self.dry_run:  # refer to rows the dry run only pretended to create
-                for column, target in mapping.references.items():
-                    refs[column].update({p.btxid: PendingRow(target, p.btxid)
-                                         for p in report.planned
-                                         if p.directory == target and p.action == "create"})
-            with self.engine.connect() as conn:
-                transaction = conn.begin()
-                writer = TableWriter(
-                    conn, table, directory=name, columns=mapping.columns,
-                    active_column=mapping.active_column or None,
-                    new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
-                    report=report, dry_run=self.dry_run)
-                writer.load_existing()
-                try:
-                    self._read_and_write(syncer, table, refs, writer, report)
-                except StopRequested:
-                    transaction.rollback()
-                    stats.status, stats.message = SKIPPED, "stopped; changes rolled back"
-                    return
-                except PortalError as exc:
-                    transaction.commit()  # keep what arrived; deactivate nothing
-                    stats.fail(f"read incomplete, nothing deactivated: {exc}")
-                    report.add_issue(name, None, None, str(exc))
-                    if isinstance(exc, PortalFatalError):
-                        raise
-                    return
-                stats.complete = True
-                self.progress(name, "writing", stats.fetched)
-                self._deactivate(name, writer, report)
-                transaction.commit()
-        except SQLAlchemyError as exc:
-            raise DatabaseError(f"Database error while writing {name}: "
-                                f"{describe_db_error(exc)}") from None
+            with database_errors(f"Database error while writing {name}"):
+                finished = self._sync_in_transaction(syncer, table, report)
         finally:
             stats.seconds = time.monotonic() - started
             self.progress(name, "done", stats.fetched)
+        if not finished:
+            return
         if stats.status not in (FAILED, SKIPPED) and stats.errors:
             stats.status = WITH_ERRORS
         log.info("%s: fetched %d, created %d, updated %d, unchanged %d, deactivated %d, "
                  "errors %d", name, stats.fetched, stats.created, stats.updated,
                  stats.unchanged, stats.deactivated, stats.errors)
+
+    def _sync_in_transaction(self, syncer: BaseSyncer, table, report: SyncReport) -> bool:
+        """Read and write one directory, then deactivate; False when it ended early.
+
+        A stop rolls the directory back; a read error keeps what arrived and
+        deactivates nothing (a fatal one is raised again, ending the run).
+        """
+        name, mapping, stats = syncer.name, syncer.mapping, report.directory(syncer.name)
+        refs = self._references(syncer, report)
+        with self.db.connect() as conn:
+            transaction = conn.begin()
+            writer = TableWriter(
+                conn, table, directory=name, columns=mapping.columns,
+                active_column=mapping.active_column or None,
+                new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
+                report=report, dry_run=self.dry_run)
+            writer.load_existing()
+            try:
+                self._read_and_write(syncer, table, refs, writer, report)
+            except StopRequested:
+                transaction.rollback()
+                stats.status, stats.message = SKIPPED, "stopped; changes rolled back"
+                return False
+            except PortalError as exc:
+                transaction.commit()  # keep what arrived; deactivate nothing
+                stats.fail(f"read incomplete, nothing deactivated: {exc}")
+                report.add_issue(name, None, None, str(exc))
+                if isinstance(exc, PortalFatalError):
+                    raise
+                return False
+            stats.complete = True
+            self.progress(name, "writing", stats.fetched)
+            self._deactivate(name, writer, report)
+            transaction.commit()
+        return True
+
+    def _references(self, syncer: BaseSyncer, report: SyncReport) -> dict[str, dict[int, Any]]:
+        """Reference column -> {btxid: local id} of the directory it points at."""
+        refs = {column: self._local_ids(target)
+                for column, target in syncer.mapping.references.items()}
+        if self.dry_run:  # refer to rows the dry run only pretended to create
+            for column, target in syncer.mapping.references.items():
+                refs[column].update({p.btxid: PendingRow(target, p.btxid)
+                                     for p in report.planned
+                                     if p.directory == target and p.action == "create"})
+        return refs
 
     def _read_and_write(self, syncer: BaseSyncer, table, refs: dict, writer: TableWriter,
                         report: SyncReport) -> None:
@@ -262,7 +273,7 @@ class SyncEngine:
     def _local_ids(self, directory: str) -> dict[int, Any]:
         table = self.models.get(self.syncers[directory].model).__table__
         pk = list(table.primary_key.columns)[0]
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(select(table.c.btxid, pk).where(table.c.btxid.is_not(None)))
             return {int(b): i for b, i in rows}
 
@@ -291,9 +302,3 @@ class SyncEngine:
             return
         writer.deactivate(missing)
 
-
-def fatal_report(exc: SyncError, report: SyncReport | None = None) -> SyncReport:
-    """A report for a run that could not start or go on."""
-    report = report or SyncReport()
-    report.fatal, report.fatal_exit_code = str(exc), exc.exit_code
-    return report

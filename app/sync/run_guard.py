@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from app.db.connect import check_connection, make_engine
 from app.db.history import RunHistory
 from app.db.run_lock import run_lock
-from app.errors import LockHeldError, SyncError
+from app.errors import LockHeldError
 from app.report import SyncReport
-from app.sync.engine import fatal_report
 
 
 @contextlib.contextmanager
@@ -20,8 +19,8 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
     Raises DatabaseError (exit 3) when the database cannot be reached and
     LockHeldError (exit 4, naming the run that holds the lock when the history
     knows it) when another run is in progress; in both cases nothing is recorded.
-    A SyncError from the block lands in `report` before the row is finished,
-    and is raised again.
+    The block puts its own errors in `report` (run_sync does), so the row tells
+    them; an exception that still leaves the block is recorded as a crash.
 
     A dry run takes the lock (it reads the tables a real run rewrites and spends the
     same portal quota) but is not recorded: it promises to write nothing at all.
@@ -43,9 +42,6 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
             crash: BaseException | None = None
             try:
                 yield
-            except SyncError as exc:
-                fatal_report(exc, report)
-                raise
             except BaseException as exc:
                 crash = exc
                 raise

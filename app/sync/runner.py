@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.bitrix.client import Bitrix24Client
@@ -12,10 +14,9 @@ from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import check_schema
-from app.errors import LockHeldError, SyncError
-from app.masking import mask
+from app.errors import LockHeldError, SyncError, unexpected_error
 from app.report import SyncReport
-from app.sync.engine import Progress, SyncEngine, fatal_report, run_order
+from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.run_guard import guarded_run
 from app.syncers import SYNCERS, BaseSyncer
 from app.syncers.mapping import load_mapping_file
@@ -54,19 +55,28 @@ def schema_needs(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, 
     return {m: list(dict.fromkeys(c)) for m, c in needs.items()}
 
 
+def select_directories(settings: Settings, names: tuple[str, ...] = (), *,
+                       overrides: dict | None = None) -> tuple[dict[str, BaseSyncer], list[str]]:
+    """Every directory with its mapping, and the run order of the `names` asked for (all if none).
+
+    The one place a run's order is worked out: the sync, its checks and --check use it.
+    """
+    syncers = build_syncers(settings, overrides)
+    return syncers, run_order(syncers, names or None)
+
+
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
     """Everything checked before any write: mapping, models, database, schema."""
     # Every client of this portal in the process shares one bucket sized by the settings.
     use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
-    syncers = build_syncers(settings, overrides)
-    order = run_order(syncers, options.names or None)
+    syncers, order = select_directories(settings, options.names, overrides=overrides)
     for name in order:
         syncers[name].validate()
     models: ModelSet = load_models(settings)
-    engine = make_engine(settings.database_url)
-    check_connection(engine)
-    check_schema(engine, schema_needs(syncers, order), models)
-    return syncers, order, models, engine
+    db = make_engine(settings.database_url)
+    check_connection(db)
+    check_schema(db, schema_needs(syncers, order), models)
+    return syncers, order, models, db
 
 
 def run_sync(
@@ -80,40 +90,53 @@ def run_sync(
 ) -> SyncReport:
     """Take the run lock, check everything, sync, record the run in the history.
 
-    Never raises SyncError — it lands in the report (another run in progress: exit 4).
+    Never raises SyncError or another Exception — the error lands in the report
+    (another run in progress: exit 4).
     """
     report = SyncReport(dry_run=options.dry_run)
-    engine = None
+    db = None
     try:
-        # Checks first: a run stopped by a setting, mapping or schema error writes
-        # nothing at all, not even a history row.
-        syncers, order, models, engine = prepare_run(settings, options, overrides=overrides)
-        with guarded_run(settings.database_url, options.trigger, report):
-            client = client or Bitrix24Client(
-                settings.webhook_url, timeout=settings.bitrix_timeout,
-                verify_ssl=settings.bitrix_verify_ssl, max_retries=settings.bitrix_max_retries)
-            sync = SyncEngine(client=client, engine=engine, models=models, syncers=syncers,
-                              allow_mass_deactivation=options.allow_mass_deactivation,
-                              dry_run=options.dry_run, stop_event=stop_event, progress=progress)
-            sync.run(order, report)
+        with _ends_run(report, options.trigger):
+            # Checks first: a run stopped by a setting, mapping or schema error writes
+            # nothing at all, not even a history row.
+            syncers, order, models, db = prepare_run(settings, options, overrides=overrides)
+            # The inner _ends_run puts an error of the sync itself in the report before
+            # guarded_run finishes the run's history row; the outer one takes the errors
+            # that come before the run (checks, lock).
+            with guarded_run(settings.database_url, options.trigger, report), \
+                    _ends_run(report, options.trigger):
+                client = client or Bitrix24Client(
+                    settings.webhook_url, timeout=settings.bitrix_timeout,
+                    verify_ssl=settings.bitrix_verify_ssl,
+                    max_retries=settings.bitrix_max_retries)
+                sync = SyncEngine(client=client, db=db, models=models, syncers=syncers,
+                                  allow_mass_deactivation=options.allow_mass_deactivation,
+                                  dry_run=options.dry_run, stop_event=stop_event,
+                                  progress=progress)
+                sync.run(order, report)
+    finally:
+        if db is not None:
+            db.dispose()
+    if report.directories:  # a run that never started has nothing to sum up
+        log.info("%s", report.summary())
+    return report
+
+
+@contextlib.contextmanager
+def _ends_run(report: SyncReport, trigger: str) -> Iterator[None]:
+    """An error in the block ends the run: it goes into `report` and is logged once."""
+    try:
+        yield
     except SyncError as exc:
-        fatal_report(exc, report)
-        # A held lock is routine (the service skips the tick), not a failure.
+        report.fail(exc)
         # The CLI prints the error itself (once); the service has only its log to say it.
         # A held lock is routine for the service (it skips the tick), not a failure.
-        level = logging.ERROR if options.trigger == "service" else logging.DEBUG
+        level = logging.ERROR if trigger == "service" else logging.DEBUG
         if isinstance(exc, LockHeldError) and level == logging.ERROR:
             level = logging.WARNING
         log.log(level, "%s", exc)
     except Exception as exc:
         # A bug must not take the counts of the directories already done with it.
-        fatal_report(SyncError(f"Unexpected error: {type(exc).__name__}: {mask(exc)} "
-                               "(run with --verbose for the traceback)"), report)
+        report.fail(unexpected_error(exc))
         log.error("%s", report.fatal)
         log.debug("Traceback of the unexpected error", exc_info=exc)
-    finally:
-        if engine is not None:
-            engine.dispose()
-    if report.directories:  # a run that never started has nothing to sum up
-        log.info("%s", report.summary())
-    return report
