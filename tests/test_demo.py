@@ -64,6 +64,7 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     assert report["ok"] is True and report["demo"]["database"] == str(database.resolve())
+    assert list(report["directories"]) == ["city", "category", "object", "violation", "user"]
     for name, stats in report["directories"].items():
         assert (stats["created"], stats["updated"], stats["deactivated"]) == (0, 0, 0), name
         assert stats["unchanged"] == stats["fetched"] == counts[name]
