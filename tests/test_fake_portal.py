@@ -55,7 +55,7 @@ def fresh() -> Iterator[FakePortal]:
 
 
 def call(portal: FakePortal, method: str, params: Any = None, **kwargs: Any) -> requests.Response:
-    kwargs.setdefault("timeout", 5)
+    kwargs.setdefault("timeout", 60)
     return requests.post(portal.webhook_url + method, json=params or {}, **kwargs)
 
 
@@ -168,7 +168,7 @@ def test_get_query_string_uses_php_brackets(live):
         f"{live.webhook_url}crm.item.list.json?entityTypeId={OBJECT_ENTITY_TYPE_ID}"
         f"&filter[%3Eid]={ids[-3]}&select[]=id&select[]=title&order[id]=ASC&start=-1"
     )
-    body = requests.get(url, timeout=5).json()
+    body = requests.get(url, timeout=60).json()
 
     assert [i["id"] for i in body["result"]["items"]] == ids[-2:]
     assert set(body["result"]["items"][0]) == {"id", "title"}
@@ -182,7 +182,7 @@ def test_form_encoded_post_is_understood(live):
         "select[0]": "id",
         "start": "0",
     }
-    body = requests.post(live.webhook_url + "crm.item.list", data=form, timeout=5).json()
+    body = requests.post(live.webhook_url + "crm.item.list", data=form, timeout=60).json()
 
     assert body["result"]["items"] == [{"id": ids[0]}, {"id": ids[1]}]
     assert body["total"] == 2
@@ -385,7 +385,7 @@ def test_department_get_takes_plain_top_level_filters(live):
 
 def test_wrong_code_unknown_method_and_bad_paths(live):
     bad = live.webhook_url.replace(live.code, "Wr0ngSecretCode77")
-    response = requests.post(bad + "user.get", json={}, timeout=5)
+    response = requests.post(bad + "user.get", json={}, timeout=60)
     assert (response.status_code, response.json()) == (
         401,
         {"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"},
@@ -395,9 +395,9 @@ def test_wrong_code_unknown_method_and_bad_paths(live):
     response = call(live, "crm.item.lisst")
     assert (response.status_code, response.json()) == (404, not_found)
     base = live.webhook_url.split("/rest/")[0]
-    response = requests.post(f"{base}/rest/{live.code}/user.get", json={}, timeout=5)
+    response = requests.post(f"{base}/rest/{live.code}/user.get", json={}, timeout=60)
     assert (response.status_code, response.json()) == (404, not_found)
-    response = requests.post(f"{base}/rest/user.get", json={}, timeout=5)
+    response = requests.post(f"{base}/rest/user.get", json={}, timeout=60)
     assert (response.status_code, response.json()["error"]) == (401, "NO_AUTH_FOUND")
 
 
@@ -497,7 +497,7 @@ def test_batch_halt_stops_at_the_first_failure(live):
 
     # halt follows PHP truthiness: the form value "false" is a non-empty string, so true.
     form = {f"cmd[{label}]": call_ for label, call_ in cmd.items()} | {"halt": "false"}
-    as_form = requests.post(live.webhook_url + "batch", data=form, timeout=5).json()["result"]
+    as_form = requests.post(live.webhook_url + "batch", data=form, timeout=60).json()["result"]
     assert as_form["result"] == [] and list(as_form["result_error"]) == ["bad"]
 
 
