@@ -17,7 +17,7 @@ try:
     from app.commands.progress import live_progress, progress_wanted
     from app.commands.status import gather_status, parse_age
     from app.config import load_settings
-    from app.errors import SyncError, unexpected_error
+    from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
     from app.logging_setup import force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.report import SyncReport
@@ -30,20 +30,11 @@ except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the v
 
 log = logging.getLogger("bitrix_sync")
 
-EXIT_CODES = """exit codes:
-  0  everything synced
-  1  finished, but some records or directories failed (see the report);
-     with --status --max-age: no successful run within AGE
-  2  usage, settings, mapping or database schema error: nothing was written
-  3  cannot reach or authenticate to Bitrix24 or the database
-  4  another sync is running against the same database: this one did not start"""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = MaskingArgumentParser(
         prog="python cli.py",
         description="One-way sync of Bitrix24 directories into the local database.",
-        epilog=EXIT_CODES,
+        epilog=exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--sync", nargs="+", metavar="NAME", choices=list(SYNCERS),
@@ -115,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, SyncReport.from_error(exc))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # the boundary: one line unless --verbose
         if args.verbose:
             log.exception("Unexpected error")

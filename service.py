@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 try:
     from app.config import load_settings
     from app.cron import CronSchedule
-    from app.errors import ConfigError, describe_exception
+    from app.errors import ConfigError, describe_exception, exit_codes_help
     from app.logging_setup import force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.service.loop import DEFAULT_LOG_FILE, run_service
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python service.py",
         description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
                     "(time zone SYNC_TIMEZONE) until Ctrl+C, SIGTERM or SIGHUP.",
-        epilog="exit codes:\n  0  stopped by a signal\n  2  invalid settings or schedule",
+        epilog=exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env-file", metavar="PATH", type=Path,

@@ -1,6 +1,6 @@
 """One exception hierarchy for bitrix-sync, split by what the caller should do.
 
-    SyncError                      root; the CLI catches this and nothing else
+    SyncError                      root: every error raised on purpose (exit 1 unless below)
     ├── ConfigError                fix a setting (exit 2)
     │   ├── MappingError           fix mapping.toml or a syncer declaration
     │   └── SchemaError            fix the database schema (table / column missing)
@@ -21,11 +21,24 @@
 
     StopRequested                  not an error: the run was asked to stop (see its docstring)
 
+Who catches them: the client retries a PortalRetriableError. The engine
+catches a RecordError (that record fails alone) and a PortalError (that
+directory fails); a PortalFatalError or a DatabaseError ends the run.
+run_sync() catches every SyncError left, and any other exception as a bug
+(unexpected_error), into the run's report: it never raises them. cli.py
+catches SyncError at its boundary, for what runs outside run_sync (flags,
+settings, --check, --discover, --status, --init-db); service.py catches
+ConfigError at start; --check catches them per item to list every problem.
+EXIT_CODES below lists every exit code the programs return.
+
 Every message is ours, says what to do, and never contains the webhook code
 (see app.masking).
 """
 
 from __future__ import annotations
+
+import textwrap
+from typing import NamedTuple
 
 from app.masking import mask
 
@@ -149,3 +162,62 @@ def unexpected_error(exc: BaseException) -> SyncError:
     """A bug told as our error, in one line: what it was and where the traceback is (exit 1)."""
     return SyncError(f"Unexpected error: {describe_exception(exc)} "
                      "(run with --verbose for the traceback)")
+
+
+# Ctrl+C (KeyboardInterrupt) in the CLI; the service exits 128 + the signal's number.
+INTERRUPTED = 130
+
+
+class ExitCode(NamedTuple):
+    """One exit code and what it means: in English for --help, in Russian for the README."""
+
+    code: int
+    meaning: str
+    meaning_ru: str
+
+
+# Every exit code cli.py, service.py and the cron scripts return. Both --help texts show
+# this table and the README's "Коды завершения" must equal it (tests/test_exit_codes.py).
+EXIT_CODES = (
+    ExitCode(0, "everything synced (--check: everything is in place); service.py: stopped by "
+                "a signal (Ctrl+C, Ctrl+Break, SIGTERM, SIGHUP)",
+             "всё синхронизировано (`--check`: всё готово); `service.py`: остановлен сигналом "
+             "(Ctrl+C, Ctrl+Break, SIGTERM, SIGHUP)"),
+    ExitCode(SyncError.exit_code,
+             "finished, but some records or directories failed (see the report); with --status "
+             "--max-age: no successful run within AGE; an unexpected error (--verbose shows the "
+             "traceback); service.py: the service itself failed (see its log)",
+             "синхронизация прошла, но часть записей или справочников с ошибками (см. отчёт); "
+             "с `--status --max-age`: успешного запуска не было дольше AGE; непредвиденная "
+             "ошибка (`--verbose` покажет traceback); `service.py`: сбой самого сервиса "
+             "(см. его лог)"),
+    ExitCode(ConfigError.exit_code,
+             "usage, settings, mapping or database schema error, or a Python package is "
+             "missing: nothing was written",
+             "ошибка в параметрах, настройках, сопоставлении или схеме базы либо не установлен "
+             "пакет Python; ничего не записано"),
+    ExitCode(DatabaseError.exit_code, "cannot reach or authenticate to Bitrix24 or the database",
+             "не удаётся подключиться или авторизоваться в Bitrix24 или в базе данных"),
+    ExitCode(LockHeldError.exit_code,
+             "another sync is running against the same database: this one did not start",
+             "уже идёт другая синхронизация с той же базой; этот запуск не начинался"),
+    ExitCode(127, "sync-cron.sh, sync-cron.ps1: no Python found",
+             "`sync-cron.sh`, `sync-cron.ps1`: не найден Python"),
+    ExitCode(129, "service.py: a second SIGHUP ended it at once",
+             "`service.py`: повторный SIGHUP завершил его сразу"),
+    ExitCode(INTERRUPTED, "cli.py: stopped by Ctrl+C; service.py: a second Ctrl+C (or "
+                          "Ctrl+Break) ended it at once",
+             "`cli.py`: прерван по Ctrl+C; `service.py`: повторный Ctrl+C (или Ctrl+Break) "
+             "завершил его сразу"),
+    ExitCode(143, "service.py: a second SIGTERM ended it at once",
+             "`service.py`: повторный SIGTERM завершил его сразу"),
+)
+
+
+def exit_codes_help() -> str:
+    """EXIT_CODES as the epilog of cli.py's and service.py's --help."""
+    lines = ["exit codes (cli.py, service.py, sync-cron.sh, sync-cron.ps1):"]
+    for row in EXIT_CODES:
+        lines += textwrap.wrap(row.meaning, width=79, initial_indent=f"  {row.code:<3}  ",
+                               subsequent_indent=" " * 7, break_on_hyphens=False)
+    return "\n".join(lines)

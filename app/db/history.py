@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error
-from app.errors import unexpected_error
+from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
 from app.report import COUNTERS, FAILED, SKIPPED, SyncReport
 
@@ -179,7 +179,7 @@ class RunHistory:
             status, code = RUN_FAILED, 1
             error = unexpected_error(crash).message[:_ERROR_LIMIT]
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
-            status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", 130
+            status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", INTERRUPTED
         counts = {name: d.as_dict() for name, d in report.directories.items()}
         values = dict(finished_at=_naive_utc(report.finished_at), status=status,
                       exit_code=code, error=error,

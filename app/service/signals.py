@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from app.errors import INTERRUPTED
+
 log = logging.getLogger(__name__)
 
 # Signals that mean "stop", by name: SIGHUP (the terminal was closed) is POSIX only,
@@ -27,7 +29,7 @@ def stop_signals() -> list[signal.Signals]:
 
 def _exit_code(signum: int) -> int:
     # 128 + signal number is what shells report for a process killed by that signal.
-    return 128 + signum if signum != getattr(signal, "SIGBREAK", None) else 130
+    return 128 + signum if signum != getattr(signal, "SIGBREAK", None) else INTERRUPTED
 
 
 class _StopHandler:
