@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -139,74 +138,24 @@ def load_settings(
     """Build Settings, reporting every problem at once in one ConfigError."""
     env, sources = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
     env.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    problems: list[tuple[str, str]] = []
-
-    def get(name: str, default: str = "") -> str:
-        return (env.get(name) or default).strip()
-
-    webhook = get("BITRIX_WEBHOOK_URL")
-    if webhook:
-        problem = _webhook_problem(webhook)
-        if problem:
-            problems.append(("BITRIX_WEBHOOK_URL", problem))
-        else:
-            webhook = webhook.rstrip("/") + "/"
-            register_secret(_WEBHOOK.match(urlsplit(webhook).path).group("code"))
-    elif require_webhook:
-        problems.append((
-            "BITRIX_WEBHOOK_URL",
-            "is not set; copy the incoming webhook URL from Bitrix24 "
-            "(Developer resources → Other → Inbound webhook)",
-        ))
-
-    database_url = get("DATABASE_URL")
-    if not database_url:
-        user = get("MYSQL_USER")
-        if not user and require_database:  # --discover needs only the webhook
-            problems.append(("MYSQL_USER", "is not set (or set DATABASE_URL instead)"))
-        port = get("MYSQL_PORT", "3306")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            problems.append(("MYSQL_PORT", f"must be a port number, got {port!r}"))
-        password = env.get("MYSQL_PASSWORD") or ""
-        if password:
-            register_secret(password)
-        database_url = (
-            f"mysql+pymysql://{quote_plus(user)}:{quote_plus(password)}"
-            f"@{get('MYSQL_HOST', 'localhost')}:{port}/{get('MYSQL_DATABASE', 'telegram_miniapp')}"
-            "?charset=utf8mb4"
-        )
-    elif "://" not in database_url:
-        problems.append(("DATABASE_URL", "must be an SQLAlchemy URL such as "
-                         "mysql+pymysql://user:password@host:3306/db or sqlite:///sync.db"))
-
-    timeout = _number(get("BITRIX_TIMEOUT", "60"), "BITRIX_TIMEOUT", problems, minimum=1)
-    rate = _number(get("BITRIX_RATE_LIMIT", "2"), "BITRIX_RATE_LIMIT", problems, minimum=0.1)
-    burst = _number(get("BITRIX_RATE_BURST", "50"), "BITRIX_RATE_BURST", problems, minimum=1)
-    retries = _number(get("BITRIX_MAX_RETRIES", "6"), "BITRIX_MAX_RETRIES", problems, minimum=0)
-    verify = _flag(get("BITRIX_VERIFY_SSL", "true"), "BITRIX_VERIFY_SSL", problems)
-    on_start = _flag(get("SYNC_ON_START", "false"), "SYNC_ON_START", problems)
-
+    read = _Variables(env)
+    # Read in this order: the problems are listed in it.
+    webhook = _webhook_url(read, required=require_webhook)
+    database_url = _database_url(read, required=require_database)
+    timeout = read.number("BITRIX_TIMEOUT", "60", minimum=1)
+    rate = read.number("BITRIX_RATE_LIMIT", "2", minimum=0.1)
+    burst = read.number("BITRIX_RATE_BURST", "50", minimum=1)
+    retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0)
+    verify = read.flag("BITRIX_VERIFY_SSL", "true")
+    on_start = read.flag("SYNC_ON_START", "false")
+    schedule, zone = read.get("SYNC_SCHEDULE", "0 0 * * *"), read.get("SYNC_TIMEZONE")
     # Checked here too, not only by the service: --check and every run see a bad schedule.
-    problems += schedule_problems(get("SYNC_SCHEDULE", "0 0 * * *"), get("SYNC_TIMEZONE"))
-
-    level = get("LOG_LEVEL", "INFO").upper()
+    read.problems += schedule_problems(schedule, zone)
+    level = read.get("LOG_LEVEL", "INFO").upper()
     if level not in _LEVELS:
-        problems.append(("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}"))
-
-    mapping_file = _path(get("SYNC_MAPPING_FILE"), project_dir)
-    if mapping_file is not None and not mapping_file.is_file():
-        problems.append(("SYNC_MAPPING_FILE", f"file not found: {mapping_file}"))
-    elif mapping_file is None and (project_dir / "mapping.toml").is_file():
-        mapping_file = project_dir / "mapping.toml"
-
-    if problems:
-        # The schedule's own texts read "= 'value' is not ...": no colon before those.
-        lines = "\n".join(f"  - {name}{'' if text.startswith('=') else ':'} {text}"
-                          for name, text in problems)
-        raise ConfigError(
-            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}",
-            variables=tuple(name for name, _ in problems),
-        )
+        read.problem("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}")
+    mapping_file = _mapping_file(read, project_dir)
+    read.raise_problems()
     return Settings(
         webhook_url=webhook,
         database_url=database_url,
@@ -215,16 +164,111 @@ def load_settings(
         bitrix_rate_limit=float(rate),
         bitrix_rate_burst=int(burst),
         bitrix_max_retries=int(retries),
-        sync_schedule=get("SYNC_SCHEDULE", "0 0 * * *"),
-        sync_timezone=get("SYNC_TIMEZONE") or None,
+        sync_schedule=schedule,
+        sync_timezone=zone or None,
         sync_on_start=on_start,
         mapping_file=mapping_file,
-        models_module=get("MODELS_MODULE") or None,
-        log_level=level if level in _LEVELS else "INFO",
-        log_file=_path(get("LOG_FILE"), project_dir),
+        models_module=read.get("MODELS_MODULE") or None,
+        log_level=level,
+        log_file=_path(read.get("LOG_FILE"), project_dir),
         project_dir=project_dir,
         sources=tuple(sources),
     )
+
+
+class _Variables:
+    """The merged variables, read one at a time; every problem is kept for one ConfigError."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[tuple[str, str]] = []
+
+    def get(self, name: str, default: str = "") -> str:
+        return (self.env.get(name) or default).strip()
+
+    def problem(self, name: str, text: str) -> None:
+        self.problems.append((name, text))
+
+    def number(self, name: str, default: str, *, minimum: float) -> float:
+        raw = self.get(name, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problem(name, f"must be a number, got {raw!r}")
+            return minimum
+        if value < minimum:
+            self.problem(name, f"must be at least {minimum:g}, got {raw!r}")
+        return value
+
+    def flag(self, name: str, default: str) -> bool:
+        raw = self.get(name, default)
+        value = raw.lower()
+        if value in _TRUE:
+            return True
+        if value not in _FALSE:
+            self.problem(name, f"must be true or false, got {raw!r}")
+        return False
+
+    def raise_problems(self) -> None:
+        if not self.problems:
+            return
+        # The schedule's own texts read "= 'value' is not ...": no colon before those.
+        lines = "\n".join(f"  - {name}{'' if text.startswith('=') else ':'} {text}"
+                          for name, text in self.problems)
+        raise ConfigError(
+            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}",
+            variables=tuple(name for name, _ in self.problems),
+        )
+
+
+def _webhook_url(read: _Variables, *, required: bool) -> str:
+    """BITRIX_WEBHOOK_URL with one trailing slash; its code is registered as a secret."""
+    webhook = read.get("BITRIX_WEBHOOK_URL")
+    if not webhook:
+        if required:
+            read.problem("BITRIX_WEBHOOK_URL",
+                         "is not set; copy the incoming webhook URL from Bitrix24 "
+                         "(Developer resources → Other → Inbound webhook)")
+        return webhook
+    problem = _webhook_problem(webhook)
+    if problem:
+        read.problem("BITRIX_WEBHOOK_URL", problem)
+        return webhook
+    webhook = webhook.rstrip("/") + "/"
+    register_secret(_WEBHOOK.match(urlsplit(webhook).path).group("code"))
+    return webhook
+
+
+def _database_url(read: _Variables, *, required: bool) -> str:
+    """DATABASE_URL as given, or a MySQL URL built from the MYSQL_* variables."""
+    database_url = read.get("DATABASE_URL")
+    if database_url:
+        if "://" not in database_url:
+            read.problem("DATABASE_URL", "must be an SQLAlchemy URL such as "
+                         "mysql+pymysql://user:password@host:3306/db or sqlite:///sync.db")
+        return database_url
+    user = read.get("MYSQL_USER")
+    if not user and required:  # --discover needs only the webhook
+        read.problem("MYSQL_USER", "is not set (or set DATABASE_URL instead)")
+    port = read.get("MYSQL_PORT", "3306")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        read.problem("MYSQL_PORT", f"must be a port number, got {port!r}")
+    password = read.env.get("MYSQL_PASSWORD") or ""  # as written: spaces may belong to it
+    if password:
+        register_secret(password)
+    return (f"mysql+pymysql://{quote_plus(user)}:{quote_plus(password)}"
+            f"@{read.get('MYSQL_HOST', 'localhost')}:{port}/"
+            f"{read.get('MYSQL_DATABASE', 'telegram_miniapp')}?charset=utf8mb4")
+
+
+def _mapping_file(read: _Variables, project_dir: Path) -> Path | None:
+    """SYNC_MAPPING_FILE, or mapping.toml in the project folder when it exists."""
+    mapping_file = _path(read.get("SYNC_MAPPING_FILE"), project_dir)
+    if mapping_file is not None and not mapping_file.is_file():
+        read.problem("SYNC_MAPPING_FILE", f"file not found: {mapping_file}")
+    elif mapping_file is None and (project_dir / "mapping.toml").is_file():
+        mapping_file = project_dir / "mapping.toml"
+    return mapping_file
 
 
 def _webhook_problem(url: str) -> str | None:
@@ -241,33 +285,9 @@ def _webhook_problem(url: str) -> str | None:
     return None
 
 
-def _number(raw: str, name: str, problems: list, *, minimum: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        problems.append((name, f"must be a number, got {raw!r}"))
-        return minimum
-    if value < minimum:
-        problems.append((name, f"must be at least {minimum:g}, got {raw!r}"))
-    return value
-
-
-def _flag(raw: str, name: str, problems: list) -> bool:
-    value = raw.lower()
-    if value in _TRUE:
-        return True
-    if value not in _FALSE:
-        problems.append((name, f"must be true or false, got {raw!r}"))
-    return False
-
-
 def _path(raw: str, base: Path) -> Path | None:
     if not raw:
         return None
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
 
-
-def log_level_number(settings: Settings) -> int:
-    """The logging module's number for settings.log_level."""
-    return logging.getLevelName(settings.log_level)
