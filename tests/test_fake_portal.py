@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.testing.portal import FakePortal, RequestRecord, parse_php_query
+from app.testing.portal import FakePortal, RequestRecord, parse_php_query, self_signed_tls
 from app.testing.seed import (
     CATEGORY_IBLOCK_ID,
     CITY_ENTITY_TYPE_ID,
@@ -87,11 +87,48 @@ def test_offset_pages_carry_total_and_next_until_the_last(live):
     assert body["result"]["items"] == everything[100:]
 
 
-def test_start_minus_one_skips_the_count(live):
-    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": -1}).json()
+def test_start_is_a_page_number_except_for_user_get(live):
+    # getNavData: iNumPage = intval(start / 50) + 1; only user.get takes an exact offset.
+    ids = object_ids(live)
+    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": 49}).json()
+    assert [i["id"] for i in body["result"]["items"]] == ids[:50] and body["next"] == 50
+    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": 99}).json()
+    assert [i["id"] for i in body["result"]["items"]] == ids[50:100] and body["next"] == 100
 
-    assert body["total"] == 0 and "next" not in body
-    assert [i["id"] for i in body["result"]["items"]] == object_ids(live)[:50]
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID, "start": 7}
+    rows = call(live, "lists.element.get", params).json()["result"]
+    assert rows == live.records(f"list:{VIOLATION_IBLOCK_ID}")
+
+    users = [u["ID"] for u in live.records("user")]
+    body = call(live, "user.get", {"start": 7}).json()
+    assert [u["ID"] for u in body["result"]] == users[7:] and body["total"] == len(users)
+
+
+def test_start_minus_one_runs_no_count(live):
+    ids = object_ids(live)
+    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": -1}).json()
+    assert "total" not in body and "next" not in body
+    assert [i["id"] for i in body["result"]["items"]] == ids[:50]
+    types = call(live, "crm.type.list", {"start": -1}).json()
+    assert "total" not in types and "next" not in types and len(types["result"]["types"]) == 2
+
+    # user.get and lists.element.get: a page shows total 0; an empty result has no total.
+    users = call(live, "user.get", {"start": -1}).json()
+    assert users["total"] == 0 and len(users["result"]) == 15
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID, "start": -1}
+    elements = call(live, "lists.element.get", params).json()
+    assert elements["total"] == 0 and len(elements["result"]) == 30
+    for method, params in [
+        ("user.get", {"FILTER": {">ID": 10**6}}),
+        ("user.get", {"FILTER": {">ID": 10**6}, "start": -1}),
+        ("lists.element.get", {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID,
+                               "FILTER": {">ID": 10**6}}),
+    ]:
+        body = call(live, method, params).json()
+        assert body["result"] == [] and "total" not in body, method
+    empty = call(live, "crm.item.list",
+                 {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "filter": {">id": 10**6}}).json()
+    assert empty["total"] == 0
 
 
 def test_keyset_walk_with_greater_than_id_reads_every_row_once(live):
@@ -151,7 +188,7 @@ def test_descending_order_and_select(live):
     params = {
         "entityTypeId": OBJECT_ENTITY_TYPE_ID,
         "order": {"id": "DESC"},
-        "select": ["title", "parentId1036"],
+        "select": ["id", "title", "parentId1036", "noSuchField"],
         "start": -1,
     }
     page = items(call(live, "crm.item.list", params))
@@ -160,6 +197,12 @@ def test_descending_order_and_select(live):
     assert page == [
         {"id": i["id"], "title": i["title"], "parentId1036": i["parentId1036"]} for i in expected
     ]
+
+
+def test_crm_select_returns_id_only_when_selected(live):
+    # Item::listAction: array_intersect_key($item, $select), unknown names dropped.
+    params = {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "select": ["title"], "start": -1}
+    assert all(set(item) == {"title"} for item in items(call(live, "crm.item.list", params)))
 
 
 def test_get_query_string_uses_php_brackets(live):
@@ -305,7 +348,32 @@ def test_lists_element_get_filters_and_orders_by_id(live):
     rows = call(live, "lists.element.get", params).json()["result"]
 
     assert [r["ID"] for r in rows] == list(reversed(ids[25:]))
-    assert all(set(r) == {"ID", "NAME"} for r in rows)
+    # SELECT is ignored: the server's select is fixed and adds every field and property.
+    assert rows == list(reversed(live.records(f"list:{VIOLATION_IBLOCK_ID}")[25:]))
+    ranged = {**params, "FILTER": {"><ID": [ids[2], ids[4]], "!%NAME": "котлован"}}
+    got = call(live, "lists.element.get", ranged).json()["result"]
+    assert {r["ID"] for r in got} <= set(ids[2:5]) and got
+
+
+@pytest.mark.parametrize(
+    ("flt", "description"),
+    [
+        ({"!=ID": 5}, "Filter operation not allowed: !="),
+        ({"@ID": [5]}, "Filter operation not allowed: @"),
+        ({">ID": 5, "UF_NOPE": 1}, "Filter field not allowed: UF_NOPE"),
+        ({"iblock_section_id": 1}, "Filter field not allowed: IBLOCK_SECTION_ID"),
+    ],
+    ids=["not-equal", "in", "unknown-field", "section-field"],
+)
+def test_lists_element_get_filter_is_sanitized(live, flt, description):
+    # IRestService::sanitizeFilter with the operations of RestService::getSanitizeFilter.
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID, "FILTER": flt}
+    response = call(live, "lists.element.get", params)
+
+    assert (response.status_code, response.json()) == (
+        400, {"error": "ERROR_ARGUMENT", "error_description": description})
+    allowed = {"!ID": 1, "%NAME": "a", "PROPERTY_212": "1", "TIMESTAMP_X": "", "*NAME": "b"}
+    assert call(live, "lists.element.get", {**params, "FILTER": allowed}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -366,6 +434,8 @@ def test_user_get_includes_the_fired_user_unless_filtered(live):
         row["ID"] for row in reversed(rows) if int(row["ID"]) > 27
     ]
     assert call(live, "user.fields").json()["result"]["NAME"] == "Имя"
+    # userGet has no select: every field the scope allows comes back.
+    assert call(live, "user.get", {"select": ["ID"]}).json()["result"] == rows
 
 
 def test_department_get_takes_plain_top_level_filters(live):
@@ -411,6 +481,34 @@ def test_scope_method_and_missing_scope():
         assert body["result"] == {"s": ["crm"]}
 
 
+@pytest.mark.parametrize(
+    ("state", "error", "description"),
+    [
+        ({"https_required": True}, "INVALID_REQUEST", "Https required."),
+        ({"overloaded": True}, "OVERLOAD_LIMIT", "REST API is blocked due to overload."),
+        ({"rest_on_plan": False}, "ACCESS_DENIED", "REST is available only on commercial plans."),
+        ({"owner_active": False}, "authorization_error", "Unable to authorize user"),
+    ],
+    ids=["http", "overload", "free-plan", "owner-deactivated"],
+)
+def test_webhook_check_errors_come_with_http_401(fresh, state, error, description):
+    # Auth::onRestCheckAuth (modules/rest/lib/apauth/auth.php) fails with an OAuthException.
+    for name, value in state.items():
+        setattr(fresh, name, value)
+    for method in ("user.get", "batch"):
+        response = call(fresh, method, {"cmd": {"s": "scope"}} if method == "batch" else {})
+        assert (response.status_code, response.json()) == (
+            401, {"error": error, "error_description": description}), method
+
+
+def test_https_is_enough_for_a_portal_that_requires_it(tmp_path):
+    context, pem = self_signed_tls(tmp_path)
+    with FakePortal(ssl_context=context, https_required=True) as portal:
+        response = requests.post(portal.webhook_url + "scope", json={}, verify=str(pem),
+                                 timeout=5)
+        assert response.status_code == 200
+
+
 def test_crm_type_list_needs_a_crm_admin():
     with FakePortal(crm_admin=False) as portal:
         seed_portal(portal, objects=3)
@@ -445,17 +543,41 @@ def test_batch_chains_keyset_pages_through_result_references(live):
         ids[100:],
     ]
     assert body["result_error"] == [] and body["result_next"] == []
-    assert body["result_total"] == {"p0": 0, "p1": 0, "p2": 0}
+    assert body["result_total"] == []  # start=-1: crm.item.list runs no count
     assert set(body["result_time"]) == {"p0", "p1", "p2"}
     assert set(body["result_time"]["p1"]) == TIME_KEYS
     assert live.requests[-1] == RequestRecord("batch", live.requests[-1].params, 200, OBJECTS)
 
 
-def test_batch_reference_past_a_short_page_is_empty(live):
-    body = call(live, "batch", {"cmd": chained_pages(4)}).json()["result"]
+def test_batch_reference_stops_at_the_first_missing_key(live, monkeypatch):
+    # CRestUtil::processBatchElement: the deepest value reached replaces a whole-value reference.
+    seen: list[Any] = []
+    _, original = live._methods["scope"]
+    monkeypatch.setitem(live._methods, "scope", ((), lambda params: seen.append(params) or []))
+    cmd = {
+        **chained_pages(3),
+        "short": "scope?v=$result[p2][items][49][id]",
+        "unrun": "scope?v=$result[nothere][items][49][id]",
+        "number": "scope?v=id-$result[p0][items][0][id]%20x",
+        "greedy": "scope?v=id-$result[p0][items][0][id]-x",
+        "array": "scope?v=x$result[p2][items]",
+        "total": "scope?v=$total[p0]",
+    }
+    body = call(live, "batch", {"cmd": cmd}).json()["result"]
 
-    # p3 refers to row 49 of the short page p2: the reference becomes "" (acts as >id 0).
-    assert [i["id"] for i in body["result"]["p3"]["items"]] == object_ids(live)[:50]
+    assert not body["result_error"]
+    ids = object_ids(live)
+    short, unrun, number, greedy, array, total = (params["v"] for params in seen)
+    assert [item["id"] for item in short] == ids[100:]
+    assert set(unrun) == {"p0", "p1", "p2", "short"}
+    assert number == f"id-{ids[0]} x"
+    assert greedy == f"id-{ids[0]}"  # the reference runs to the next space: "-x" goes too
+    assert array == "x$result[p2][items]"  # not a string: left as it was
+    assert total == {}  # start=-1 gave p0 no total: the walk stops at the (empty) total map
+
+    # A keyset command chained past the short page compares >id with an array: no rows.
+    past = call(live, "batch", {"cmd": chained_pages(4)}).json()["result"]
+    assert past["result"]["p3"]["items"] == []
 
 
 def test_batch_numeric_labels_come_back_as_lists(live):
@@ -467,10 +589,10 @@ def test_batch_numeric_labels_come_back_as_lists(live):
 
     cities = live.records(f"crm:{CITY_ENTITY_TYPE_ID}")
     assert body["result"] == [
-        {"items": [{"id": c["id"], "title": c["title"]} for c in cities]},
+        {"items": [{"title": c["title"]} for c in cities]},
         [{"ID": "7", "NAME": "Инспекция ОТ и ПБ", "SORT": 500, "PARENT": "1", "UF_HEAD": "27"}],
     ]
-    assert body["result_total"] == [0, 1]
+    assert body["result_total"] == {"1": 1}  # command 0 (start=-1) has no total
     assert isinstance(body["result_time"], list) and len(body["result_time"]) == 2
 
 
@@ -502,13 +624,16 @@ def test_batch_halt_stops_at_the_first_failure(live):
 
 
 def test_batch_limits_and_nesting(live):
-    too_many = {f"c{n}": "scope" for n in range(51)}
+    # methodsBatch: commands past the 50th fail one by one; the batch itself is HTTP 200.
+    too_many = {f"c{n}": "scope" for n in range(52)}
     response = call(live, "batch", {"cmd": too_many})
-    assert (response.status_code, response.json()) == (
-        400,
-        {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"},
-    )
-    assert call(live, "batch", {"cmd": dict(list(too_many.items())[:50])}).status_code == 200
+    body = response.json()["result"]
+    assert response.status_code == 200 and len(body["result"]) == 50
+    exceeded = {"error": "ERROR_BATCH_LENGTH_EXCEEDED",
+                "error_description": "Max batch length exceeded"}
+    assert body["result_error"] == {"c50": exceeded, "c51": exceeded}
+    halted = call(live, "batch", {"cmd": too_many, "halt": 1}).json()["result"]
+    assert list(halted["result_error"]) == ["c50"]
 
     nested = call(live, "batch", {"cmd": {"a": "scope", "b": "batch?cmd[x]=scope"}})
     assert (nested.status_code, nested.json()) == (
@@ -635,6 +760,50 @@ def test_a_held_answer_goes_out_when_released_and_batch_commands_pass(fresh):
     assert [a.json()["result"] for a in answers] == [list(fresh.scopes)]
     assert held.waiting == 0
     assert call(fresh, "scope").status_code == 200  # one call was held, the next is not
+
+
+def test_database_failure_is_error_core_with_http_500(fresh):
+    # RestException::initFromException: an SqlException becomes ERROR_CORE, STATUS_INTERNAL.
+    fresh.fail_database(
+        "lists.element.get", when=lambda p: str(p.get("IBLOCK_ID")) == str(VIOLATION_IBLOCK_ID))
+    broken = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID}
+    healthy = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": CATEGORY_IBLOCK_ID}
+    sql_error = {"error": "ERROR_CORE", "error_description": "SQL query error!"}
+
+    for _ in range(2):  # for good, not once
+        response = call(fresh, "lists.element.get", broken)
+        assert (response.status_code, response.json()) == (500, sql_error)
+    assert call(fresh, "lists.element.get", healthy).status_code == 200
+    cmd = {"bad": f"lists.element.get?IBLOCK_TYPE_ID=lists&IBLOCK_ID={VIOLATION_IBLOCK_ID}",
+           "good": f"lists.element.get?IBLOCK_TYPE_ID=lists&IBLOCK_ID={CATEGORY_IBLOCK_ID}"}
+    body = call(fresh, "batch", {"cmd": cmd}).json()["result"]
+    assert body["result_error"] == {"bad": sql_error} and list(body["result"]) == ["good"]
+
+
+def test_legacy_query_error_is_plain_text_and_takes_the_batch_down(fresh):
+    # CDatabase::Query: setStatus('500 Internal Server Error'); die("Query Error!").
+    fresh.fail_database("department.get", legacy=True, times=1)
+    body = call(fresh, "batch", {"cmd": {"d": "department.get", "s": "scope"}})
+    assert (body.status_code, body.text) == (500, "Query Error!")
+    assert call(fresh, "department.get").status_code == 200
+
+
+def test_a_request_running_past_the_cut_gets_a_gateway_timeout():
+    # Cloud portals cut a request at 60 s (docs: settings/performance/limits.md); a test sets
+    # a short cut. The fake's front end answers 504 with an nginx page, or drops the line.
+    with FakePortal(request_cut=0.2) as portal:
+        portal.stall("scope", seconds=5)
+        response = call(portal, "scope")
+        assert response.status_code == 504 and "504 Gateway Time-out" in response.text
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert call(portal, "scope").status_code == 200
+
+        portal.cut_answer = "drop"
+        portal.stall("scope", seconds=5)
+        with pytest.raises(requests.ConnectionError):
+            call(portal, "scope")
+        portal.stall("scope", seconds=0.1)
+        assert call(portal, "scope").status_code == 200  # under the cut: answered
 
 
 # --- data changes and seed data -------------------------------------------------------------

@@ -1,11 +1,20 @@
 """The ``batch`` method: up to 50 commands in one request, chained by ``$result[...]`` references.
 
-* ``$result[label][k]...`` in a command is substituted after the command's query string has
-  been parsed (keys and values, as ``CRestUtil::processBatchStructure`` does). A path that
-  does not resolve becomes an empty string. The real code keeps the deepest value it found
-  instead; clients must not rely on either, so a short page must end a keyset chain. In an id
-  comparison the empty string acts as 0 (MySQL casts it so), so a command chained to a
-  missing row returns the first page again.
+As ``CRestProvider::methodsBatch`` and ``CRestUtil::processBatchElement`` do
+(modules/rest/classes/general/rest_provider.php, rest_util.php in bitrix-core-business):
+
+* ``$result[label][k]...`` (also ``$next``, ``$total``, ``$time``, ``$error``) in a command is
+  substituted after the command's query string has been parsed, keys and values alike. The
+  walk goes down the path while ``isset($r[$key])`` holds and stops at the first missing key;
+  the deepest value reached (a page array, or the whole result map when ``label`` did not run)
+  is what the command gets when the reference is the whole parameter value. Inside a longer
+  string a number is inserted as text, and anything else (an array, null) leaves the
+  reference there literally.
+* What a method does with an array where it expects an id is not in the sources; here a
+  comparison with an array matches nothing (filters.py), so a command chained past a short
+  page returns an empty page.
+* More than 50 commands is not a whole-request error: every command past the 50th gets
+  ERROR_BATCH_LENGTH_EXCEEDED in ``result_error`` (with ``halt`` the batch stops there).
 * Failed commands get no ``result_time`` entry (only successful ones carry ``time``);
   ``halt`` follows PHP truthiness, so the form value ``"false"`` means true.
 * Every ``result_time`` entry reports the running batch figure as ``operating`` (the whole
@@ -14,6 +23,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from app.testing.envelope import ApiError, Reply, as_result, error_reply, time_block
 from app.testing.methods import normalize_method
 from app.testing.php_query import (
-    SEGMENT_RE,
     items_of,
     parse_php_query,
     php_array,
@@ -33,40 +42,52 @@ if TYPE_CHECKING:
     from app.testing.dispatch import Dispatcher
 
 BATCH_MAX_COMMANDS = 50
+_TOO_LONG = ApiError(400, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded")
 
-_REF_RE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\[\]]*\])+)", re.IGNORECASE)
+_REF_RE = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
+_PATH_RE = re.compile(r"\[([^\]]+)\]")
+_UNSET = object()
 
 
 # --- references -------------------------------------------------------------------------------
 
 
+def _isset(node: Any, key: str) -> Any:
+    """``$node[$key]`` when PHP's isset() holds for it, else _UNSET."""
+    if isinstance(node, dict):
+        value = node.get(key, _UNSET)
+    elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        value = node[int(key)]
+    else:
+        return _UNSET
+    return _UNSET if value is None else value
+
+
 def _resolve_ref(kind: str, path: str, refs: Mapping[str, Any]) -> Any:
-    node: Any = refs[kind.lower()]
-    for key in SEGMENT_RE.findall(path):
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return None
+    # $arResult[$arMatch[1]]: the map is looked up with the spelling the command used.
+    node: Any = refs.get(kind)
+    for key in _PATH_RE.findall(path):
+        value = _isset(node, key)
+        if value is _UNSET:
+            break
+        node = value
     return node
 
 
 def _substitute_text(text: str, refs: Mapping[str, Any]) -> Any:
-    whole = _REF_RE.fullmatch(text)
-    if whole is not None:
-        value = _resolve_ref(whole.group(1), whole.group(2), refs)
-        return "" if value is None else value
-
-    def replace(match: re.Match[str]) -> str:
-        value = _resolve_ref(match.group(1), match.group(2), refs)
-        if value is None or isinstance(value, dict | list):
-            return ""
-        if isinstance(value, bool):
-            return "1" if value else ""
-        return str(value)
-
-    return _REF_RE.sub(replace, text)
+    value: Any = text
+    for match in list(_REF_RE.finditer(text)):
+        if not _PATH_RE.search(match.group(2)):
+            continue
+        found = _resolve_ref(match.group(1), match.group(2), refs)
+        if match.group(0) == value:
+            value = copy.deepcopy(found)  # PHP copies the array; later commands do not show
+            continue
+        if isinstance(found, bool) or not isinstance(found, int | float | str):
+            continue  # not a string: the reference stays as it was
+        if isinstance(value, str):
+            value = value.replace(match.group(0), str(found))
+    return value
 
 
 def substitute(value: Any, refs: Mapping[str, Any]) -> Any:
@@ -87,12 +108,12 @@ def substitute(value: Any, refs: Mapping[str, Any]) -> Any:
 
 
 def _commands(params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, method, query) of each command; ApiError for a batch the portal refuses."""
-    commands = items_of(params.get("CMD"))
-    if len(commands) > BATCH_MAX_COMMANDS:
-        raise ApiError(400, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded")
+    """(label, method, query) of each command; ApiError for a batch the portal refuses.
+
+    A command past the 50th gets the method name ``""``: it answers LENGTH_EXCEEDED alone.
+    """
     parsed: list[tuple[str, str, str]] = []
-    for label, call in commands:
+    for label, call in items_of(params.get("CMD")):
         if not isinstance(call, str):
             continue  # the portal skips commands that are not strings
         path, _, query = call.partition("?")
@@ -101,7 +122,7 @@ def _commands(params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             raise ApiError(
                 405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"
             )
-        parsed.append((label, name, query))
+        parsed.append((label, name if len(parsed) < BATCH_MAX_COMMANDS else "", query))
     return parsed
 
 
@@ -129,8 +150,13 @@ def run_batch(
     running = calls.operating.used("batch", now) + latency
     reset_at = calls.operating.reset_at("batch", now)
     for label, name, query in parsed:
+        if not name:
+            errors[label] = _TOO_LONG.body()
+            if halt:
+                break
+            continue
         command_params = substitute(parse_php_query(query), refs)
-        fault = calls.faults.take(name, inside_batch=True)
+        fault = calls.faults.take(name, command_params, inside_batch=True)
         if fault is not None and fault.kind in ("raw", "drop"):
             # A transport failure while running a command takes the whole answer down.
             return fault.reply(), 0

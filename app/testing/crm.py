@@ -179,13 +179,16 @@ class CrmApi:
     def _select(
         record: Mapping[str, Any], select: list[Any] | None, known: set[str]
     ) -> dict[str, Any]:
+        """The item cut to ``select``, as ``Item::listAction`` does (CORP
+        modules/crm/lib/controller/item.php): names the type does not know are dropped and the
+        output is ``array_intersect_key($item, $select)``, so ``id`` comes back only when it is
+        selected. ``*`` selects everything, ``UF_*`` the user fields."""
         if not select or "*" in select:
             return dict(record)
-        chosen: dict[str, Any] = {"id": record["id"]}
+        chosen: dict[str, Any] = {}
         for name in (str(item) for item in select):
-            if name.endswith("*"):
-                prefix = name[:-1]
-                chosen.update({k: v for k, v in record.items() if k.startswith(prefix)})
+            if name in ("UF_*", "ufCrm*"):
+                chosen.update({k: v for k, v in record.items() if k.startswith("ufCrm")})
             elif name in record:
                 chosen[name] = record[name]
             elif name in known:

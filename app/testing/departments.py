@@ -1,6 +1,7 @@
 """The department family: department.get, whose keys are exact-match filters.
 
-department.get ignores unknown parameters, so a ``>ID`` filter returns every row.
+department.get ignores unknown parameters, so a ``>ID`` filter returns every row. Its ``start``
+is rounded down to a multiple of 50, as for every list method but user.get (paging.py).
 """
 
 from collections.abc import Iterable, Mapping
@@ -65,7 +66,8 @@ class DepartmentsApi:
             order = [(sort.upper(), str(direction).upper() == "DESC")]
         rows, total, nxt = query(self.collection, spec, order, start, "ID", lambda n: n)
         result = [self.rendered(row) for row in rows]
-        return MethodResult(result, total, nxt, len(result))
+        # CIntranetRestService::departmentGet always runs setNavData, so total even when empty.
+        return MethodResult(result, 0 if total is None else total, nxt, len(result))
 
 
 def _normalize(record: dict[str, Any]) -> dict[str, Any]:

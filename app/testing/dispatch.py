@@ -1,6 +1,19 @@
 """One HTTP request to an answer: route, authorization, limits, faults, scope, method, billing.
 
 Methods of the ``basic`` scope (batch, scope) are always allowed.
+
+The webhook check follows ``Auth::onRestCheckAuth`` (modules/rest/lib/apauth/auth.php in
+bitrix-core-business): plain http first (INVALID_REQUEST "Https required."), then the code
+(INVALID_CREDENTIALS), then a webhook blocked by support (OVERLOAD_LIMIT), then a plan without
+REST (ACCESS_DENIED "REST is available only on commercial plans."), then the webhook's owner
+(authorization_error "Unable to authorize user": ``CRestUtil::makeAuth`` fails for a
+deactivated user). Every one of them comes as an ``OAuthException``, so always with HTTP 401,
+whatever the docs' error table says.
+
+A cloud portal cuts any request at 60 s (docs: settings/performance/limits.md). What the client
+then sees is not documented; here, the front end answers 504 with an nginx page after
+``request_cut`` seconds (or drops the connection when ``cut_answer`` is "drop"), while the
+method's time is billed in full.
 """
 
 import threading
@@ -10,7 +23,14 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from app.testing.batch import run_batch
-from app.testing.envelope import ApiError, Reply, as_result, error_reply, method_not_found
+from app.testing.envelope import (
+    GATEWAY_TIMEOUT_PAGE,
+    ApiError,
+    Reply,
+    as_result,
+    error_reply,
+    method_not_found,
+)
 from app.testing.faults import FaultQueue
 from app.testing.limits import LeakyBucket, OperatingTime
 from app.testing.methods import Handler, MethodTable, normalize_method
@@ -72,7 +92,30 @@ class Dispatcher:
             self.log.append(RequestRecord(method or "", params, status, rows))
         reply.arrival = arrival
         reply.delay += self.options.latency
-        return reply
+        return self._cut(reply)
+
+    def _cut(self, reply: Reply) -> Reply:
+        cut = self.options.request_cut
+        if cut is None or reply.delay <= cut:
+            return reply
+        if self.options.cut_answer == "drop":
+            return Reply(status=0, drop=True, delay=cut, arrival=reply.arrival)
+        return Reply(status=504, raw=GATEWAY_TIMEOUT_PAGE, content_type="text/html",
+                     delay=cut, arrival=reply.arrival)
+
+    def _webhook_refusal(self, user: str | None, code: str | None) -> ApiError | None:
+        options = self.options
+        if options.https_required and not options.serves_https:
+            return ApiError(401, "INVALID_REQUEST", "Https required.")
+        if user != str(options.user_id) or code != options.code:
+            return ApiError(401, "INVALID_CREDENTIALS", "Invalid request credentials")
+        if options.overloaded:
+            return ApiError(401, "OVERLOAD_LIMIT", "REST API is blocked due to overload.")
+        if not options.rest_on_plan:
+            return ApiError(401, "ACCESS_DENIED", "REST is available only on commercial plans.")
+        if not options.owner_active:
+            return ApiError(401, "authorization_error", "Unable to authorize user")
+        return None
 
     def lookup(self, method: str) -> Handler:
         return self.methods.lookup(method, self.options.scopes)
@@ -89,7 +132,7 @@ class Dispatcher:
         if kind == "missing" or method is None:
             return error_reply(method_not_found()), 0
         stall, hold = 0.0, None
-        fault = self.faults.take(method, inside_batch=False)
+        fault = self.faults.take(method, params, inside_batch=False)
         if fault is not None:
             if fault.kind == "stall":
                 stall = fault.seconds
@@ -115,10 +158,9 @@ class Dispatcher:
         options = self.options
         if kind == "noauth":
             return error_reply(ApiError(401, "NO_AUTH_FOUND", "Wrong authorization data")), 0
-        if user != str(options.user_id) or code != options.code:
-            return error_reply(
-                ApiError(401, "INVALID_CREDENTIALS", "Invalid request credentials")
-            ), 0
+        refused = self._webhook_refusal(user, code)
+        if refused is not None:
+            return error_reply(refused), 0
         if not self.bucket.admit(options.rate_limit, options.burst):
             return error_reply(ApiError(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")), 0
         now = time.time()

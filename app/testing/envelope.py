@@ -27,6 +27,25 @@ def method_not_found() -> ApiError:
     return ApiError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
 
 
+def sql_error() -> ApiError:
+    """The portal's own database failed: ``RestException::initFromException`` turns a
+    ``Main\\DB\\SqlException`` into ERROR_CORE "SQL query error!" with ``STATUS_INTERNAL``
+    (modules/rest/lib/restexception.php in bitrix-core-business), so HTTP 500."""
+    return ApiError(500, "ERROR_CORE", "SQL query error!")
+
+
+# Legacy CDatabase::Query on an SQL error sets "500 Internal Server Error" and dies with this
+# text (modules/main/classes/general/database.php): no JSON at all, the whole request lost.
+LEGACY_QUERY_ERROR = b"Query Error!"
+
+# What our fake front end sends when it cuts a request (the real one is not documented).
+GATEWAY_TIMEOUT_PAGE = (
+    b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    b"<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
 @dataclass(slots=True)
 class MethodResult:
     """A method's answer before it is wrapped: result, total, next and rows billed."""

@@ -1,9 +1,14 @@
 """Injected faults: error answers, non-JSON bodies, dropped connections, stalls and holds."""
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.testing.envelope import ApiError, Reply, error_reply
+
+# Picks the calls a fault is for, from their decoded parameters (a batch command's own).
+Match = Callable[[dict[str, Any]], bool]
 
 
 class Hold:
@@ -42,7 +47,7 @@ class Fault:
 
     method: str
     kind: str  # "fail", "raw", "drop", "stall" or "hold"
-    remaining: int
+    remaining: int | None  # None: every matching call, for good
     status: int = 0
     error: str = ""
     description: str = ""
@@ -50,6 +55,7 @@ class Fault:
     seconds: float = 0.0
     skip: int = 0  # matching calls let through before the fault fires
     hold: Hold | None = None
+    when: Match | None = None
 
     def api_error(self) -> ApiError:
         return ApiError(self.status, self.error, self.description)
@@ -69,22 +75,26 @@ class FaultQueue:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
-        if fault.remaining < 1:
-            raise ValueError("times must be at least 1")
+        if fault.remaining is not None and fault.remaining < 1:
+            raise ValueError("times must be at least 1 (or None for every call)")
         self._faults.append(fault)
 
-    def take(self, method: str, *, inside_batch: bool) -> Fault | None:
+    def take(self, method: str, params: dict[str, Any], *, inside_batch: bool) -> Fault | None:
         # "*" stands for any HTTP call; inside a batch only the command's own name matches,
         # and only HTTP answers can be held.
         for index, fault in enumerate(self._faults):
             if inside_batch and fault.kind == "hold":
                 continue
-            if fault.method == method or (fault.method == "*" and not inside_batch):
-                if fault.skip > 0:
-                    fault.skip -= 1
-                    return None
+            if not (fault.method == method or (fault.method == "*" and not inside_batch)):
+                continue
+            if fault.when is not None and not fault.when(params):
+                continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
+            if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     del self._faults[index]
-                return fault
+            return fault
         return None

@@ -1,6 +1,10 @@
 """Bitrix list filters (prefix operators, nested LOGIC groups) compiled to predicates.
 
-String comparisons ignore case, like MySQL's default collation.
+String comparisons ignore case, like MySQL's default collation. A nested group is an array
+under a numeric key (``$filter[] = [...]``, as the server code builds them); an array under a
+field key is a value. A comparison (``>``, ``<``...) with an array matches nothing: what the
+server does then is not in the sources, and a batch reference walked past a short page hands a
+command exactly that (batch.py). ``><`` takes ``[low, high]``; ``*`` is a substring match.
 """
 
 import bisect
@@ -11,8 +15,9 @@ from typing import Any
 from app.testing.php_query import as_list, items_of, number
 from app.testing.store import Collection
 
-_OPERATORS = ("!=%", "!%=", "!@", "!=", "!%", ">=", "<=", "=%", "%=", ">", "<", "=", "!", "@", "%")
-_POSITIVE = {"!": "=", "!=": "=", "!@": "@", "!%": "%", "!=%": "=%", "!%=": "%="}
+_OPERATORS = ("!><", "!=%", "!%=", "!@", "!=", "!%", "><", ">=", "<=", "=%", "%=", ">", "<", "=",
+              "!", "@", "%", "*")
+_POSITIVE = {"!": "=", "!=": "=", "!@": "@", "!%": "%", "!=%": "=%", "!%=": "%=", "!><": "><"}
 _RANGE_OPS = frozenset({"", "=", ">", ">=", "<", "<="})
 _TRUE_WORDS = frozenset({"1", "y", "true", "on", "yes"})
 
@@ -105,7 +110,12 @@ def _condition(operator: str, name: str, wanted: Any) -> Predicate:
     def matches(value: Any) -> bool:
         if base in ("", "="):
             return _equal(value, wanted)
-        if base == "%":
+        if base == "><":
+            bounds = as_list(wanted) or []
+            return len(bounds) == 2 and (
+                _ordered(">=", value, bounds[0]) and _ordered("<=", value, bounds[1])
+            )
+        if base in ("%", "*"):
             return value is not None and _text(wanted).casefold() in _text(value).casefold()
         if base in ("=%", "%="):
             return _like(value, wanted)
@@ -125,7 +135,7 @@ def compile_filter(spec: Any, resolve: FieldResolver) -> Predicate | None:
         if key.upper() == "LOGIC":
             logic = str(value).upper()
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key.isdigit():
             group = compile_filter(value, resolve)
             if group is not None:
                 tests.append(group)

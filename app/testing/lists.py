@@ -1,21 +1,45 @@
 """The lists family: universal lists (lists.get), their fields and elements.
 
-lists.element.get always returns ``ID``, omits properties that have no value and renders
-every scalar as a string; its default order is ``ID`` ascending, as for every other list
-method here.
+lists.element.get, as ``RestService::getElement`` and ``Entity\\Element`` do
+(modules/lists/lib/rest/restservice.php, modules/lists/lib/entity/element.php in
+bitrix-core-business):
+
+* ``SELECT`` is ignored: the select is fixed (``ID``, ``NAME``...) plus every field and
+  property of the list, so every row carries everything (properties without a value are left
+  out here, and every scalar is a string);
+* ``FILTER`` goes through ``IRestService::sanitizeFilter`` with the operators
+  ``"" !% >= >< !>< > <= < % = * !`` and the fields of ``Element::getAvailableFields`` plus the
+  list's own FIELD_IDs and ``PROPERTY_<CODE>``; the operator is every leading non-letter and
+  is checked first: ERROR_ARGUMENT "Filter operation not allowed: !=" or "Filter field not
+  allowed: FOO" with HTTP 400 (so ``!=ID`` is refused; ``!ID`` is the way);
+* an empty result is ``[]`` without ``total``; ``start`` is rounded down to a multiple of 50;
+  ``start=-1`` returns the first 50 rows (``nTopCount``), whose ``total`` is then 0;
+* the default order is ``ID`` ascending.
 """
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.testing.envelope import ApiError, MethodResult
 from app.testing.methods import Handler
 from app.testing.paging import query, start_of
-from app.testing.php_query import as_list, int_or_none, items_of, upper_keys
+from app.testing.php_query import int_or_none, items_of, upper_keys
 from app.testing.store import Collection
 
 _FIRST_VALUE_ROW = 311200
+# getSanitizeFilter's operations and Element::getAvailableFields' fixed list.
+ELEMENT_FILTER_OPERATIONS = ("", "!%", ">=", "><", "!><", ">", "<=", "<", "%", "=", "*", "!")
+ELEMENT_FILTER_FIELDS = (
+    "ID", "ACTIVE", "NAME", "TAGS", "XML_ID", "EXTERNAL_ID", "PREVIEW_TEXT",
+    "PREVIEW_TEXT_TYPE", "PREVIEW_PICTURE", "DETAIL_TEXT", "DETAIL_TEXT_TYPE", "DETAIL_PICTURE",
+    "CHECK_PERMISSIONS", "PERMISSIONS_BY", "CATALOG_TYPE", "MIN_PERMISSION",
+    "SEARCHABLE_CONTENT", "SORT", "TIMESTAMP_X", "DATE_MODIFY_FROM", "DATE_MODIFY_TO",
+    "MODIFIED_USER_ID", "MODIFIED_BY", "DATE_CREATE", "CREATED_USER_ID", "CREATED_BY",
+    "DATE_ACTIVE_FROM", "DATE_ACTIVE_TO", "ACTIVE_DATE", "ACTIVE_FROM", "ACTIVE_TO",
+    "SECTION_ID",
+)
 
 
 def _required(name: str) -> ApiError:
@@ -98,7 +122,7 @@ class ListsApi:
         return self._normalize(record)
 
     def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return _render_element(record, None)
+        return _render_element(record)
 
     def _normalize(self, record: dict[str, Any]) -> dict[str, Any]:
         # A property is stored as a map of value-row id to value, as lists.element.get shows it.
@@ -156,6 +180,8 @@ class ListsApi:
             coll, spec, [], start_of(upper.get("START")), "ID", lambda name: name
         )
         result = [{**row, "ID": str(row["ID"])} for row in page]
+        if not result:  # getLists: `if (empty($iblocks)) return [];`
+            return MethodResult([], None, None, 0)
         return MethodResult(result, total, nxt, len(result))
 
     def field_get(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +237,10 @@ class ListsApi:
     def element_get(self, params: dict[str, Any]) -> MethodResult:
         upper = upper_keys(params)
         iblock_id = self._iblock(upper)
-        spec: dict[str, Any] = dict(items_of(upper.get("FILTER")))
+        raw_filter = upper.get("FILTER")
+        spec: dict[str, Any] = {}
+        if isinstance(raw_filter, dict | list):
+            spec = self._sanitized(iblock_id, raw_filter)
         if upper.get("ELEMENT_ID"):
             spec["=ID"] = upper["ELEMENT_ID"]
         if upper.get("ELEMENT_CODE"):
@@ -220,7 +249,6 @@ class ListsApi:
             (str(name).upper(), str(direction).lower() == "desc")
             for name, direction in items_of(upper.get("ELEMENT_ORDER"))
         ]
-        select = as_list(upper.get("SELECT"))
         rows, total, nxt = query(
             self._elements[iblock_id],
             spec,
@@ -229,7 +257,30 @@ class ListsApi:
             "ID",
             lambda name: name.upper(),
         )
-        return MethodResult([_render_element(r, select) for r in rows], total, nxt, len(rows))
+        if not rows:  # getElement: `if ($elements) ... else return [];`
+            return MethodResult([], None, None, 0)
+        result = [_render_element(r) for r in rows]
+        return MethodResult(result, 0 if total is None else total, nxt, len(rows))
+
+    def _sanitized(self, iblock_id: int, raw_filter: Any) -> dict[str, Any]:
+        """The FILTER as ``IRestService::sanitizeFilter`` lets it through, or ERROR_ARGUMENT."""
+        allowed = set(ELEMENT_FILTER_FIELDS) | set(self._descriptors(iblock_id))
+        allowed |= {
+            f"PROPERTY_{d['CODE']}"
+            for d in self._descriptors(iblock_id).values()
+            if d.get("CODE")
+        }
+        spec: dict[str, Any] = {}
+        for key, value in items_of(raw_filter):
+            key = key.upper()
+            match = re.match(r"([^a-zA-Z]*)(.*)", key, re.DOTALL)
+            operation, name = match.group(1), match.group(2)
+            if operation not in ELEMENT_FILTER_OPERATIONS:
+                raise ApiError(400, "ERROR_ARGUMENT", f"Filter operation not allowed: {operation}")
+            if name not in allowed:
+                raise ApiError(400, "ERROR_ARGUMENT", f"Filter field not allowed: {name}")
+            spec[key] = value
+        return spec
 
 
 def _scalar(value: Any) -> Any:
@@ -243,16 +294,9 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _render_element(record: Mapping[str, Any], select: list[Any] | None) -> dict[str, Any]:
-    if select and "*" not in select:
-        names = ["ID", *(str(s).upper() for s in select if str(s).upper() != "ID")]
-    else:
-        names = list(record)
+def _render_element(record: Mapping[str, Any]) -> dict[str, Any]:
     rendered: dict[str, Any] = {}
-    for name in names:
-        if name not in record:
-            continue
-        value = record[name]
+    for name, value in record.items():
         if isinstance(value, dict):
             rendered[name] = {row: _scalar(item) for row, item in value.items()}
         else:

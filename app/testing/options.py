@@ -15,3 +15,12 @@ class PortalOptions(Protocol):
     rate_limit: float | None
     burst: float | None
     operating_limit: float | None
+    # The webhook check (modules/rest/lib/apauth/auth.php): each of these fails every call.
+    https_required: bool
+    serves_https: bool
+    overloaded: bool
+    rest_on_plan: bool
+    owner_active: bool
+    # The cloud's front end cuts a request that runs longer than this many seconds.
+    request_cut: float | None
+    cut_answer: str

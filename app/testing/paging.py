@@ -1,7 +1,15 @@
 """Filter, order and page one collection the way list methods do: ``start``, ``total``, ``next``.
 
-Offsets are exact (``start=10`` skips ten rows) for every method, and ``start=-1`` (no count,
-no ``total``) works for every list method, lists.element.get included.
+``start`` is a page number in disguise: ``IRestService::getNavData``
+(modules/rest/classes/general/rest.php in bitrix-core-business) sends
+``iNumPage = intval(start / 50) + 1`` to the old GetList methods and ``RestManager``
+(modules/rest/lib/engine/restmanager.php) calls ``setCurrentPage((int)($start / 50) + 1)`` for
+crm.item.list, so ``start=49`` returns rows 0-49 again and ``next`` is the next multiple of 50.
+Only ORM-based user.get takes ``getNavData($nav, true)``, an exact ``offset``, and its ``next``
+is that offset plus the rows returned (``setNavData``).
+
+A negative ``start`` runs no count: the first 50 rows (``nTopCount`` / ``limit``) and no
+``total`` from here; each family decides what its method then shows.
 """
 
 import itertools
@@ -48,8 +56,16 @@ def query(
     start: int,
     id_key: str,
     resolve: FieldResolver,
-) -> tuple[list[dict[str, Any]], int, int | None]:
-    """Filter, order and page one collection; returns (page rows, total, next)."""
+    *,
+    exact_offset: bool = False,
+) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    """Filter, order and page one collection; returns (page rows, total, next).
+
+    Without ``exact_offset`` the start is rounded down to a multiple of 50. A negative start
+    gives no total and no next.
+    """
+    if start > 0 and not exact_offset:
+        start -= start % PAGE_SIZE
     low, high, predicate = plan(coll, spec, id_key, resolve)
     ids, rows = coll.ids, coll.rows
     if not order or order == [(id_key, False)] or order == [(id_key, True)]:
@@ -78,5 +94,5 @@ def query(
         total = len(found)
         page = found[:PAGE_SIZE] if start < 0 else found[start : start + PAGE_SIZE]
     if start < 0:
-        return page, 0, None
-    return page, total, start + PAGE_SIZE if start + PAGE_SIZE < total else None
+        return page, None, None
+    return page, total, start + len(page) if start + len(page) < total else None

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 from app.testing.crm import CrmApi
 from app.testing.departments import DepartmentsApi
 from app.testing.dispatch import Dispatcher, RequestRecord
-from app.testing.envelope import PORTAL_TZ, Reply
-from app.testing.faults import Fault, Hold
+from app.testing.envelope import LEGACY_QUERY_ERROR, PORTAL_TZ, Reply, sql_error
+from app.testing.faults import Fault, Hold, Match
 from app.testing.lists import ListsApi
 from app.testing.methods import MethodTable, normalize_method
 from app.testing.php_query import parse_php_query
@@ -74,6 +74,9 @@ class FakePortal:
         crm_admin: bool = True,
         ssl_context: ssl.SSLContext | None = None,
         bucket_clock: Callable[[], float] = time.monotonic,
+        https_required: bool = False,
+        request_cut: float | None = 60.0,
+        cut_answer: str = "504",
     ) -> None:
         # The parts read these knobs live: tests change them on a running portal.
         self.user_id = user_id
@@ -89,6 +92,15 @@ class FakePortal:
         self.crm_admin = crm_admin
         # Serve HTTPS with this server-side context (clients that insist on https://).
         self.ssl_context = ssl_context
+        # The real portal refuses plain http; tests run on http unless they ask otherwise.
+        self.https_required = https_required
+        # Webhook states a test switches on (see dispatch.py for the answers they give).
+        self.overloaded = False  # blocked by Bitrix24 support
+        self.rest_on_plan = True  # False: a free plan without REST
+        self.owner_active = True  # False: the webhook's owner was deactivated
+        # Seconds after which the cloud's front end cuts a request ("504" page or "drop").
+        self.request_cut = request_cut
+        self.cut_answer = cut_answer
 
         self._lock = threading.RLock()
         self._server: PortalServer | None = None
@@ -128,6 +140,10 @@ class FakePortal:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def serves_https(self) -> bool:
+        return self.ssl_context is not None
 
     @property
     def webhook_url(self) -> str:
@@ -244,13 +260,15 @@ class FakePortal:
         status: int,
         error: str,
         description: str = "",
-        times: int = 1,
+        times: int | None = 1,
         skip: int = 0,
+        when: Match | None = None,
     ) -> None:
         """Answer the next ``times`` matching calls with a JSON error, after ``skip`` good ones.
 
-        Inside a batch a failing command gets its error in ``result_error`` (``skip`` picks
-        which command of a chain fails).
+        ``times=None`` fails every matching call; ``when(params)`` picks the calls by their
+        parameters. Inside a batch a failing command gets its error in ``result_error``
+        (``skip`` picks which command of a chain fails).
         """
         self._queue(
             Fault(
@@ -261,13 +279,35 @@ class FakePortal:
                 error=error,
                 description=description,
                 skip=skip,
+                when=when,
             )
         )
 
-    def fail_raw(self, method: str, *, status: int, body: str | bytes, times: int = 1) -> None:
+    def fail_database(
+        self,
+        method: str,
+        *,
+        times: int | None = None,
+        when: Match | None = None,
+        legacy: bool = False,
+    ) -> None:
+        """The portal's database fails for ``method``: ERROR_CORE "SQL query error!" (HTTP 500),
+        or with ``legacy`` the plain-text 500 "Query Error!" of old CDatabase code, which takes
+        a whole batch down (see envelope.py for the sources)."""
+        if legacy:
+            self._queue(Fault(normalize_method(method), "raw", times, status=500,
+                              body=LEGACY_QUERY_ERROR, when=when))
+            return
+        error = sql_error()
+        self.fail(method, status=error.status, error=error.code,
+                  description=error.description, times=times, when=when)
+
+    def fail_raw(self, method: str, *, status: int, body: str | bytes, times: int | None = 1,
+                 when: Match | None = None) -> None:
         """Answer the next ``times`` matching calls with a non-JSON body (e.g. an nginx page)."""
         raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        self._queue(Fault(normalize_method(method), "raw", times, status=status, body=raw))
+        self._queue(Fault(normalize_method(method), "raw", times, status=status, body=raw,
+                          when=when))
 
     def drop_connection(self, method: str, *, times: int = 1) -> None:
         """Close the socket without any HTTP answer on the next ``times`` matching calls."""

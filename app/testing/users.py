@@ -1,4 +1,10 @@
-"""The user family: user.get (legacy filter and order rules) and user.fields."""
+"""The user family: user.get (legacy filter and order rules) and user.fields.
+
+As ``User::userGet`` (modules/rest/lib/api/user.php in bitrix-core-business) does: the
+offset is exact (ORM ``offset``, the only list method here that honours one); there is no
+``select`` (every field the scope allows comes back, whatever is asked); an empty result is
+``[]`` without ``total``; ``start=-1`` runs no count, so a page then shows ``total: 0``.
+"""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -8,7 +14,7 @@ from app.testing.filters import as_bool
 from app.testing.methods import Handler
 from app.testing.options import PortalOptions
 from app.testing.paging import query, start_of
-from app.testing.php_query import as_list, items_of, upper_keys
+from app.testing.php_query import items_of, upper_keys
 from app.testing.store import Collection
 
 # Any one of these scopes opens the user methods.
@@ -66,7 +72,7 @@ class UsersApi:
         return _normalize(record)
 
     def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return self._render(record, None)
+        return self._render(record)
 
     # --- methods ----------------------------------------------------------------------------
 
@@ -89,11 +95,13 @@ class UsersApi:
         if isinstance(sort, str) and sort and isinstance(direction, str) and direction:
             order = [(sort.upper(), direction.upper() == "DESC")]
         rows, total, nxt = query(
-            self.collection, spec, order, start_of(upper.get("START")), "ID", resolve
+            self.collection, spec, order, start_of(upper.get("START")), "ID", resolve,
+            exact_offset=True,
         )
-        select = as_list(upper.get("SELECT"))
-        result = [self._render(row, select) for row in rows]
-        return MethodResult(result, total, nxt, len(result))
+        result = [self._render(row) for row in rows]
+        if not result:
+            return MethodResult([], None, None, 0)
+        return MethodResult(result, 0 if total is None else total, nxt, len(result))
 
     def fields(self, params: dict[str, Any]) -> dict[str, str]:
         titles = dict(USER_FIELD_TITLES)
@@ -101,23 +109,17 @@ class UsersApi:
             titles[key] = key
         return titles
 
-    def _render(self, record: Mapping[str, Any], select: list[Any] | None) -> dict[str, Any]:
+    def _render(self, record: Mapping[str, Any]) -> dict[str, Any]:
         scopes = self._options.scopes
         hidden = (
             _BRIEF_HIDDEN
             if "user_brief" in scopes and not {"user", "user_basic"} & set(scopes)
             else frozenset()
         )
-        wanted = None
-        if select and "*" not in select:
-            wanted = {str(s).upper() for s in select}
         rendered: dict[str, Any] = {}
         for key, value in record.items():
             if key in hidden:
                 continue
-            if wanted is not None and key not in wanted:
-                if not ("UF_*" in wanted and key.startswith("UF_")):
-                    continue
             if key == "ID":
                 value = str(value)
             elif key == "UF_DEPARTMENT":
