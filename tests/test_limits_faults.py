@@ -350,34 +350,64 @@ def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db
 USERS_BY_OFFSET = {"FILTER": {">ID": 0}}  # the filter bounds the id itself: read by offset
 
 
-def test_an_offset_read_that_shifted_deactivates_nothing(portal, db, db_url, tmp_path, mapping,
+def test_an_offset_read_that_keeps_shifting_deactivates_nothing(portal, db, db_url, tmp_path,
+                                                               mapping, monkeypatch):
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
+    mapping["user"]["params"] = USERS_BY_OFFSET
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    leaving = iter(range(120, 100, -1))
+
+    def edit_after_each_first_page(call, params, answer):
+        if str(params.get("start")) == "0":  # HR keeps editing: a user leaves on every pass
+            portal.delete_record("user", next(leaving))
+        return answer
+
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
+                             "user.get", edit_after_each_first_page)
+
+    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
+    assert "while it was read page by page, twice" in stats.message
+    assert active_btxids(db, "users") == list(range(1, 121))
+
+
+def test_an_offset_read_that_shifted_once_is_read_again(portal, db, db_url, tmp_path, mapping,
                                                         monkeypatch):
     portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
     mapping["user"]["params"] = USERS_BY_OFFSET
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
 
     def edit_after_the_first_page(call, params, answer):
-        if call == 1:  # an HR edit during the read: one user leaves, one joins
-            portal.delete_record("user", 10)
-            portal.add_users([{"ID": 500, "NAME": "New", "ACTIVE": True}])
+        if call == 1:  # one user leaves while the rest is read: every later row moves up
+            portal.delete_record("user", 110)
         return answer
 
     stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
                              "user.get", edit_after_the_first_page)
 
-    assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
-    assert "changed while it was read page by page" in stats.message
-    assert 51 in active_btxids(db, "users")  # user 51 still exists on the portal
+    assert (stats.status, stats.complete) == (OK, True)
+    # User 110 was read before it left, so it stays active until the next run.
+    assert active_btxids(db, "users") == list(range(1, 121))
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+    assert report.directories["user"].deactivated == 1 and report.exit_code == 0
+    assert 110 not in active_btxids(db, "users")
 
 
 def test_an_offset_read_of_a_steady_list_is_complete(portal, db, db_url, tmp_path, mapping):
-    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 201)])
+    # More than 1,200 rows read by whole pages of 50 (start = 0, 50, 100, ...).
+    portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 1261)])
     mapping["user"]["params"] = USERS_BY_OFFSET
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
     portal.delete_record("user", 7)
+    portal.reset_stats()
 
     report = sync(portal, db_url, tmp_path, mapping, "user")
 
     stats = report.directories["user"]
-    assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 199, 1)
-    assert len(active_btxids(db, "users")) == 199
+    assert report.exit_code == 0
+    assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 1259, 1)
+    assert active_btxids(db, "users") == [i for i in range(1, 1261) if i != 7]
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT is_active FROM users WHERE btxid = 7")).scalar() == 0
+    starts = sorted(int(c.rsplit("start=", 1)[1]) for r in portal.requests
+                    if r.method == "batch" for c in r.params["cmd"].values())
+    assert starts == list(range(50, 1259, 50))

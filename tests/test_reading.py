@@ -51,9 +51,9 @@ def batch_commands(portal: FakePortal) -> list[dict]:
     ("lists.element.get", True, "ID", "element_order"),
     ("crm.deal.list", True, "ID", "order"),
     ("CRM.Company.List", True, "ID", "order"),
-    ("department.get", False, "ID", "order"),
-    ("crm.status.list", False, "ID", "order"),
-    ("some.unknown.list", False, "ID", "order"),
+    ("department.get", False, "ID", "sort"),
+    ("crm.status.list", False, "ID", None),
+    ("some.unknown.list", False, "ID", None),
 ])
 def test_strategy_is_chosen_per_method(method, keyset, id_field, order_style):
     spec = list_method(method)
@@ -255,15 +255,96 @@ def test_offset_page_cut_short_before_the_last_is_incomplete(portal, monkeypatch
     portal.add_departments([{"NAME": f"D{i}"} for i in range(120)])
 
     def cut_the_second_page(call, params, answer):
-        if call == 2:  # the first page of the batch: start=49
+        if str(params.get("start")) == "50":  # every time: the second pass too
             del answer.result[30:]
         return answer
 
     hook_method(monkeypatch, portal, "department.get", cut_the_second_page)
 
     with pytest.raises(errors.IncompleteReadError,
-                       match="the page at 49 was short but later pages had rows"):
+                       match=r"twice \(the page at start=50 had 30 rows, and 20 followed\)"):
         read_all(portal, "department.get", {})
+
+
+def test_offset_pages_are_whole_pages_newest_first(portal):
+    expected = portal.add_departments([{"NAME": f"D{i}"} for i in range(230)])
+
+    rows = read_all(portal, "department.get", {"sort": "NAME", "order": "ASC"})
+
+    assert [int(r["ID"]) for r in rows] == sorted(expected, reverse=True)
+    first, = [r.params for r in portal.requests if r.method == "department.get"]
+    assert (first["sort"], first["order"], first["start"]) == ("ID", "DESC", 0)
+    commands = list(batch_commands(portal)[0].values())
+    assert [c.rsplit("start=", 1)[1] for c in commands] == ["50", "100", "150", "200"]
+    assert all("sort=ID&order=DESC" in c for c in commands)
+
+
+def change_on_first_pass(portal: FakePortal, monkeypatch, changes: dict) -> None:
+    """Run `changes[start]()` just before the first pass reads the page at `start`."""
+    done: set[str] = set()
+    scopes, original = portal._methods["department.get"]
+
+    def hooked(params):
+        start = str(params.get("start"))
+        if start in changes and start not in done:
+            done.add(start)
+            changes[start]()
+        return original(params)
+
+    monkeypatch.setitem(portal._methods, "department.get", (scopes, hooked))
+
+
+def test_offset_read_that_shifted_is_read_once_more(portal, monkeypatch):
+    made = portal.add_departments([{"NAME": f"D{i}"} for i in range(180)])
+    # Newest first: deleting one of the first page's rows moves every later row up one.
+    change_on_first_pass(portal, monkeypatch,
+                         {"50": lambda: portal.delete_record("department", made[-10])})
+
+    rows = read_all(portal, "department.get", {})
+
+    assert ids(rows, "ID") == sorted(made)  # the deleted row was read before it went
+    assert len(rows) == len({r["ID"] for r in rows})
+    assert [r.method for r in portal.requests] == ["department.get", "batch"] * 2
+
+
+def test_offset_read_with_a_row_added_and_one_deleted_is_read_once_more(portal, monkeypatch):
+    # The first and the last page count the same; the pages between do not, and the added
+    # row (the highest id, so first) repeats a row across a boundary.
+    made = portal.add_departments([{"NAME": f"D{i}"} for i in range(180)])
+    change_on_first_pass(portal, monkeypatch, {
+        "50": lambda: portal.delete_record("department", made[-10]),
+        "100": lambda: portal.add_departments([{"NAME": "new"}]),
+    })
+
+    rows = read_all(portal, "department.get", {})
+
+    assert set(made) <= {int(r["ID"]) for r in rows}
+    assert [r.method for r in portal.requests] == ["department.get", "batch"] * 2
+
+
+def test_offset_read_that_keeps_shifting_is_incomplete(portal, monkeypatch):
+    made = portal.add_departments([{"NAME": f"D{i}"} for i in range(180)])
+    victims = iter(made[-20:])
+
+    def change(call, params, answer):
+        if str(params.get("start")) == "0":
+            portal.delete_record("department", next(victims))
+        return answer
+
+    hook_method(monkeypatch, portal, "department.get", change)
+
+    with pytest.raises(errors.IncompleteReadError, match=r"twice \(the total went from"):
+        read_all(portal, "department.get", {})
+
+
+def test_user_get_forced_onto_offset_pages_by_fifty(portal):
+    portal.add_users([{"NAME": f"U{i}"} for i in range(120)])
+
+    rows = read_all(portal, "user.get", {"FILTER": {">ID": 0}})
+
+    assert len(rows) == 120 and len({r["ID"] for r in rows}) == 120
+    starts = [c.rsplit("start=", 1)[1] for c in batch_commands(portal)[0].values()]
+    assert starts == ["50", "100"]
 
 
 def test_fake_portal_serves_https(tmp_path, monkeypatch):

@@ -46,9 +46,9 @@ REPROBE_PAGES = 2 * RANGE_PAGES
 # halves the commands of the list's later batches.
 SLOW_BATCH_SECONDS = 30.0
 MIN_BATCH_COMMANDS = 5
-# Offset pages start 49 rows apart: each one repeats the last row of the page before,
-# which shows whether the list shifted between the two reads.
-OFFSET_STEP = PAGE_SIZE - 1
+# A list read by offset that shifted while it was read is read once more before the read
+# counts as incomplete.
+OFFSET_PASSES = 2
 # Legacy CRM list methods that take filter[>ID], order[ID] and start=-1.
 _LEGACY_CRM_KEYSET = frozenset(
     f"crm.{entity}.list" for entity in
@@ -68,8 +68,9 @@ class ListMethod:
     id_field: str = "ID"
     rows_key: str | None = None  # crm.item.list wraps rows in {"items": [...]}
     filter_key: str = "filter"
-    order_style: str = "order"  # "order": order={id: ASC}; "sort": sort=ID&order=ASC;
-    # "element_order": ELEMENT_ORDER={ID: ASC}
+    # "order": order={id: ASC}; "sort": sort=ID&order=ASC; "element_order":
+    # ELEMENT_ORDER={ID: ASC}; None: the method cannot be asked for an order.
+    order_style: str | None = "order"
 
 
 def list_method(method: str) -> ListMethod:
@@ -90,11 +91,13 @@ def list_method(method: str) -> ListMethod:
       is split into spans (`>lo`, `<hi`) that one batch counts (`start=0`);
       each span is then read by its own chain, in parallel, and a span that
       turns out crowded (uneven ids) is split and counted again.
-    * Offset (department.get and any method not listed): the first page gives
-      `total`; the other `start` values are packed 50 commands to a batch,
-      each command independent, so a failed one is retried alone. Pages
-      overlap by one row so a list that shifted during the read is noticed
-      (and the read reported incomplete) instead of silently skipping a row.
+    * Offset (department.get, any method not listed, and a keyset method whose
+      own filter rules the keyset out): the first page gives `total`; the other
+      pages, `start` = 50, 100, ... (the server reads `start` as the page
+      `intval(start / 50) + 1`), are packed into batches, each command
+      independent, so a failed one is retried alone. The pages are asked in
+      descending id order where the method takes an order, and the read is
+      checked for a list that shifted under it (see `_offset_problem`).
     * A list that fits one page takes one plain call either way.
     """
     name = method.strip().lower()
@@ -109,7 +112,9 @@ def list_method(method: str) -> ListMethod:
                           order_style="element_order")
     if name in _LEGACY_CRM_KEYSET:
         return ListMethod(name=name, keyset=True)
-    return ListMethod(name=name, keyset=False)
+    if name == "department.get":
+        return ListMethod(name=name, keyset=False, order_style="sort")
+    return ListMethod(name=name, keyset=False, order_style=None)
 
 
 class ListQuery:
@@ -156,13 +161,7 @@ class ListQuery:
         spec = self.spec
         params = {k: v for k, v in self.params.items()
                   if k.lower() not in _ORDER_KEYS and k != self._filter_name}
-        direction = "DESC" if descending else "ASC"
-        if spec.order_style == "sort":
-            params["sort"], params["order"] = spec.id_field, direction
-        elif spec.order_style == "element_order":
-            params["ELEMENT_ORDER"] = {spec.id_field: direction}
-        else:
-            params["order"] = {spec.id_field: direction}
+        self._order_by_id(params, descending)
         bounds = {}
         if after is not None:
             bounds[f">{spec.id_field}"] = after
@@ -176,10 +175,37 @@ class ListQuery:
         params["start"] = start
         return params
 
+    @property
+    def offset_ordered(self) -> bool:
+        """Whether offset pages come in descending id order (we ask for it)."""
+        return self.spec.order_style is not None
+
     def offset_params(self, start: int) -> dict[str, Any]:
-        params = {k: v for k, v in self.params.items() if k.lower() != "start"}
+        """Params for the offset page at `start` (a multiple of 50), newest ids first.
+
+        Descending: a row added meanwhile (ids only grow) lands before the pages
+        still to read and repeats a row across a boundary, which the check sees;
+        in ascending order it would go to the end, and a deletion meanwhile would
+        skip a row with the count still right.
+        """
+        if not self.offset_ordered:
+            params = {k: v for k, v in self.params.items() if k.lower() != "start"}
+        else:
+            params = {k: v for k, v in self.params.items() if k.lower() not in _ORDER_KEYS}
+            self._order_by_id(params, descending=True)
+            self._ensure_id_selected(params)
         params["start"] = start
         return params
+
+    def _order_by_id(self, params: dict[str, Any], descending: bool) -> None:
+        spec = self.spec
+        direction = "DESC" if descending else "ASC"
+        if spec.order_style == "sort":
+            params["sort"], params["order"] = spec.id_field, direction
+        elif spec.order_style == "element_order":
+            params["ELEMENT_ORDER"] = {spec.id_field: direction}
+        else:
+            params["order"] = {spec.id_field: direction}
 
     def _ensure_id_selected(self, params: dict[str, Any]) -> None:
         # The chain reads the last row's id; a select without it would break the chain.
@@ -211,7 +237,7 @@ class _Outcome:
     failure: PortalError | None = None
     # Keyset chains that ended on a short page: (last id read, upper bound).
     ended: list[tuple[int, int | None]] = field(default_factory=list)
-    offsets: list[tuple[int, Page]] = field(default_factory=list)  # (start, rows)
+    offsets: list[tuple[int, Page, int | None]] = field(default_factory=list)  # start, rows, total
     spare: list[_Span] = field(default_factory=list)  # short chains to pack with others
 
 
@@ -403,7 +429,9 @@ class _OffsetStep(_Step):
                 failed.append(start)
                 first_error = first_error or error
                 continue
-            outcome.offsets.append((start, extract_rows(result.results[label])))
+            total = result.totals.get(label)
+            outcome.offsets.append((start, extract_rows(result.results[label]),
+                                    total if isinstance(total, int) else None))
         if first_error is not None:
             retried = self.retry(reader, first_error, starts=tuple(failed))
             outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
@@ -493,9 +521,9 @@ class ListReader:
         self.rows_read = 0
         self._highest = 0  # the highest id when the read began (split reads)
         self._ended: list[tuple[int, int | None]] = []
-        # Offset reads: the (row count, first key, last key) of each page by start, and
-        # the keys already handed over (overlapping pages repeat a row).
-        self._offset_pages: dict[int, tuple[int, Any, Any]] = {}
+        # Offset reads: the rows and total of each page by start, and the keys already
+        # handed over (a second pass repeats rows).
+        self._offset_pages: dict[int, tuple[Page, int | None]] = {}
         self._offset_seen: set[Any] = set()
         self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
 
@@ -594,70 +622,105 @@ class ListReader:
         return steps + [_ChainStep(spans=tuple(b)) for b in bins]
 
     def _read_offsets(self, head: Page, total: int | None, emit: Emit) -> None:
-        """Offset pages that overlap by one row, so a shifted list is noticed.
+        """Every offset page, checked; read once more when the list shifted meanwhile.
 
-        A row deleted before the cursor while the pages are read moves a row
-        over a page boundary unseen; an added one repeats a row, and a count
-        compared with `total` can come out right anyway (one of each). Page k
-        starts at 49*k, so its first row must be the row that ended page k-1:
-        when every boundary matches and the last page is short, every row that
-        existed during the whole read was returned. Any mismatch makes the read
-        incomplete, so nothing is deactivated from it.
+        Rows emitted by a pass that turned out shifted stay emitted (they are real
+        rows); the second pass hands over only rows not seen yet.
         """
-        self._offset_seen = set()
-        self._offset_pages = {}
-        for row in head:
-            self._offset_seen.add(self._row_key(row))
-        self._offset_pages[0] = self._page_ends(head)
-        expected = total if total is not None else len(head) + 1
-        start = OFFSET_STEP
-        while not self.cancel.is_set():
-            starts: list[int] = []
-            # Plan pages while the previous one is expected to be full.
-            while start - OFFSET_STEP + PAGE_SIZE <= expected or not starts:
-                starts.append(start)
-                start += OFFSET_STEP
-            self._run([_OffsetStep(starts=tuple(starts[i:i + BATCH_SIZE]))
-                       for i in range(0, len(starts), BATCH_SIZE)], emit)
+        query = self.query
+        self._offset_seen = {self._row_key(row) for row in head}
+        problem = None
+        for attempt in range(OFFSET_PASSES):
+            if attempt:
+                log.warning("%s changed or came back short while it was read page by page "
+                            "(%s); reading it once more", query.method, problem)
+                envelope = self.client.call(query.method, query.offset_params(0))
+                head = extract_rows(envelope.get("result"))
+                total = envelope.get("total") if isinstance(envelope.get("total"), int) else None
+                self._emit_fresh(emit, head)
+            self._offset_pages = {0: (head, total)}
+            self._offset_pass(total, emit)
             if self.cancel.is_set():
                 return
-            more = self._offsets_verified()
-            if more is None:
+            problem = self._offset_problem()
+            if problem is None:
                 return
-            # The last page was full: rows were added meanwhile; read on from there.
-            start, expected = more, more + PAGE_SIZE
+        raise IncompleteReadError(
+            f"{query.method} changed or came back short while it was read page by page, twice "
+            f"({problem}); a row may have been skipped, so the read is incomplete",
+            method=query.method)
 
-    def _offsets_verified(self) -> int | None:
-        """None when the pages read cover the list; else the next start to read."""
-        pages = self._offset_pages
-        start = 0
-        while True:
-            count, first, last = pages[start]
-            nxt = start + OFFSET_STEP
-            if count < PAGE_SIZE:
-                if any(c for s, (c, _, _) in pages.items() if s > start):
-                    raise self._shifted(f"the page at {start} was short but later pages had rows")
+    def _offset_pass(self, total: int | None, emit: Emit) -> None:
+        """Read the pages after the first: all at once when `total` is known, else batch by
+        batch until one comes back short."""
+        start = PAGE_SIZE
+        while not self.cancel.is_set():
+            if total is not None:
+                starts = list(range(start, total, PAGE_SIZE))
+            else:
+                starts = [start + PAGE_SIZE * i for i in range(self.batch_commands)]
+            if not starts:
+                return
+            self._run([_OffsetStep(starts=tuple(starts[i:i + self.batch_commands]))
+                       for i in range(0, len(starts), self.batch_commands)], emit)
+            last_rows, _ = self._offset_pages[max(self._offset_pages)]
+            if total is not None or len(last_rows) < PAGE_SIZE:
+                return
+            start = max(self._offset_pages) + PAGE_SIZE
+
+    def _offset_problem(self) -> str | None:
+        """Why the pages read may have skipped a row, or None when they cannot have.
+
+        The server pages by position, so a row deleted before the cursor moves a row
+        across a page boundary unseen, and a row added there repeats one. Every
+        page must report the total of the first (an empty answer carries none: 0),
+        the pages must hold exactly that many rows, every page but the last full,
+        and the ids must run strictly in one direction across every boundary
+        (descending when we asked for it; otherwise the direction the first page
+        shows, if it shows one). Rows added meanwhile then show up as a repeat,
+        rows deleted as a different total, both together as a repeat.
+        """
+        pages = sorted(self._offset_pages.items())
+        first_total = pages[0][1][1]
+        for start, (rows, total) in pages:
+            total = 0 if total is None and not rows else total
+            if first_total is not None and total is not None and total != first_total:
+                return f"the total went from {first_total} to {total} at start={start}"
+        for index, (start, (rows, _)) in enumerate(pages[:-1]):
+            if len(rows) != PAGE_SIZE:
+                later = sum(len(r) for _, (r, _t) in pages[index + 1:])
+                return f"the page at start={start} had {len(rows)} rows, and {later} followed"
+        count = sum(len(rows) for _, (rows, _) in pages)
+        if first_total is not None and count != first_total:
+            return f"{count} rows arrived but the portal counted {first_total}"
+        return self._ids_out_of_order(pages)
+
+    def _ids_out_of_order(self, pages: list[tuple[int, tuple[Page, int | None]]]) -> str | None:
+        keyed = [(start, _loose_int(row.get(self.query.id_field)))
+                 for start, (rows, _) in pages for row in rows]
+        if any(key is None for _, key in keyed):
+            return None  # rows without ids: the counts above are all there is to check
+        keys = [key for _, key in keyed]
+        if self.query.offset_ordered:
+            falling = True
+        else:  # the method's own order: use it when the first page is in id order
+            head = [_loose_int(row.get(self.query.id_field)) for row in pages[0][1][0]]
+            falling = head == sorted(head, reverse=True) and len(set(head)) == len(head)
+            if not falling and not (head == sorted(head) and len(set(head)) == len(head)):
                 return None
-            if nxt not in pages:
-                return nxt
-            if pages[nxt][1] != last:
-                raise self._shifted(f"the page at {nxt} did not begin with the row that ended "
-                                    f"the page before it")
-            start = nxt
-
-    def _shifted(self, detail: str) -> IncompleteReadError:
-        return IncompleteReadError(
-            f"{self.query.method} changed while it was read page by page ({detail}); a row may "
-            "have been skipped, so the read is incomplete", method=self.query.method)
+        for (start, key), previous in zip(keyed[1:], keys, strict=False):
+            if (key >= previous) if falling else (key <= previous):
+                return f"id {key} after id {previous} on the page at start={start}"
+        return None
 
     def _row_key(self, row: Mapping[str, Any]) -> Any:
         value = row.get(self.query.id_field)
         return str(value) if value is not None else repr(sorted(row.items(), key=str))
 
-    def _page_ends(self, rows: Page) -> tuple[int, Any, Any]:
-        if not rows:
-            return 0, None, None
-        return len(rows), self._row_key(rows[0]), self._row_key(rows[-1])
+    def _emit_fresh(self, emit: Emit, rows: Page) -> None:
+        fresh = [row for row in rows if self._row_key(row) not in self._offset_seen]
+        self._offset_seen.update(self._row_key(row) for row in fresh)
+        self._emit(emit, fresh)
 
     def _run(self, steps: list[_Step], emit: Emit) -> None:
         """Run the steps (and the follow-ups they queue) until done or a step fails for good."""
@@ -692,11 +755,9 @@ class ListReader:
                         continue
                     for page in outcome.pages:
                         self._emit(emit, page)
-                    for start, page in outcome.offsets:
-                        self._offset_pages[start] = self._page_ends(page)
-                        fresh = [row for row in page if self._row_key(row) not in self._offset_seen]
-                        self._offset_seen.update(self._row_key(row) for row in fresh)
-                        self._emit(emit, fresh)
+                    for start, page, total in outcome.offsets:
+                        self._offset_pages[start] = (page, total)
+                        self._emit_fresh(emit, page)
                     self._ended.extend(outcome.ended)
                     failure = failure or outcome.failure
                     pending.extend(outcome.follow_ups)
@@ -755,3 +816,10 @@ class ListReader:
             raise IncompleteReadError(
                 f"{self.query.method} returned {self.rows_read} rows but reported {total}; "
                 "the read is incomplete", method=self.query.method)
+
+
+def _loose_int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
