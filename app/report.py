@@ -4,13 +4,43 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from app.errors import SyncError
 from app.text import render_table
 
-COUNTERS = ("fetched", "created", "updated", "unchanged", "deactivated", "errors")
+# "errors" means three things in the JSON; one StrEnum each keeps them apart in the code.
 
-OK, WITH_ERRORS, FAILED, SKIPPED = "ok", "errors", "failed", "skipped"
+
+class Counter(StrEnum):
+    """A directory's counters: keys of each directory in --json and in the run history."""
+
+    FETCHED = "fetched"
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DEACTIVATED = "deactivated"
+    ERRORS = "errors"  # how many records could not be stored
+
+
+class DirectoryStatus(StrEnum):
+    """How one directory ended."""
+
+    OK = "ok"
+    WITH_ERRORS = "errors"  # synced, but some records could not be stored
+    FAILED = "failed"  # not synced, or not completely; nothing was deactivated
+    SKIPPED = "skipped"  # not run, or stopped and rolled back
+
+
+class ReportKey(StrEnum):
+    """The keys of the report's --json object."""
+
+    OK = "ok"
+    DRY_RUN = "dry_run"
+    DIRECTORIES = "directories"
+    ERRORS = "errors"  # the list of record errors (and the fatal one)
+    PLANNED = "planned"
+    FATAL = "fatal"
 
 
 @dataclass
@@ -46,16 +76,16 @@ class DirectoryReport:
     errors: int = 0
     warnings: int = 0
     seconds: float = 0.0
-    status: str = OK
+    status: DirectoryStatus = DirectoryStatus.OK
     complete: bool = False
     message: str | None = None
 
     def fail(self, message: str) -> None:
-        self.status = FAILED
+        self.status = DirectoryStatus.FAILED
         self.message = message
 
     def as_dict(self) -> dict:
-        data = {k: getattr(self, k) for k in COUNTERS}
+        data = {k: getattr(self, k) for k in Counter}
         data.update(seconds=round(self.seconds, 3), status=self.status,
                     complete=self.complete, warnings=self.warnings)
         if self.message:
@@ -97,8 +127,15 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return self.fatal is None and all(d.status in (OK, SKIPPED)
-                                          for d in self.directories.values())
+        return self.fatal is None and all(
+            d.status in (DirectoryStatus.OK, DirectoryStatus.SKIPPED)
+            for d in self.directories.values())
+
+    @property
+    def unfinished(self) -> list[str]:
+        """The directories that did not run, or stopped and were rolled back."""
+        return [d.name for d in self.directories.values()
+                if d.status == DirectoryStatus.SKIPPED]
 
     @property
     def exit_code(self) -> int:
@@ -108,21 +145,22 @@ class SyncReport:
 
     @property
     def totals(self) -> dict[str, int]:
-        return {k: sum(getattr(d, k) for d in self.directories.values()) for k in COUNTERS}
+        return {k: sum(getattr(d, k) for d in self.directories.values()) for k in Counter}
 
     def to_dict(self) -> dict:
+        errors = [asdict(i) for i in self.issues]
         data = {
-            "ok": self.ok,
-            "dry_run": self.dry_run,
-            "directories": {n: d.as_dict() for n, d in self.directories.items()},
-            "errors": [asdict(i) for i in self.issues],
+            ReportKey.OK: self.ok,
+            ReportKey.DRY_RUN: self.dry_run,
+            ReportKey.DIRECTORIES: {n: d.as_dict() for n, d in self.directories.items()},
+            ReportKey.ERRORS: errors,
         }
         if self.dry_run:
-            data["planned"] = [asdict(p) for p in self.planned]
+            data[ReportKey.PLANNED] = [asdict(p) for p in self.planned]
         if self.fatal:
-            data["fatal"] = self.fatal
-            if not any(i["message"] == self.fatal for i in data["errors"]):
-                data["errors"].append(asdict(RecordIssue(None, None, None, self.fatal)))
+            data[ReportKey.FATAL] = self.fatal
+            if not any(i["message"] == self.fatal for i in errors):
+                errors.append(asdict(RecordIssue(None, None, None, self.fatal)))
         return data
 
     def summary(self) -> str:
@@ -130,18 +168,16 @@ class SyncReport:
         t = self.totals
         if self.fatal:
             state = f"failed (exit {self.exit_code})"  # the error itself is logged once, apart
-        elif any(d.status == SKIPPED for d in self.directories.values()):
+        elif self.unfinished:
             state = "stopped early"
         else:
             state = "ok" if self.ok else "with errors"
-        return (f"sync {state}: fetched {t['fetched']}, created {t['created']}, updated "
-                f"{t['updated']}, unchanged {t['unchanged']}, deactivated {t['deactivated']}, "
-                f"errors {t['errors']}")
+        return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
     def render_table(self) -> str:
         """A plain aligned table (ASCII only, so any Windows console shows it)."""
-        head = ("directory", *COUNTERS, "seconds", "status")
-        rows = [head] + [(d.name, *(str(getattr(d, k)) for k in COUNTERS), f"{d.seconds:.2f}",
+        head = ("directory", *Counter, "seconds", "status")
+        rows = [head] + [(d.name, *(str(getattr(d, k)) for k in Counter), f"{d.seconds:.2f}",
                           d.status) for d in self.directories.values()]
         out = render_table(rows, right=range(1, len(head) - 1), rule=True)
         messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]

@@ -11,12 +11,14 @@ from sqlalchemy import text
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.limits import OperatingBudget, RateLimiter
 from app.db.models import City
-from app.report import FAILED, OK, SyncReport
+from app.report import DirectoryStatus, SyncReport
 from app.sync.runner import RunOptions, run_sync
 from app.sync.writer import Prepared, TableWriter
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync
+
+OK, FAILED = DirectoryStatus.OK, DirectoryStatus.FAILED
 
 COUNTS = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
           "violation": "list:52", "user": "user"}

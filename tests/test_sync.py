@@ -7,9 +7,12 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
-from app.report import FAILED, OK, WITH_ERRORS
+from app.report import DirectoryStatus
 from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for, sync
+
+OK, FAILED, WITH_ERRORS = (DirectoryStatus.OK, DirectoryStatus.FAILED,
+                          DirectoryStatus.WITH_ERRORS)
 
 
 def rows(engine, sql: str) -> list[tuple]:

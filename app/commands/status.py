@@ -12,11 +12,13 @@ from app.cron import CronSchedule, format_duration, format_moment
 from app.db.connect import check_connection, make_engine
 from app.db.history import RunRecord, last_success, recent_runs
 from app.errors import ConfigError
+from app.report import Counter
 from app.text import render_table, shorten
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_TABLE_COUNTERS = ("fetched", "created", "updated", "deactivated", "errors")
+_TABLE_COUNTERS = (Counter.FETCHED, Counter.CREATED, Counter.UPDATED, Counter.DEACTIVATED,
+                   Counter.ERRORS)
 
 
 def parse_age(text: str) -> timedelta:

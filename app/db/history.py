@@ -8,6 +8,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Column,
@@ -29,19 +30,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
-from app.report import COUNTERS, FAILED, SKIPPED, SyncReport
+from app.report import Counter, DirectoryStatus, SyncReport
 
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "bitrix_sync_runs"
 
-# Statuses of a run row. Only RUN_OK counts as a success for --status / --max-age.
-RUNNING = "running"
-RUN_OK = "ok"
-RUN_ERRORS = "errors"            # finished; some records or directories failed (exit 1)
-RUN_FAILED = "failed"            # could not start or go on (exit 2/3)
-RUN_STOPPED = "stopped"          # stop requested; unfinished directories rolled back
-RUN_INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
+
+
+class RunStatus(StrEnum):
+    """The status of a run's row. Only OK counts as a success for --status / --max-age."""
+
+    RUNNING = "running"
+    OK = "ok"
+    ERRORS = "errors"            # finished; some records or directories failed (exit 1)
+    FAILED = "failed"            # could not start or go on (exit 2/3)
+    STOPPED = "stopped"          # stop requested; unfinished directories rolled back
+    INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
+
 
 _ERROR_LIMIT = 2000
 
@@ -90,7 +96,7 @@ class RunRecord:
     @property
     def totals(self) -> dict[str, int]:
         """Counters summed over the directories of the run."""
-        return {k: sum(int(d.get(k) or 0) for d in self.counts.values()) for k in COUNTERS}
+        return {k: sum(int(d.get(k) or 0) for d in self.counts.values()) for k in Counter}
 
     def to_dict(self) -> dict:
         return {
@@ -111,21 +117,20 @@ class RunRecord:
 def run_status(report: SyncReport) -> str:
     """The history status of a finished run (see the RUN_* constants)."""
     if report.fatal:
-        return RUN_FAILED
-    if any(d.status == SKIPPED for d in report.directories.values()):
-        return RUN_STOPPED
-    return RUN_OK if report.ok else RUN_ERRORS
+        return RunStatus.FAILED
+    if report.unfinished:
+        return RunStatus.STOPPED
+    return RunStatus.OK if report.ok else RunStatus.ERRORS
 
 
 def error_summary(report: SyncReport) -> str | None:
     """What went wrong in a run, in one masked line of bounded length (None if nothing)."""
     parts = [report.fatal] if report.fatal else []
     for d in report.directories.values():
-        if d.status == FAILED and d.message and d.message != report.fatal:
+        if d.status == DirectoryStatus.FAILED and d.message and d.message != report.fatal:
             parts.append(f"{d.name}: {d.message}")
-    unfinished = [d.name for d in report.directories.values() if d.status == SKIPPED]
-    if unfinished and not report.fatal:
-        parts.append("stopped before finishing " + ", ".join(unfinished))
+    if report.unfinished and not report.fatal:
+        parts.append("stopped before finishing " + ", ".join(report.unfinished))
     records = [i for i in report.issues if i.btxid is not None]
     if records:
         first = records[0]
@@ -157,13 +162,13 @@ class RunHistory:
             if exclusive:
                 # We hold the lock, so no other run is alive: 'running' rows are leftovers
                 # of a process that was killed or lost its database connection.
-                self.conn.execute(update(RUNS).where(RUNS.c.status == RUNNING).values(
-                    status=RUN_INTERRUPTED,
+                self.conn.execute(update(RUNS).where(RUNS.c.status == RunStatus.RUNNING).values(
+                    status=RunStatus.INTERRUPTED,
                     error="the process ended before the run finished (killed, crashed or "
                           "lost its database connection)"))
             result = self.conn.execute(insert(RUNS).values(
                 started_at=_naive_utc(report.started_at), triggered_by=trigger,
-                status=RUNNING, host=socket.gethostname()[:255], pid=os.getpid()))
+                status=RunStatus.RUNNING, host=socket.gethostname()[:255], pid=os.getpid()))
             return int(result.inserted_primary_key[0])
 
         return self._write(write)
@@ -176,10 +181,11 @@ class RunHistory:
         report.finished_at = report.finished_at or datetime.now(UTC)
         status, error, code = run_status(report), error_summary(report), report.exit_code
         if isinstance(crash, Exception):
-            status, code = RUN_FAILED, 1
+            status, code = RunStatus.FAILED, 1
             error = unexpected_error(crash).message[:_ERROR_LIMIT]
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
-            status, error, code = RUN_STOPPED, f"interrupted ({type(crash).__name__})", INTERRUPTED
+            status, code = RunStatus.STOPPED, INTERRUPTED
+            error = f"interrupted ({type(crash).__name__})"
         counts = {name: d.as_dict() for name, d in report.directories.items()}
         values = dict(finished_at=_naive_utc(report.finished_at), status=status,
                       exit_code=code, error=error,
@@ -192,7 +198,7 @@ class RunHistory:
         try:
             if not inspect(self.conn).has_table(TABLE_NAME):
                 return ""
-            row = self.conn.execute(select(RUNS).where(RUNS.c.status == RUNNING)
+            row = self.conn.execute(select(RUNS).where(RUNS.c.status == RunStatus.RUNNING)
                                     .order_by(RUNS.c.id.desc()).limit(1)).first()
             self.conn.rollback()
         except SQLAlchemyError:
@@ -228,7 +234,7 @@ def last_success(conn: Connection) -> RunRecord | None:
     """The newest run with status ok, or None."""
     if not inspect(conn).has_table(TABLE_NAME):
         return None
-    row = conn.execute(select(RUNS).where(RUNS.c.status == RUN_OK)
+    row = conn.execute(select(RUNS).where(RUNS.c.status == RunStatus.OK)
                        .order_by(RUNS.c.id.desc()).limit(1)).first()
     return _record(row) if row is not None else None
 

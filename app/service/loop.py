@@ -10,9 +10,9 @@ from datetime import datetime
 
 from app.config import Settings
 from app.cron import CronSchedule, format_moment
-from app.db.history import RUN_STOPPED, run_status
+from app.db.history import RunStatus, run_status
 from app.errors import LockHeldError
-from app.report import SKIPPED, SyncReport
+from app.report import SyncReport
 from app.service.scheduler import Scheduler
 from app.sync.runner import RunOptions, run_sync
 
@@ -56,10 +56,9 @@ def run_service(
 
 def _after_run(result: object, next_run: datetime | None) -> None:
     """One line after each run: how a stop or a held lock ended it, and the next run time."""
-    if isinstance(result, SyncReport) and run_status(result) == RUN_STOPPED:
-        unfinished = [d.name for d in result.directories.values() if d.status == SKIPPED]
+    if isinstance(result, SyncReport) and run_status(result) == RunStatus.STOPPED:
         log.warning("run stopped before finishing %s: nothing of them was written (the one in "
-                    "progress was rolled back)", ", ".join(unfinished))
+                    "progress was rolled back)", ", ".join(result.unfinished))
     if next_run is None:  # stopping: there is no next run
         return
     if isinstance(result, SyncReport) and result.fatal_exit_code == LockHeldError.exit_code:

@@ -24,7 +24,7 @@ from app.errors import (
     RecordError,
     StopRequested,
 )
-from app.report import FAILED, SKIPPED, WITH_ERRORS, SyncReport
+from app.report import DirectoryStatus, SyncReport
 from app.sync.values import ValueProblem, convert
 from app.sync.writer import CHUNK, Prepared, TableWriter
 from app.syncers.base_syncer import BaseSyncer
@@ -123,7 +123,7 @@ class SyncEngine:
         for name in order:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
-                stats.status = SKIPPED
+                stats.status = DirectoryStatus.SKIPPED
                 stats.message = "not run: " + ("the run stopped early" if not report.fatal
                                                else "an earlier error ended the run")
                 continue
@@ -149,8 +149,8 @@ class SyncEngine:
             self.progress(name, "done", stats.fetched)
         if not finished:
             return
-        if stats.status not in (FAILED, SKIPPED) and stats.errors:
-            stats.status = WITH_ERRORS
+        if stats.status not in (DirectoryStatus.FAILED, DirectoryStatus.SKIPPED) and stats.errors:
+            stats.status = DirectoryStatus.WITH_ERRORS
         log.info("%s: fetched %d, created %d, updated %d, unchanged %d, deactivated %d, "
                  "errors %d", name, stats.fetched, stats.created, stats.updated,
                  stats.unchanged, stats.deactivated, stats.errors)
@@ -175,7 +175,8 @@ class SyncEngine:
                 self._read_and_write(syncer, table, refs, writer, report)
             except StopRequested:
                 transaction.rollback()
-                stats.status, stats.message = SKIPPED, "stopped; changes rolled back"
+                stats.status = DirectoryStatus.SKIPPED
+                stats.message = "stopped; changes rolled back"
                 return False
             except PortalError as exc:
                 transaction.commit()  # keep what arrived; deactivate nothing
