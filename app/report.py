@@ -120,9 +120,14 @@ class SyncReport:
         return self.directories.setdefault(name, DirectoryReport(name))
 
     def add_issue(self, directory: str | None, btxid: object, field_name: str | None,
-                  message: str) -> None:
+                  message: str, *, record: bool | None = None) -> None:
+        """Note a problem; a record's problem (by default: one with a btxid) counts as an error.
+
+        A record without a usable id has no btxid yet is still a record error: pass record=True.
+        """
         self.issues.append(RecordIssue(directory, btxid, field_name, message))
-        if directory in self.directories and btxid is not None:
+        counted = btxid is not None if record is None else record
+        if directory in self.directories and counted:
             self.directories[directory].errors += 1
 
     @property

@@ -92,6 +92,10 @@ def _db_down(w):
     w.env["DATABASE_URL"] = "mysql+pymysql://root:pw@127.0.0.1:9/none"
 
 
+def _db_driver_missing(w):
+    w.env["DATABASE_URL"] = "mysql+nodriver://root:pw@127.0.0.1/none"
+
+
 def _table_missing(w):
     w.sql("DROP TABLE violations")
 
@@ -151,6 +155,7 @@ FAILURES = [
      "[city] is not configured", 2),
     ("models", _bad_models, "models", "cannot be imported", 2),
     ("database", _db_down, "database", "Cannot connect to the database", 3),
+    ("database-driver", _db_driver_missing, "database", "Can't load plugin", 2),
     ("table", _table_missing, "table for Violation", "--init-db", 2),
     ("column", _column_missing, "table for Object",
      "ALTER TABLE objects ADD COLUMN address VARCHAR(512) NULL;", 2),
@@ -203,6 +208,17 @@ def test_a_dead_webhook_skips_the_probes(world):
     _bad_code(world)
     report = world.check()
     assert [report.item(f"{n}: portal").status for n in DIRECTORIES] == [SKIP] * 5
+
+
+def test_an_unusable_database_driver_keeps_the_checklist(world):
+    _db_driver_missing(world)
+
+    report = world.check()
+
+    assert report.item("database").status == FAIL
+    assert report.item("webhook").status == OK
+    assert [report.item(f"{n}: portal").status for n in DIRECTORIES] == [OK] * 5
+    assert "cannot use the database URL mysql+nodriver://root:***@" in report.render()
 
 
 def test_settings_and_connection_problems_together_exit_2(world):

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
 from app.sync.runner import RunOptions, run_sync
-from tests.conftest import settings_for, sync
+from tests.conftest import hook_method, settings_for, sync
 
 OK, FAILED, WITH_ERRORS = (DirectoryStatus.OK, DirectoryStatus.FAILED,
                           DirectoryStatus.WITH_ERRORS)
@@ -297,3 +297,30 @@ def test_a_number_too_big_for_its_column_fails_alone(seeded, db, db_url, tmp_pat
     assert "out of range for NUMERIC(12,2)" in report.issues[0].message
     assert report.directories["user"].status == OK
     assert scalar(db, "SELECT COUNT(*) FROM violations") == len(seeded.records("list:52")) - 1
+
+
+def test_a_record_without_a_usable_id_is_a_record_error(
+        seeded, db, db_url, tmp_path, mapping, monkeypatch):
+    cities = seeded.records("crm:1036")
+    broken = cities[1]["title"]
+
+    def id_abc(call, params, answer):
+        for item in answer.result["items"]:
+            if item["title"] == broken:
+                item["id"] = "abc"
+        return answer
+
+    hook_method(monkeypatch, seeded, "crm.item.list", id_abc)
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city")
+
+    city = report.directories["city"]
+    assert (city.status, city.errors, city.created) == (WITH_ERRORS, 1, len(cities) - 1)
+    assert [(i.directory, i.btxid, i.field) for i in report.issues] == [("city", None, "id")]
+    assert "has no usable id in field 'id' ('abc')" in report.issues[0].message
+    assert report.exit_code == 1
+    data = report.to_dict()
+    assert data["ok"] is False and data["directories"]["city"]["errors"] == 1
+    assert "city, id: has no usable id" in report.render_table()
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == len(cities) - 1
+    assert scalar(db, f"SELECT COUNT(*) FROM cities WHERE name = '{broken}'") == 0

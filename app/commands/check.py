@@ -186,11 +186,18 @@ def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
 def _check_database(report: CheckReport, settings: Settings) -> Engine | None:
     try:
         engine = make_engine(settings.database_url)
-    except DatabaseError as exc:
-        report.add("database", FAIL, str(exc), "fix DATABASE_URL", SETTING)
+    except (ConfigError, DatabaseError) as exc:  # e.g. a driver that is not installed
+        report.add("database", FAIL, str(exc), "fix DATABASE_URL (the part before :// names "
+                   "the driver, e.g. mysql+pymysql://), or install the driver it names",
+                   SETTING)
         return None
     try:
         check_connection(engine)
+    except ConfigError as exc:  # the driver refused an option in the URL
+        engine.dispose()
+        report.add("database", FAIL, str(exc), "fix the options after ? in DATABASE_URL",
+                   SETTING)
+        return None
     except DatabaseError as exc:
         engine.dispose()
         report.add("database", FAIL, str(exc), "check DATABASE_URL (or MYSQL_HOST, MYSQL_PORT, "

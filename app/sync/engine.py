@@ -221,7 +221,8 @@ class SyncEngine:
                     try:
                         prepared.append(self.prepare(syncer, raw, table, refs, report))
                     except RecordError as exc:
-                        report.add_issue(exc.directory, exc.btxid, exc.field, str(exc))
+                        report.add_issue(exc.directory, exc.btxid, exc.field, str(exc),
+                                         record=True)
                         log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
                         if exc.btxid is not None:
                             writer.keep(exc.btxid)
@@ -247,11 +248,10 @@ class SyncEngine:
         record = syncer.transform(raw)
         id_field = mapping.id_field or ("id" if "id" in record else "ID")
         raw_id = record.get(id_field)
-        try:
-            btxid = int(str(raw_id))
-        except ValueError:
-            raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r})",
-                              directory=syncer.name, field=id_field) from None
+        btxid = _usable_id(raw_id)
+        if btxid is None:
+            raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r}); the record "
+                              "was not stored", directory=syncer.name, field=id_field)
         values: dict[str, Any] = {}
         for field_name, column in mapping.fields.items():
             is_ref = column in refs
@@ -303,3 +303,10 @@ class SyncEngine:
             return
         writer.deactivate(missing)
 
+
+def _usable_id(value: Any) -> int | None:
+    """A Bitrix24 id as a positive int ("42" or 42), or None for anything else."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
