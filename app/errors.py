@@ -1,9 +1,8 @@
 """One exception hierarchy for bitrix-sync, split by what the caller should do.
 
     SyncError                      root: every error raised on purpose (exit 1 unless below)
-    ├── ConfigError                fix a setting (exit 2)
-    │   ├── MappingError           fix mapping.toml or a syncer declaration
-    │   └── SchemaError            fix the database schema (table / column missing)
+    ├── ConfigError                fix a setting, the mapping or the schema (exit 2)
+    │   └── MappingError           fix mapping.toml or a syncer declaration
     ├── PortalError                Bitrix24 answered badly (method, status, code)
     │   ├── PortalRetriableError   timeouts, dropped connections, 5xx, non-JSON bodies,
     │   │                          QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one too,
@@ -68,10 +67,6 @@ class ConfigError(SyncError):
 
 class MappingError(ConfigError):
     """The directory mapping (defaults + mapping.toml) is wrong."""
-
-
-class SchemaError(ConfigError):
-    """A table or column the mapping needs does not exist."""
 
 
 class PortalError(SyncError):

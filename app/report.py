@@ -79,6 +79,7 @@ class DirectoryReport:
     status: DirectoryStatus = DirectoryStatus.OK
     complete: bool = False
     message: str | None = None
+    notices: list[str] = field(default_factory=list)  # facts about the run, not problems
 
     def fail(self, message: str) -> None:
         self.status = DirectoryStatus.FAILED
@@ -90,6 +91,8 @@ class DirectoryReport:
                     complete=self.complete, warnings=self.warnings)
         if self.message:
             data["message"] = self.message
+        if self.notices:
+            data["notices"] = list(self.notices)
         return data
 
 
@@ -186,6 +189,7 @@ class SyncReport:
                           d.status) for d in self.directories.values()]
         out = render_table(rows, right=range(1, len(head) - 1), rule=True)
         messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
+        messages += [f"{d.name}: {n}" for d in self.directories.values() for n in d.notices]
         for issue in self.issues[:50]:
             where = ", ".join(p for p in (
                 issue.directory, issue.btxid is not None and f"btxid {issue.btxid}" or None,

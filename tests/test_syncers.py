@@ -93,9 +93,9 @@ def test_mapping_file_overrides_and_checks(tmp_path):
         'references = { city_id = "city" }\n', encoding="utf-8")
     data = load_mapping_file(good, set(SYNCERS))
     syncer = SYNCERS["object"](data["object"])
-    assert syncer.get_bitrix_params() == {"entityTypeId": 1042}
-    assert syncer.get_field_map() == {"title": "name", "parentId1038": "city_id",
-                                      "ufCrm7_ADDR": "address"}
+    assert syncer.mapping.params == {"entityTypeId": 1042}
+    assert syncer.mapping.fields == {"title": "name", "parentId1038": "city_id",
+                                     "ufCrm7_ADDR": "address"}
     assert syncer.dependencies() == {"city"}
 
     bad = tmp_path / "bad.toml"
@@ -116,7 +116,7 @@ def test_mapping_file_overrides_and_checks(tmp_path):
 
 def test_changing_the_method_drops_default_params():
     syncer = SYNCERS["category"]({"method": "crm.item.list", "params": {"entityTypeId": 7}})
-    assert syncer.get_bitrix_params() == {"entityTypeId": 7}
+    assert syncer.mapping.params == {"entityTypeId": 7}
 
 
 def test_missing_portal_ids_name_the_key():

@@ -23,16 +23,16 @@ from app.commands.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhoo
 from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
-from app.db.schema import check_schema
+from app.db.schema import schema_problems
 from app.errors import (
     ConfigError,
     DatabaseError,
     PortalError,
     PortalFatalError,
     PortalMethodError,
-    SchemaError,
 )
 from app.masking import mask
+from app.sync.engine import no_active_column_notice
 from app.sync.runner import schema_needs, select_directories
 from app.syncers import BaseSyncer
 
@@ -111,11 +111,12 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
                + "".join(f" and {source}" for source in settings.sources))
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)
+    modelled = _check_directory_models(report, models, syncers, configured) if models else []
     engine = _check_database(report, settings)
     if engine is not None:
         try:
-            if models is not None and configured:
-                _check_tables(report, engine, models, syncers, configured)
+            if models is not None and modelled:
+                _check_tables(report, engine, models, syncers, modelled)
         finally:
             engine.dispose()
     own_client = client is None
@@ -157,7 +158,7 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         configured.append(name)
         params = ", ".join(f"{k}={v}" for k, v in mapping.params.items())
         report.add(f"{name}: mapping", OK, f"{mapping.method}({params}) -> "
-                   f"{syncers[name].model}: {', '.join(mapping.columns)}")
+                   f"{mapping.model}: {', '.join(mapping.columns)}\n{mapping.origin()}")
     for name in configured:
         for column, target in syncers[name].mapping.references.items():
             try:
@@ -181,6 +182,29 @@ def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
         return None
     report.add("models", OK, models.origin)
     return models
+
+
+def _check_directory_models(report: CheckReport, models: ModelSet,
+                            syncers: dict[str, BaseSyncer], configured: list[str]) -> list[str]:
+    """Each directory's model class and table; the directories whose class exists."""
+    found = []
+    for name in configured:
+        mapping = syncers[name].mapping
+        model = models.find(mapping.model)
+        if model is None:
+            report.add(f"{name}: model", FAIL, models.missing(mapping.model),
+                       f"set model = \"ClassName\" in [{name}] of mapping.toml to one of the "
+                       "classes above, or define the class in the models", SETTING)
+            continue
+        found.append(name)
+        table = model.__table__
+        report.add(f"{name}: model", OK, f"class {mapping.model}, table {table.name} "
+                   f"(model from {mapping.source('model')})")
+        if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:
+            report.add(f"{name}: deactivation", WARN, no_active_column_notice(name, table.name),
+                       f"nothing, if that is intended; to mark removed records, add an "
+                       f"is_active column to {table.name} and its model {mapping.model}")
+    return found
 
 
 def _check_database(report: CheckReport, settings: Settings) -> Engine | None:
@@ -209,23 +233,16 @@ def _check_database(report: CheckReport, settings: Settings) -> Engine | None:
 
 
 def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
-                  syncers: dict[str, BaseSyncer], configured: list[str]) -> None:
+                  syncers: dict[str, BaseSyncer], modelled: list[str]) -> None:
     inspector = inspect(engine)
     tables = set(inspector.get_table_names())
-    for model_name, columns in schema_needs(syncers, configured).items():
-        try:
-            table = models.get(model_name).__table__
-            check_schema(engine, {model_name: columns}, models)
-        except SchemaError as exc:
-            # The first line is the general sentence; each "  - " line names a problem and its fix.
-            problems = [line.strip().removeprefix("- ") for line in str(exc).splitlines()[1:]]
+    for model_name, columns in schema_needs(syncers, modelled, models).items():
+        table = models.get(model_name).__table__
+        problems = schema_problems(engine, {model_name: columns}, models)
+        if problems:
             report.add(f"table for {model_name}", FAIL, "\n".join(problems),
                        "do what each line above says (the SQL, or --init-db), or change the "
                        "mapping or the model", SETTING)
-            continue
-        except ConfigError as exc:
-            report.add(f"table for {model_name}", FAIL, str(exc), "fix MODELS_MODULE or the "
-                       "model", SETTING)
             continue
         report.add(f"table {table.name}", OK, "has " + ", ".join(columns))
         if table.name in tables:

@@ -15,25 +15,28 @@ from app.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("City", "Object", "ViolationCategory", "Violation", "User")
-
-
 @dataclass(frozen=True)
 class ModelSet:
-    """The model classes by name, and where they came from."""
+    """The mapped model classes of one module by class name, and where they came from."""
 
     classes: dict[str, type]
     origin: str
 
+    def find(self, name: str) -> type | None:
+        return self.classes.get(name)
+
     def get(self, name: str) -> type:
-        try:
-            return self.classes[name]
-        except KeyError:
-            raise ConfigError(
-                f"The models ({self.origin}) have no class {name!r}; "
-                f"define it there or set MODELS_MODULE to a module that has it.",
-                variables=("MODELS_MODULE",),
-            ) from None
+        found = self.find(name)
+        if found is None:
+            raise ConfigError(self.missing(name), variables=("MODELS_MODULE",))
+        return found
+
+    def missing(self, name: str, where: str = "") -> str:
+        """The sentence for a model class the models do not have (`where` names who asked)."""
+        known = ", ".join(sorted(self.classes)) or "none"
+        return (f"The models ({self.origin}) have no class {name!r}{where}; its classes: "
+                f"{known}. Set model = \"ClassName\" in the directory's section of "
+                "mapping.toml, define the class, or set MODELS_MODULE.")
 
 
 def load_models(settings: Settings) -> ModelSet:
@@ -48,7 +51,9 @@ def load_models(settings: Settings) -> ModelSet:
         from app.db import models as module
 
         origin = "built-in app/db/models.py"
-    classes = {name: getattr(module, name) for name in MODEL_NAMES if hasattr(module, name)}
+    # Any mapped class may serve a directory (a parent's may be TgUser or Town).
+    classes = {name: value for name, value in vars(module).items()
+               if isinstance(value, type) and getattr(value, "__table__", None) is not None}
     log.info("Using models from %s", origin)
     return ModelSet(classes, origin)
 

@@ -1,4 +1,4 @@
-"""Schema checks against the mapping, built-in table creation, columns named in driver errors."""
+"""Schema problems against the mapping, built-in table creation, columns named in driver errors."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from sqlalchemy.engine import Engine
 
 from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
-from app.errors import SchemaError
 
 
-def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> None:
-    """Check that every table exists with every column the mapping needs.
+def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> list[str]:
+    """Every table or column the mapping needs that the models or the database lack.
 
     `needs` maps a model class name to the column names the sync writes.
-    Raises SchemaError naming each table and column with the SQL that fixes it.
     """
     inspector = inspect(engine)
     tables = set(inspector.get_table_names())
@@ -26,8 +24,9 @@ def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) 
         model_columns = {c.name: c for c in table.columns}
         for column in columns:
             if column not in model_columns:
-                problems.append(f"model {model_name} ({models.origin}) has no column {column!r}; "
-                                f"add it to the model or fix the mapping")
+                problems.append(f"model {model_name} (table {table.name!r}, {models.origin}) "
+                                f"has no column {column!r}; add it to the model and the table, "
+                                "or fix the mapping")
         if table.name not in tables:
             problems.append(f"table {table.name!r} does not exist (model {model_name}); create "
                             "it in the main project, or run `python cli.py --init-db` on an empty "
@@ -38,9 +37,7 @@ def check_schema(engine: Engine, needs: dict[str, list[str]], models: ModelSet) 
             if column in model_columns and column not in existing:
                 problems.append(f"table {table.name!r} has no column {column!r}; add it with: "
                                 + _add_column_sql(engine, table.name, model_columns[column]))
-    if problems:
-        raise SchemaError("The database schema does not fit the mapping; nothing was written:\n"
-                          + "\n".join(f"  - {p}" for p in problems))
+    return problems
 
 
 def _add_column_sql(engine: Engine, table: str, column) -> str:

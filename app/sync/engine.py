@@ -139,8 +139,12 @@ class SyncEngine:
         syncer = self.syncers[name]
         stats = report.directory(name)
         started = time.monotonic()
-        table = self.models.get(syncer.model).__table__
-        log.info("%s: reading %s", name, syncer.mapping.method)
+        mapping = syncer.mapping
+        table = self.models.get(mapping.model).__table__
+        if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:
+            stats.notices.append(no_active_column_notice(name, table.name))
+            log.info("%s: %s", name, stats.notices[-1])
+        log.info("%s: reading %s", name, mapping.method)
         try:
             with database_errors(f"Database error while writing {name}"):
                 finished = self._sync_in_transaction(syncer, table, report)
@@ -167,7 +171,7 @@ class SyncEngine:
             transaction = conn.begin()
             writer = TableWriter(
                 conn, table, directory=name, columns=mapping.columns,
-                active_column=mapping.active_column or None,
+                active_column=mapping.deactivation_column(table.c.keys()),
                 new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
                 report=report, dry_run=self.dry_run)
             writer.load_existing()
@@ -272,7 +276,7 @@ class SyncEngine:
         return Prepared(btxid, values)
 
     def _local_ids(self, directory: str) -> dict[int, Any]:
-        table = self.models.get(self.syncers[directory].model).__table__
+        table = self.models.get(self.syncers[directory].mapping.model).__table__
         pk = list(table.primary_key.columns)[0]
         with self.db.connect() as conn:
             rows = conn.execute(select(table.c.btxid, pk).where(table.c.btxid.is_not(None)))
@@ -302,6 +306,13 @@ class SyncEngine:
             log.error("%s: %s", name, message)
             return
         writer.deactivate(missing)
+
+
+def no_active_column_notice(name: str, table: str) -> str:
+    """Said once per directory (report, log, --check) when nothing can be deactivated."""
+    return (f"table {table} has no is_active column, so records removed in Bitrix24 are left "
+            f"as they are (active_column in [{name}] of mapping.toml can name another column; "
+            "\"\" turns this note off)")
 
 
 def _usable_id(value: Any) -> int | None:

@@ -13,8 +13,8 @@ from app.bitrix.limits import use_limits
 from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
-from app.db.schema import check_schema
-from app.errors import LockHeldError, SyncError, unexpected_error
+from app.db.schema import schema_problems
+from app.errors import ConfigError, DatabaseError, LockHeldError, SyncError, unexpected_error
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.run_guard import guarded_run
@@ -35,23 +35,32 @@ class RunOptions:
 
 
 def build_syncers(settings: Settings, overrides: dict | None = None) -> dict[str, BaseSyncer]:
-    """Every registered directory with its effective mapping (defaults + mapping.toml)."""
+    """Every registered directory with its effective mapping (defaults, code, mapping.toml)."""
     if overrides is None:
         overrides = load_mapping_file(settings.mapping_file, set(SYNCERS))
-    return {name: cls(overrides.get(name)) for name, cls in SYNCERS.items()}
+    source = str(settings.mapping_file or "mapping.toml")
+    return {name: cls(overrides.get(name), source=source) for name, cls in SYNCERS.items()}
 
 
-def schema_needs(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, list[str]]:
-    """Model name -> columns the run writes or reads, for the schema check."""
+def schema_needs(syncers: dict[str, BaseSyncer], order: list[str],
+                 models: ModelSet) -> dict[str, list[str]]:
+    """Model name -> columns the run writes or reads, for the schema check.
+
+    Directories whose model class is missing are left out (that is its own problem).
+    """
     needs: dict[str, list[str]] = {}
     for name in order:
         mapping = syncers[name].mapping
-        columns = ["btxid", *mapping.columns]
-        if mapping.active_column:
-            columns.append(mapping.active_column)
-        needs.setdefault(syncers[name].model, []).extend(columns)
+        model = models.find(mapping.model)
+        if model is None:
+            continue
+        active = mapping.deactivation_column(model.__table__.c.keys())
+        needs.setdefault(mapping.model, []).extend(["btxid", *mapping.columns])
+        if active:
+            needs[mapping.model].append(active)
         for target in mapping.references.values():
-            needs.setdefault(syncers[target].model, []).append("btxid")
+            if models.find(syncers[target].mapping.model) is not None:
+                needs.setdefault(syncers[target].mapping.model, []).append("btxid")
     return {m: list(dict.fromkeys(c)) for m, c in needs.items()}
 
 
@@ -65,17 +74,48 @@ def select_directories(settings: Settings, names: tuple[str, ...] = (), *,
     return syncers, run_order(syncers, names or None)
 
 
+def model_problems(syncers: dict[str, BaseSyncer], order: list[str],
+                   models: ModelSet) -> list[str]:
+    """A sentence for each directory whose model class the models do not have."""
+    found = []
+    for name in order:
+        model = syncers[name].mapping.model
+        if models.find(model) is None:
+            found.append(models.missing(model, f" (the model of [{name}], from "
+                                               f"{syncers[name].mapping.source('model')})"))
+    return found
+
+
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
-    """Everything checked before any write: mapping, models, database, schema."""
+    """Everything checked before any write: mapping, models, database, schema.
+
+    The problems of every directory are told together in one ConfigError (exit 2);
+    an unreachable database with nothing else wrong is a DatabaseError (exit 3).
+    """
     # Every client of this portal in the process shares one bucket sized by the settings.
     use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
     syncers, order = select_directories(settings, options.names, overrides=overrides)
-    for name in order:
-        syncers[name].validate()
-    models: ModelSet = load_models(settings)
-    db = make_engine(settings.database_url)
-    check_connection(db)
-    check_schema(db, schema_needs(syncers, order), models)
+    problems = [p for name in order for p in syncers[name].problems()]
+    models = db = None
+    try:
+        try:
+            models = load_models(settings)
+            problems += model_problems(syncers, order, models)
+            db = make_engine(settings.database_url)
+            check_connection(db)
+            problems += schema_problems(db, schema_needs(syncers, order, models), models)
+        except (ConfigError, DatabaseError) as exc:
+            if not problems:
+                raise
+            problems.append(str(exc) if models is None or db is None
+                            else f"the tables were not checked: {exc}")
+        if problems:
+            raise ConfigError("The setup has problems; nothing was written:\n"
+                              + "\n".join(f"  - {p}" for p in problems))
+    except SyncError:
+        if db is not None:
+            db.dispose()
+        raise
     return syncers, order, models, db
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 from app.errors import MappingError
-from app.syncers.mapping import DirectoryMapping, resolve
+from app.syncers.mapping import DirectoryMapping, apply_code, check_overrides, resolve
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # Parameters a method cannot run without, and what the user should look up to fill them.
 REQUIRED_PARAMS: dict[str, dict[str, str]] = {
@@ -14,13 +18,22 @@ REQUIRED_PARAMS: dict[str, dict[str, str]] = {
                           "IBLOCK_ID": "the universal list's id"},
 }
 
+# The original design's methods for configuring a directory in code, by mapping key.
+CODE_HOOKS = {"method": "get_bitrix_method", "params": "get_bitrix_params",
+              "fields": "get_field_map"}
+
 
 class BaseSyncer:
     """A directory: its Bitrix24 method and params, target model, field map and dependencies.
 
-    Subclasses only declare class attributes. `transform(record)` is the one
-    hook for anything that is not a rename; `new_row_defaults()` fills
-    local-only NOT NULL columns of a row the sync creates.
+    Subclasses declare class attributes. A subclass may instead override
+    `get_bitrix_method()`, `get_bitrix_params()` or `get_field_map()` (the
+    original design's way); what they return is the directory's mapping in
+    code, and a section of mapping.toml still wins over it, key by key.
+    `transform(record)` is the one hook for anything that is not a rename;
+    `new_row_defaults()` fills local-only NOT NULL columns of a row the sync
+    creates. `protected_columns` are the local project's own: no mapping may
+    write them.
     """
 
     name: ClassVar[str]
@@ -31,24 +44,56 @@ class BaseSyncer:
     field_map: ClassVar[dict[str, str]] = {}
     references: ClassVar[dict[str, str]] = {}
     depends_on: ClassVar[tuple[str, ...]] = ()
+    protected_columns: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, override: dict[str, Any] | None = None) -> None:
-        self.mapping: DirectoryMapping = resolve(self.defaults(), override)
+    def __init__(self, override: dict[str, Any] | None = None, *,
+                 source: str = "mapping.toml") -> None:
+        code = apply_code(self.defaults(), self._code_mapping())
+        self.mapping: DirectoryMapping = resolve(code, override, f"[{self.name}] in {source}")
+
+    @classmethod
+    def source_file(cls) -> str:
+        """The file that declares the class, relative to the project folder when inside it."""
+        path = Path(getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__)
+        try:
+            return path.resolve().relative_to(PROJECT_DIR).as_posix()
+        except ValueError:
+            return str(path)
 
     @classmethod
     def defaults(cls) -> DirectoryMapping:
-        return DirectoryMapping(method=cls.method, params=dict(cls.params),
-                                fields=dict(cls.field_map), references=dict(cls.references))
+        where = f"built-in defaults ({cls.__name__} in {cls.source_file()})"
+        return DirectoryMapping(method=cls.method, model=cls.model, params=dict(cls.params),
+                                fields=dict(cls.field_map), references=dict(cls.references),
+                                sources={key: where for key in ("method", "params", "fields",
+                                                                "model", "references")})
 
-    # The original design's accessors, kept for users who subclass.
+    # The original design's way to configure a directory in code: override these.
     def get_bitrix_method(self) -> str:
-        return self.mapping.method
+        """The Bitrix24 method that lists the directory's records."""
+        return self.method
 
     def get_bitrix_params(self) -> dict[str, Any]:
-        return dict(self.mapping.params)
+        """The method's parameters (the whole set; mapping.toml params are added to them)."""
+        return dict(self.params)
 
     def get_field_map(self) -> dict[str, str]:
-        return dict(self.mapping.fields)
+        """Bitrix24 field -> column."""
+        return dict(self.field_map)
+
+    def _code_mapping(self) -> dict[str, tuple[Any, str]]:
+        """What the overridden hooks return, by mapping key, with where each came from."""
+        code: dict[str, tuple[Any, str]] = {}
+        for key, hook in CODE_HOOKS.items():
+            if getattr(type(self), hook) is getattr(BaseSyncer, hook):
+                continue
+            where = f"{type(self).__name__}.{hook}() in {self.source_file()}"
+            try:
+                code[key] = (getattr(self, hook)(), where)
+            except Exception as exc:
+                raise MappingError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
+            check_overrides({self.name: {key: code[key][0]}}, {self.name}, source=where)
+        return code
 
     def dependencies(self) -> set[str]:
         """Directories that must be synced first: declared ones and referenced ones."""
@@ -62,18 +107,37 @@ class BaseSyncer:
         """Values for local-only columns of a newly created row."""
         return {}
 
+    def problems(self) -> list[str]:
+        """What keeps the mapping from working, each with where to fix it; empty when fine."""
+        mapping = self.mapping
+        where = f"[{self.name}] in mapping.toml (SYNC_MAPPING_FILE)"
+        missing = []
+        if not mapping.method:
+            missing.append(f"set method in {where}")
+        for key, what in REQUIRED_PARAMS.get(mapping.method, {}).items():
+            if mapping.params.get(key) in (None, ""):
+                missing.append(f"set params.{key} ({what}) in {where}; "
+                               "`python cli.py --discover` lists what the portal has")
+        if not mapping.fields:
+            missing.append(f"set fields (Bitrix24 field = column) in {where}")
+        found = [f"Directory {self.name!r} is not configured: " + "; ".join(missing)] \
+            if missing else []
+        for bitrix, column in mapping.fields.items():
+            if column in self.protected_columns:
+                found.append(self._protected(column, f"fields: {bitrix} = \"{column}\"",
+                                             mapping.source("fields")))
+        if mapping.active_column in self.protected_columns:
+            found.append(self._protected(mapping.active_column,
+                                         f"active_column = \"{mapping.active_column}\"",
+                                         mapping.source("active_column")))
+        return found
+
+    def _protected(self, column: str, line: str, where: str) -> str:
+        return (f"Directory {self.name!r} may not write {column}: it belongs to the mini-app "
+                f"and is never taken from Bitrix24; remove {line} from {where}")
+
     def validate(self) -> None:
         """Raise MappingError when the mapping cannot work (e.g. a portal id nobody set)."""
-        where = f"[{self.name}] in mapping.toml (SYNC_MAPPING_FILE)"
-        problems = []
-        if not self.mapping.method:
-            problems.append(f"set method in {where}")
-        for key, what in REQUIRED_PARAMS.get(self.mapping.method, {}).items():
-            if self.mapping.params.get(key) in (None, ""):
-                problems.append(f"set params.{key} ({what}) in {where}; "
-                                "`python cli.py --discover` lists what the portal has")
-        if not self.mapping.fields:
-            problems.append(f"set fields (Bitrix24 field = column) in {where}")
-        if problems:
-            raise MappingError(f"Directory {self.name!r} is not configured: "
-                               + "; ".join(problems))
+        found = self.problems()
+        if found:
+            raise MappingError("; ".join(found))

@@ -13,6 +13,7 @@ class UserSyncer(BaseSyncer):
     title = "Users"
     model = "User"
     method = "user.get"
+    protected_columns = frozenset({"tg_id", "secret_key"})
     field_map = {
         "NAME": "first_name",
         "LAST_NAME": "last_name",
