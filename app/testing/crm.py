@@ -1,12 +1,22 @@
-"""The crm family: smart processes (crm.type.*) and their items (crm.item.*)."""
+"""The crm family: smart processes (crm.type.*) and their items (crm.item.*).
+
+Items carry ``createdTime`` and ``updatedTime`` on the portal's clock: an item stored without
+them gets the current time, and an edit moves ``updatedTime`` forward. A filter on a
+datetime field (``>=updatedTime``...) is read as the server reads it
+(``Base::prepareDateTimeFieldsForFilter`` in crm/lib/controller/base.php, mirror
+``avshatalov48/bitrix24-core-corp`` → ``CRestUtil::unConvertDateTime``, see clock.py): anything
+strtotime parses, shifted by the webhook user's zone; a value it cannot parse matches no
+items (and is no error).
+"""
 
 import copy
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.envelope import ApiError, MethodResult, iso
+from app.testing.clock import iso, portal_now, strtotime
+from app.testing.envelope import ApiError, MethodResult
+from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
 from app.testing.options import PortalOptions
 from app.testing.paging import Order, query, start_of
@@ -106,7 +116,9 @@ class CrmApi:
 
     def add_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
         coll = self.collection(entity_type_id, create=True)
-        records = [{**item, "entityTypeId": entity_type_id} for item in items]
+        now = iso(portal_now(self._options))
+        records = [{"createdTime": now, "updatedTime": now, **item,
+                    "entityTypeId": entity_type_id} for item in items]
         return coll.add(records, "id")
 
     def collection(self, entity_type_id: int, *, create: bool = False) -> Collection:
@@ -120,11 +132,10 @@ class CrmApi:
             raise KeyError(f"unknown smart process {entity_type_id}; call add_smart_process")
         return coll
 
-    @staticmethod
-    def edited(record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-        if "updatedTime" in record:
-            # Incremental syncs filter on >updatedTime, so an edit must move it forward.
-            record["updatedTime"] = iso(time.time())
+    def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
+               touch: bool = True) -> dict[str, Any]:
+        if touch:  # the portal stamps every edit; touch=False is a change it did not stamp
+            record["updatedTime"] = iso(portal_now(self._options))
         record.update(changes)
         return record
 
@@ -212,9 +223,18 @@ class CrmApi:
 
         order = self._order(params.get("order"), known)
         select = as_list(params.get("select"))
+        dates = self._datetime_fields(entity_type_id)
+        user_offset = self._options.user_zone_offset
+
+        def moment(name: str, value: Any) -> Moment | None:
+            if name not in dates:
+                return None
+            at = strtotime(value)
+            return Moment(None if at is None else at - user_offset, strtotime)
+
         rows, total, nxt = query(
             self._items[entity_type_id],
-            params.get("filter"),
+            with_moments(params.get("filter"), moment),
             order,
             start_of(params.get("start")),
             "id",
@@ -222,6 +242,11 @@ class CrmApi:
         )
         items = [self._select(row, select, known) for row in rows]
         return MethodResult({"items": items}, total, nxt, len(items))
+
+    def _datetime_fields(self, entity_type_id: int) -> set[str]:
+        given = self._fields[entity_type_id] or {}
+        return {name for name, (kind, _) in _BASE_TITLES.items() if kind == "datetime"} | {
+            name for name, info in given.items() if info.get("type") == "datetime"}
 
     def item_get(self, params: dict[str, Any]) -> dict[str, Any]:
         entity_type_id = self._entity_type(params)

@@ -37,7 +37,8 @@ class DepartmentsApi:
         return self.collection.add(records, "ID")
 
     @staticmethod
-    def edited(record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    def edited(record: dict[str, Any], changes: Mapping[str, Any], *,
+               touch: bool = True) -> dict[str, Any]:
         record.update(changes)
         return _normalize(record)
 

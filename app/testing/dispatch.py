@@ -80,7 +80,7 @@ class Dispatcher:
         self.log: list[RequestRecord] = []
 
     def respond(self, raw_path: str, body: bytes, content_type: str) -> Reply:
-        arrival = time.time()
+        arrival = time.time() + self.options.clock_offset  # the portal's clock (clock.py)
         split = urlsplit(raw_path)
         params = parse_php_query(split.query)
         if body:
@@ -91,6 +91,7 @@ class Dispatcher:
             status = 0 if reply.drop else reply.status
             self.log.append(RequestRecord(method or "", params, status, rows))
         reply.arrival = arrival
+        reply.clock_offset = self.options.clock_offset
         reply.delay += self.options.latency
         return self._cut(reply)
 

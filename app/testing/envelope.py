@@ -4,10 +4,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-PORTAL_TZ = timezone(timedelta(hours=3), "MSK")
+from app.testing.clock import PORTAL_TZ, iso
+
+__all__ = [
+    "PORTAL_TZ", "ApiError", "MethodResult", "Reply", "as_result", "error_reply", "iso",
+    "method_not_found", "time_block",
+]
 
 
 class ApiError(Exception):
@@ -61,13 +65,12 @@ def as_result(value: Any) -> MethodResult:
     return value if isinstance(value, MethodResult) else MethodResult(value, rows=1)
 
 
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, PORTAL_TZ).isoformat(timespec="seconds")
-
-
 def time_block(
     start: float, finish: float, processing: float, operating: float, reset_at: int
 ) -> dict[str, Any]:
+    """The ``time`` of a successful answer, on the portal's clock (``CRestServer::appendDebugInfo``
+    in modules/rest/classes/general/rest.php: ``date_start`` is ``date('c', start)``); errors
+    carry none. ``operating`` and ``operating_reset_at`` are the cloud's additions (docs)."""
     return {
         "start": start,
         "finish": finish,
@@ -94,6 +97,7 @@ class Reply:
     arrival: float = 0.0
     # (processing, operating, operating_reset_at) for the outer "time" object of a success.
     timing: tuple[float, float, int] | None = None
+    clock_offset: float = 0.0  # the portal's clock minus ours (see clock.py)
 
     def render(self) -> bytes:
         if self.raw is not None:
@@ -102,7 +106,7 @@ class Reply:
         if self.timing is not None:
             processing, operating, reset_at = self.timing
             payload["time"] = time_block(
-                self.arrival, time.time(), processing, operating, reset_at
+                self.arrival, time.time() + self.clock_offset, processing, operating, reset_at
             )
         return json.dumps(payload).encode("utf-8")
 

@@ -5,11 +5,15 @@ under a numeric key (``$filter[] = [...]``, as the server code builds them); an 
 field key is a value. A comparison (``>``, ``<``...) with an array matches nothing: what the
 server does then is not in the sources, and a batch reference walked past a short page hands a
 command exactly that (batch.py). ``><`` takes ``[low, high]``; ``*`` is a substring match.
+A date field's value is turned into a ``Moment`` by its family (how the server parses it is
+in clock.py): the comparison is then between instants, and a value the server could not
+parse matches no rows.
 """
 
 import bisect
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.testing.php_query import as_list, items_of, number
@@ -24,6 +28,44 @@ _TRUE_WORDS = frozenset({"1", "y", "true", "on", "yes"})
 Predicate = Callable[[Mapping[str, Any]], bool]
 # Maps a filter key's field name to the stored field, None to drop it, or raises ApiError.
 FieldResolver = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A date filter value as the server read it: an instant, or None when it did not parse.
+
+    ``stored`` turns a record's stored value of the field into an instant.
+    """
+
+    at: float | None
+    stored: Callable[[Any], float | None]
+
+
+def with_moments(spec: Any, moment: Callable[[str, Any], Moment | None]) -> Any:
+    """The filter with date values replaced: ``moment(field, value)`` gives a Moment for a
+    date field and None for any other (nested LOGIC groups included)."""
+    converted: dict[str, Any] = {}
+    for key, value in items_of(spec):
+        if isinstance(value, dict) and key.isdigit():
+            converted[key] = with_moments(value, moment)
+            continue
+        _, name = split_operator(key)
+        found = None if isinstance(value, list | dict) else moment(name, value)
+        converted[key] = value if found is None else found
+    return converted if isinstance(spec, dict | list) else spec
+
+
+def _moment_test(base: str, actual: Any, wanted: Moment) -> bool:
+    if wanted.at is None:
+        return False
+    at = wanted.stored(actual)
+    if at is None:
+        return False
+    if base in ("", "="):
+        return at == wanted.at
+    if base in (">", ">=", "<", "<="):
+        return _ordered(base, at, wanted.at)
+    return False
 
 
 def split_operator(key: str) -> tuple[str, str]:
@@ -108,6 +150,8 @@ def _condition(operator: str, name: str, wanted: Any) -> Predicate:
         return test
 
     def matches(value: Any) -> bool:
+        if isinstance(wanted, Moment):
+            return _moment_test(base, value, wanted)
         if base in ("", "="):
             return _equal(value, wanted)
         if base == "><":

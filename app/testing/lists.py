@@ -15,6 +15,20 @@ bitrix-core-business):
 * an empty result is ``[]`` without ``total``; ``start`` is rounded down to a multiple of 50;
   ``start=-1`` returns the first 50 rows (``nTopCount``), whose ``total`` is then 0;
 * the default order is ``ID`` ascending.
+
+Modification time (``RestService::getElement`` in modules/lists/lib/rest/restservice.php,
+``Element::getAvailableFields`` in modules/lists/lib/entity/element.php):
+
+* every element has ``TIMESTAMP_X`` on the portal's clock (stamped when stored without one
+  and on every edit); ``FILTER`` accepts ``>=TIMESTAMP_X`` (and ``DATE_MODIFY_FROM``/
+  ``DATE_MODIFY_TO``, CIBlockElement's aliases for ``>=``/``<=``) on every list;
+* the value goes to ``CIBlockElement::GetList`` as it is, so the site format in the webhook
+  user's local time works on every list; an ISO string is converted
+  (``CRestUtil::unConvertDateTime``) only on a list that has ``TIMESTAMP_X`` among its
+  fields, and then it is off by the user's zone (clock.py); anything else matches nothing;
+* ``TIMESTAMP_X`` is in the answer only for a list that has it among its fields (the select
+  is fixed to ID, NAME... plus the list's own fields), in the site format, user's time;
+* lists.get shows each list's ``TIMESTAMP_X`` in the site format.
 """
 
 import copy
@@ -22,7 +36,16 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.testing.clock import (
+    ClockOptions,
+    portal_now,
+    site_instant,
+    site_text,
+    stored_site_instant,
+    strtotime,
+)
 from app.testing.envelope import ApiError, MethodResult
+from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
 from app.testing.paging import query, start_of
 from app.testing.php_query import int_or_none, items_of, upper_keys
@@ -40,6 +63,9 @@ ELEMENT_FILTER_FIELDS = (
     "DATE_ACTIVE_FROM", "DATE_ACTIVE_TO", "ACTIVE_DATE", "ACTIVE_FROM", "ACTIVE_TO",
     "SECTION_ID",
 )
+_LIST_STAMP = "01.03.2024 10:00:00"  # when the lists themselves were last changed
+# FILTER keys CIBlockElement reads as a bound on TIMESTAMP_X.
+_MODIFY_ALIASES = {"DATE_MODIFY_FROM": ">=TIMESTAMP_X", "DATE_MODIFY_TO": "<=TIMESTAMP_X"}
 
 
 def _required(name: str) -> ApiError:
@@ -53,7 +79,8 @@ class ListsApi:
 
     scopes = ("lists",)
 
-    def __init__(self) -> None:
+    def __init__(self, options: ClockOptions) -> None:
+        self._options = options
         self._lists: dict[int, dict[str, Any]] = {}
         self._fields: dict[int, dict[str, Any] | None] = {}
         self._elements: dict[int, Collection] = {}
@@ -81,7 +108,7 @@ class ListsApi:
             raise ValueError(f"list {iblock_id} already exists")
         self._lists[iblock_id] = {
             "ID": str(iblock_id),
-            "TIMESTAMP_X": "01.03.2024 10:00:00",
+            "TIMESTAMP_X": stored_site_instant(_LIST_STAMP, self._options),
             "IBLOCK_TYPE_ID": iblock_type_id,
             "LID": "s1",
             "CODE": code or "",
@@ -117,14 +144,22 @@ class ListsApi:
             raise KeyError(f"unknown list {iblock_id}; call add_list")
         return coll
 
-    def edited(self, record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
+               touch: bool = True) -> dict[str, Any]:
+        if touch:
+            record["TIMESTAMP_X"] = portal_now(self._options)
         record.update(changes)
         return self._normalize(record)
 
     def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return _render_element(record)
+        return _render_element({k: v for k, v in record.items() if k != "TIMESTAMP_X"})
 
     def _normalize(self, record: dict[str, Any]) -> dict[str, Any]:
+        # TIMESTAMP_X is kept as an instant; seed data may give it in the site format.
+        stamp = record.get("TIMESTAMP_X")
+        if isinstance(stamp, str):
+            stamp = stored_site_instant(stamp, self._options)
+        record["TIMESTAMP_X"] = portal_now(self._options) if stamp is None else float(stamp)
         # A property is stored as a map of value-row id to value, as lists.element.get shows it.
         for key in [k for k in record if k.startswith("PROPERTY_")]:
             value = record[key]
@@ -179,7 +214,8 @@ class ListsApi:
         page, total, nxt = query(
             coll, spec, [], start_of(upper.get("START")), "ID", lambda name: name
         )
-        result = [{**row, "ID": str(row["ID"])} for row in page]
+        result = [{**row, "ID": str(row["ID"]),
+                   "TIMESTAMP_X": site_text(row["TIMESTAMP_X"], self._options)} for row in page]
         if not result:  # getLists: `if (empty($iblocks)) return [];`
             return MethodResult([], None, None, 0)
         return MethodResult(result, total, nxt, len(result))
@@ -240,7 +276,19 @@ class ListsApi:
         raw_filter = upper.get("FILTER")
         spec: dict[str, Any] = {}
         if isinstance(raw_filter, dict | list):
-            spec = self._sanitized(iblock_id, raw_filter)
+            spec = {_MODIFY_ALIASES.get(k, k): v
+                    for k, v in self._sanitized(iblock_id, raw_filter).items()}
+        declared = "TIMESTAMP_X" in (self._fields[iblock_id] or {})
+        options = self._options
+
+        def moment(name: str, value: Any) -> Moment | None:
+            if name.upper() != "TIMESTAMP_X":
+                return None
+            at = site_instant(value, options)
+            if at is None and declared and strtotime(value) is not None:
+                at = strtotime(value) - options.user_zone_offset  # unConvertDateTime, no offset
+            return Moment(at, lambda stored: stored)
+
         if upper.get("ELEMENT_ID"):
             spec["=ID"] = upper["ELEMENT_ID"]
         if upper.get("ELEMENT_CODE"):
@@ -251,7 +299,7 @@ class ListsApi:
         ]
         rows, total, nxt = query(
             self._elements[iblock_id],
-            spec,
+            with_moments(spec, moment),
             order,
             start_of(upper.get("START")),
             "ID",
@@ -259,7 +307,7 @@ class ListsApi:
         )
         if not rows:  # getElement: `if ($elements) ... else return [];`
             return MethodResult([], None, None, 0)
-        result = [_render_element(r) for r in rows]
+        result = [_render_element(self._shown(r, declared)) for r in rows]
         return MethodResult(result, 0 if total is None else total, nxt, len(rows))
 
     def _sanitized(self, iblock_id: int, raw_filter: Any) -> dict[str, Any]:
@@ -281,6 +329,12 @@ class ListsApi:
                 raise ApiError(400, "ERROR_ARGUMENT", f"Filter field not allowed: {name}")
             spec[key] = value
         return spec
+
+    def _shown(self, record: Mapping[str, Any], declared: bool) -> dict[str, Any]:
+        shown = {k: v for k, v in record.items() if k != "TIMESTAMP_X"}
+        if declared:
+            shown["TIMESTAMP_X"] = site_text(record["TIMESTAMP_X"], self._options)
+        return shown
 
 
 def _scalar(value: Any) -> Any:

@@ -24,3 +24,6 @@ class PortalOptions(Protocol):
     # The cloud's front end cuts a request that runs longer than this many seconds.
     request_cut: float | None
     cut_answer: str
+    clock_offset: float  # the portal's clock minus ours, seconds
+    site_format: str  # the culture's FORMAT_DATETIME, e.g. "DD.MM.YYYY HH:MI:SS"
+    user_zone_offset: int  # the webhook user's personal zone minus the portal's, seconds

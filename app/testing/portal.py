@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from app.testing.basic import BasicApi
 from app.testing.crm import CrmApi
 from app.testing.departments import DepartmentsApi
 from app.testing.dispatch import Dispatcher, RequestRecord
@@ -46,8 +47,10 @@ __all__ = ["PORTAL_TZ", "FakePortal", "RequestRecord", "parse_php_query", "self_
 class _Family(Protocol):
     """What an API family does for update_record() and records()."""
 
-    def edited(self, record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-        """The stored record with ``changes`` applied and normalized."""
+    def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
+               touch: bool = True) -> dict[str, Any]:
+        """The stored record with ``changes`` applied and normalized; ``touch`` stamps the
+        change with the portal's time, as the portal does."""
         ...
 
     def rendered(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -77,6 +80,9 @@ class FakePortal:
         https_required: bool = False,
         request_cut: float | None = 60.0,
         cut_answer: str = "504",
+        clock_offset: float = 0.0,
+        site_format: str = "DD.MM.YYYY HH:MI:SS",
+        user_zone_offset: int = 0,
     ) -> None:
         # The parts read these knobs live: tests change them on a running portal.
         self.user_id = user_id
@@ -101,17 +107,21 @@ class FakePortal:
         # Seconds after which the cloud's front end cuts a request ("504" page or "drop").
         self.request_cut = request_cut
         self.cut_answer = cut_answer
+        # The portal's clock minus ours (seconds), its culture's date format and the webhook
+        # user's personal time zone minus the portal's (seconds); see clock.py.
+        self.clock_offset = clock_offset
+        self.site_format = site_format
+        self.user_zone_offset = user_zone_offset
 
         self._lock = threading.RLock()
         self._server: PortalServer | None = None
         self._crm = CrmApi(self)
-        self._lists = ListsApi()
+        self._lists = ListsApi(self)
         self._users = UsersApi(self)
         self._departments = DepartmentsApi()
         self._methods = MethodTable()
-        for api in (self._crm, self._lists, self._users, self._departments):
+        for api in (self._crm, self._lists, self._users, self._departments, BasicApi(self)):
             self._methods.register(api.scopes, api.methods())
-        self._methods.register((), {"scope": self._scope})
         # The leaky bucket's clock (seconds): a test passes its own to pace without sleeping.
         self._calls = Dispatcher(self, self._methods, self._lock, bucket_clock)
         self._holds: list[Hold] = []
@@ -213,8 +223,13 @@ class FakePortal:
         with self._lock:
             return self._departments.add_departments(departments)
 
-    def update_record(self, collection: str, record_id: int, **changes: Any) -> None:
-        """Change fields of one stored record (``"crm:<id>"``, ``"list:<id>"``, ``"user"``...)."""
+    def update_record(self, collection: str, record_id: int, *, touch: bool = True,
+                      **changes: Any) -> None:
+        """Change fields of one stored record (``"crm:<id>"``, ``"list:<id>"``, ``"user"``...).
+
+        The change is stamped with the portal's time (``updatedTime``, ``TIMESTAMP_X``) unless
+        ``touch`` is False: a change the portal did not stamp, which only a full read sees.
+        """
         with self._lock:
             family, coll, id_key = self._collection(collection)
             record_id = int(record_id)
@@ -222,7 +237,8 @@ class FakePortal:
                 raise KeyError(f"{collection} has no record {record_id}")
             if id_key in changes:
                 raise ValueError(f"the {id_key} of a record cannot change")
-            coll.replace(record_id, family.edited(dict(coll.rows[record_id]), changes))
+            coll.replace(record_id, family.edited(dict(coll.rows[record_id]), changes,
+                                                  touch=touch))
 
     def records(self, collection: str) -> list[dict[str, Any]]:
         """Copies of every record in id order, shaped as the REST API returns them."""
@@ -352,8 +368,3 @@ class FakePortal:
         with self._lock:
             self._calls.bucket.reset()
             self._calls.operating.reset()
-
-    # --- basic --------------------------------------------------------------------------------
-
-    def _scope(self, params: dict[str, Any]) -> list[str]:
-        return list(self.scopes)

@@ -390,6 +390,7 @@ def _categories(rng: random.Random, count: int) -> list[dict[str, Any]]:
                 "CODE": code,
                 "SORT": str((index + 1) * 100),
                 "DATE_CREATE": _site_date(index * 11.0),
+                "TIMESTAMP_X": _site_date(index * 11.0 + rng.randint(0, 200_000)),
                 CATEGORY_ABBREVIATION_PROPERTY: abbreviation,
             }
         )
@@ -412,6 +413,7 @@ def _violations(
             "CREATED_BY": str(staff[index % len(staff)]),
             "CODE": None,
             "DATE_CREATE": _site_date(10_000 + index * 7.0),
+            "TIMESTAMP_X": _site_date(10_000 + index * 7.0 + rng.randint(0, 200_000)),
             SEVERITY_PROPERTY: severities[int(rng.random() * len(severities))],
             FINE_PROPERTY: f"{_FINES[int(rng.random() * len(_FINES))]}.00",
         }

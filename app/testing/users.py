@@ -4,13 +4,20 @@ As ``User::userGet`` (modules/rest/lib/api/user.php in bitrix-core-business) doe
 offset is exact (ORM ``offset``, the only list method here that honours one); there is no
 ``select`` (every field the scope allows comes back, whatever is asked); an empty result is
 ``[]`` without ``total``; ``start=-1`` runs no count, so a page then shows ``total: 0``.
+
+* ``TIMESTAMP_X`` (the last change, on the portal's clock; stamped when a user is stored
+  without one and on every edit) is filterable with ``>=``/``>``..., but its value passes to
+  the ORM unconverted, so only the portal's site format in the webhook user's local time
+  works (clock.py); anything else, ISO included, matches nobody. In the answer it is the
+  ORM's DateTime object, which ``json_encode`` renders as ``{}`` (the docs' own example).
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.testing.clock import portal_now, site_instant, stored_site_instant
 from app.testing.envelope import MethodResult
-from app.testing.filters import as_bool
+from app.testing.filters import Moment, as_bool, with_moments
 from app.testing.methods import Handler
 from app.testing.options import PortalOptions
 from app.testing.paging import query, start_of
@@ -63,13 +70,23 @@ class UsersApi:
     # --- data -------------------------------------------------------------------------------
 
     def add_users(self, users: Iterable[Mapping[str, Any]]) -> list[int]:
-        records = [_normalize(dict(user)) for user in users]
+        records = [self._stamped(_normalize(dict(user))) for user in users]
         return self.collection.add(records, "ID")
 
-    @staticmethod
-    def edited(record: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
+               touch: bool = True) -> dict[str, Any]:
+        if touch:
+            record["TIMESTAMP_X"] = portal_now(self._options)
         record.update(changes)
-        return _normalize(record)
+        return self._stamped(_normalize(record))
+
+    def _stamped(self, record: dict[str, Any]) -> dict[str, Any]:
+        # TIMESTAMP_X is kept as an instant; seed data may give it in the site format.
+        stamp = record.get("TIMESTAMP_X")
+        if isinstance(stamp, str):
+            stamp = stored_site_instant(stamp, self._options)
+        record["TIMESTAMP_X"] = portal_now(self._options) if stamp is None else float(stamp)
+        return record
 
     def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
         return self._render(record)
@@ -89,6 +106,13 @@ class UsersApi:
         def resolve(name: str) -> str | None:
             name = name.upper()
             return name if name in allowed else None  # the portal drops unknown filter keys
+
+        def moment(name: str, value: Any) -> Moment | None:
+            if name.upper() != "TIMESTAMP_X":
+                return None
+            return Moment(site_instant(value, self._options), lambda stored: stored)
+
+        spec = with_moments(spec, moment)
 
         sort, direction = upper.get("SORT"), upper.get("ORDER")
         order = [("ID", False)]
@@ -122,6 +146,8 @@ class UsersApi:
                 continue
             if key == "ID":
                 value = str(value)
+            elif key == "TIMESTAMP_X":
+                value = {}  # a DateTime object through json_encode
             elif key == "UF_DEPARTMENT":
                 value = list(value)
             rendered[key] = value
