@@ -120,6 +120,8 @@ def test_changing_the_method_drops_default_params():
 
 
 def test_missing_portal_ids_name_the_key():
-    with pytest.raises(MappingError, match=r"params\.IBLOCK_ID .*\[violation\]"):
+    with pytest.raises(MappingError, match=r"params\.IBLOCK_ID .*\[violation\] in mapping\.toml "
+                       r".* or return it from ViolationSyncer\.get_bitrix_params\(\) in "
+                       r"app/syncers/violation_syncer\.py"):
         SYNCERS["violation"]().validate()
     SYNCERS["user"]().validate()

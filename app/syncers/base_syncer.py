@@ -116,8 +116,10 @@ class BaseSyncer:
             missing.append(f"set method in {where}")
         for key, what in REQUIRED_PARAMS.get(mapping.method, {}).items():
             if mapping.params.get(key) in (None, ""):
-                missing.append(f"set params.{key} ({what}) in {where}; "
-                               "`python cli.py --discover` lists what the portal has")
+                missing.append(f"set params.{key} ({what}) in {where} or return it from "
+                               f"{type(self).__name__}.get_bitrix_params() in "
+                               f"{self.source_file()}; `python cli.py --discover` lists what "
+                               "the portal has")
         if not mapping.fields:
             missing.append(f"set fields (Bitrix24 field = column) in {where}")
         found = [f"Directory {self.name!r} is not configured: " + "; ".join(missing)] \
