@@ -5,12 +5,17 @@
     │   └── MappingError           fix mapping.toml or a syncer declaration
     ├── PortalError                Bitrix24 answered badly (method, status, code)
     │   ├── PortalRetriableError   timeouts, dropped connections, 5xx, non-JSON bodies,
-    │   │                          QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one too,
-    │   │                          but the client waits for the budget instead of backing off
+    │   │   │                      QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one too,
+    │   │   │                      but the client waits for the budget instead of backing off
+    │   │   ├── PortalCutOffError  a request cut off: 504, no answer in time, line dropped;
+    │   │   │                      a batch is retried with half the commands
+    │   │   └── PortalDatabaseError  ERROR_CORE "SQL query error!": the portal's own database
+    │   │                          failed; retried once at most, then the directory fails
     │   ├── PortalFatalError       the whole run cannot go on (exit 3)
     │   │   ├── PortalAuthError    bad webhook code, no auth, expired webhook
     │   │   ├── PortalUnreachableError  host unknown / connection refused
-    │   │   └── PortalOverloadError     OVERLOAD_LIMIT: manual block by Bitrix24 support
+    │   │   ├── PortalOverloadError     OVERLOAD_LIMIT: manual block by Bitrix24 support
+    │   │   └── PortalPlanError    the portal's plan has no REST (ACCESS_DENIED at the door)
     │   ├── PortalMethodError      unknown method, access denied, bad params: one directory fails
     │   └── IncompleteReadError    a list read ended early (fewer rows than its total, or the
     │                              id filter ignored): one directory fails, nothing deactivated
@@ -89,6 +94,21 @@ class PortalError(SyncError):
 class PortalRetriableError(PortalError):
     """A transient portal failure; worth another try after a pause."""
 
+    # Retries worth making at most, whatever the client's own limit; None: no cap of its own.
+    retry_at_most: int | None = None
+
+
+class PortalCutOffError(PortalRetriableError):
+    """The request was cut off: a gateway timeout (504), no answer within BITRIX_TIMEOUT, or
+    the connection closed without an answer. A cloud portal cuts any request at 60 s."""
+
+
+class PortalDatabaseError(PortalRetriableError):
+    """The portal's own database failed (ERROR_CORE "SQL query error!"); retrying many
+    times is pointless."""
+
+    retry_at_most = 1
+
 
 class PortalFatalError(PortalError):
     """The portal cannot be used at all in this run."""
@@ -106,6 +126,10 @@ class PortalUnreachableError(PortalFatalError):
 
 class PortalOverloadError(PortalFatalError):
     """Bitrix24 support has blocked the portal's REST API (OVERLOAD_LIMIT)."""
+
+
+class PortalPlanError(PortalFatalError):
+    """The portal's plan does not include REST (ACCESS_DENIED when the webhook is checked)."""
 
 
 class PortalMethodError(PortalError):

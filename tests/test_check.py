@@ -221,6 +221,17 @@ def test_an_unusable_database_driver_keeps_the_checklist(world):
     assert "cannot use the database URL mysql+nodriver://root:***@" in report.render()
 
 
+@pytest.mark.parametrize(("state", "fix"), [
+    ("rest_on_plan", "move the portal to a commercial Bitrix24 plan"),
+    ("overloaded", "contact Bitrix24 support"),
+    ("owner_active", "create the webhook again as an active employee"),
+], ids=["free-plan", "overload", "owner-deactivated"])
+def test_a_refused_webhook_gets_the_fix_for_its_reason(world, state, fix):
+    setattr(world.portal, state, state == "overloaded")
+    item = world.check().item("webhook")
+    assert item.status == FAIL and fix in item.fix and "copy the inbound" not in item.fix
+
+
 def test_settings_and_connection_problems_together_exit_2(world):
     _city_unconfigured(world)
     _db_down(world)

@@ -29,10 +29,27 @@ FAILURES = [
     pytest.param(401, envelope("NO_AUTH_FOUND", "Wrong authorization data"),
                  errors.PortalAuthError, "BITRIX_WEBHOOK_URL", 3, False, id="no-auth"),
     pytest.param(400, envelope("INVALID_REQUEST", "Https required."),
-                 errors.PortalAuthError, "rejected the webhook", 3, False, id="https-required"),
+                 errors.PortalAuthError, "must start with https://", 3, False,
+                 id="https-required"),
+    pytest.param(401, envelope("INVALID_REQUEST", "Https required."),
+                 errors.PortalAuthError, "must start with https://", 3, False,
+                 id="https-required-401"),
     pytest.param(503, envelope("OVERLOAD_LIMIT", "REST API is blocked due to overload."),
                  errors.PortalOverloadError, "contact Bitrix24 support", 3, False,
                  id="overload-limit"),
+    # auth.php: what the webhook check finds comes with 401, whatever the docs say.
+    pytest.param(401, envelope("OVERLOAD_LIMIT", "REST API is blocked due to overload."),
+                 errors.PortalOverloadError, "contact Bitrix24 support", 3, False,
+                 id="overload-limit-401"),
+    pytest.param(401, envelope("ACCESS_DENIED", "REST is available only on commercial plans."),
+                 errors.PortalPlanError, "plan does not allow REST", 3, False,
+                 id="free-plan-401"),
+    pytest.param(401, envelope("authorization_error", "Unable to authorize user"),
+                 errors.PortalAuthError, "has been deactivated (fired) or has lost the rights",
+                 3, False, id="owner-deactivated-401"),
+    pytest.param(400, envelope("ERROR_CORE", "access_denied"),
+                 errors.PortalMethodError, "Bitrix24 rejected", 1, False,
+                 id="error-core-business-400"),
     pytest.param(404, envelope("ERROR_METHOD_NOT_FOUND", "Method not found!"),
                  errors.PortalMethodError, "does not know the method", 1, False,
                  id="unknown-method"),
@@ -56,6 +73,8 @@ FAILURES = [
                  errors.PortalRetriableError, "busy or failing", 1, True, id="internal-error"),
     pytest.param(502, "<html><h1>502 Bad Gateway</h1></html>",
                  errors.PortalRetriableError, "non-JSON body", 1, True, id="html-502"),
+    pytest.param(504, "<html><h1>504 Gateway Time-out</h1></html>",
+                 errors.PortalRetriableError, "gateway timeout", 1, True, id="html-504"),
 ]
 
 
@@ -77,6 +96,23 @@ def test_failure_table(status, body, error_class, words, exit_code, retried):
     assert (len(sleeps) == 2) is retried  # two retries with max_retries=2, none otherwise
     if isinstance(body, dict):
         assert error.code == body["error"] and error.status == status
+
+
+@pytest.mark.parametrize("status", [500, 200])
+@responses.activate
+def test_portal_database_failure_is_retried_once_then_fails_the_call(status):
+    # restexception.php: an SQL failure is ERROR_CORE "SQL query error!" with HTTP 500.
+    responses.post(WEBHOOK + "lists.element.get", status=status,
+                   json=envelope("ERROR_CORE", "SQL query error!"))
+    sleeps: list[float] = []
+
+    client = Bitrix24Client(WEBHOOK, max_retries=6, sleep=sleeps.append)
+    with pytest.raises(errors.PortalRetriableError) as caught:
+        client.call("lists.element.get", {"IBLOCK_ID": 52})
+
+    assert "own database failed on lists.element.get" in str(caught.value)
+    assert len(sleeps) == 1  # once at most, not six times
+    assert caught.value.exit_code == 1  # the directory fails, the run goes on
 
 
 @responses.activate

@@ -14,6 +14,7 @@ from app.db.models import City
 from app.report import DirectoryStatus, SyncReport
 from app.sync.runner import RunOptions, run_sync
 from app.sync.writer import Prepared, TableWriter
+from app.testing.envelope import GATEWAY_TIMEOUT_PAGE
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync
@@ -197,6 +198,78 @@ def test_overload_limit_fails_the_run_at_once(big, db, db_url, tmp_path, mapping
     assert len(big.requests) <= len(COUNTS)
     with db.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
+
+
+@pytest.mark.parametrize(("state", "words"), [
+    ("overloaded", "contact Bitrix24 support"),
+    ("rest_on_plan", "plan does not allow REST"),
+    ("owner_active", "has been deactivated (fired) or has lost the rights"),
+], ids=["overload-limit", "free-plan", "owner-deactivated"])
+def test_webhook_check_refusals_with_http_401_end_the_run(seeded, db, db_url, tmp_path, mapping,
+                                                          state, words):
+    # auth.php: OVERLOAD_LIMIT, the plan's ACCESS_DENIED and authorization_error come as 401.
+    setattr(seeded, state, state == "overloaded")
+    waits: list[float] = []
+    client = Bitrix24Client(seeded.webhook_url, max_retries=3, sleep=waits.append)
+
+    report = sync(seeded, db_url, tmp_path, mapping, client=client)
+
+    assert {r.status for r in seeded.requests} == {401}
+    assert waits == [] and report.exit_code == 3
+    assert words in report.fatal and "code may be wrong" not in report.fatal
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM cities")).scalar() == 0
+    client.close()
+
+
+@pytest.mark.parametrize("first_page_works", [False, True], ids=["first-page", "in-batch"])
+def test_a_list_whose_database_keeps_failing_fails_alone_and_soon(big, db, db_url, tmp_path,
+                                                                  mapping, first_page_works):
+    # ERROR_CORE "SQL query error!" (HTTP 500) for the violations list, for good.
+    iblock = str(mapping["violation"]["params"]["IBLOCK_ID"])
+    big.fail_database("lists.element.get", when=lambda p: str(p.get("IBLOCK_ID")) == iblock
+                      and not (first_page_works and str(p.get("start")) == "0"))
+    waits: list[float] = []
+    client = Bitrix24Client(big.webhook_url, max_retries=6, sleep=waits.append)
+
+    report = sync(big, db_url, tmp_path, mapping, client=client)
+
+    violation = report.directories["violation"]
+    assert (violation.status, violation.complete, violation.deactivated) == (FAILED, False, 0)
+    assert "own database failed on lists.element.get" in violation.message
+    assert all(report.directories[n].status == OK for n in COUNTS if n != "violation")
+    assert report.exit_code == 1
+    # Retried once at most: the run's waits stay far inside 30 s, whatever max_retries says.
+    assert sum(waits) < 30 and len(waits) <= 2
+    tried = [r for r in big.requests if iblock in str(r.params)]
+    assert len(tried) <= 3
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == \
+            len(big.records("crm:1040"))
+    client.close()
+
+
+def test_batches_the_portal_cuts_off_are_sent_again_in_halves(portal, db, db_url, tmp_path,
+                                                              mapping):
+    # 3,000 cities: one chain of 50 pages in a batch. The portal's front end answers 504 to
+    # every batch of more than 20 commands.
+    seed_portal(portal, cities=3000)
+    portal.fail_raw("batch", status=504, body=GATEWAY_TIMEOUT_PAGE, times=None,
+                    when=lambda params: len(params.get("cmd") or {}) > 20)
+    client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=2)
+
+    report = sync(portal, db_url, tmp_path, mapping, "city", client=client)
+
+    assert report.ok and report.directories["city"].complete
+    with db.connect() as conn:
+        stored = {r[0] for r in conn.execute(text("SELECT btxid FROM cities"))}
+    assert stored == {c["id"] for c in portal.records("crm:1036")} and len(stored) == 3000
+    sizes = [(len(r.params["cmd"]), r.status) for r in portal.requests if r.method == "batch"]
+    # Cut at 50 and at 25, then 12 commands a batch for the rest of the list.
+    assert sizes[:2] == [(50, 504), (25, 504)]
+    assert {status for _, status in sizes[2:]} == {200}
+    assert max(size for size, _ in sizes[2:]) <= 12
+    client.close()
 
 
 @pytest.mark.slow

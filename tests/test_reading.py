@@ -347,6 +347,27 @@ def test_user_get_forced_onto_offset_pages_by_fifty(portal):
     assert starts == ["50", "100"]
 
 
+@pytest.mark.parametrize("cut", ["504", "drop", "client-timeout"])
+def test_an_offset_batch_cut_off_is_sent_again_in_halves(cut):
+    # 2,000 departments: 39 offset pages in one batch, which takes the portal 0.39 s; the
+    # front end (or our own BITRIX_TIMEOUT) gives up at 0.3 s, halves take 0.2 s.
+    with FakePortal(row_cost=0.0002, request_cut=None if cut == "client-timeout" else 0.3,
+                    cut_answer=cut if cut != "client-timeout" else "504") as portal:
+        made = portal.add_departments([{"NAME": f"D{i}"} for i in range(2000)])
+        client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=2,
+                                timeout=0.3 if cut == "client-timeout" else 60)
+        rows: list[dict] = []
+        reader = ListReader(client, "department.get", {})
+
+        reader.read(rows.extend)
+
+        assert ids(rows, "ID") == sorted(made)
+        assert reader.batch_commands == 19  # the smaller size is kept for this list
+        sizes = [len(r.params["cmd"]) for r in portal.requests if r.method == "batch"]
+        assert sizes[0] == 39 and sorted(sizes[1:]) == [19, 20]
+        client.close()
+
+
 def test_fake_portal_serves_https(tmp_path, monkeypatch):
     context, cert = self_signed_tls(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))

@@ -17,9 +17,12 @@ from app.bitrix.limits import OperatingBudget, RateLimiter, limiter_for
 from app.errors import (
     IncompleteReadError,
     PortalAuthError,
+    PortalCutOffError,
+    PortalDatabaseError,
     PortalError,
     PortalMethodError,
     PortalOverloadError,
+    PortalPlanError,
     PortalRetriableError,
     PortalUnreachableError,
 )
@@ -108,6 +111,13 @@ class Bitrix24Client:
         for session in sessions:
             session.close()
 
+    def pause(self, seconds: float, cancel: threading.Event) -> bool:
+        """Wait `seconds` (through the injected `sleep`, if any); True when `cancel` was set."""
+        if self.sleep is time.sleep:
+            return cancel.wait(seconds)
+        self.sleep(seconds)
+        return cancel.is_set()
+
     def backoff_delay(self, attempt: int) -> float:
         """The pause before retry number `attempt` (1-based): exponential, capped, jittered."""
         delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
@@ -116,11 +126,13 @@ class Bitrix24Client:
     # -- one call -------------------------------------------------------------
 
     def call(self, method: str, params: dict[str, Any] | None = None, *,
-             billed: tuple[str, ...] = ()) -> dict[str, Any]:
+             billed: tuple[str, ...] = (), retry_cut_off: bool = True) -> dict[str, Any]:
         """Call one method and return the whole envelope (result, total, next, time).
 
         `billed` names further methods whose operating budget the call spends
-        (the commands of a batch).
+        (the commands of a batch). With `retry_cut_off` false a request the
+        portal cut off (PortalCutOffError) is raised at once: the caller sends
+        less instead.
         """
         started = time.monotonic()
         attempt = 0
@@ -130,6 +142,8 @@ class Bitrix24Client:
             try:
                 envelope = self._post_once(method, params or {})
             except PortalRetriableError as exc:
+                if isinstance(exc, PortalCutOffError) and not retry_cut_off:
+                    raise
                 code = (exc.code or "").lower()
                 if code == "operation_time_limit":
                     wait = self.operating.blocked_wait(method)
@@ -146,7 +160,8 @@ class Bitrix24Client:
                 attempt += 1
                 delay = self.backoff_delay(attempt)
                 spent = time.monotonic() - started
-                if attempt > self.max_retries or spent + delay > self.retry_budget:
+                if attempt > retries_for(exc, self.max_retries) or \
+                        spent + delay > self.retry_budget:
                     raise self._give_up(exc, attempt) from None
                 log.warning("Bitrix24 %s: %s; retry %d/%d in %.1f s",
                             method, exc, attempt, self.max_retries, delay)
@@ -183,8 +198,17 @@ class Bitrix24Client:
                 "portal with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
                 method=method) from None
         except requests.exceptions.Timeout:
-            raise PortalRetriableError(
+            raise PortalCutOffError(
                 f"Bitrix24 did not answer {method} within {self.timeout:g} s", method=method
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            if _reason(exc) in ("RemoteDisconnected", "Connection aborted"):
+                # The request went out and the line closed with no answer: what a front end
+                # does when it gives up on a request that runs too long.
+                raise PortalCutOffError(f"the portal closed the connection without answering "
+                                        f"{method}", method=method) from None
+            raise PortalRetriableError(
+                f"cannot connect to the portal for {method}: {_reason(exc)}", method=method
             ) from None
         except requests.exceptions.RequestException as exc:
             raise PortalRetriableError(
@@ -224,6 +248,10 @@ class Bitrix24Client:
                 f"The portal answered HTTP 404 (not a Bitrix24 REST answer) for {method}; "
                 "check the address in BITRIX_WEBHOOK_URL.", method=method, status=status)
         kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
+        if status == 504:
+            raise PortalCutOffError(
+                f"the portal's front end cut {method} off (HTTP 504, gateway timeout; a cloud "
+                "portal cuts any request at 60 s)", method=method, status=status)
         raise PortalRetriableError(
             f"Bitrix24 answered {method} with HTTP {status} and a non-JSON body ({kind})",
             method=method, status=status)
@@ -231,19 +259,21 @@ class Bitrix24Client:
     # -- batch ----------------------------------------------------------------
 
     def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *,
-              halt: bool = False) -> BatchResult:
+              halt: bool = False, shrinkable: bool = False) -> BatchResult:
         """Run up to 50 commands (label -> (method, params)) in one HTTP request.
 
         Labels must not be numeric: the portal turns a map keyed "0".."49" into
         a JSON list. Values that are BatchRef (e.g. `$result[p0][49][ID]`) are
-        left for the portal to substitute.
+        left for the portal to substitute. A `shrinkable` batch that is cut off
+        raises PortalCutOffError at once, for the caller to send fewer commands.
         """
         if len(commands) > BATCH_SIZE:
             raise ValueError(f"a batch holds at most {BATCH_SIZE} commands")
         cmd = {label: f"{method}?{php_query(params)}"
                for label, (method, params) in commands.items()}
         methods = tuple(dict.fromkeys(method for method, _ in commands.values()))
-        envelope = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, billed=methods)
+        envelope = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, billed=methods,
+                             retry_cut_off=not shrinkable)
         body = envelope.get("result")
         if not isinstance(body, dict):
             raise PortalRetriableError("Bitrix24 answered batch with an unexpected result shape",
@@ -370,8 +400,19 @@ def extract_rows(result: Any) -> list[dict[str, Any]]:
     raise PortalMethodError(f"unexpected list result shape: {type(result).__name__}")
 
 
+def retries_for(error: PortalError, most: int) -> int:
+    """How many times `error` is worth retrying when the client allows `most`."""
+    cap = getattr(error, "retry_at_most", None)
+    return most if cap is None else min(most, cap)
+
+
 def classify_error(method: str, status: int, code: str, description: str) -> PortalError:
-    """Turn a Bitrix24 error envelope into our exception, with our own sentence."""
+    """Turn a Bitrix24 error envelope into our exception, with our own sentence.
+
+    By the code, not the HTTP status: everything the portal finds while it checks
+    the webhook comes with 401 (modules/rest/lib/apauth/auth.php), whatever the
+    docs' table says, and a command's error inside a batch has no status at all.
+    """
     key = code.lower()
     said = f"(Bitrix24 said: {code}" + (f": {description})" if description else ")")
     kwargs = {"method": method, "status": status, "code": code}
@@ -379,6 +420,30 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
         return PortalOverloadError(
             f"Bitrix24 support has blocked REST calls on this portal (OVERLOAD_LIMIT) {said}. "
             "Retrying will not help; contact Bitrix24 support.", **kwargs)
+    if key == "access_denied" and "commercial plan" in description.lower():
+        return PortalPlanError(
+            f"The portal's Bitrix24 plan does not allow REST calls {said}: the REST API and "
+            "webhooks work only on commercial plans. The webhook itself is not the problem; "
+            "the portal's administrator has to move the portal to a commercial plan.", **kwargs)
+    if key == "authorization_error":
+        return PortalAuthError(
+            f"The portal could not act as the webhook's owner {said}: the employee who "
+            "created the webhook has been deactivated (fired) or has lost the rights. Create "
+            "the webhook again as an active employee and put its URL in BITRIX_WEBHOOK_URL.",
+            **kwargs)
+    if key == "invalid_request" and "https" in description.lower():
+        return PortalAuthError(
+            f"The portal accepts only https {said}; BITRIX_WEBHOOK_URL must start with "
+            "https://.", **kwargs)
+    if key == "error_core":
+        # restexception.php: an SQL failure is ERROR_CORE "SQL query error!" with HTTP 500;
+        # any other exception without a code is ERROR_CORE with 400 and its own message.
+        if status >= 500 or description.strip().lower() == "sql query error!":
+            return PortalDatabaseError(
+                f"The portal's own database failed on {method} {said}. This is a fault on the "
+                "Bitrix24 side; it was retried once, and this directory waits for the next "
+                "run. If it stays, tell Bitrix24 support.", **kwargs)
+        return PortalMethodError(f"Bitrix24 rejected {method} {said}", **kwargs)
     if key in _RETRY_CODES or (status >= 500 and key not in _AUTH_CODES):
         return PortalRetriableError(f"Bitrix24 is busy or failing on {method} {said}", **kwargs)
     if key in _AUTH_CODES or status == 401 and key != "insufficient_scope":

@@ -19,9 +19,11 @@ from app.bitrix.client import (
     BatchResult,
     Bitrix24Client,
     extract_rows,
+    retries_for,
 )
 from app.errors import (
     IncompleteReadError,
+    PortalCutOffError,
     PortalError,
     PortalMethodError,
     PortalRetriableError,
@@ -256,7 +258,7 @@ class _Step:
         if not isinstance(error, PortalRetriableError):
             return _Outcome(failure=error)
         attempt = self.attempt + 1
-        if attempt > reader.client.max_retries:
+        if attempt > retries_for(error, reader.client.max_retries):
             return _Outcome(failure=PortalRetriableError(
                 f"{error} (a batch command, gave up after {attempt} attempts)",
                 method=error.method, status=error.status, code=error.code))
@@ -267,6 +269,22 @@ class _Step:
         log.warning("Bitrix24 %s: %s inside a batch; retry %d/%d in %.1f s from where it stopped",
                     reader.query.method, error, attempt, reader.client.max_retries, delay)
         return _Outcome(follow_ups=[replace(self, attempt=attempt, delay=delay, **changes)])
+
+    def send(self, reader: ListReader, commands: dict[str, Command], *, halt: bool
+             ) -> BatchResult | _Outcome:
+        """The batch's result; or, when the portal cut it off, the follow-ups that send it
+        again in halves (the list keeps the smaller size), down to MIN_BATCH_COMMANDS."""
+        try:
+            return reader.client.batch(commands, halt=halt,
+                                       shrinkable=len(commands) > MIN_BATCH_COMMANDS)
+        except PortalCutOffError as exc:
+            if len(commands) <= MIN_BATCH_COMMANDS:
+                return self.retry(reader, exc)
+            reader.shrink_batches(len(commands), exc)
+            return _Outcome(follow_ups=self.halves())
+
+    def halves(self) -> list[_Step]:
+        raise NotImplementedError
 
 
 @dataclass
@@ -296,7 +314,9 @@ class _ChainStep(_Step):
 
     def run(self, reader: ListReader) -> _Outcome:
         plan, commands = self._chain_commands(reader)
-        result = reader.client.batch(commands, halt=True)
+        result = self.send(reader, commands, halt=True)
+        if isinstance(result, _Outcome):
+            return result
         reader.note_batch_time(result.seconds, len(commands))
         outcome = _Outcome()
         going_on: list[_Span] = []
@@ -315,6 +335,14 @@ class _ChainStep(_Step):
                 going_on.append(rest)
         self._queue_the_rest(reader, going_on, crowded, outcome)
         return outcome
+
+    def halves(self) -> list[_Step]:
+        # One chain plans fewer commands by itself once the list's batch size is smaller.
+        if len(self.spans) == 1:
+            return [replace(self, delay=0.0)]
+        middle = len(self.spans) // 2
+        return [replace(self, spans=part, delay=0.0)
+                for part in (self.spans[:middle], self.spans[middle:])]
 
     def _chain_commands(self, reader: ListReader
                         ) -> tuple[list[tuple[_Span, list[str]]], dict[str, Command]]:
@@ -412,11 +440,18 @@ class _OffsetStep(_Step):
 
     starts: tuple[int, ...]
 
+    def halves(self) -> list[_Step]:
+        middle = len(self.starts) // 2
+        return [replace(self, starts=part, delay=0.0)
+                for part in (self.starts[:middle], self.starts[middle:]) if part]
+
     def run(self, reader: ListReader) -> _Outcome:
         query, method = reader.query, reader.query.method
         labels = {f"o{start}": start for start in self.starts}
         commands = {label: (method, query.offset_params(start)) for label, start in labels.items()}
-        result = reader.client.batch(commands, halt=False)
+        result = self.send(reader, commands, halt=False)
+        if isinstance(result, _Outcome):
+            return result
         outcome = _Outcome()
         failed: list[int] = []
         first_error: PortalError | None = None
@@ -525,7 +560,17 @@ class ListReader:
         # handed over (a second pass repeats rows).
         self._offset_pages: dict[int, tuple[Page, int | None]] = {}
         self._offset_seen: set[Any] = set()
-        self.batch_commands = BATCH_SIZE  # chained commands per batch; shrinks if slow
+        self.batch_commands = BATCH_SIZE  # commands per batch; shrinks if slow or cut off
+        self._shrinking = threading.Lock()
+
+    def shrink_batches(self, commands: int, error: PortalError) -> None:
+        """A batch of `commands` was cut off: this list's batches take half as many from now."""
+        smaller = max(MIN_BATCH_COMMANDS, commands // 2)
+        with self._shrinking:
+            if smaller < self.batch_commands:
+                self.batch_commands = smaller
+        log.warning("%s: %s; retrying it as batches of %d commands", self.query.method,
+                    error, smaller)
 
     def note_batch_time(self, seconds: float | None, commands: int) -> None:
         """Keep batches of this list well inside the portal's 60 s per request."""
@@ -769,7 +814,7 @@ class ListReader:
             raise failure
 
     def _run_step(self, step: _Step) -> _Outcome:
-        if step.delay > 0 and self.cancel.wait(step.delay):
+        if step.delay > 0 and self.client.pause(step.delay, self.cancel):
             return _Outcome()
         return step.run(self)
 

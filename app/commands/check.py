@@ -30,6 +30,8 @@ from app.errors import (
     PortalError,
     PortalFatalError,
     PortalMethodError,
+    PortalOverloadError,
+    PortalPlanError,
 )
 from app.masking import mask
 from app.sync.engine import no_active_column_notice
@@ -276,15 +278,27 @@ def _check_portal(report: CheckReport, client: Bitrix24Client,
     try:
         scopes = webhook_scopes(client)
     except PortalError as exc:
-        report.add("webhook", FAIL, str(exc), "copy the inbound webhook URL again into "
-                   f"BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE}); check that the webhook is not "
-                   "deleted or expired and that the portal address is right", CONNECTION)
+        report.add("webhook", FAIL, str(exc), _webhook_fix(exc), CONNECTION)
         for syncer in configured:
             report.add(f"{syncer.name}: portal", SKIP, "not probed: the webhook does not answer")
         return
     report.add("webhook", OK, "answers and is authorised; scopes: " + ", ".join(scopes))
     for syncer in configured:
         _probe(report, client, syncer, scopes)
+
+
+def _webhook_fix(exc: PortalError) -> str:
+    # The message already says what the portal found; the fix follows from that, not from
+    # "the code may be wrong" for every refusal.
+    if isinstance(exc, PortalPlanError | PortalOverloadError):
+        return ("nothing to change here: " + ("move the portal to a commercial Bitrix24 plan"
+                if isinstance(exc, PortalPlanError) else "contact Bitrix24 support"))
+    if (exc.code or "").lower() == "authorization_error":
+        return ("create the webhook again as an active employee with the rights and put its "
+                f"URL into BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE})")
+    return ("copy the inbound webhook URL again into "
+            f"BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE}); check that the webhook is not "
+            "deleted or expired and that the portal address is right")
 
 
 def _needed_scopes(method: str) -> tuple[str, ...]:
