@@ -115,7 +115,7 @@ class RunRecord:
 
 
 def run_status(report: SyncReport) -> str:
-    """The history status of a finished run (see the RUN_* constants)."""
+    """The history status of a finished run (see RunStatus)."""
     if report.fatal:
         return RunStatus.FAILED
     if report.unfinished:
