@@ -69,6 +69,25 @@ def test_keyset_keeps_the_users_filter_and_select():
                       "select": ["title", "id"], "order": {"id": "ASC"}, "start": -1}
 
 
+@pytest.mark.parametrize("method, params, select", [
+    ("crm.item.list", {"entityTypeId": 1040}, ["id", "title", "parentId1036"]),
+    ("crm.deal.list", {}, ["ID", "title", "parentId1036"]),
+    ("crm.item.list", {"entityTypeId": 1040, "select": ["*"]}, ["*"]),  # the user's own
+    ("lists.element.get", {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": 52}, None),
+    ("user.get", {}, None),
+    ("department.get", {}, None),
+    ("crm.type.list", {}, None),
+], ids=["crm-item", "legacy-crm", "own-select", "lists", "user", "department", "crm-type"])
+def test_only_the_mapped_fields_are_asked_for_where_select_works(method, params, select):
+    query = ListQuery(method, params, fields=["title", "parentId1036"])
+    pages = (query.keyset_params(after=5) if query.spec.keyset else query.offset_params(50),
+             query.offset_params(0))
+    for page in pages:
+        assert page.get("select") == select
+    assert "select" not in ListQuery(method, {k: v for k, v in params.items()
+                                              if k != "select"}).offset_params(0)
+
+
 def test_user_get_filter_at_the_top_level_stays_there():
     query = ListQuery("user.get", {"ACTIVE": True, "ADMIN_MODE": 1})
     params = query.keyset_params(after=5)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
 from app.sync.runner import RunOptions, run_sync
-from tests.conftest import hook_method, settings_for, sync
+from tests.conftest import hook_method, settings_for, sync, write_mapping_toml
 
 OK, FAILED, WITH_ERRORS = (DirectoryStatus.OK, DirectoryStatus.FAILED,
                           DirectoryStatus.WITH_ERRORS)
@@ -324,3 +324,54 @@ def test_a_record_without_a_usable_id_is_a_record_error(
     assert "city, id: has no usable id" in report.render_table()
     assert scalar(db, "SELECT COUNT(*) FROM cities") == len(cities) - 1
     assert scalar(db, f"SELECT COUNT(*) FROM cities WHERE name = '{broken}'") == 0
+
+
+def crm_selects(portal) -> list:
+    """The select of every crm.item.list the portal was asked, batch commands included."""
+    from app.testing.php_query import parse_php_query
+
+    found = []
+    for request in portal.requests:
+        if request.method == "crm.item.list":
+            found.append(request.params.get("select"))
+        elif request.method == "batch":
+            for command in request.params["cmd"].values():
+                path, _, query = command.partition("?")
+                if path == "crm.item.list":
+                    found.append(parse_php_query(query).get("select"))
+    return found
+
+
+def test_a_sync_asks_only_for_the_mapped_fields(seeded, db, db_url, tmp_path, mapping):
+    seed_more = [{"title": f"Город {i}", "ufCrm3_1709124000": "x"} for i in range(120)]
+    seeded.add_items(1036, seed_more)
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city", "object")
+
+    assert report.ok
+    selects = crm_selects(seeded)
+    assert len(selects) > 3  # first pages and batch commands
+    assert {tuple(s) for s in selects} == {
+        ("id", "title"),
+        ("id", *mapping["object"]["fields"]),
+    }
+    assert scalar(db, "SELECT COUNT(*) FROM cities") == len(seeded.records("crm:1036"))
+    assert rows(db, "SELECT name FROM cities ORDER BY btxid DESC LIMIT 1") == [("Город 119",)]
+
+
+def test_check_and_a_transforming_syncer_still_see_every_field(seeded, db, db_url, tmp_path,
+                                                               mapping, monkeypatch):
+    from app.commands.check import run_check
+    from app.syncers.city_syncer import CitySyncer
+
+    mapping_file = write_mapping_toml(tmp_path / "mapping.toml", mapping)
+    report = run_check(lambda: settings_for(seeded, db_url, tmp_path,
+                                            SYNC_MAPPING_FILE=str(mapping_file)))
+    assert report.item("city: fields").status == "ok"
+    assert None in crm_selects(seeded)  # --check reads whole rows
+    seeded.reset_stats()
+
+    monkeypatch.setattr(CitySyncer, "transform", lambda self, record: {
+        **record, "title": record["title"] + record.get("stageId", "")})
+    assert sync(seeded, db_url, tmp_path, mapping, "city").ok
+    assert set(crm_selects(seeded)) == {None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client
@@ -96,12 +96,13 @@ class ReadPipeline:
         self._executor = ReaderPool(workers)
         self._feeds: dict[str, DirectoryFeed] = {}
 
-    def start(self, name: str, method: str, params: Mapping[str, Any] | None) -> DirectoryFeed:
-        """Begin reading a directory now (idempotent)."""
+    def start(self, name: str, method: str, params: Mapping[str, Any] | None,
+              fields: Iterable[str] | None = None) -> DirectoryFeed:
+        """Begin reading a directory now (idempotent); `fields`: the only ones it needs."""
         feed = self._feeds.get(name)
         if feed is None:
             reader = ListReader(self.client, method, params, executor=self._executor,
-                                max_in_flight=self.workers)
+                                max_in_flight=self.workers, fields=fields)
             feed = self._feeds[name] = DirectoryFeed(name, reader,
                                                      read_ahead=self.read_ahead).start()
         return feed

@@ -110,8 +110,9 @@ class SyncEngine:
         # on each other); writes still go one directory at a time in dependency order.
         self.reads = ReadPipeline(self.client)
         for name in order:
-            self.reads.start(name, self.syncers[name].mapping.method,
-                             self.syncers[name].mapping.params)
+            syncer = self.syncers[name]
+            self.reads.start(name, syncer.mapping.method, syncer.mapping.params,
+                             fields=syncer.fields_read())
         try:
             self._run_in_order(order, report)
         finally:

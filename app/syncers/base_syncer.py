@@ -103,6 +103,13 @@ class BaseSyncer:
         """Reshape one raw Bitrix24 record before mapping; the default keeps it as is."""
         return record
 
+    def fields_read(self) -> list[str] | None:
+        """The Bitrix24 fields a sync reads: the mapped ones (and a custom id field); None
+        for every field, when `transform` is overridden and may use any of them."""
+        if type(self).transform is not BaseSyncer.transform:
+            return None
+        return [*([self.mapping.id_field] if self.mapping.id_field else []), *self.mapping.fields]
+
     def new_row_defaults(self, columns: set[str]) -> dict[str, Any]:
         """Values for local-only columns of a newly created row."""
         return {}
