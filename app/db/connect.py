@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, PendingRollbackError, SQLAlchemyError
 
 from app.config import mask_database_url
 from app.errors import ConfigError, DatabaseError
@@ -19,6 +19,58 @@ _HINTS = {
     2003: "check MYSQL_HOST and MYSQL_PORT and that the server is running",
     2005: "check MYSQL_HOST",
 }
+
+# What a server-side failure means, in plain words (MySQL/MariaDB error codes).
+_LOST = "the connection to the database was lost"
+_CAUSES = {
+    1021: "the database server's disk is full",
+    1040: "the database server has too many connections",
+    1053: "the database server is shutting down",
+    1114: "a table is full (the database server's disk or a table size limit)",
+    1153: "a statement was larger than the server's max_allowed_packet",
+    1205: "another session held a lock on the same rows for too long (lock wait timeout); "
+          "the transaction was rolled back",
+    1213: "a deadlock with another session; the transaction was rolled back",
+    1290: "the database is read-only (read_only is set, or this is a replica)",
+    1792: "the database is read-only (the transaction is READ ONLY)",
+    1836: "the database is read-only",
+    1927: f"{_LOST}: it was killed on the server (KILL)",
+    2006: f"{_LOST} (the server restarted, or closed a connection that was idle too long)",
+    2013: f"{_LOST} during a statement (a server restart, KILL, or a proxy or firewall "
+          "timeout)",
+    2014: f"{_LOST} (commands out of sync)",
+    2055: _LOST,
+    4031: f"{_LOST}: the server closed it for inactivity (wait_timeout)",
+}
+_SQLITE_CAUSES = {
+    "database is locked": "another program holds a lock on the SQLite database file",
+    "disk is full": "the disk of the SQLite database is full",
+    "readonly database": "the SQLite database file is read-only",
+    "disk i/o error": "the disk of the SQLite database failed to read or write",
+}
+# Errors about the values of the row(s) sent: splitting a chunk finds the record at fault.
+# Anything else (the connection, the server, the transaction) is not about one record.
+_RECORD_CODES = frozenset({
+    1048,  # column cannot be null
+    1062,  # duplicate entry
+    1118,  # row size too large
+    1264,  # out of range value
+    1265,  # data truncated for column
+    1292,  # incorrect date/time value
+    1300,  # invalid character string
+    1364,  # field has no default value
+    1366,  # incorrect value for column (e.g. a 4-byte character in utf8mb3)
+    1367,  # illegal value
+    1406,  # data too long for column
+    1411,  # incorrect value for a function
+    1416,  # cannot get geometry object
+    1441,  # datetime function overflow
+    1451, 1452, 1216, 1217,  # foreign key checks
+    1690,  # value out of range
+    3140,  # invalid JSON text
+    3819,  # check constraint violated (MySQL)
+    4025,  # constraint failed (MariaDB)
+})
 
 
 def make_engine(url: str) -> Engine:
@@ -36,7 +88,26 @@ def make_engine(url: str) -> Engine:
                           f"{exc}", variables=("DATABASE_URL",)) from None
     if engine.dialect.name == "sqlite":
         _fix_sqlite_transactions(engine)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        _use_strict_mode(engine)
     return engine
+
+
+# Without it a server whose default sql_mode is not strict stores 2^31+10 as 2147483647 and
+# cuts a long text to the column's length, with only a warning nobody reads. Strict, the
+# statement fails and the record is reported. ALL, not TRANS: a MyISAM table of the
+# parent project gets the same truth.
+STRICT_MODE = "STRICT_ALL_TABLES"
+
+
+def _use_strict_mode(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            modes = [m for m in (cursor.fetchone()[0] or "").split(",") if m]
+            if STRICT_MODE not in modes:
+                cursor.execute("SET SESSION sql_mode = %s", (",".join([*modes, STRICT_MODE]),))
 
 
 def _fix_sqlite_transactions(engine: Engine) -> None:
@@ -50,14 +121,49 @@ def _fix_sqlite_transactions(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def error_code(exc: BaseException) -> int | None:
+    """The MySQL/MariaDB error number of a driver error, None for others (SQLite)."""
+    args = getattr(getattr(exc, "orig", exc), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def describe_db_error(exc: BaseException) -> str:
-    """A short, secret-free sentence for a driver error, with a hint where we know one."""
-    orig = getattr(exc, "orig", exc)
+    """A short, secret-free sentence for a driver error: the cause in plain words where we
+    know it, then the server's own words, or the server's words and a hint."""
+    orig = getattr(exc, "orig", None) or exc
     args = getattr(orig, "args", ())
-    code = args[0] if args and isinstance(args[0], int) else None
-    detail = str(args[1]) if code is not None and len(args) > 1 else str(orig).splitlines()[0]
+    code = error_code(exc)
+    if code is not None and len(args) > 1:
+        detail = str(args[1])
+    elif orig is exc and args and isinstance(args[0], str):  # SQLAlchemy's own error
+        detail = args[0]
+    else:
+        detail = (str(orig).splitlines() or [type(orig).__name__])[0]
+    cause = _CAUSES.get(code) or _sqlite_cause(detail)
+    if cause is None and getattr(exc, "connection_invalidated", False):
+        cause = _LOST
+    if cause is None and isinstance(exc, PendingRollbackError):
+        cause = f"{_LOST} earlier in this transaction"
+    if cause is not None:
+        return f"{cause} ({detail})"
     hint = _HINTS.get(code)
     return f"{detail}" + (f" ({hint})" if hint else "")
+
+
+def _sqlite_cause(detail: str) -> str | None:
+    lowered = detail.lower()
+    return next((cause for words, cause in _SQLITE_CAUSES.items() if words in lowered), None)
+
+
+def names_a_record(exc: BaseException) -> bool:
+    """Whether a driver error is about the values of the rows sent, not about the
+    connection, the server or the transaction (only then does a record fail alone)."""
+    if getattr(exc, "connection_invalidated", False):
+        return False
+    code = error_code(exc)
+    if code is not None:
+        return code in _RECORD_CODES
+    return isinstance(exc, IntegrityError | DataError)  # SQLite: constraints and values
 
 
 @contextlib.contextmanager

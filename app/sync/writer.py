@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db.connect import describe_db_error
+from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
 from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.sync.values import normalize
@@ -22,6 +22,10 @@ CHUNK = 1000
 # Rows deactivated per statement; ids are rendered inline, so SQLite's bound-parameter
 # limit does not apply and a directory is in practice deactivated in one statement.
 DEACTIVATE_CHUNK = 50_000
+# Room in a packet for the statement around one row's values (INSERT INTO ... VALUES).
+_STATEMENT_ROOM = 64 * 1024
+# Characters the driver escapes with a backslash, so each takes two bytes on the wire.
+_ESCAPED = ("\\", "'", '"', "\0", "\n", "\r", "\x1a")
 
 
 @dataclass
@@ -37,9 +41,18 @@ class TableWriter:
 
     The existing rows (btxid → primary key and mapped values) are read once;
     new rows are inserted in multi-row chunks and changed rows updated in
-    executemany batches. A chunk the database rejects is split in halves inside
-    savepoints until the bad record(s) are found, so they fail alone and the
-    rest commit with a few statements rather than one per row.
+    executemany batches. A chunk the database rejects for a record's values
+    (a duplicate, an out-of-range number, a text too long) is split in halves
+    inside savepoints until the bad record(s) are found, so they fail alone and
+    the rest commit with a few statements rather than one per row. Any other
+    database error (a lost connection, a lock wait timeout, a deadlock, a
+    read-only or full server) is raised at once: it is about no record, and
+    splitting on a dead connection would only report every record as bad.
+
+    A row too big for the server's ``max_allowed_packet`` is never sent (the
+    server would drop the connection): it fails alone, naming its largest field.
+    The driver sends multi-row inserts in statements of about 1 MB, so only a
+    single row can exceed the limit.
     """
 
     def __init__(
@@ -66,8 +79,11 @@ class TableWriter:
         self.pk = list(table.primary_key.columns)[0]
         self.existing: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.seen: set[int] = set()
+        self.max_packet: int | None = None  # bytes; None where the database has no such limit
 
     def load_existing(self) -> None:
+        if self.conn.dialect.name in ("mysql", "mariadb"):
+            self.max_packet = int(self.conn.execute(text("SELECT @@max_allowed_packet")).scalar())
         compared = list(dict.fromkeys([*self.columns, *filter(None, [self.active_column])]))
         query = select(self.pk, self.table.c.btxid, *(self.table.c[c] for c in compared)).where(
             self.table.c.btxid.is_not(None))
@@ -92,6 +108,8 @@ class TableWriter:
             if self.active_column and self.active_column not in values:
                 values[self.active_column] = True  # a record that is back is active again
             current = self.existing.get(record.btxid)
+            if not self._fits(record.btxid, values):
+                continue
             if current is None:
                 row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
                 inserts.append((record.btxid, row))
@@ -129,6 +147,8 @@ class TableWriter:
             with self.conn.begin_nested():
                 action([row for _, row in chunk])
         except SQLAlchemyError as exc:
+            if not names_a_record(exc):
+                raise
             if len(chunk) == 1:
                 column = column_from_error(exc, self.table, self.conn)
                 self.report.add_issue(self.directory, chunk[0][0], column,
@@ -139,6 +159,24 @@ class TableWriter:
             self._run_chunk(chunk[middle:], action, counter)
             return
         setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
+
+    def _fits(self, btxid: int, values: dict[str, Any]) -> bool:
+        """False (and the record reported) when its row would exceed max_allowed_packet."""
+        if self.max_packet is None:
+            return True
+        sizes = {column: _wire_size(value) for column, value in values.items()}
+        total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + _STATEMENT_ROOM
+        if total <= self.max_packet:
+            return True
+        column = max(sizes, key=sizes.__getitem__)
+        self.report.add_issue(
+            self.directory, btxid, column,
+            f"{column} is too big for the database: {sizes[column]:,} bytes, and the server "
+            f"takes at most {self.max_packet:,} bytes in one statement (max_allowed_packet); "
+            "raise max_allowed_packet on the server or shorten the value in Bitrix24")
+        log.warning("%s btxid %s: %s is too big for max_allowed_packet (%d bytes)",
+                    self.directory, btxid, column, sizes[column])
+        return False
 
     def missing_active(self) -> list[Any]:
         """Primary keys of active synced rows that the complete read did not return."""
@@ -166,3 +204,14 @@ class TableWriter:
                 self.conn.execute(update(self.table).where(self.pk.in_(ids))
                                   .values({self.active_column: False}))
         self.stats.deactivated += len(pks)
+
+
+def _wire_size(value: Any) -> int:
+    """The bytes a value takes in a statement the driver sends (escaped text, digits)."""
+    if value is None:
+        return 4
+    if isinstance(value, bytes | bytearray):
+        return 2 * len(value) + 3
+    text_value = value if isinstance(value, str) else str(value)
+    size = len(text_value.encode("utf-8", "surrogatepass"))
+    return size + sum(text_value.count(c) for c in _ESCAPED) + 2

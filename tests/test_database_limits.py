@@ -1,0 +1,133 @@
+"""The database gets what it can hold: strict SQL mode always, values checked against
+max_allowed_packet before they are sent, and a bad value fails its record alone."""
+
+from __future__ import annotations
+
+import textwrap
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import text
+
+from app.db.connect import STRICT_MODE, make_engine
+from app.testing.seed import CITY_ENTITY_TYPE_ID, CITY_REGION_FIELD
+from tests.conftest import sync
+from tests.ops_helpers import execute, query, scalar
+
+CITIES = f"crm:{CITY_ENTITY_TYPE_ID}"
+
+
+def non_strict(url: str, modes: str = "") -> str:
+    """The URL with every new session set to `modes` first, like a server whose default
+    sql_mode is not strict (pymysql runs init_command as it connects)."""
+    return f"{url}&init_command={quote(f'SET SESSION sql_mode = {modes!r}')}"
+
+
+@pytest.mark.parametrize("modes", ["", "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO"])
+def test_a_session_set_to_non_strict_mode_still_gets_strict(mysql_url, modes):
+    url = non_strict(mysql_url, modes)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            mode = conn.execute(text("SELECT @@SESSION.sql_mode")).scalar()
+    finally:
+        engine.dispose()
+    # The server keeps the session's own modes and adds ours (in its own order).
+    assert set(mode.split(",")) == {m for m in modes.split(",") if m} | {STRICT_MODE}
+
+
+def test_an_already_strict_session_is_left_as_it_is(mysql_url):
+    engine = make_engine(non_strict(mysql_url, f"{STRICT_MODE},NO_ENGINE_SUBSTITUTION"))
+    try:
+        with engine.connect() as conn:
+            mode = conn.execute(text("SELECT @@SESSION.sql_mode")).scalar()
+    finally:
+        engine.dispose()
+    assert mode == f"{STRICT_MODE},NO_ENGINE_SUBSTITUTION"
+
+
+def test_an_out_of_range_id_fails_alone_on_a_non_strict_server(seeded, mysql_url, tmp_path,
+                                                               mapping):
+    # Non-strict, MySQL would store 2^31+10 in the INT column as 2147483647, silently.
+    big = 2**31 + 10
+    seeded.add_items(CITY_ENTITY_TYPE_ID, [{"id": big, "title": "Новый город"}])
+    report = sync(seeded, non_strict(mysql_url), tmp_path, mapping, "city")
+    assert report.exit_code == 1
+    [issue] = report.issues
+    assert (issue.directory, issue.btxid, issue.field) == ("city", big, "btxid")
+    assert "Out of range value for column 'btxid'" in issue.message
+    assert report.directories["city"].created == 8
+    assert scalar(mysql_url, "SELECT COUNT(*) FROM cities") == 8
+    assert scalar(mysql_url, "SELECT MAX(btxid) FROM cities") < 2**31 - 1
+
+    # The next run reports it again and changes nothing else; gone from the portal, it is fine.
+    again = sync(seeded, non_strict(mysql_url), tmp_path, mapping, "city")
+    assert (again.exit_code, len(again.issues), again.directories["city"].unchanged) == (1, 1, 8)
+    seeded.delete_record(CITIES, big)
+    assert sync(seeded, non_strict(mysql_url), tmp_path, mapping, "city").exit_code == 0
+
+
+def test_a_text_longer_than_the_real_column_fails_alone_on_a_non_strict_server(
+        seeded, mysql_url, tmp_path, mapping):
+    # The model says 255; the table is narrower (a parent project's migration, say).
+    execute(mysql_url, "ALTER TABLE cities MODIFY name VARCHAR(40) NOT NULL")
+    [first, second, *_] = seeded.records(CITIES)
+    seeded.update_record(CITIES, second["id"], title="Г" * 41)
+    report = sync(seeded, non_strict(mysql_url), tmp_path, mapping, "city")
+    assert report.exit_code == 1
+    [issue] = report.issues
+    assert (issue.directory, issue.btxid, issue.field) == ("city", second["id"], "name")
+    assert "Data too long for column 'name'" in issue.message
+    names = {r["btxid"]: r["name"] for r in query(mysql_url, "SELECT btxid, name FROM cities")}
+    assert len(names) == 7 and second["id"] not in names
+    assert names[first["id"]] == first["title"]
+
+
+PARENT_MODELS = textwrap.dedent("""
+    from sqlalchemy import Boolean, Column, Integer, String
+    from sqlalchemy.dialects.mysql import LONGTEXT
+    from sqlalchemy.orm import declarative_base
+
+    Base = declarative_base()
+
+
+    class City(Base):
+        __tablename__ = "cities"
+        id = Column(Integer, primary_key=True, autoincrement=True)
+        btxid = Column(Integer, unique=True)
+        is_active = Column(Boolean, nullable=False, default=True)
+        name = Column(String(255), nullable=False)
+        note = Column(LONGTEXT)
+""")
+
+
+@pytest.mark.slow
+def test_a_value_over_max_allowed_packet_fails_alone_and_the_connection_survives(
+        seeded, mysql_url, tmp_path, mapping):
+    # A parent project whose cities have a LONGTEXT column: the model sets no length, so
+    # only the server's packet limit stands between a huge value and a dropped connection.
+    (tmp_path / "models.py").write_text(PARENT_MODELS, encoding="utf-8")
+    execute(mysql_url, "ALTER TABLE cities ADD COLUMN note LONGTEXT NULL")
+    mapping["city"]["fields"][CITY_REGION_FIELD] = "note"
+    limit = scalar(mysql_url, "SELECT @@max_allowed_packet")
+    cities = seeded.records(CITIES)
+    huge = cities[3]["id"]  # in the middle: the rows after it go over the same connection
+    seeded.update_record(CITIES, huge, **{CITY_REGION_FIELD: "x" * limit})
+
+    report = sync(seeded, mysql_url, tmp_path, mapping, "city")
+    assert report.exit_code == 1, report.to_dict()
+    [issue] = report.issues
+    assert (issue.directory, issue.btxid, issue.field) == ("city", huge, "note")
+    assert issue.message.startswith(f"note is too big for the database: {limit + 2:,} bytes")
+    assert "max_allowed_packet" in issue.message
+    assert report.directories["city"].created == 7
+    stored = query(mysql_url, "SELECT btxid, LENGTH(note) AS size FROM cities ORDER BY btxid")
+    assert [r["btxid"] for r in stored] == [c["id"] for c in cities if c["id"] != huge]
+
+    # Back to a normal size, it lands; the run after that changes nothing.
+    seeded.update_record(CITIES, huge, **{CITY_REGION_FIELD: "обычное описание"})
+    assert sync(seeded, mysql_url, tmp_path, mapping, "city").exit_code == 0
+    assert scalar(mysql_url, f"SELECT note FROM cities WHERE btxid = {huge}") == \
+        "обычное описание"
+    last = sync(seeded, mysql_url, tmp_path, mapping, "city")
+    assert (last.exit_code, last.directories["city"].unchanged) == (0, 8)
