@@ -21,7 +21,8 @@
     │                              id filter ignored): one directory fails, nothing deactivated
     ├── DatabaseError              cannot reach the database or run a statement (exit 3)
     ├── RecordError                one record cannot be stored (directory, btxid, field)
-    └── LockHeldError              another run holds the sync lock (exit 4)
+    ├── LockHeldError              another run holds the sync lock (exit 4)
+    └── LockLostError              this run lost the sync lock mid-run and stopped (exit 4)
 
     StopRequested                  not an error: the run was asked to stop (see its docstring)
 
@@ -164,6 +165,12 @@ class LockHeldError(SyncError):
     exit_code = 4
 
 
+class LockLostError(SyncError):
+    """The run's lock went away mid-run (its connection died); it stopped writing."""
+
+    exit_code = 4
+
+
 class StopRequested(Exception):
     """The run was asked to stop; raised where that is noticed, from the reader up.
 
@@ -215,11 +222,18 @@ EXIT_CODES = (
              "missing: nothing was written",
              "ошибка в параметрах, настройках, сопоставлении или схеме базы либо не установлен "
              "пакет Python; ничего не записано"),
-    ExitCode(DatabaseError.exit_code, "cannot reach or authenticate to Bitrix24 or the database",
-             "не удаётся подключиться или авторизоваться в Bitrix24 или в базе данных"),
+    ExitCode(DatabaseError.exit_code,
+             "cannot reach or authenticate to Bitrix24 or the database, or the database failed "
+             "mid-run (a lost connection, a deadlock, a full disk)",
+             "не удаётся подключиться или авторизоваться в Bitrix24 или в базе данных, или база "
+             "отказала посреди запуска (оборвалось соединение, взаимоблокировка, кончилось "
+             "место)"),
     ExitCode(LockHeldError.exit_code,
-             "another sync is running against the same database: this one did not start",
-             "уже идёт другая синхронизация с той же базой; этот запуск не начинался"),
+             "another sync is running against the same database: this one did not start; or "
+             "this run lost its lock mid-run and stopped before writing more",
+             "уже идёт другая синхронизация с той же базой; этот запуск не начинался. Или "
+             "запуск потерял блокировку посреди работы и остановился, не записав больше "
+             "ничего"),
     ExitCode(127, "sync-cron.sh, sync-cron.ps1: no Python found",
              "`sync-cron.sh`, `sync-cron.ps1`: не найден Python"),
     ExitCode(129, "service.py: a second SIGHUP ended it at once",

@@ -47,8 +47,8 @@ def held_lock(url: str) -> Iterator[None]:
     """Hold the run lock of `url` the way another run (another process or host) would."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn, run_lock(conn) as exclusive:
-            assert exclusive
+        with engine.connect() as conn, run_lock(conn) as held:
+            assert held.exclusive
             yield
     finally:
         engine.dispose()

@@ -134,8 +134,8 @@ def test_sqlite_lock_is_held_across_processes_and_dies_with_them(seeded, sqlite_
 
 def test_in_memory_sqlite_needs_no_lock():
     engine = make_engine("sqlite://")
-    with engine.connect() as conn, run_lock(conn) as exclusive:
-        assert exclusive is False
+    with engine.connect() as conn, run_lock(conn) as held:
+        assert held.exclusive is False
     engine.dispose()
 
 

@@ -18,11 +18,12 @@ import pytest
 
 import service
 from app.cron import CronSchedule
+from app.db.run_lock import lock_file_for
 from app.service import loop as service_loop
 from app.sync.runner import RunOptions, run_sync
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
-from tests.conftest import settings_for, write_mapping_toml
+from tests.conftest import hook_method, settings_for, write_mapping_toml
 from tests.ops_helpers import held_lock, history, query, scalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -351,3 +352,27 @@ def test_sigterm_between_runs_exits_0_at_once(sqlite_url, tmp_path, mapping):
     assert "SIGTERM received: stopping after the current step" in log
     assert log.rstrip().endswith("bitrix-sync service stopped")
     assert portal.request_count == 0
+
+
+def test_a_lost_lock_is_logged_as_such_and_the_service_goes_on(monkeypatch, logs, seeded,
+                                                                sqlite_url, tmp_path, mapping):
+    lock_file = lock_file_for(Path(sqlite_url.removeprefix("sqlite:///")))
+
+    def replace_lock_file(call, params, answer):
+        if call == 1:  # the first run's read of the users: its lock file is replaced
+            lock_file.unlink()
+            lock_file.touch()
+        return answer
+
+    hook_method(monkeypatch, seeded, "user.get", replace_lock_file)
+    settings = settings_for(seeded, sqlite_url, tmp_path, SYNC_ON_START="true")
+    harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2)
+    harness.run(settings, mapping)
+
+    assert [r.exit_code for r in harness.results] == [4, 0]
+    assert [status for _, status, _ in history(sqlite_url)] == ["failed", "ok"]
+    said = lines(logs) + lines(logs, "app.sync.engine")
+    assert any(level == logging.ERROR and "This run lost its lock on the database" in message
+               for level, message in said)
+    assert not any("another sync holds the lock" in message for _, message in said)
+    assert counts(sqlite_url) == {**TABLES, "objects": 40}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client
@@ -69,14 +69,21 @@ class DirectoryFeed:
                 if final and self.reader.cancel.is_set():
                     return
 
-    def pages(self, stop: threading.Event | None = None) -> Iterator[Page]:
-        """The pages as they arrive; StopRequested as soon as `stop` is set while waiting."""
+    def pages(self, stop: threading.Event | None = None,
+              waiting: Callable[[], None] | None = None) -> Iterator[Page]:
+        """The pages as they arrive; StopRequested as soon as `stop` is set while waiting.
+
+        `waiting()` is called every tenth of a second while no page is there (what it
+        raises ends the read).
+        """
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if stop is not None and stop.is_set():
                     raise StopRequested from None
+                if waiting is not None:
+                    waiting()
                 continue
             if item is _END:
                 break
@@ -108,11 +115,12 @@ class ReadPipeline:
         return feed
 
     def pages(self, name: str, method: str, params: Mapping[str, Any] | None, *,
-              stop: threading.Event | None = None) -> Iterator[Page]:
+              stop: threading.Event | None = None,
+              waiting: Callable[[], None] | None = None) -> Iterator[Page]:
         """The directory's pages, from its background read (started now if it was not)."""
         feed = self.start(name, method, params)
         try:
-            yield from feed.pages(stop)
+            yield from feed.pages(stop, waiting)
         finally:
             feed.cancel()  # the writer stopped early (stop request, database error)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.cron import CronSchedule, format_duration, format_moment
 from app.db.connect import check_connection, make_engine
-from app.db.history import RunRecord, last_success, recent_runs
+from app.db.history import PROCESS_GONE, RunRecord, RunStatus, last_success, recent_runs
+from app.db.run_lock import run_alive
 from app.errors import ConfigError
 from app.report import Counter
 from app.text import render_table, shorten
@@ -116,8 +117,9 @@ class StatusReport:
             took = format_duration(timedelta(seconds=run.seconds)) \
                 if run.seconds is not None else "-"
             totals = run.totals
+            status = f"{run.status} (the process is gone)" if run.process_gone else run.status
             rows.append((str(run.id), self._local(run.started_at), took, run.triggered_by,
-                         run.status, *(str(totals[k]) for k in _TABLE_COUNTERS)))
+                         status, *(str(totals[k]) for k in _TABLE_COUNTERS)))
         lines = render_table(rows, right={0, 2, *range(5, len(head))})
         indent = " " * (max(len(row[0]) for row in rows) + 2)  # under the start time
         out = []
@@ -147,12 +149,20 @@ def gather_status(settings: Settings, *, max_age: timedelta | None = None, limit
     try:
         check_connection(engine)
         with engine.connect() as conn:
-            runs = recent_runs(conn, limit)
+            runs = [_settled(conn, run) for run in recent_runs(conn, limit)]
             success = last_success(conn)
     finally:
         engine.dispose()
     return StatusReport(runs=runs, last_success=success, now=now or datetime.now(UTC),
                         schedule=schedule, schedule_problem=problem, max_age=max_age)
+
+
+def _settled(conn, run: RunRecord) -> RunRecord:
+    """A 'running' row whose lock nobody holds: its process is gone (killed, crashed)."""
+    if run.status != RunStatus.RUNNING or run_alive(conn, run.id) is not False:
+        return run
+    return replace(run, status=RunStatus.INTERRUPTED, process_gone=True,
+                   error=run.error or PROCESS_GONE)
 
 
 def _age_text(age: timedelta) -> str:

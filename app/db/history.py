@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,6 +48,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"            # could not start or go on (exit 2/3)
     STOPPED = "stopped"          # stop requested; unfinished directories rolled back
     INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
+PROCESS_GONE = ("the process ended before the run finished (killed, crashed or lost its "
+                "database connection)")
 
 
 _ERROR_LIMIT = 2000
@@ -86,6 +89,7 @@ class RunRecord:
     error: str | None = None
     host: str | None = None
     pid: int | None = None
+    process_gone: bool = False  # a 'running' row whose lock nobody holds (see --status)
 
     @property
     def seconds(self) -> float | None:
@@ -111,6 +115,7 @@ class RunRecord:
             "error": self.error,
             "host": self.host,
             "pid": self.pid,
+            "process_gone": self.process_gone,
         }
 
 
@@ -154,18 +159,23 @@ class RunHistory:
         self.conn = conn
         self._broken = False
 
-    def begin(self, trigger: str, report: SyncReport, *, exclusive: bool) -> int | None:
-        """Create the table if needed and insert the run's 'running' row; its id or None."""
+    def begin(self, trigger: str, report: SyncReport, *,
+              alive: Callable[[int], bool]) -> int | None:
+        """Create the table if needed and insert the run's 'running' row; its id or None.
+
+        Older 'running' rows are marked interrupted, but only those whose process
+        is gone (`alive(id)` is False): a run that lost the lock and has yet to
+        notice it finishes its own row.
+        """
 
         def write() -> int:
             RUNS.create(self.conn, checkfirst=True)
-            if exclusive:
-                # We hold the lock, so no other run is alive: 'running' rows are leftovers
-                # of a process that was killed or lost its database connection.
-                self.conn.execute(update(RUNS).where(RUNS.c.status == RunStatus.RUNNING).values(
-                    status=RunStatus.INTERRUPTED,
-                    error="the process ended before the run finished (killed, crashed or "
-                          "lost its database connection)"))
+            running = self.conn.execute(
+                select(RUNS.c.id).where(RUNS.c.status == RunStatus.RUNNING))
+            dead = [run_id for run_id in running.scalars().all() if not alive(run_id)]
+            if dead:
+                self.conn.execute(update(RUNS).where(RUNS.c.id.in_(dead)).values(
+                    status=RunStatus.INTERRUPTED, error=PROCESS_GONE))
             result = self.conn.execute(insert(RUNS).values(
                 started_at=_naive_utc(report.started_at), triggered_by=trigger,
                 status=RunStatus.RUNNING, host=socket.gethostname()[:255], pid=os.getpid()))

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import database_errors, describe_db_error
-from app.errors import DatabaseError, LockHeldError
+from app.errors import DatabaseError, LockHeldError, LockLostError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,36 @@ _MYSQL_NAME_LIMIT = 64  # MySQL 5.7+ rejects longer GET_LOCK names
 # A run may keep its lock connection idle for a long time; hosts that set a short
 # wait_timeout would otherwise drop it mid-run and silently release the lock.
 _LOCK_SESSION_TIMEOUT = 7 * 24 * 3600
+_LOST_ADVICE = ("another sync may be running now, so this run stopped before writing more "
+                "(the directory in progress was rolled back; those finished before are kept). "
+                "Run again to sync the rest")
+
+
+class HeldLock:
+    """The run lock as this run holds it; `check()` proves it is still this run's.
+
+    `exclusive` is False when the database needs no lock (an in-memory SQLite
+    database, a dialect without one): then every method is a no-op.
+    """
+
+    exclusive = False
+
+    def check(self) -> None:
+        """Raise LockLostError (exit 4) when this run no longer holds the lock."""
+
+    def claim(self, run_id: int) -> None:
+        """Mark history row `run_id` as this live process's, for other runs and --status."""
+
+    def run_alive(self, run_id: int) -> bool:
+        """Whether another live process owns history row `run_id` (we hold the run lock)."""
+        return not self.exclusive  # without a lock nothing can be known: leave the row
+
+    def release(self) -> None:
+        """Give up what claim() took (the run lock itself goes with its context)."""
 
 
 @contextlib.contextmanager
-def run_lock(conn: Connection) -> Iterator[bool]:
+def run_lock(conn: Connection) -> Iterator[HeldLock]:
     """Hold the sync lock of `conn`'s database for the duration of the block.
 
     Policy:
@@ -35,28 +61,65 @@ def run_lock(conn: Connection) -> Iterator[bool]:
     * MySQL/MariaDB: ``GET_LOCK('bitrix_sync:<database>', 0)`` on `conn`, which the
       caller keeps open for the whole run. The lock belongs to the server session,
       so runs on different hosts against one database exclude each other, and it
-      disappears with the connection if the process dies.
+      disappears with the connection if the process dies. It also disappears when
+      only the connection dies (KILL, a server restart, a proxy's idle timeout)
+      while the process goes on: so the run calls `check()` before every commit,
+      which asks the server whether this very session still holds the lock, and
+      stops (LockLostError, exit 4) instead of writing beside the next run.
+    * Each recorded run also holds a lock of its own, ``...#run<id>``, on a second
+      connection: "a live process owns this history row". A 'running' row whose
+      lock nobody holds belongs to a process that is gone; one whose lock is held
+      belongs to a run that lost the run lock and has yet to notice; it finishes
+      its row itself.
     * SQLite: an exclusive OS lock (``fcntl.flock``, ``msvcrt.locking`` on Windows)
       on ``<database file>.lock``. The OS drops it when the process dies. The file
       is left in place on release: deleting it would let a process that already
-      opened the old file and one that creates a new one both "hold" the lock.
+      opened the old file and one that creates a new one both "hold" the lock;
+      `check()` notices that the file was deleted or replaced.
     * An in-memory SQLite database or another dialect: nothing to share, no lock.
 
-    Never waits: a held lock raises LockHeldError (exit 4) at once. Yields True
-    when a real lock is held, False when the database needs none.
+    Never waits: a held lock raises LockHeldError (exit 4) at once.
     """
     dialect = conn.engine.dialect.name
     if dialect in ("mysql", "mariadb"):
-        with _mysql_lock(conn):
-            yield True
+        with _mysql_lock(conn) as held:
+            try:
+                yield held
+            finally:
+                held.release()
     elif dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
-        with _file_lock(lock_file_for(database_file)):
-            yield True
+        with _file_lock(lock_file_for(database_file)) as held:
+            yield held
     else:
         if dialect != "sqlite":
             log.warning("no run lock for %s databases; make sure only one sync runs at a time",
                         dialect)
-        yield False
+        yield HeldLock()
+
+
+def run_alive(conn: Connection, run_id: int) -> bool | None:
+    """Whether a live process owns history row `run_id` (for --status; we hold no lock).
+
+    None when the database cannot tell (no lock for it). On SQLite the row is the
+    only run there can be, so its process is alive while the lock file is locked;
+    the probe holds the file for an instant, and a run starting in that instant is
+    turned away (exit 4) like any run that meets another.
+    """
+    dialect = conn.engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        name = _run_lock_name(conn, run_id)
+        return conn.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar() \
+            is not None
+    if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
+        path = lock_file_for(database_file)
+        if not path.is_file():
+            return False
+        with open(path, "a+b") as handle:
+            if not _try_lock(handle):
+                return True
+            _unlock(handle)
+        return False
+    return None
 
 
 def mysql_lock_name(database: str) -> str:
@@ -79,19 +142,109 @@ def _sqlite_file(conn: Connection) -> Path | None:
     return Path(database)
 
 
+def run_lock_name(database: str, run_id: int) -> str:
+    """The GET_LOCK name that says "a live process owns history row `run_id`"."""
+    return mysql_lock_name(f"{database}#run{run_id}")
+
+
+def _run_lock_name(conn: Connection, run_id: int) -> str:
+    database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+    return run_lock_name(database or "", run_id)
+
+
+class _MysqlLock(HeldLock):
+    """GET_LOCK held by one server session, whose id we keep to compare."""
+
+    exclusive = True
+
+    def __init__(self, conn: Connection, database: str, name: str, session: int) -> None:
+        self.conn, self.database, self.name, self.session = conn, database, name, session
+        self._run: tuple[int, Connection] | None = None  # the claimed row and its connection
+
+    def check(self) -> None:
+        try:
+            holder, current = self.conn.execute(
+                text("SELECT IS_USED_LOCK(:name), CONNECTION_ID()"), {"name": self.name}).one()
+        except SQLAlchemyError as exc:
+            self._end_transaction()
+            raise self._lost(f"its connection failed: {describe_db_error(exc)}") from None
+        self._end_transaction()
+        if current != self.session:
+            # SQLAlchemy reconnected a connection the server had closed: a new session,
+            # which holds nothing.
+            raise self._lost("its connection was closed (the server restarted, KILL, or an "
+                             "idle timeout) and reopened")
+        if holder != self.session:
+            raise self._lost("the server no longer has it" if holder is None else
+                             f"another session (connection {holder}) holds it now")
+        self._keep_claim()
+
+    def claim(self, run_id: int) -> None:
+        name = run_lock_name(self.database, run_id)
+        try:
+            conn = self.conn.engine.connect()
+            conn.execute(text(f"SET SESSION wait_timeout = {_LOCK_SESSION_TIMEOUT}"))
+            conn.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name})
+            conn.commit()
+        except SQLAlchemyError as exc:
+            # Without it a second run would take our row for a dead one: a worse label,
+            # not a worse sync.
+            log.warning("cannot mark run %s as alive: %s", run_id, describe_db_error(exc))
+            return
+        self._run = (run_id, conn)
+
+    def run_alive(self, run_id: int) -> bool:
+        name = run_lock_name(self.database, run_id)
+        return self.conn.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar() \
+            is not None
+
+    def release(self) -> None:
+        if self._run is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                self._run[1].close()  # the server frees the row's lock with the session
+            self._run = None
+
+    def _keep_claim(self) -> None:
+        # The row's lock may have gone with its own connection; take it again (it is ours
+        # by name, nobody else asks for it).
+        if self._run is None:
+            return
+        run_id, conn = self._run
+        try:
+            mine = conn.execute(text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"),
+                                {"name": run_lock_name(self.database, run_id)}).scalar()
+            conn.rollback()
+        except SQLAlchemyError:
+            mine = False
+        if not mine:
+            self.release()
+            self.claim(run_id)
+
+    def _end_transaction(self) -> None:
+        # The check's SELECT began a transaction; history writes need none open. After a
+        # connection error this also lets the connection reconnect for the history row.
+        with contextlib.suppress(SQLAlchemyError):
+            self.conn.rollback()
+
+    def _lost(self, why: str) -> LockLostError:
+        return LockLostError(f"This run lost its lock on the database {self.database!r} "
+                             f"(the MySQL lock {self.name!r}: {why}); {_LOST_ADVICE}.")
+
+
 @contextlib.contextmanager
-def _mysql_lock(conn: Connection) -> Iterator[None]:
+def _mysql_lock(conn: Connection) -> Iterator[_MysqlLock]:
     with database_errors("Cannot take the sync lock on the database"):
         database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
         name = mysql_lock_name(database or "")
         conn.execute(text(f"SET SESSION wait_timeout = {_LOCK_SESSION_TIMEOUT}"))
-        got = conn.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar()
+        got, session = conn.execute(text("SELECT GET_LOCK(:name, 0), CONNECTION_ID()"),
+                                    {"name": name}).one()
         conn.commit()
     if got != 1:
         raise LockHeldError(f"Another sync is already running against the database "
                             f"{database!r} (the MySQL lock {name!r} is taken)")
     try:
-        yield
+        yield _MysqlLock(conn, database or "", name, session)
     finally:
         try:
             conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
@@ -101,8 +254,31 @@ def _mysql_lock(conn: Connection) -> Iterator[None]:
             log.debug("could not release the lock %s: %s", name, describe_db_error(exc))
 
 
+class _FileLock(HeldLock):
+    """An OS lock on an open lock file."""
+
+    exclusive = True
+
+    def __init__(self, path: Path, handle: IO[bytes]) -> None:
+        self.path, self.handle = path, handle
+
+    def check(self) -> None:
+        # Deleted or replaced, the file a new run locks is not ours: both would "hold" it.
+        try:
+            same = os.path.samestat(os.fstat(self.handle.fileno()), os.stat(self.path))
+        except OSError:
+            same = False
+        if not same:
+            raise LockLostError(f"This run lost its lock on the database {self.path.stem!r} "
+                                f"(the lock file {self.path} was deleted or replaced); "
+                                f"{_LOST_ADVICE}.")
+
+    def run_alive(self, run_id: int) -> bool:
+        return False  # we hold the only lock there is: any other 'running' row is dead
+
+
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def _file_lock(path: Path) -> Iterator[_FileLock]:
     try:
         handle = open(path, "a+b")  # stays open (and locked) for the whole run
     except OSError as exc:
@@ -113,7 +289,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             raise LockHeldError(f"Another sync is already running against the database "
                                 f"{path.stem!r} (the lock file {path} is locked)")
         try:
-            yield
+            yield _FileLock(path, handle)
         finally:
             _unlock(handle)
     finally:

@@ -61,7 +61,10 @@ def _after_run(result: object, next_run: datetime | None) -> None:
                     "progress was rolled back)", ", ".join(result.unfinished))
     if next_run is None:  # stopping: there is no next run
         return
-    if isinstance(result, SyncReport) and result.fatal_exit_code == LockHeldError.exit_code:
+    # A held lock turns a run away before it starts a directory; a lost one (exit 4 too)
+    # ends a run that did start, and its error is logged already.
+    if isinstance(result, SyncReport) and result.fatal_exit_code == LockHeldError.exit_code \
+            and not result.directories:
         log.warning("skipped this run because another sync holds the lock; next run at %s",
                     format_moment(next_run))
     else:

@@ -18,6 +18,7 @@ from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
 from app.errors import (
     DatabaseError,
+    LockLostError,
     MappingError,
     PortalError,
     PortalFatalError,
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 # progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
 Progress = Callable[[str, str, int], None]
+
+# How often the run lock is checked while the writer waits for pages (it is checked before
+# every write and commit regardless). The check also keeps the lock's connection from
+# looking idle to a proxy or firewall.
+LOCK_CHECK_SECONDS = 15.0
 
 
 class PendingRow:
@@ -90,6 +96,7 @@ class SyncEngine:
         dry_run: bool = False,
         stop_event: threading.Event | None = None,
         progress: Progress | None = None,
+        lock_check: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.db = db
@@ -99,24 +106,34 @@ class SyncEngine:
         self.dry_run = dry_run
         self.stop_event = stop_event or threading.Event()
         self.progress = progress or (lambda directory, phase, rows: None)
+        # Raises LockLostError when this run no longer holds the run lock (run_guard's).
+        self.lock_check = lock_check or (lambda: None)
+        self._lock_checked = time.monotonic()
         self.reads: ReadPipeline | None = None
+        self._started: list[str] = []
+        self._committed: set[str] = set()
 
     def run(self, order: list[str], report: SyncReport | None = None) -> SyncReport:
         """Sync the directories of `order`, which run_order() has put in dependency order."""
         report = report or SyncReport(dry_run=self.dry_run)
         for name in order:
             report.directory(name)
-        # Every directory is read in the background from the start (reads do not depend
-        # on each other); writes still go one directory at a time in dependency order.
-        self.reads = ReadPipeline(self.client)
-        for name in order:
-            syncer = self.syncers[name]
-            self.reads.start(name, syncer.mapping.method, syncer.mapping.params,
-                             fields=syncer.fields_read())
+        self._started, self._committed = [], set()
         try:
+            # Every directory is read in the background from the start (reads do not depend
+            # on each other); writes still go one directory at a time in dependency order.
+            self.reads = ReadPipeline(self.client)
+            for name in order:
+                syncer = self.syncers[name]
+                self.reads.start(name, syncer.mapping.method, syncer.mapping.params,
+                                 fields=syncer.fields_read())
             self._run_in_order(order, report)
+        except BaseException as exc:
+            self._unfinished(order, report, exc)
+            raise
         finally:
-            self.reads.close()
+            if self.reads is not None:
+                self.reads.close()
             self.reads = None
         return report
 
@@ -128,12 +145,34 @@ class SyncEngine:
                 stats.message = "not run: " + ("the run stopped early" if not report.fatal
                                                else "an earlier error ended the run")
                 continue
+            self._started.append(name)
             try:
+                self._check_lock(now=True)  # a run that lost its lock starts nothing more
                 self.sync_directory(name, report)
-            except (PortalFatalError, DatabaseError) as exc:
+            except (PortalFatalError, DatabaseError, LockLostError) as exc:
                 stats.fail(str(exc))
                 report.fail(exc)
                 log.error("%s: %s", name, exc)
+
+    def _unfinished(self, order: list[str], report: SyncReport, exc: BaseException) -> None:
+        """After an unexpected error (a bug, MemoryError, Ctrl+C), no directory that did not
+        finish may look ok: the one in progress failed (or stopped), the rest did not run."""
+        stopped = not isinstance(exc, Exception)  # KeyboardInterrupt, SystemExit
+        current = self._started[-1] if self._started else None
+        for name in order:
+            stats = report.directory(name)
+            if name in self._committed or (name != current and name in self._started):
+                continue  # finished: its outcome is already in the report
+            if name != current:
+                stats.status = DirectoryStatus.SKIPPED
+                stats.message = "not run: " + ("the run stopped early" if stopped else
+                                               "an earlier error ended the run")
+            elif stopped:
+                stats.status = DirectoryStatus.SKIPPED
+                stats.message = "stopped; changes rolled back"
+            else:
+                stats.fail(f"did not finish: unexpected error {type(exc).__name__}; "
+                           "changes rolled back")
 
     def sync_directory(self, name: str, report: SyncReport) -> None:
         """Read one directory completely and write it in one transaction."""
@@ -150,6 +189,10 @@ class SyncEngine:
             with database_errors(f"Database error while writing {name}"):
                 finished = self._sync_in_transaction(syncer, table, report)
         finally:
+            if name not in self._committed:
+                # Rolled back (a stop, a database error, a lost lock, a crash): the report
+                # and the history count what was committed.
+                stats.created = stats.updated = stats.deactivated = 0
             stats.seconds = time.monotonic() - started
             self.progress(name, "done", stats.fetched)
         if not finished:
@@ -184,7 +227,7 @@ class SyncEngine:
                 stats.message = "stopped; changes rolled back"
                 return False
             except PortalError as exc:
-                transaction.commit()  # keep what arrived; deactivate nothing
+                self._commit(name, transaction)  # keep what arrived; deactivate nothing
                 stats.fail(f"read incomplete, nothing deactivated: {exc}")
                 report.add_issue(name, None, None, str(exc))
                 if isinstance(exc, PortalFatalError):
@@ -193,8 +236,19 @@ class SyncEngine:
             stats.complete = True
             self.progress(name, "writing", stats.fetched)
             self._deactivate(name, writer, report)
-            transaction.commit()
+            self._commit(name, transaction)
         return True
+
+    def _commit(self, name: str, transaction) -> None:
+        self._check_lock(now=True)  # never commit beside a run that took our lock
+        transaction.commit()
+        self._committed.add(name)
+
+    def _check_lock(self, *, now: bool = False) -> None:
+        """Check the run lock (at most every LOCK_CHECK_SECONDS unless `now`)."""
+        if now or time.monotonic() - self._lock_checked >= LOCK_CHECK_SECONDS:
+            self.lock_check()
+            self._lock_checked = time.monotonic()
 
     def _references(self, syncer: BaseSyncer, report: SyncReport) -> dict[str, dict[int, Any]]:
         """Reference column -> {btxid: local id} of the directory it points at."""
@@ -232,19 +286,25 @@ class SyncEngine:
                         if exc.btxid is not None:
                             writer.keep(exc.btxid)
                 if len(prepared) >= CHUNK:
-                    writer.write(prepared)
+                    self._write(writer, prepared)
                     prepared = []
         except PortalError:
-            writer.write(prepared)  # what arrived is kept; the caller deactivates nothing
+            self._write(writer, prepared)  # what arrived is kept; nothing is deactivated
             raise
-        writer.write(prepared)
+        self._write(writer, prepared)
+
+    def _write(self, writer: TableWriter, prepared: list[Prepared]) -> None:
+        if prepared:
+            self._check_lock(now=True)  # nothing is sent beside a run that took our lock
+            writer.write(prepared)
 
     def _pages(self, name: str, mapping) -> Iterator[list[dict[str, Any]]]:
         """The directory's pages from the run's background reads (run() opens them)."""
         if self.reads is None:
             raise RuntimeError("SyncEngine reads a directory only inside run()")
         # A stop is noticed while waiting for a page too (StopRequested), not only between pages.
-        return self.reads.pages(name, mapping.method, mapping.params, stop=self.stop_event)
+        return self.reads.pages(name, mapping.method, mapping.params, stop=self.stop_event,
+                                waiting=self._check_lock)
 
     def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
                 report: SyncReport) -> Prepared:

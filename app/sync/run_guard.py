@@ -7,14 +7,18 @@ from collections.abc import Iterator
 
 from app.db.connect import check_connection, make_engine
 from app.db.history import RunHistory
-from app.db.run_lock import run_lock
+from app.db.run_lock import HeldLock, run_lock
 from app.errors import LockHeldError
 from app.report import SyncReport
 
 
 @contextlib.contextmanager
-def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator[None]:
+def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator[HeldLock]:
     """Run the block as the only sync on this database, recorded in the run history.
+
+    Yields the held lock: the block calls its `check()` before each commit, so a
+    run whose lock went away stops (LockLostError, exit 4) instead of writing
+    beside the run that took it.
 
     Raises DatabaseError (exit 3) when the database cannot be reached and
     LockHeldError (exit 4, naming the run that holds the lock when the history
@@ -33,15 +37,17 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
         with engine.connect() as conn, contextlib.ExitStack() as stack:
             history = RunHistory(conn)
             try:
-                exclusive = stack.enter_context(run_lock(conn))
+                held = stack.enter_context(run_lock(conn))
             except LockHeldError as exc:
                 raise LockHeldError(f"{exc}{history.holder()}; this run did not start. "
                                     "Try again when that run has finished.") from None
             run_id = None if report.dry_run else history.begin(trigger, report,
-                                                               exclusive=exclusive)
+                                                               alive=held.run_alive)
+            if run_id is not None:
+                held.claim(run_id)
             crash: BaseException | None = None
             try:
-                yield
+                yield held
             except BaseException as exc:
                 crash = exc
                 raise

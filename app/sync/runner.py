@@ -143,7 +143,7 @@ def run_sync(
             # The inner _ends_run puts an error of the sync itself in the report before
             # guarded_run finishes the run's history row; the outer one takes the errors
             # that come before the run (checks, lock).
-            with guarded_run(settings.database_url, options.trigger, report), \
+            with guarded_run(settings.database_url, options.trigger, report) as held, \
                     _ends_run(report, options.trigger):
                 client = client or Bitrix24Client(
                     settings.webhook_url, timeout=settings.bitrix_timeout,
@@ -152,7 +152,7 @@ def run_sync(
                 sync = SyncEngine(client=client, db=db, models=models, syncers=syncers,
                                   allow_mass_deactivation=options.allow_mass_deactivation,
                                   dry_run=options.dry_run, stop_event=stop_event,
-                                  progress=progress)
+                                  progress=progress, lock_check=held.check)
                 sync.run(order, report)
     finally:
         if db is not None:
