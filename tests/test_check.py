@@ -38,14 +38,15 @@ class World:
                 conn.execute(text(statement))
         engine.dispose()
 
-    def check(self):
+    def check(self, *names: str):
         env = {"BITRIX_WEBHOOK_URL": self.portal.webhook_url, "DATABASE_URL": self.db_url,
                "BITRIX_MAX_RETRIES": "0",
                "SYNC_MAPPING_FILE": str(write_mapping_toml(self.tmp_path / "mapping.toml",
                                                            self.mapping)),
                **self.env}
         env = {k: v for k, v in env.items() if v is not None}
-        return run_check(lambda: load_settings(environ=env, project_dir=self.tmp_path / "p"))
+        return run_check(lambda: load_settings(environ=env, project_dir=self.tmp_path / "p"),
+                         names)
 
 
 @pytest.fixture
@@ -208,6 +209,17 @@ def test_a_dead_webhook_skips_the_probes(world):
     _bad_code(world)
     report = world.check()
     assert [report.item(f"{n}: portal").status for n in DIRECTORIES] == [SKIP] * 5
+
+
+def test_the_model_of_a_referenced_directory_outside_the_run_is_checked(world):
+    world.mapping["city"]["model"] = "Town"  # the built-in models have no Town
+
+    report = world.check("object")  # object's city_id needs the cities' table
+
+    item = report.item("city: model")
+    assert item.status == FAIL and "have no class 'Town'" in item.detail
+    assert "which [object] refers to" in item.detail
+    assert report.exit_code == 2
 
 
 def test_an_unusable_database_driver_keeps_the_checklist(world):

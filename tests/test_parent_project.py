@@ -390,3 +390,16 @@ def test_setup_problems_of_every_directory_come_together(seeded, db, db_url, tmp
         assert sum(words in line for line in lines) == 1, (words, report.fatal)
     assert len(lines) == 6
     assert rows(db, "SELECT COUNT(*) FROM users") == [(0,)]
+
+
+def test_a_referenced_directory_s_missing_model_stops_the_run_before_any_write(
+        seeded, db, db_url, tmp_path, mapping):
+    """--sync category object reads city's table for object's references: its model counts."""
+    mapping["city"]["model"] = "Town"  # the built-in models have no Town
+
+    report = sync(seeded, db_url, tmp_path, mapping, "category", "object")
+
+    assert report.exit_code == 2
+    assert "have no class 'Town' (the model of [city], which [object] refers to, from " \
+           "[city] in mapping.toml)" in report.fatal
+    assert rows(db, "SELECT COUNT(*) FROM violation_categories") == [(0,)]

@@ -35,7 +35,7 @@ from app.errors import (
 )
 from app.masking import mask
 from app.sync.engine import no_active_column_notice
-from app.sync.runner import schema_needs, select_directories
+from app.sync.runner import model_problem, referred_outside, schema_needs, select_directories
 from app.syncers import BaseSyncer
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -206,6 +206,13 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
             report.add(f"{name}: deactivation", WARN, no_active_column_notice(name, table.name),
                        f"nothing, if that is intended; to mark removed records, add an "
                        f"is_active column to {table.name} and its model {mapping.model}")
+    # The run reads the tables of referenced directories it does not sync itself.
+    for target, referrer in referred_outside(syncers, configured).items():
+        problem = model_problem(syncers, target, models, referrer)
+        if problem:
+            report.add(f"{target}: model", FAIL, problem, f"set model = \"ClassName\" in "
+                       f"[{target}] of mapping.toml to one of the classes above, or define the "
+                       "class in the models", SETTING)
     return found
 
 

@@ -74,16 +74,36 @@ def select_directories(settings: Settings, names: tuple[str, ...] = (), *,
     return syncers, run_order(syncers, names or None)
 
 
+def referred_outside(syncers: dict[str, BaseSyncer], order: list[str]) -> dict[str, str]:
+    """Directories outside `order` that one in it refers to, each with the first referrer.
+
+    The run reads their tables for the local ids (`--sync object` reads the cities).
+    """
+    found: dict[str, str] = {}
+    for name in order:
+        for target in syncers[name].mapping.references.values():
+            if target not in order:
+                found.setdefault(target, name)
+    return found
+
+
+def model_problem(syncers: dict[str, BaseSyncer], name: str, models: ModelSet,
+                  referrer: str | None = None) -> str | None:
+    """The sentence for a directory whose model class the models lack; None when it is there."""
+    mapping = syncers[name].mapping
+    if models.find(mapping.model) is not None:
+        return None
+    referred = f", which [{referrer}] refers to" if referrer else ""
+    return models.missing(mapping.model, f" (the model of [{name}]{referred}, from "
+                                         f"{mapping.source('model')})")
+
+
 def model_problems(syncers: dict[str, BaseSyncer], order: list[str],
                    models: ModelSet) -> list[str]:
-    """A sentence for each directory whose model class the models do not have."""
-    found = []
-    for name in order:
-        model = syncers[name].mapping.model
-        if models.find(model) is None:
-            found.append(models.missing(model, f" (the model of [{name}], from "
-                                               f"{syncers[name].mapping.source('model')})"))
-    return found
+    """A sentence for each directory of the run, or referred to by one, whose model is missing."""
+    wanted = {name: None for name in order} | referred_outside(syncers, order)
+    return [p for name, referrer in wanted.items()
+            if (p := model_problem(syncers, name, models, referrer))]
 
 
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
