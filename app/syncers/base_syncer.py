@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.config import PROJECT_DIR
 from app.errors import MappingError
 from app.syncers.mapping import DirectoryMapping, apply_code, check_overrides, resolve
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # Parameters a method cannot run without, and what the user should look up to fill them.
 REQUIRED_PARAMS: dict[str, dict[str, str]] = {
