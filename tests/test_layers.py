@@ -44,3 +44,15 @@ def test_a_lower_layer_importing_a_higher_one_breaks_a_contract(
     result = lint_imports(tmp_path)
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
+
+
+def test_a_module_in_no_layer_breaks_the_contract(tmp_path: Path) -> None:
+    """A new module must be given a layer, or nothing would check what it imports."""
+    shutil.copytree(ROOT / "app", tmp_path / "app",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "app" / "helpers.py").write_text("import app.commands.check  # noqa\n",
+                                                encoding="utf-8")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "app.helpers" in result.stdout and "not listed as layers" in result.stdout
