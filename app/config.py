@@ -25,6 +25,7 @@ VARIABLES = (
     "BITRIX_RATE_LIMIT",
     "BITRIX_RATE_BURST",
     "BITRIX_MAX_RETRIES",
+    "BITRIX_MAX_RESPONSE_MB",
     "DATABASE_URL",
     "MYSQL_HOST",
     "MYSQL_PORT",
@@ -39,6 +40,10 @@ VARIABLES = (
     "LOG_LEVEL",
     "LOG_FILE",
 )
+
+# BITRIX_MAX_RESPONSE_MB's default. The largest real answer, a batch of 50 pages of wide
+# records, is a few MB; eight readers each holding an answer this large stay far below 600 MB.
+MAX_RESPONSE_MB = 32
 
 _WEBHOOK = re.compile(r"^/rest/(?P<user>\d+)/(?P<code>[A-Za-z0-9_\-]+)/?$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -58,6 +63,7 @@ class Settings:
     bitrix_rate_limit: float = 2.0
     bitrix_rate_burst: int = 50
     bitrix_max_retries: int = 6
+    bitrix_max_response_mb: float = MAX_RESPONSE_MB
     sync_schedule: str = "0 0 * * *"
     sync_timezone: str | None = None
     sync_on_start: bool = False
@@ -146,6 +152,7 @@ def load_settings(
     rate = read.number("BITRIX_RATE_LIMIT", "2", minimum=0.1)
     burst = read.number("BITRIX_RATE_BURST", "50", minimum=1)
     retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0)
+    max_mb = read.number("BITRIX_MAX_RESPONSE_MB", str(MAX_RESPONSE_MB), minimum=1)
     verify = read.flag("BITRIX_VERIFY_SSL", "true")
     on_start = read.flag("SYNC_ON_START", "false")
     schedule, zone = read.get("SYNC_SCHEDULE", "0 0 * * *"), read.get("SYNC_TIMEZONE")
@@ -164,6 +171,7 @@ def load_settings(
         bitrix_rate_limit=float(rate),
         bitrix_rate_burst=int(burst),
         bitrix_max_retries=int(retries),
+        bitrix_max_response_mb=float(max_mb),
         sync_schedule=schedule,
         sync_timezone=zone or None,
         sync_on_start=on_start,

@@ -4,18 +4,21 @@
     ├── ConfigError                fix a setting, the mapping or the schema (exit 2)
     │   └── MappingError           fix mapping.toml or a syncer declaration
     ├── PortalError                Bitrix24 answered badly (method, status, code)
-    │   ├── PortalRetriableError   timeouts, dropped connections, 5xx, non-JSON bodies,
-    │   │   │                      QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one too,
-    │   │   │                      but the client waits for the budget instead of backing off
-    │   │   ├── PortalCutOffError  a request cut off: 504, no answer in time, line dropped;
+    │   ├── PortalRetriableError   5xx, QUERY_LIMIT_EXCEEDED; OPERATION_TIME_LIMIT (429) is one
+    │   │   │                      too, but the client waits for the budget instead of backing off
+    │   │   ├── PortalTransportError  no usable HTTP answer: no connection, a timeout, a body
+    │   │   │   │                  cut off or not JSON (retried on the portal's shared schedule)
+    │   │   │   └── PortalCutOffError  a request cut off: 504, no answer in time, line dropped;
     │   │   │                      a batch is retried with half the commands
     │   │   └── PortalDatabaseError  ERROR_CORE "SQL query error!": the portal's own database
     │   │                          failed; retried once at most, then the directory fails
     │   ├── PortalFatalError       the whole run cannot go on (exit 3)
     │   │   ├── PortalAuthError    bad webhook code, no auth, expired webhook
-    │   │   ├── PortalUnreachableError  host unknown / connection refused
+    │   │   ├── PortalUnreachableError  no usable answer to any request: host unknown,
+    │   │   │                      connection refused, timeouts, pages that are not JSON
     │   │   ├── PortalOverloadError     OVERLOAD_LIMIT: manual block by Bitrix24 support
-    │   │   └── PortalPlanError    the portal's plan has no REST (ACCESS_DENIED at the door)
+    │   │   ├── PortalPlanError    the portal's plan has no REST (ACCESS_DENIED at the door)
+    │   │   └── PortalAnswerTooLargeError  an answer over BITRIX_MAX_RESPONSE_MB
     │   ├── PortalMethodError      unknown method, access denied, bad params: one directory fails
     │   └── IncompleteReadError    a list read ended early (fewer rows than its total, or the
     │                              id filter ignored): one directory fails, nothing deactivated
@@ -99,16 +102,29 @@ class PortalRetriableError(PortalError):
     retry_at_most: int | None = None
 
 
-class PortalCutOffError(PortalRetriableError):
-    """The request was cut off: a gateway timeout (504), no answer within BITRIX_TIMEOUT, or
-    the connection closed without an answer. A cloud portal cuts any request at 60 s."""
-
-
 class PortalDatabaseError(PortalRetriableError):
     """The portal's own database failed (ERROR_CORE "SQL query error!"); retrying many
     times is pointless."""
 
     retry_at_most = 1
+
+
+class PortalTransportError(PortalRetriableError):
+    """No usable HTTP answer: no connection, a timeout, a body cut off or not Bitrix24 JSON.
+
+    `reached` is False when no connection to the portal was made at all (DNS, refused,
+    connect timeout). The message names no method (the log line of a retry does).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, status: int | None = None,
+                 reached: bool = True) -> None:
+        super().__init__(message, method=method, status=status)
+        self.reached = reached
+
+
+class PortalCutOffError(PortalTransportError):
+    """The request was cut off: a gateway timeout (504), no answer within BITRIX_TIMEOUT, or
+    the connection closed without an answer. A cloud portal cuts any request at 60 s."""
 
 
 class PortalFatalError(PortalError):
@@ -122,7 +138,7 @@ class PortalAuthError(PortalFatalError):
 
 
 class PortalUnreachableError(PortalFatalError):
-    """The portal host cannot be reached."""
+    """No request gets a usable answer: the host is unknown, refuses or does not answer."""
 
 
 class PortalOverloadError(PortalFatalError):
@@ -131,6 +147,10 @@ class PortalOverloadError(PortalFatalError):
 
 class PortalPlanError(PortalFatalError):
     """The portal's plan does not include REST (ACCESS_DENIED when the webhook is checked)."""
+
+
+class PortalAnswerTooLargeError(PortalFatalError):
+    """An answer grew past the size cap (BITRIX_MAX_RESPONSE_MB); reading it was stopped."""
 
 
 class PortalMethodError(PortalError):

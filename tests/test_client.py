@@ -72,9 +72,11 @@ FAILURES = [
     pytest.param(500, envelope("INTERNAL_SERVER_ERROR", "Internal server error"),
                  errors.PortalRetriableError, "busy or failing", 1, True, id="internal-error"),
     pytest.param(502, "<html><h1>502 Bad Gateway</h1></html>",
-                 errors.PortalRetriableError, "non-JSON body", 1, True, id="html-502"),
+                 errors.PortalUnreachableError, "non-JSON body", 3, True, id="html-502"),
     pytest.param(504, "<html><h1>504 Gateway Time-out</h1></html>",
-                 errors.PortalRetriableError, "gateway timeout", 1, True, id="html-504"),
+                 errors.PortalUnreachableError, "gateway timeout", 3, True, id="html-504"),
+    pytest.param(200, '{"result": [{"ID": "1"}', errors.PortalUnreachableError,
+                 "every request failed", 3, True, id="broken-json"),
 ]
 
 
@@ -199,3 +201,53 @@ def test_a_list_shorter_than_its_total_is_an_error():
 
 def test_repr_masks_the_code():
     assert CODE not in repr(make_client())
+
+
+def _requests_text(os_text: str) -> str:
+    return (f"HTTPSConnectionPool(host='acme.bitrix24.ru', port=443): Max retries exceeded with "
+            f"url: /rest/1/{CODE}/user.get (Caused by NewConnectionError('<urllib3.connection."
+            f"HTTPSConnection object at 0x7f3a>: Failed to establish a new connection: "
+            f"{os_text}'))")
+
+
+# (what Linux says, what Windows says for the same failure, our label)
+CONNECTION_WORDINGS = [
+    pytest.param(_requests_text("[Errno 111] Connection refused"),
+                 _requests_text("[WinError 10061] No connection could be made because the "
+                                "target machine actively refused it"),
+                 "Connection refused", id="refused"),
+    pytest.param(_requests_text("[Errno 110] Connection timed out"),
+                 _requests_text("[WinError 10060] A connection attempt failed because the "
+                                "connected party did not properly respond after a period of "
+                                "time, or established connection failed to respond"),
+                 "connection timed out", id="connect-timeout"),
+    pytest.param("HTTPSConnectionPool(host='acme.bitrix24.ru', port=443): Max retries exceeded "
+                 "with url: /rest/1/t0pS3cretC0de/user.get (Caused by NameResolutionError(\"<"
+                 "urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to resolve "
+                 "'acme.bitrix24.ru' ([Errno -2] Name or service not known)\"))",
+                 "HTTPSConnectionPool(host='acme.bitrix24.ru', port=443): Max retries exceeded "
+                 "with url: /rest/1/t0pS3cretC0de/user.get (Caused by NameResolutionError(\"<"
+                 "urllib3.connection.HTTPSConnection object at 0x7f3a>: Failed to resolve "
+                 "'acme.bitrix24.ru' ([Errno 11001] getaddrinfo failed)\"))",
+                 "host name not found (DNS)", id="dns"),
+    pytest.param("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))",
+                 "('Connection aborted.', ConnectionResetError(10054, 'An existing connection "
+                 "was forcibly closed by the remote host', None, 10054, None))",
+                 "Connection reset", id="reset"),
+]
+
+
+@pytest.mark.parametrize("linux, windows, label", CONNECTION_WORDINGS)
+def test_connection_errors_read_the_same_on_windows(linux, windows, label):
+    messages = []
+    for text in (linux, windows):
+        with responses.RequestsMock() as mock:
+            mock.post(WEBHOOK + "user.get", body=requests.exceptions.ConnectionError(text))
+            with pytest.raises(errors.PortalUnreachableError) as caught:
+                make_client().call("user.get")
+        messages.append(str(caught.value))
+        assert caught.value.exit_code == 3
+    assert messages[0] == messages[1]
+    assert f"cannot connect to the portal: {label} (every request failed" in messages[0]
+    assert "BITRIX_WEBHOOK_URL" in messages[0]
+    assert CODE not in messages[0] and "acme.bitrix24.ru" not in messages[0]

@@ -13,7 +13,10 @@ from urllib.parse import quote
 
 import requests
 
+from app.bitrix import transport
 from app.bitrix.limits import OperatingBudget, RateLimiter, limiter_for
+from app.bitrix.outage import DOWN_BUDGET, Outage, Tries
+from app.config import MAX_RESPONSE_MB, Settings
 from app.errors import (
     IncompleteReadError,
     PortalAuthError,
@@ -24,7 +27,7 @@ from app.errors import (
     PortalOverloadError,
     PortalPlanError,
     PortalRetriableError,
-    PortalUnreachableError,
+    PortalTransportError,
 )
 from app.masking import mask
 
@@ -43,11 +46,19 @@ _RETRY_CODES = {"query_limit_exceeded", "internal_server_error", "error_unexpect
 class Bitrix24Client:
     """Talks to one portal through its webhook URL; safe to share between threads.
 
-    Retry policy: timeouts, dropped connections, 5xx, non-JSON bodies and
-    QUERY_LIMIT_EXCEEDED are retried with exponential backoff and jitter, at
-    most `max_retries` times and within `retry_budget` seconds in all for one
-    call; each retry is a WARNING naming the method, never the URL. A
-    QUERY_LIMIT_EXCEEDED also marks the shared rate limiter full. A 429
+    Transport: `timeout` bounds the whole request, body included (see
+    app.bitrix.transport); an answer larger than `max_response_bytes` is
+    stopped and fails the run. Loopback is never asked through a proxy.
+
+    Retry policy: transport failures (no connection, timeouts, bodies cut off or
+    not JSON) are retried on one schedule shared by every thread of the client
+    (app.bitrix.outage.Outage): one WARNING per retry round, one error when the
+    portal is given up on (within `down_budget` seconds when it cannot be
+    connected to at all). 5xx and QUERY_LIMIT_EXCEEDED answers are retried per
+    call with exponential backoff and jitter, at most `max_retries` times and
+    within `retry_budget` seconds in all for one call; each retry is a WARNING
+    naming the method, never the URL. A QUERY_LIMIT_EXCEEDED also marks the
+    shared rate limiter full. A 429
     OPERATION_TIME_LIMIT is not a failure but a pause: the call waits until the
     method's budget frees (`operating_reset_at`, see OperatingBudget) and goes
     on, within `operating_wait_budget` seconds. Auth errors, OVERLOAD_LIMIT (a
@@ -69,6 +80,8 @@ class Bitrix24Client:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         retry_budget: float = 300.0,
+        down_budget: float = DOWN_BUDGET,
+        max_response_bytes: int = MAX_RESPONSE_MB * 2**20,
         operating_wait_budget: float = 660.0,
         limiter: RateLimiter | None = None,
         operating: OperatingBudget | None = None,
@@ -81,6 +94,9 @@ class Bitrix24Client:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.retry_budget = retry_budget
+        self.max_response_bytes = max_response_bytes
+        self.outage = Outage(max_retries=max_retries, delay=self.backoff_delay,
+                             retry_budget=retry_budget, down_budget=down_budget)
         self.operating_wait_budget = operating_wait_budget
         self.limiter = limiter or limiter_for(self.base_url)
         self.operating = operating or OperatingBudget()
@@ -123,6 +139,16 @@ class Bitrix24Client:
         delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return delay * random.uniform(0.5, 1.0)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, max_retries: int | None = None
+                      ) -> Bitrix24Client:
+        """The client a run uses: timeout, TLS check, retries and size cap from the settings."""
+        retries = settings.bitrix_max_retries
+        return cls(settings.webhook_url, timeout=settings.bitrix_timeout,
+                   verify_ssl=settings.bitrix_verify_ssl,
+                   max_retries=retries if max_retries is None else min(max_retries, retries),
+                   max_response_bytes=int(settings.bitrix_max_response_mb * 2**20))
+
     # -- one call -------------------------------------------------------------
 
     def call(self, method: str, params: dict[str, Any] | None = None, *,
@@ -137,13 +163,18 @@ class Bitrix24Client:
         started = time.monotonic()
         attempt = 0
         blocked = 0.0
+        tries = Tries()
         while True:
             self._respect_budget(method, billed)
+            sent = self.outage.clock()
             try:
                 envelope = self._post_once(method, params or {})
-            except PortalRetriableError as exc:
+            except PortalTransportError as exc:
                 if isinstance(exc, PortalCutOffError) and not retry_cut_off:
                     raise
+                self.sleep(self.outage.failed(exc, sent, tries))
+                continue
+            except PortalRetriableError as exc:
                 code = (exc.code or "").lower()
                 if code == "operation_time_limit":
                     wait = self.operating.blocked_wait(method)
@@ -167,6 +198,7 @@ class Bitrix24Client:
                             method, exc, attempt, self.max_retries, delay)
                 self.sleep(delay)
                 continue
+            self.outage.succeeded()
             self.operating.observe(method, envelope.get("time"))
             return envelope
 
@@ -180,44 +212,17 @@ class Bitrix24Client:
             self.limiter.acquire()
 
     def _give_up(self, exc: PortalRetriableError, attempts: int) -> PortalError:
-        text = f"{exc} (gave up after {attempts} attempts)"
-        if exc.status is None:  # never got an HTTP answer: the portal is unreachable
-            return PortalUnreachableError(
-                f"{text}. Check that the portal address in BITRIX_WEBHOOK_URL is right and "
-                "reachable from this machine.", method=exc.method)
-        return PortalRetriableError(text, method=exc.method, status=exc.status, code=exc.code)
+        return PortalRetriableError(f"{exc} (gave up after {attempts} attempts)",
+                                    method=exc.method, status=exc.status, code=exc.code)
 
     def _post_once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        url = self.base_url + method
-        try:
-            response = self.session.post(url, json=params, timeout=self.timeout,
-                                         verify=self.verify_ssl, allow_redirects=False)
-        except requests.exceptions.SSLError as exc:
-            raise PortalUnreachableError(
-                f"TLS check of the portal failed for {method}: {_reason(exc)}. For an on-premise "
-                "portal with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
-                method=method) from None
-        except requests.exceptions.Timeout:
-            raise PortalCutOffError(
-                f"Bitrix24 did not answer {method} within {self.timeout:g} s", method=method
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            if _reason(exc) in ("RemoteDisconnected", "Connection aborted"):
-                # The request went out and the line closed with no answer: what a front end
-                # does when it gives up on a request that runs too long.
-                raise PortalCutOffError(f"the portal closed the connection without answering "
-                                        f"{method}", method=method) from None
-            raise PortalRetriableError(
-                f"cannot connect to the portal for {method}: {_reason(exc)}", method=method
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise PortalRetriableError(
-                f"cannot connect to the portal for {method}: {_reason(exc)}", method=method
-            ) from None
-        return self._parse(method, response)
+        answer = transport.post(self.session, self.base_url + method, params, method=method,
+                                timeout=self.timeout, verify=self.verify_ssl,
+                                max_bytes=self.max_response_bytes)
+        return self._parse(method, answer)
 
-    def _parse(self, method: str, response: requests.Response) -> dict[str, Any]:
-        status = response.status_code
+    def _parse(self, method: str, response: transport.Answer) -> dict[str, Any]:
+        status = response.status
         if 300 <= status < 400:
             raise PortalAuthError(
                 f"The portal redirected {method} to {mask(response.headers.get('Location', '?'))}"
@@ -238,7 +243,7 @@ class Bitrix24Client:
                 method=method, status=status)
         return body
 
-    def _non_json(self, method: str, status: int, response: requests.Response) -> dict:
+    def _non_json(self, method: str, status: int, response: transport.Answer) -> dict:
         if status in (401, 403):
             raise PortalAuthError(
                 f"The portal refused the webhook (HTTP {status}) for {method}; check "
@@ -250,10 +255,10 @@ class Bitrix24Client:
         kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
         if status == 504:
             raise PortalCutOffError(
-                f"the portal's front end cut {method} off (HTTP 504, gateway timeout; a cloud "
+                "the portal's front end cut the request off (HTTP 504, gateway timeout; a cloud "
                 "portal cuts any request at 60 s)", method=method, status=status)
-        raise PortalRetriableError(
-            f"Bitrix24 answered {method} with HTTP {status} and a non-JSON body ({kind})",
+        raise PortalTransportError(
+            f"Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
             method=method, status=status)
 
     # -- batch ----------------------------------------------------------------
@@ -463,14 +468,3 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
             f"Access denied to {method} {said}; the webhook's user needs read access to it.",
             **kwargs)
     return PortalMethodError(f"Bitrix24 rejected {method} {said}", **kwargs)
-
-
-def _reason(exc: Exception) -> str:
-    # requests' messages embed the full URL; name the failure, never the URL.
-    text = mask(str(exc))
-    for hint in ("Name or service not known", "nodename nor servname", "getaddrinfo failed",
-                 "Connection refused", "Connection reset", "RemoteDisconnected",
-                 "Connection aborted", "timed out", "No route to host"):
-        if hint.lower() in text.lower():
-            return hint
-    return type(exc).__name__

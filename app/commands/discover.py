@@ -88,9 +88,7 @@ class Discovery:
 
 def make_client(settings: Settings, *, max_retries: int = 2) -> Bitrix24Client:
     """A client for a quick look at the portal: few retries, so a dead host fails fast."""
-    return Bitrix24Client(settings.webhook_url, timeout=settings.bitrix_timeout,
-                          verify_ssl=settings.bitrix_verify_ssl,
-                          max_retries=min(max_retries, settings.bitrix_max_retries))
+    return Bitrix24Client.from_settings(settings, max_retries=max_retries)
 
 
 def webhook_scopes(client: Bitrix24Client) -> list[str]:

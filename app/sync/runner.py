@@ -165,10 +165,7 @@ def run_sync(
             # that come before the run (checks, lock).
             with guarded_run(settings.database_url, options.trigger, report) as held, \
                     _ends_run(report, options.trigger):
-                client = client or Bitrix24Client(
-                    settings.webhook_url, timeout=settings.bitrix_timeout,
-                    verify_ssl=settings.bitrix_verify_ssl,
-                    max_retries=settings.bitrix_max_retries)
+                client = client or Bitrix24Client.from_settings(settings)
                 sync = SyncEngine(client=client, db=db, models=models, syncers=syncers,
                                   allow_mass_deactivation=options.allow_mass_deactivation,
                                   dry_run=options.dry_run, stop_event=stop_event,

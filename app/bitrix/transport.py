@@ -1,0 +1,187 @@
+"""One HTTP request to the portal: a deadline for the whole answer, a size cap, loopback direct.
+
+requests' `timeout` bounds each socket read, not the answer: a server that sends its
+headers and then a byte every few seconds never trips it. So the body is read here in
+pieces of one socket read each, with the socket's timeout set to what is left of the
+request's deadline before every read, and the bytes are counted against a cap.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from app.errors import (
+    PortalAnswerTooLargeError,
+    PortalCutOffError,
+    PortalTransportError,
+    PortalUnreachableError,
+)
+from app.masking import mask
+
+# Connecting is quick when the portal is up; a host that does not accept a connection in
+# this time is down, and waiting the whole BITRIX_TIMEOUT for it would only delay saying so.
+CONNECT_TIMEOUT = 5.0
+READ_CHUNK = 64 * 1024
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# A proxy cannot reach this machine's loopback: the demo's fake portal is always asked
+# directly, whatever HTTP(S)_PROXY, ALL_PROXY or the Windows Internet Options say. Any
+# other host keeps requests' usual proxy lookup (a corporate proxy must keep working).
+_NO_PROXY = {"http": None, "https": None, "all": None}
+
+_CLOSED = "the portal closed the connection without answering"
+# What requests, urllib3 and the OS say (Linux, macOS, Windows) -> one label and whether
+# any connection to the portal was made. Windows words its socket errors differently:
+# 10061 refused, 10060 timed out, 11001/11002 getaddrinfo failed, 10054/10053 reset/aborted,
+# 10065/10051 no route / network unreachable.
+_REASONS = (
+    (("ProxyError", "Unable to connect to proxy", "Tunnel connection failed"),
+     "the proxy failed (HTTPS_PROXY, or the system proxy settings)", False),
+    (("Name or service not known", "nodename nor servname", "getaddrinfo failed",
+      "Temporary failure in name resolution", "No address associated with hostname",
+      "Failed to resolve", "NameResolutionError", "[Errno 11001]", "[Errno 11002]"),
+     "host name not found (DNS)", False),
+    (("Connection refused", "WinError 10061", "actively refused"), "Connection refused", False),
+    (("ConnectTimeout", "connect timeout", "Connection timed out", "[Errno 110]",
+      "WinError 10060", "did not properly respond"),
+     "connection timed out", False),
+    (("No route to host", "Network is unreachable", "WinError 10065", "WinError 10051"),
+     "No route to host", False),
+    (("Connection reset", "WinError 10054", "forcibly closed", "WinError 10053"),
+     "Connection reset", True),
+    # The request went out and the line closed with no answer: what a front end does when
+    # it gives up on a request that runs too long.
+    ((_CLOSED, "RemoteDisconnected", "closed connection without response", "Connection aborted"),
+     _CLOSED, True),
+    (("timed out",), "timed out", True),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete HTTP answer: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not JSON (an HTML page, a cut-off body)."""
+        return json.loads(self.body)
+
+
+def is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in _LOOPBACK
+
+
+def proxies_for(url: str) -> dict[str, None] | None:
+    """The `proxies` argument for a request to `url`: none at all for loopback."""
+    return dict(_NO_PROXY) if is_loopback(url) else None
+
+
+def post(session: requests.Session, url: str, params: dict[str, Any], *, method: str,
+         timeout: float, verify: bool | str, max_bytes: int) -> Answer:
+    """POST params as JSON and read the whole answer within `timeout` seconds.
+
+    Raises PortalTransportError when no usable answer came (no connection; a
+    PortalCutOffError for a timeout or an answer cut off; the message names no method,
+    the retry log line does),
+    PortalUnreachableError for a failed TLS check and PortalAnswerTooLargeError past
+    `max_bytes`; messages never carry the URL.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        response = session.post(url, json=params, timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                                verify=verify, allow_redirects=False, stream=True,
+                                proxies=proxies_for(url))
+    except requests.exceptions.SSLError as exc:
+        raise PortalUnreachableError(
+            f"TLS check of the portal failed for {method}: {reason_of(exc)[0]}. For an "
+            "on-premise portal with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
+            method=method) from None
+    except requests.exceptions.ConnectTimeout:
+        raise PortalTransportError(
+            f"cannot connect to the portal: connection timed out "
+            f"({min(CONNECT_TIMEOUT, timeout):g} s)", method=method, reached=False) from None
+    except requests.exceptions.Timeout:
+        raise _too_slow(method, timeout) from None
+    except requests.exceptions.RequestException as exc:
+        reason, reached = reason_of(exc)
+        if reason == _CLOSED:
+            raise PortalCutOffError(reason, method=method) from None
+        raise PortalTransportError(f"cannot connect to the portal: {reason}",
+                                   method=method, reached=reached) from None
+    try:
+        body = _read_body(response, method, deadline, timeout, max_bytes)
+    finally:
+        response.close()
+    return Answer(response.status_code, response.headers, body)
+
+
+def _read_body(response: requests.Response, method: str, deadline: float, timeout: float,
+               max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(method, max_bytes, f"it announced {int(declared):,} bytes")
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    read1 = getattr(raw, "read1", None)  # urllib3 2.x: at most one socket read per call
+    body = bytearray()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _too_slow(method, timeout)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = (read1(READ_CHUNK, decode_content=True) if read1 is not None
+                     else raw.read(READ_CHUNK, decode_content=True))
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_large(method, max_bytes, "it went on past that")
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise _too_slow(method, timeout) from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
+        if time.monotonic() >= deadline:
+            raise _too_slow(method, timeout) from None
+        raise PortalCutOffError(
+            f"the portal broke off its answer after {len(body):,} bytes ({reason_of(exc)[0]})",
+            method=method, status=response.status_code) from None
+
+
+def _too_slow(method: str, timeout: float) -> PortalCutOffError:
+    return PortalCutOffError(
+        f"Bitrix24 did not answer completely within {timeout:g} s (BITRIX_TIMEOUT)",
+        method=method)
+
+
+def _too_large(method: str, max_bytes: int, detail: str) -> PortalAnswerTooLargeError:
+    return PortalAnswerTooLargeError(
+        f"Bitrix24's answer to {method} is larger than {max_bytes / 2**20:g} MB "
+        f"(BITRIX_MAX_RESPONSE_MB): {detail}, so reading it was stopped. A real page is a few "
+        "MB at most: check what answers at the address in BITRIX_WEBHOOK_URL (a proxy or a "
+        "broken portal), or raise BITRIX_MAX_RESPONSE_MB if the records really are that large.",
+        method=method)
+
+
+def reason_of(exc: BaseException) -> tuple[str, bool]:
+    """A short label for a connection failure (never the URL) and whether the portal was reached.
+
+    requests' messages embed the full URL, so only known phrases are kept.
+    """
+    text = mask(f"{type(exc).__name__}: {exc}")
+    lowered = text.lower()
+    for phrases, label, reached in _REASONS:
+        if any(phrase.lower() in lowered for phrase in phrases):
+            return label, reached
+    return type(exc).__name__, True
