@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from app.commands.check import run_check
+from app.config import load_settings
 from app.db.connect import make_engine
 from app.syncers import SYNCERS
 from app.syncers.city_syncer import CitySyncer
@@ -403,3 +405,58 @@ def test_a_referenced_directory_s_missing_model_stops_the_run_before_any_write(
     assert "have no class 'Town' (the model of [city], which [object] refers to, from " \
            "[city] in mapping.toml)" in report.fatal
     assert rows(db, "SELECT COUNT(*) FROM violation_categories") == [(0,)]
+
+
+# The mini-app's users table as the original design has it, without is_active.
+MINI_USERS = '''
+from sqlalchemy import BigInteger, Column, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+
+
+class TgUser(Base):
+    __tablename__ = "tg_user"
+    id = Column(Integer, primary_key=True)
+    btxid = Column(Integer, unique=True)
+    tg_id = Column(BigInteger, unique=True)
+    secret_key = Column(String(64), nullable=False)
+    first_name = Column(String(255))
+    last_name = Column(String(255))
+    email = Column(String(255))
+    position = Column(String(255))
+    phone = Column(String(255))
+'''
+
+
+def test_a_users_table_without_is_active_syncs_with_the_built_in_fields(
+        seeded, db, db_url, tmp_path):
+    """The built-in user fields write ACTIVE into is_active; a table without it still syncs."""
+    models = tmp_path / "mini_users.py"
+    models.write_text(MINI_USERS, encoding="utf-8")
+    namespace: dict = {}
+    exec(MINI_USERS, namespace)
+    namespace["Base"].metadata.create_all(db)
+    with db.begin() as conn:
+        conn.execute(text("INSERT INTO tg_user (btxid, tg_id, secret_key, first_name) "
+                          "VALUES (1, 555, 'keep-this-key-123', 'old')"))
+
+    report = sync(seeded, db_url, tmp_path, {"user": {"model": "TgUser"}}, "user",
+                  env={"MODELS_MODULE": str(models)})
+
+    assert report.exit_code == 0, report.fatal
+    users = seeded.records("user")
+    assert report.directories["user"].created == len(users) - 1
+    assert any("table tg_user has no is_active column" in n
+               for n in report.directories["user"].notices)
+    assert rows(db, "SELECT COUNT(*) FROM tg_user") == [(len(users),)]
+    assert rows(db, "SELECT tg_id, secret_key FROM tg_user WHERE btxid = 1") == [
+        (555, "keep-this-key-123")]
+
+    env = {"BITRIX_WEBHOOK_URL": seeded.webhook_url, "DATABASE_URL": db_url,
+           "MODELS_MODULE": str(models), "SYNC_MAPPING_FILE": str(write_mapping_toml(
+               tmp_path / "mapping.toml", {"user": {"model": "TgUser"}}))}
+    check = run_check(lambda: load_settings(environ=env, project_dir=tmp_path / "p"), ("user",))
+
+    assert check.exit_code == 0, check.render()
+    assert check.item("user: deactivation").status == "warn"
+    namespace["Base"].metadata.drop_all(db)

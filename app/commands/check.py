@@ -200,6 +200,7 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
             continue
         found.append(name)
         table = model.__table__
+        syncers[name].fit_to(set(table.c.keys()))  # as the run does
         report.add(f"{name}: model", OK, f"class {mapping.model}, table {table.name} "
                    f"(model from {mapping.source('model')})")
         if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:

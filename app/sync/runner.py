@@ -106,6 +106,14 @@ def model_problems(syncers: dict[str, BaseSyncer], order: list[str],
             if (p := model_problem(syncers, name, models, referrer))]
 
 
+def fit_to_models(syncers: dict[str, BaseSyncer], order: list[str], models: ModelSet) -> None:
+    """Fit each directory's mapping to its model's columns (see BaseSyncer.fit_to)."""
+    for name in order:
+        model = models.find(syncers[name].mapping.model)
+        if model is not None:
+            syncers[name].fit_to(set(model.__table__.c.keys()))
+
+
 def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | None = None):
     """Everything checked before any write: mapping, models, database, schema.
 
@@ -121,6 +129,7 @@ def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | No
         try:
             models = load_models(settings)
             problems += model_problems(syncers, order, models)
+            fit_to_models(syncers, order, models)
             db = make_engine(settings.database_url)
             check_connection(db)
             problems += schema_problems(db, schema_needs(syncers, order, models), models)

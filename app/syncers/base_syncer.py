@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from app.config import PROJECT_DIR
 from app.errors import MappingError
-from app.syncers.mapping import DirectoryMapping, apply_code, check_overrides, resolve
+from app.syncers.mapping import (
+    DEFAULT_ACTIVE,
+    DirectoryMapping,
+    apply_code,
+    check_overrides,
+    resolve,
+)
 
 # Parameters a method cannot run without, and what the user should look up to fill them.
 REQUIRED_PARAMS: dict[str, dict[str, str]] = {
@@ -93,6 +100,22 @@ class BaseSyncer:
                 raise MappingError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
             check_overrides({self.name: {key: code[key][0]}}, {self.name}, source=where)
         return code
+
+    def fit_to(self, columns: set[str]) -> None:
+        """Leave out the built-in field map's is_active when the model has no such column.
+
+        Only a table's btxid is required of a parent project; the built-in user
+        fields write ACTIVE into is_active, which its users table may lack. A field
+        map from mapping.toml or the code is kept as written (a missing column there
+        is a setup error).
+        """
+        mapping = self.mapping
+        built_in = mapping.source("fields") == self.defaults().source("fields")
+        if DEFAULT_ACTIVE in columns or not built_in:
+            return
+        fields = {b: c for b, c in mapping.fields.items() if c != DEFAULT_ACTIVE}
+        if fields != mapping.fields:
+            self.mapping = replace(mapping, fields=fields)
 
     def dependencies(self) -> set[str]:
         """Directories that must be synced first: declared ones and referenced ones."""
