@@ -195,6 +195,25 @@ def test_failing_command_inside_a_batch_is_retried_from_the_last_good_id(portal)
     assert sum(r.rows for r in portal.requests) <= 1000 + 50
 
 
+def test_a_page_without_any_usable_id_ends_the_read_after_what_arrived(portal, monkeypatch):
+    expected = sparse_items(portal, 300)
+
+    def no_ids_after_the_first_page(call, params, answer):
+        if call > 1:
+            for item in answer.result["items"]:
+                item["id"] = None
+        return answer
+
+    hook_method(monkeypatch, portal, "crm.item.list", no_ids_after_the_first_page)
+    rows: list[dict] = []
+    with pytest.raises(errors.IncompleteReadError, match="50 rows without a usable id"):
+        ListReader(make_client(portal), "crm.item.list", {"entityTypeId": 1040}).read(
+            rows.extend)
+    # The first page was handed over; the read stops at the page it cannot go past (one
+    # error for the directory, not fifty record errors).
+    assert ids(rows) == expected[:50]
+
+
 def test_a_command_that_keeps_failing_fails_the_read(portal):
     sparse_items(portal, 300)
     portal.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=2, times=100)

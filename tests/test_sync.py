@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
 from app.sync.runner import RunOptions, run_sync
+from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync, write_mapping_toml
 
 OK, FAILED, WITH_ERRORS = (DirectoryStatus.OK, DirectoryStatus.FAILED,
@@ -299,26 +301,34 @@ def test_a_number_too_big_for_its_column_fails_alone(seeded, db, db_url, tmp_pat
     assert scalar(db, "SELECT COUNT(*) FROM violations") == len(seeded.records("list:52")) - 1
 
 
+def id_abc(monkeypatch, portal, is_broken) -> None:
+    """crm.item.list answers (in batches too) give the item `is_broken` picks the id "abc"."""
+    def change(call, params, answer):
+        for item in answer.result["items"]:
+            if is_broken(item):
+                item["id"] = "abc"
+        return answer
+
+    hook_method(monkeypatch, portal, "crm.item.list", change)
+
+
+def assert_one_record_without_id(report, name: str, created: int) -> None:
+    stats = report.directories[name]
+    assert (stats.status, stats.errors, stats.created) == (WITH_ERRORS, 1, created)
+    assert [(i.directory, i.btxid, i.field) for i in report.issues] == [(name, None, "id")]
+    assert "has no usable id in field 'id' ('abc')" in report.issues[0].message
+    assert report.exit_code == 1
+
+
 def test_a_record_without_a_usable_id_is_a_record_error(
         seeded, db, db_url, tmp_path, mapping, monkeypatch):
     cities = seeded.records("crm:1036")
     broken = cities[1]["title"]
-
-    def id_abc(call, params, answer):
-        for item in answer.result["items"]:
-            if item["title"] == broken:
-                item["id"] = "abc"
-        return answer
-
-    hook_method(monkeypatch, seeded, "crm.item.list", id_abc)
+    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken)
 
     report = sync(seeded, db_url, tmp_path, mapping, "city")
 
-    city = report.directories["city"]
-    assert (city.status, city.errors, city.created) == (WITH_ERRORS, 1, len(cities) - 1)
-    assert [(i.directory, i.btxid, i.field) for i in report.issues] == [("city", None, "id")]
-    assert "has no usable id in field 'id' ('abc')" in report.issues[0].message
-    assert report.exit_code == 1
+    assert_one_record_without_id(report, "city", len(cities) - 1)
     data = report.to_dict()
     assert data["ok"] is False and data["directories"]["city"]["errors"] == 1
     assert "city, id: has no usable id" in report.render_table()
@@ -375,3 +385,24 @@ def test_check_and_a_transforming_syncer_still_see_every_field(seeded, db, db_ur
         **record, "title": record["title"] + record.get("stageId", "")})
     assert sync(seeded, db_url, tmp_path, mapping, "city").ok
     assert set(crm_selects(seeded)) == {None}
+
+
+@pytest.mark.parametrize("position", [
+    pytest.param(74, id="mid-page"),  # a row inside a page read by a chained command
+    pytest.param(99, id="last-of-a-chained-page"),  # the row the next command refers to
+    pytest.param(49, id="last-of-the-first-page"),  # the row the chains start after
+])
+def test_a_chained_read_steps_over_a_record_without_a_usable_id(
+        portal, db, db_url, tmp_path, mapping, monkeypatch, position):
+    # 1,200 objects are read in chained pages; one comes back with id "abc" every time.
+    seed_portal(portal, objects=1200)
+    objects = portal.records("crm:1040")
+    broken = objects[position]["id"]
+    assert sync(portal, db_url, tmp_path, mapping, "city").ok
+    id_abc(monkeypatch, portal, lambda item: item["id"] == broken)
+
+    report = sync(portal, db_url, tmp_path, mapping, "object")
+
+    assert_one_record_without_id(report, "object", len(objects) - 1)
+    assert scalar(db, "SELECT COUNT(*) FROM objects") == len(objects) - 1
+    assert scalar(db, f"SELECT COUNT(*) FROM objects WHERE btxid = {broken}") == 0

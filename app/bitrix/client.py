@@ -392,6 +392,14 @@ def _as_map(value: Any) -> dict[str, Any]:
     return {}
 
 
+def usable_id(value: Any) -> int | None:
+    """A Bitrix24 id as a positive int ("42" or 42), or None for anything else."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
 def extract_rows(result: Any) -> list[dict[str, Any]]:
     """The rows of a list result, whatever its shape (a list, or {items: [...]})."""
     if isinstance(result, list):

@@ -20,12 +20,12 @@ from app.bitrix.client import (
     Bitrix24Client,
     extract_rows,
     retries_for,
+    usable_id,
 )
 from app.errors import (
     IncompleteReadError,
     PortalCutOffError,
     PortalError,
-    PortalMethodError,
     PortalRetriableError,
 )
 
@@ -250,14 +250,22 @@ class ListQuery:
         wrapper = f"[{self.spec.rows_key}]" if self.spec.rows_key else ""
         return BatchRef(f"$result[{label}]{wrapper}[{PAGE_SIZE - 1}][{self.spec.id_field}]")
 
-    def row_id(self, row: Mapping[str, Any]) -> int:
-        value = row.get(self.spec.id_field)
-        try:
-            return int(str(value))
-        except ValueError:
-            raise PortalMethodError(
-                f"{self.method} returned a row without a usable {self.spec.id_field} "
-                f"({value!r}); it cannot be read by id", method=self.method) from None
+    def ends(self, rows: Page) -> tuple[int, int, tuple[dict[str, Any], ...]]:
+        """A page's first and last usable id, and the rows after the last one (none usable).
+
+        A row without a usable id is handed over like any other (the engine reports it
+        as a record error); the read goes on from the last usable id. A page without a
+        single usable id cannot be read past: IncompleteReadError.
+        """
+        ids = [usable_id(row.get(self.spec.id_field)) for row in rows]
+        usable = [i for i in ids if i is not None]
+        if not usable:
+            raise IncompleteReadError(
+                f"{self.method} returned a page of {len(rows)} rows without a usable "
+                f"{self.spec.id_field} ({rows[0].get(self.spec.id_field)!r}, ...); the read "
+                "cannot go on past it", method=self.method)
+        last = max(i for i, value in enumerate(ids) if value is not None)
+        return usable[0], usable[-1], tuple(rows[last + 1:])
 
 
 @dataclass
@@ -326,6 +334,9 @@ class _Span:
     # sized by what it holds, not by how wide its ids are.
     count: bool = False
     take: int | None = None  # commands in the next batch; None: as many as it needs
+    # Rows without a usable id that ended the page before and were handed over already:
+    # read again from `after`, they come first and are dropped.
+    repeat: tuple[dict[str, Any], ...] = ()
 
     def commands(self, most: int) -> int:
         if self.pages_left is None:
@@ -397,7 +408,7 @@ class _ChainStep(_Step):
         ignored the id filter.
         """
         query, method = reader.query, reader.query.method
-        after, pages_left, pages = span.after, span.pages_left, 0
+        after, pages_left, pages, repeat = span.after, span.pages_left, 0, span.repeat
         for i, label in enumerate(labels):
             error = result.error_for(label, method)
             if error is None and label not in result.results:
@@ -405,34 +416,40 @@ class _ChainStep(_Step):
                                              f"command {label}", method=method)
             if error is not None:
                 rest = replace(span, after=after, pages_left=pages_left,
-                               count=span.count and i == 0, take=None)
+                               count=span.count and i == 0, take=None, repeat=repeat)
                 self._resume(reader, rest, error, outcome, halted_by_another=(
                     label not in result.errors and bool(result.errors)), read_some=pages > 0)
                 return None
             rows = extract_rows(result.results[label])
+            full = len(rows) == PAGE_SIZE
             if rows:
-                first = query.row_id(rows[0])
+                first, last, unusable = query.ends(rows)
                 if first <= after:
                     # The filter was not applied: going on would loop over the same rows.
                     raise IncompleteReadError(
                         f"{method} ignored the id filter (got id {first} after {after}); "
                         "the read cannot go on", method=method)
-                outcome.pages.append(rows)
-                after = query.row_id(rows[-1])
+                outcome.pages.append(_without_repeats(rows, repeat))
+                after, repeat = last, unusable
                 pages += 1
             if i == 0 and span.count and isinstance(result.totals.get(label), int):
                 pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
             elif pages_left is not None:
                 pages_left -= 1
-            if len(rows) < PAGE_SIZE:
+            if not full:
                 # The chain is complete; its later commands are ignored.
                 outcome.ended.append((after, span.before))
                 return None
+            if repeat:
+                # The next command read past this page's last row, which has no usable id:
+                # its later commands are ignored and the chain goes on from the last id.
+                break
         # A chain that outlives its estimate (rows added, or a wrong count) goes on in
         # full batches: a page or two per batch would cost a request for every 100 rows.
         # At exactly 0 it only has to see its empty last page.
         return _Span(after, span.before,
-                     pages_left if pages_left is not None and pages_left >= 0 else None)
+                     pages_left if pages_left is not None and pages_left >= 0 else None,
+                     repeat=repeat)
 
     def _resume(self, reader: ListReader, rest: _Span, error: PortalError, outcome: _Outcome,
                 *, halted_by_another: bool, read_some: bool) -> None:
@@ -460,6 +477,14 @@ class _ChainStep(_Step):
             else:
                 outcome.spare.append(span)
         outcome.follow_ups.extend(reader.probes(crowded))
+
+
+def _without_repeats(rows: Page, repeat: tuple[dict[str, Any], ...]) -> Page:
+    """The page without the leading rows it repeats from the page before (no usable id)."""
+    skip = 0
+    while skip < min(len(repeat), len(rows)) and rows[skip] == repeat[skip]:
+        skip += 1
+    return rows[skip:]
 
 
 @dataclass
@@ -631,16 +656,16 @@ class ListReader:
 
     def _chains(self, first_page: Page, total: int | None) -> list[_Step]:
         query = self.query
-        after = query.row_id(first_page[-1])
+        _, after, repeat = query.ends(first_page)
         pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
         if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
-            return [_ChainStep(spans=(_Span(after, None, pages_left),))]
+            return [_ChainStep(spans=(_Span(after, None, pages_left, repeat=repeat),))]
         tail = self.client.call(query.method, query.keyset_params(descending=True))
         tail_rows = extract_rows(tail.get("result"))
-        self._highest = query.row_id(tail_rows[0]) if tail_rows else after
+        self._highest = query.ends(tail_rows)[0] if tail_rows else after
         log.debug("%s: %d rows; counting id spans to read them as parallel chains",
                   query.method, total)
-        return self.probes([_Span(after, None, pages_left)])
+        return self.probes([_Span(after, None, pages_left, repeat=repeat)])
 
     def probes(self, spans: list[_Span]) -> list[_Step]:
         """Split each span into parts, each counted by its first command.
@@ -665,7 +690,7 @@ class ListReader:
                 continue
             bounds = [span.after + (top - span.after) * i // count for i in range(count)]
             parts += [_Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
-                            pages / count, count=True)
+                            pages / count, count=True, repeat=span.repeat if i == 0 else ())
                       for i, low in enumerate(bounds)]
         steps: list[_Step] = []
         for i in range(0, len(parts), most):

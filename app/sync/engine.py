@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from app.bitrix.client import Bitrix24Client
+from app.bitrix.client import Bitrix24Client, usable_id
 from app.bitrix.read_ahead import ReadPipeline
 from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
@@ -313,7 +313,7 @@ class SyncEngine:
         record = syncer.transform(raw)
         id_field = mapping.id_field or ("id" if "id" in record else "ID")
         raw_id = record.get(id_field)
-        btxid = _usable_id(raw_id)
+        btxid = usable_id(raw_id)
         if btxid is None:
             raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r}); the record "
                               "was not stored", directory=syncer.name, field=id_field)
@@ -375,10 +375,3 @@ def no_active_column_notice(name: str, table: str) -> str:
             f"as they are (active_column in [{name}] of mapping.toml can name another column; "
             "\"\" turns this note off)")
 
-
-def _usable_id(value: Any) -> int | None:
-    """A Bitrix24 id as a positive int ("42" or 42), or None for anything else."""
-    if isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
