@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 try:
     from app.config import load_settings
     from app.cron import CronSchedule
-    from app.errors import ConfigError, describe_exception, exit_codes_help
+    from app.errors import ConfigError, SyncError, describe_exception, exit_codes_help
     from app.logging_setup import force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.service.loop import DEFAULT_LOG_FILE, run_service
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         schedule = CronSchedule(settings.sync_schedule, settings.sync_timezone)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ConfigError.exit_code
     # The service always keeps a log file; the CLI only when LOG_FILE is set.
     settings = dataclasses.replace(
         settings, log_file=settings.log_file or settings.project_dir / DEFAULT_LOG_FILE)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write the log file {settings.log_file}: {exc.strerror or exc}; "
               "set LOG_FILE to a writable path", file=sys.stderr)
-        return 2
+        return ConfigError.exit_code
     stop_event = threading.Event()
     restore = install_stop_handlers(stop_event, logger=log)
     try:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the boundary: the loop itself failed, not a run
         log.error("the service failed: %s", describe_exception(exc))
         log.debug("traceback of the service failure", exc_info=exc)
-        return 1
+        return SyncError.exit_code
     finally:
         restore()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -54,3 +55,13 @@ def test_every_code_the_programs_return_is_in_the_table():
                for code in re.findall(r"(?:\bexit|\$code =) (\d+)",
                                       (ROOT / name).read_text(encoding="utf-8"))}
     assert errors | second_signal | scripts | {0, INTERRUPTED} <= set(codes)
+
+
+@pytest.mark.parametrize("program", [cli, service], ids=["cli.py", "service.py"])
+def test_the_programs_return_named_exit_codes(program):
+    """A literal code beside the table drifts from it: only 0 may be spelled as a number."""
+    tree = ast.parse(Path(program.__file__).read_text(encoding="utf-8"))
+    literals = [(node.lineno, node.value.value) for node in ast.walk(tree)
+                if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, int) and node.value.value != 0]
+    assert literals == []
