@@ -9,6 +9,7 @@ from sqlalchemy import text
 from app.db.connect import make_engine
 from app.sync.runner import RunOptions, run_sync
 from tests.conftest import settings_for
+from tests.test_parent_project import PARENT_MAPPING, STANDALONE_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +59,24 @@ def test_column_unknown_to_the_model_is_named(seeded, sqlite_url, tmp_path, mapp
     assert report.exit_code == 2
     assert "model City (table 'cities', built-in app/db/models.py) has no column 'region'" \
         in report.fatal
+
+
+def test_a_missing_table_of_another_project_s_model_is_not_sent_to_init_db(
+        seeded, sqlite_url, tmp_path, mapping):
+    """--init-db would create the unused built-in tables, not the one the parent's model needs."""
+    models = tmp_path / "mini_app_models.py"
+    models.write_text(STANDALONE_MODELS, encoding="utf-8")
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE town (id INTEGER PRIMARY KEY, btxid INTEGER UNIQUE, "
+                          "name VARCHAR(120) NOT NULL)"))
+
+    report = run_sync(settings_for(seeded, sqlite_url, tmp_path, MODELS_MODULE=str(models)),
+                      RunOptions(names=("city", "object")), overrides=PARENT_MAPPING)
+
+    assert report.exit_code == 2
+    assert (f"table 'site' does not exist (model Site); create it in the main project from its "
+            f"model Site ({models})") in report.fatal
+    assert "run `python cli.py --init-db`" not in report.fatal
+    assert count(engine, "town") == 0
+    engine.dispose()

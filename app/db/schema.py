@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
@@ -28,9 +29,8 @@ def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSe
                                 f"has no column {column!r}; add it to the model and the table, "
                                 "or fix the mapping")
         if table.name not in tables:
-            problems.append(f"table {table.name!r} does not exist (model {model_name}); create "
-                            "it in the main project, or run `python cli.py --init-db` on an empty "
-                            "database to create the built-in tables")
+            problems.append(f"table {table.name!r} does not exist (model {model_name}); "
+                            + _create_table_hint(models.get(model_name)))
             continue
         existing = {c["name"] for c in inspector.get_columns(table.name)}
         for column in columns:
@@ -38,6 +38,18 @@ def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSe
                 problems.append(f"table {table.name!r} has no column {column!r}; add it with: "
                                 + _add_column_sql(engine, table.name, model_columns[column]))
     return problems
+
+
+def _create_table_hint(model: type) -> str:
+    """--init-db creates only the built-in tables: for another project's model it would not help."""
+    from app.db.models import Base
+
+    if model.__table__.metadata is Base.metadata:
+        return "run `python cli.py --init-db` to create the missing built-in tables"
+    module = sys.modules.get(model.__module__)
+    where = getattr(module, "__file__", None) or model.__module__
+    return (f"create it in the main project from its model {model.__name__} ({where}); "
+            "`--init-db` creates only the built-in tables, not this one")
 
 
 def _add_column_sql(engine: Engine, table: str, column) -> str:
