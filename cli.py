@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read settings from this .env file first")
     parser.add_argument("--json", action="store_true",
                         help="print the report as one JSON object on stdout")
+    parser.add_argument("--full", action="store_true",
+                        help="read every directory in full this run, not only what changed "
+                             "(a full read also runs by itself every SYNC_FULL_EVERY)")
     parser.add_argument("--allow-mass-deactivation", action="store_true",
                         help="deactivate even when more than half of a directory vanished")
     parser.add_argument("--init-db", action="store_true",
@@ -133,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         return _status(args, settings)
     options = RunOptions(names=tuple(args.sync or ()),
                          allow_mass_deactivation=args.allow_mass_deactivation,
-                         dry_run=args.dry_run, trigger=args.trigger)
+                         dry_run=args.dry_run, trigger=args.trigger, full=args.full)
     with live_progress(progress_wanted(quiet=args.quiet)) as progress:
         report = run_sync(settings, options, progress=progress)
     if report.fatal and not report.directories:

@@ -6,12 +6,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
 from dotenv import dotenv_values
 
-from app.cron import schedule_problems
+from app.cron import format_duration, parse_duration, schedule_problems
 from app.errors import ConfigError
 from app.masking import mask, register_secret
 
@@ -36,6 +37,8 @@ VARIABLES = (
     "SYNC_TIMEZONE",
     "SYNC_ON_START",
     "SYNC_MAPPING_FILE",
+    "SYNC_FULL_EVERY",
+    "SYNC_INCREMENTAL_OVERLAP",
     "MODELS_MODULE",
     "LOG_LEVEL",
     "LOG_FILE",
@@ -68,6 +71,10 @@ class Settings:
     sync_timezone: str | None = None
     sync_on_start: bool = False
     mapping_file: Path | None = None
+    # A directory is read in full when its last full read is older than this (0: always).
+    sync_full_every: timedelta = timedelta(hours=24)
+    # Incremental reads start this long before the previous read began (the portal's clock).
+    sync_incremental_overlap: timedelta = timedelta(minutes=10)
     models_module: str | None = None
     log_level: str = "INFO"
     log_file: Path | None = None
@@ -92,6 +99,8 @@ class Settings:
             f"log_level={self.log_level}",
             f"log_file={self.log_file or '(console only)'}",
             f"rate_limit={self.bitrix_rate_limit}/s burst {self.bitrix_rate_burst}",
+            f"full_every={format_duration(self.sync_full_every) if self.sync_full_every else 0} "
+            f"incremental_overlap={format_duration(self.sync_incremental_overlap)}",
         ]
 
 
@@ -162,6 +171,8 @@ def load_settings(
     if level not in _LEVELS:
         read.problem("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}")
     mapping_file = _mapping_file(read, project_dir)
+    full_every = read.duration("SYNC_FULL_EVERY", "24h")
+    overlap = read.duration("SYNC_INCREMENTAL_OVERLAP", "10m")
     read.raise_problems()
     return Settings(
         webhook_url=webhook,
@@ -176,6 +187,8 @@ def load_settings(
         sync_timezone=zone or None,
         sync_on_start=on_start,
         mapping_file=mapping_file,
+        sync_full_every=full_every,
+        sync_incremental_overlap=overlap,
         models_module=read.get("MODELS_MODULE") or None,
         log_level=level,
         log_file=_path(read.get("LOG_FILE"), project_dir),
@@ -206,6 +219,14 @@ class _Variables:
             return minimum
         if value < minimum:
             self.problem(name, f"must be at least {minimum:g}, got {raw!r}")
+        return value
+
+    def duration(self, name: str, default: str) -> timedelta:
+        raw = self.get(name, default)
+        value = parse_duration(raw)
+        if value is None:
+            self.problem(name, f"must be a duration such as 10m, 24h or 0, got {raw!r}")
+            return parse_duration(default) or timedelta(0)
         return value
 
     def flag(self, name: str, default: str) -> bool:

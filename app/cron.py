@@ -251,6 +251,21 @@ def format_moment(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """'26h' -> 26 hours, '0' -> zero (units s, m, h, d); None when it is not a duration."""
+    text = text.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    match = _DURATION.fullmatch(text)
+    if not match:
+        return None
+    return timedelta(seconds=float(match.group(1)) * DURATION_UNITS[match.group(2)])
+
+
 def format_duration(delta: timedelta) -> str:
     """A rough human length such as '41s', '3m 5s', '2h 10m' or '1d 3h'."""
     seconds = int(abs(delta.total_seconds()))

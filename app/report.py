@@ -80,6 +80,15 @@ class DirectoryReport:
     complete: bool = False
     message: str | None = None
     notices: list[str] = field(default_factory=list)  # facts about the run, not problems
+    mode: str = "full"  # how it was read: "full" or "incremental"
+    mode_reason: str | None = None  # why it was read in full
+
+    def restart(self, mode: str, reason: str | None) -> None:
+        """Counting starts again: the directory is read once more, another way."""
+        for counter in Counter:
+            setattr(self, counter, 0)
+        self.warnings, self.complete = 0, False
+        self.mode, self.mode_reason = mode, reason
 
     def fail(self, message: str) -> None:
         self.status = DirectoryStatus.FAILED
@@ -88,7 +97,9 @@ class DirectoryReport:
     def as_dict(self) -> dict:
         data = {k: getattr(self, k) for k in Counter}
         data.update(seconds=round(self.seconds, 3), status=self.status,
-                    complete=self.complete, warnings=self.warnings)
+                    complete=self.complete, warnings=self.warnings, mode=self.mode)
+        if self.mode_reason:
+            data["mode_reason"] = self.mode_reason
         if self.message:
             data["message"] = self.message
         if self.notices:
@@ -121,6 +132,12 @@ class SyncReport:
 
     def directory(self, name: str) -> DirectoryReport:
         return self.directories.setdefault(name, DirectoryReport(name))
+
+    def restart_directory(self, name: str, mode: str, reason: str | None) -> None:
+        """Forget what a directory's first attempt counted, planned and met (it runs again)."""
+        self.directory(name).restart(mode, reason)
+        self.issues = [i for i in self.issues if i.directory != name]
+        self.planned = [p for p in self.planned if p.directory != name]
 
     def add_issue(self, directory: str | None, btxid: object, field_name: str | None,
                   message: str, *, record: bool | None = None) -> None:
@@ -184,10 +201,10 @@ class SyncReport:
 
     def render_table(self) -> str:
         """A plain aligned table (ASCII only, so any Windows console shows it)."""
-        head = ("directory", *Counter, "seconds", "status")
-        rows = [head] + [(d.name, *(str(getattr(d, k)) for k in Counter), f"{d.seconds:.2f}",
-                          d.status) for d in self.directories.values()]
-        out = render_table(rows, right=range(1, len(head) - 1), rule=True)
+        head = ("directory", "mode", *Counter, "seconds", "status")
+        rows = [head] + [(d.name, d.mode, *(str(getattr(d, k)) for k in Counter),
+                          f"{d.seconds:.2f}", d.status) for d in self.directories.values()]
+        out = render_table(rows, right=range(2, len(head) - 1), rule=True)
         messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
         messages += [f"{d.name}: {n}" for d in self.directories.values() for n in d.notices]
         for issue in self.issues[:50]:

@@ -76,7 +76,8 @@ def _fresh_tables(url: str) -> Engine:
     with engine.begin() as conn:
         if engine.dialect.name == "mysql":
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-            for table in ("bitrix_sync_runs", *(t.name for t in Base.metadata.sorted_tables)):
+            for table in ("bitrix_sync_runs", "bitrix_sync_state",
+                          *(t.name for t in Base.metadata.sorted_tables)):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
             conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     Base.metadata.drop_all(engine)

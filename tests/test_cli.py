@@ -59,8 +59,8 @@ def test_table_report_and_selected_directories(capsys, env):
 
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["directory", "fetched", "created", "updated", "unchanged",
-                                "deactivated", "errors", "seconds", "status"]
+    assert lines[0].split() == ["directory", "mode", "fetched", "created", "updated",
+                                "unchanged", "deactivated", "errors", "seconds", "status"]
     assert [line.split()[0] for line in lines[2:]] == ["city", "object"]
     assert scalar(env["DATABASE_URL"], "SELECT COUNT(*) FROM users") == 0
 

@@ -51,10 +51,10 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
 
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert lines[0].split()[:4] == ["directory", "fetched", "created", "updated"]
+    assert lines[0].split()[:4] == ["directory", "mode", "fetched", "created"]
     for name in ("city", "category", "object", "violation", "user"):
         row = next(line.split() for line in lines if line.startswith(name + " "))
-        assert row[1:3] == [str(counts[name])] * 2 and row[-1] == "ok"
+        assert row[1] == "full" and row[2:4] == [str(counts[name])] * 2 and row[-1] == "ok"
     assert f"The demo data is in {database.resolve()} (SQLite)" in first.stdout
     assert "again" in first.stdout and "--discover" in first.stdout
     assert_no_webhook_code(first.stderr)
@@ -67,7 +67,8 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
     assert list(report["directories"]) == ["city", "category", "object", "violation", "user"]
     for name, stats in report["directories"].items():
         assert (stats["created"], stats["updated"], stats["deactivated"]) == (0, 0, 0), name
-        assert stats["unchanged"] == stats["fetched"] == counts[name]
+        # The second run reads only what changed since the first: nothing.
+        assert (stats["mode"], stats["fetched"]) == ("incremental", 0), name
     assert report["demo"]["rows"] == {"cities": counts["city"], "objects": counts["object"],
                                       "violation_categories": counts["category"],
                                       "violations": counts["violation"],

@@ -374,9 +374,9 @@ def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_
 
 
 def resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, name, method, change):
-    """Sync one directory again while `change` hooks every call of `method`; its stats."""
+    """Read one directory again in full while `change` hooks every call of `method`; its stats."""
     hook_method(monkeypatch, portal, method, change)
-    return sync(portal, db_url, tmp_path, mapping, name).directories[name]
+    return sync(portal, db_url, tmp_path, mapping, name, full=True).directories[name]
 
 
 def active_btxids(db, table: str) -> list[int]:

@@ -90,8 +90,11 @@ def test_second_run_changes_nothing(seeded, db, db_url, tmp_path, mapping):
     sync(seeded, db_url, tmp_path, mapping)
     before = rows(db, "SELECT * FROM users ORDER BY id") + rows(db, "SELECT * FROM objects")
 
-    report = sync(seeded, db_url, tmp_path, mapping)
+    again = sync(seeded, db_url, tmp_path, mapping)  # incremental: nothing changed, nothing read
+    report = sync(seeded, db_url, tmp_path, mapping, full=True)
 
+    assert again.ok and again.totals["fetched"] == 0
+    assert {d.mode for d in again.directories.values()} == {"incremental"}
     assert report.ok
     assert report.totals["created"] == 0 and report.totals["updated"] == 0
     assert report.totals["unchanged"] == report.totals["fetched"] > 0

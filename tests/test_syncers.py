@@ -40,7 +40,7 @@ def test_each_syncer_loads_every_row_and_a_second_run_changes_nothing(
         run_sync(settings, RunOptions(names=tuple(deps)), overrides=mapping)
 
     first = run_sync(settings, RunOptions(names=(name,)), overrides=mapping)
-    second = run_sync(settings, RunOptions(names=(name,)), overrides=mapping)
+    second = run_sync(settings, RunOptions(names=(name,), full=True), overrides=mapping)
 
     expected = len(seeded.records(COLLECTION[name]))
     table = getattr(models, SYNCERS[name].model).__tablename__

@@ -292,7 +292,8 @@ class Bitrix24Client:
         seconds = timing.get("duration") if isinstance(timing, dict) else None
         return BatchResult(results=parts["result"], errors=parts["result_error"],
                            totals=parts["result_total"],
-                           seconds=seconds if isinstance(seconds, int | float) else None)
+                           seconds=seconds if isinstance(seconds, int | float) else None,
+                           time=timing)
 
     # -- lists ----------------------------------------------------------------
 
@@ -338,6 +339,7 @@ class BatchResult:
     errors: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None  # the portal's own time for the whole batch
+    time: Any = None  # the batch's own `time` block (the portal's clock)
 
     def error_for(self, label: str, method: str) -> PortalError | None:
         """Our exception for a failed command, or None when it succeeded."""

@@ -34,8 +34,10 @@ class DirectoryFeed:
     every page that arrived, so it can be upserted).
     """
 
-    def __init__(self, name: str, reader: ListReader, *, read_ahead: int = READ_AHEAD_PAGES):
+    def __init__(self, name: str, reader: ListReader, *, read_ahead: int = READ_AHEAD_PAGES,
+                 head: dict[str, Any] | None = None):
         self.reader = reader
+        self.head = head
         self._queue: queue.Queue = queue.Queue(maxsize=read_ahead)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"read-{name}", daemon=True)
@@ -49,7 +51,7 @@ class DirectoryFeed:
 
     def _run(self) -> None:
         try:
-            self.reader.read(self._put)
+            self.reader.read(self._put, self.head)
         except _Cancelled:
             pass
         except BaseException as exc:  # handed to the consumer, which decides
@@ -104,15 +106,22 @@ class ReadPipeline:
         self._feeds: dict[str, DirectoryFeed] = {}
 
     def start(self, name: str, method: str, params: Mapping[str, Any] | None,
-              fields: Iterable[str] | None = None) -> DirectoryFeed:
-        """Begin reading a directory now (idempotent); `fields`: the only ones it needs."""
+              fields: Iterable[str] | None = None, *,
+              head: dict[str, Any] | None = None) -> DirectoryFeed:
+        """Begin reading a directory now (idempotent); `fields`: the only ones it needs;
+        `head`: its first page when that came already."""
         feed = self._feeds.get(name)
         if feed is None:
             reader = ListReader(self.client, method, params, executor=self._executor,
                                 max_in_flight=self.workers, fields=fields)
-            feed = self._feeds[name] = DirectoryFeed(name, reader,
-                                                     read_ahead=self.read_ahead).start()
+            feed = self._feeds[name] = DirectoryFeed(name, reader, read_ahead=self.read_ahead,
+                                                     head=head).start()
         return feed
+
+    def started(self, name: str) -> Any:
+        """The `time` block of the first answer of the directory's read (None before it)."""
+        feed = self._feeds.get(name)
+        return None if feed is None else feed.reader.started
 
     def pages(self, name: str, method: str, params: Mapping[str, Any] | None, *,
               stop: threading.Event | None = None,

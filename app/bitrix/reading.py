@@ -185,6 +185,28 @@ class ListQuery:
     def id_field(self) -> str:
         return self.spec.id_field
 
+    @property
+    def filter_keys(self) -> set[str]:
+        """The keys of the user's own filter (top-level ones too for user.get)."""
+        keys = {str(k) for k in self._filter}
+        if self._filter_at_top:
+            keys |= {str(k) for k in self.params if k.upper() not in _USER_GET_RESERVED}
+        return keys
+
+    def with_filter(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """The user's params with `extra` conditions added to their filter (ANDed)."""
+        params = dict(self.params)
+        if self._filter_at_top:
+            params.update(extra)
+        else:
+            params[self._filter_name or self.spec.filter_key] = {**self._filter, **extra}
+        return params
+
+    def first_id_ref(self, label: str) -> BatchRef:
+        """`$result[label]...[0][id]`: the first row's id of command `label`."""
+        wrapper = f"[{self.spec.rows_key}]" if self.spec.rows_key else ""
+        return BatchRef(f"$result[{label}]{wrapper}[0][{self.spec.id_field}]")
+
     def keyset_params(self, *, after: Any = None, before: Any = None, descending: bool = False,
                       start: int = -1) -> dict[str, Any]:
         """Params for one keyset page: id order, `>after` and `<before` merged into the filter."""
@@ -625,6 +647,7 @@ class ListReader:
                 self.batch_commands = smaller
         log.warning("%s: %s; retrying it as batches of %d commands", self.query.method,
                     error, smaller)
+        self.started: Any = None  # the `time` block of the read's first answer
 
     def note_batch_time(self, seconds: float | None, commands: int) -> None:
         """Keep batches of this list well inside the portal's 60 s per request."""
@@ -636,11 +659,14 @@ class ListReader:
             log.warning("%s: a batch of %d pages took %.0f s (the portal cuts requests at 60 s); "
                         "using %d pages per batch", self.query.method, commands, seconds, smaller)
 
-    def read(self, emit: Emit) -> None:
+    def read(self, emit: Emit, head: dict[str, Any] | None = None) -> None:
+        """Read the list; `head` is its first page when that came already (in a batch)."""
         query = self.query
         keyset = query.spec.keyset
-        first = query.keyset_params(start=0) if keyset else query.offset_params(0)
-        head = self.client.call(query.method, first)
+        if head is None:
+            first = query.keyset_params(start=0) if keyset else query.offset_params(0)
+            head = self.client.call(query.method, first)
+        self.started = head.get("time")  # the portal's clock when the read began
         rows = extract_rows(head.get("result"))
         self._emit(emit, rows)
         total = head.get("total") if isinstance(head.get("total"), int) else None

@@ -56,8 +56,9 @@ class DemoResult:
                  "Open it with any SQLite viewer, e.g. "
                  f'sqlite3 "{self.database}" "SELECT name FROM objects LIMIT 5"']
         if self.first_run:
-            lines.append("Run `python cli.py --demo` again to see an idempotent re-sync: "
-                         "nothing is created or updated the second time.")
+            lines.append("Run `python cli.py --demo` again to see an incremental re-sync: "
+                         "only what changed is read, so nothing is read, created or updated "
+                         "the second time.")
         elif not (t["created"] or t["updated"] or t["deactivated"]) and self.report.ok:
             lines.append("This was a re-sync of the same data: nothing was created, updated or "
                          "deactivated (the sync is idempotent).")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.cron import CronSchedule, format_duration, format_moment
+from app.cron import DURATION_UNITS, CronSchedule, format_duration, format_moment, parse_duration
 from app.db.connect import check_connection, make_engine
 from app.db.history import PROCESS_GONE, RunRecord, RunStatus, last_success, recent_runs
 from app.db.run_lock import run_alive
@@ -16,19 +15,18 @@ from app.errors import ConfigError
 from app.report import Counter
 from app.text import render_table, shorten
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = DURATION_UNITS
 _TABLE_COUNTERS = (Counter.FETCHED, Counter.CREATED, Counter.UPDATED, Counter.DEACTIVATED,
                    Counter.ERRORS)
 
 
 def parse_age(text: str) -> timedelta:
     """'26h' -> 26 hours (units s, m, h, d); for argparse, so errors are ArgumentTypeError."""
-    match = _AGE.fullmatch(text.strip().lower())
-    if not match or float(match.group(1)) <= 0:
+    age = parse_duration(text)
+    if not age:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return age
 
 
 @dataclass

@@ -6,16 +6,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.bitrix.changes import portal_time
 from app.bitrix.client import Bitrix24Client, usable_id
 from app.bitrix.read_ahead import ReadPipeline
-from app.db.connect import database_errors
+from app.bitrix.reading import ListQuery
+from app.bitrix.reconcile import reconcile
+from app.db.connect import database_errors, describe_db_error
 from app.db.parent_models import ModelSet
+from app.db.sync_state import PORTAL_ROW, DirectoryState, ensure_table, load_states, save_state
 from app.errors import (
     DatabaseError,
     LockLostError,
@@ -26,11 +32,14 @@ from app.errors import (
     StopRequested,
 )
 from app.report import DirectoryStatus, SyncReport
+from app.sync.incremental import FULL, INCREMENTAL, Freshness, Opener, Plan, plan_directory
 from app.sync.values import ValueProblem, convert
 from app.sync.writer import CHUNK, Prepared, TableWriter
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
+
+_DONE, _ENDED, _AGAIN = "done", "ended", "again"  # how one attempt at a directory ended
 
 
 # progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
@@ -97,6 +106,7 @@ class SyncEngine:
         stop_event: threading.Event | None = None,
         progress: Progress | None = None,
         lock_check: Callable[[], None] | None = None,
+        freshness: Freshness | None = None,
     ) -> None:
         self.client = client
         self.db = db
@@ -112,6 +122,10 @@ class SyncEngine:
         self.reads: ReadPipeline | None = None
         self._started: list[str] = []
         self._committed: set[str] = set()
+        self.freshness = freshness or Freshness()
+        self.plans: dict[str, Plan] = {}
+        self.feeds: dict[str, tuple[str, dict[str, Any]]] = {}  # name -> (feed key, params)
+        self.keeps_state = not dry_run  # a dry run writes nothing, state included
 
     def run(self, order: list[str], report: SyncReport | None = None) -> SyncReport:
         """Sync the directories of `order`, which run_order() has put in dependency order."""
@@ -123,10 +137,7 @@ class SyncEngine:
             # Every directory is read in the background from the start (reads do not depend
             # on each other); writes still go one directory at a time in dependency order.
             self.reads = ReadPipeline(self.client)
-            for name in order:
-                syncer = self.syncers[name]
-                self.reads.start(name, syncer.mapping.method, syncer.mapping.params,
-                                 fields=syncer.fields_read())
+            self._start_reads(order, report)
             self._run_in_order(order, report)
         except BaseException as exc:
             self._unfinished(order, report, exc)
@@ -136,6 +147,79 @@ class SyncEngine:
                 self.reads.close()
             self.reads = None
         return report
+
+    def _start_reads(self, order: list[str], report: SyncReport) -> None:
+        """Plan each directory (full or incremental), start the full reads, open the others."""
+        states = self._states()
+        now = datetime.now(UTC)
+        for name in order:
+            syncer = self.syncers[name]
+            table = self.models.get(syncer.mapping.model).__table__
+            self.plans[name] = plan_directory(syncer, table, states.get(name), self.freshness,
+                                              now)
+            if self.plans[name].mode == FULL:
+                self._start_full(name)
+        portal = states.get(PORTAL_ROW)
+        opener = Opener(self.client, portal.details if portal else {}, self.freshness,
+                        self.read_params, {n: self.syncers[n].mapping.method for n in order})
+        try:
+            opener.open(list(self.plans.values()))
+        except PortalError as exc:
+            if isinstance(exc, PortalFatalError):
+                report.fail(exc)  # the run ends; every directory is skipped
+                log.error("%s", exc)
+            for plan in self.plans.values():
+                if plan.mode == INCREMENTAL:
+                    plan.fall_back(f"the opening batch failed ({exc})")
+        if opener.learned and self.keeps_state:
+            self._save(DirectoryState(PORTAL_ROW, details=opener.facts))
+        for name in order:
+            plan = self.plans[name]
+            stats = report.directory(name)
+            stats.mode, stats.mode_reason = plan.mode, plan.reason
+            log.info("%s: read %s%s", name, plan.mode, f" ({plan.reason})" if plan.reason else "")
+            if plan.mode == INCREMENTAL:
+                self.feeds[name] = (name, plan.opening.change_params)
+                self.reads.start(name, self.syncers[name].mapping.method,
+                                 plan.opening.change_params, head=plan.opening.head)
+            else:
+                self._start_full(name)
+
+    def read_params(self, name: str) -> dict[str, Any]:
+        """The params a directory's reads send, whichever way it is read: the mapping's own,
+        with a select of the mapped fields where the method honours one."""
+        syncer = self.syncers[name]
+        return ListQuery(syncer.mapping.method, syncer.mapping.params,
+                         syncer.fields_read()).params
+
+    def _start_full(self, name: str, key: str | None = None) -> None:
+        """Start the full read of a directory (once); `key` names a second read's feed."""
+        key = key or name
+        self.feeds[name] = (key, self.read_params(name))
+        self.reads.start(key, self.syncers[name].mapping.method, self.feeds[name][1])
+
+    def _states(self) -> dict[str, DirectoryState]:
+        """The state rows (the table is created first unless this is a dry run)."""
+        try:
+            with self.db.begin() as conn:
+                if self.keeps_state:
+                    ensure_table(conn)
+                return load_states(conn)
+        except SQLAlchemyError as exc:
+            self.keeps_state = False
+            log.warning("cannot use the table bitrix_sync_state (%s); every directory is read "
+                        "in full and no state is kept", describe_db_error(exc))
+            return {}
+
+    def _save(self, state: DirectoryState, conn=None) -> None:
+        if not self.keeps_state:
+            return
+        if conn is not None:
+            save_state(conn, state)
+            return
+        with database_errors("Database error while saving the sync state"), \
+                self.db.begin() as own:
+            save_state(own, state)
 
     def _run_in_order(self, order: list[str], report: SyncReport) -> None:
         for name in order:
@@ -175,7 +259,7 @@ class SyncEngine:
                            "changes rolled back")
 
     def sync_directory(self, name: str, report: SyncReport) -> None:
-        """Read one directory completely and write it in one transaction."""
+        """Read one directory (in full, or its changes) and write it in one transaction."""
         syncer = self.syncers[name]
         stats = report.directory(name)
         started = time.monotonic()
@@ -184,10 +268,17 @@ class SyncEngine:
         if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:
             stats.notices.append(no_active_column_notice(name, table.name))
             log.info("%s: %s", name, stats.notices[-1])
+        plan = self.plans.get(name) or Plan(name, FULL)
+        self.plans[name] = plan
+        references = self._references_grew(syncer, plan, report)
+        if references:
+            self._read_again_in_full(name, plan, report, references)
         log.info("%s: reading %s", name, mapping.method)
         try:
             with database_errors(f"Database error while writing {name}"):
-                finished = self._sync_in_transaction(syncer, table, report)
+                outcome = self._sync_in_transaction(syncer, table, report)
+                if outcome == _AGAIN:  # the changes did not add up: read it all now
+                    outcome = self._sync_in_transaction(syncer, table, report)
         finally:
             if name not in self._committed:
                 # Rolled back (a stop, a database error, a lost lock, a crash): the report
@@ -195,21 +286,42 @@ class SyncEngine:
                 stats.created = stats.updated = stats.deactivated = 0
             stats.seconds = time.monotonic() - started
             self.progress(name, "done", stats.fetched)
-        if not finished:
+        if outcome != _DONE:
             return
         if stats.status not in (DirectoryStatus.FAILED, DirectoryStatus.SKIPPED) and stats.errors:
             stats.status = DirectoryStatus.WITH_ERRORS
-        log.info("%s: fetched %d, created %d, updated %d, unchanged %d, deactivated %d, "
-                 "errors %d", name, stats.fetched, stats.created, stats.updated,
+        log.info("%s: %s read, fetched %d, created %d, updated %d, unchanged %d, deactivated %d,"
+                 " errors %d", name, stats.mode, stats.fetched, stats.created, stats.updated,
                  stats.unchanged, stats.deactivated, stats.errors)
 
-    def _sync_in_transaction(self, syncer: BaseSyncer, table, report: SyncReport) -> bool:
-        """Read and write one directory, then deactivate; False when it ended early.
+    def _read_again_in_full(self, name: str, plan: Plan, report: SyncReport,
+                            reason: str) -> None:
+        plan.fall_back(reason)
+        report.restart_directory(name, FULL, reason)
+        log.info("%s: read in full after all: %s", name, reason)
+        self._start_full(name, key=f"{name}:full")
+
+    def _references_grew(self, syncer: BaseSyncer, plan: Plan, report: SyncReport) -> str | None:
+        """Rows that hold NULL for a missing referenced record could be filled now."""
+        if plan.mode != INCREMENTAL or not plan.state.details.get("unresolved"):
+            return None
+        grown = sorted({t for t in syncer.mapping.references.values()
+                        if t in report.directories and report.directories[t].created})
+        if not grown:
+            return None
+        return (f"some rows refer to records that were missing, and {', '.join(grown)} got "
+                "new rows")
+
+    def _sync_in_transaction(self, syncer: BaseSyncer, table, report: SyncReport) -> str:
+        """Read and write one directory, then deactivate: _DONE, _ENDED early, or _AGAIN.
 
         A stop rolls the directory back; a read error keeps what arrived and
-        deactivates nothing (a fatal one is raised again, ending the run).
+        deactivates nothing (a fatal one is raised again, ending the run). An
+        incremental read whose counts show records missing locally is rolled back
+        (_AGAIN) and the directory is read in full instead.
         """
         name, mapping, stats = syncer.name, syncer.mapping, report.directory(syncer.name)
+        plan = self.plans[name]
         refs = self._references(syncer, report)
         with self.db.connect() as conn:
             transaction = conn.begin()
@@ -221,23 +333,81 @@ class SyncEngine:
             writer.load_existing()
             try:
                 self._read_and_write(syncer, table, refs, writer, report)
+                again = self._removals(name, writer, report) if plan.mode == INCREMENTAL \
+                    else None
             except StopRequested:
                 transaction.rollback()
                 stats.status = DirectoryStatus.SKIPPED
                 stats.message = "stopped; changes rolled back"
-                return False
+                return _ENDED
             except PortalError as exc:
                 self._commit(name, transaction)  # keep what arrived; deactivate nothing
                 stats.fail(f"read incomplete, nothing deactivated: {exc}")
                 report.add_issue(name, None, None, str(exc))
                 if isinstance(exc, PortalFatalError):
                     raise
-                return False
+                return _ENDED
+            if again is not None:
+                transaction.rollback()
+                self._read_again_in_full(name, plan, report, again)
+                return _AGAIN
             stats.complete = True
             self.progress(name, "writing", stats.fetched)
-            self._deactivate(name, writer, report)
+            if plan.mode == FULL:
+                self._deactivate(name, writer, report)
+            self._keep_state(conn, syncer, report)
             self._commit(name, transaction)
-        return True
+        return _DONE
+
+    def _removals(self, name: str, writer: TableWriter, report: SyncReport) -> str | None:
+        """After the changes: deactivate what the portal no longer has under the filter.
+
+        Returns why the directory must be read in full instead when the counts show
+        the table lacks records the portal has (the changes alone cannot be trusted).
+        """
+        opening = self.plans[name].opening
+        unstored = writer.unstored_ids()
+        if writer.active_column is None:  # nothing to deactivate; still, nothing may be lacking
+            present = len(writer.present_ids() | unstored)
+            if opening.count_total > present:
+                return (f"after the changes the portal has {opening.count_total} records and "
+                        f"the table {present}")
+            return None
+        live = writer.live_ids()
+        local = sorted(live | unstored)
+        gone = len(local) - opening.count_total
+        if gone > 0 and self._mass(gone, len(live)):
+            self._refuse_mass(name, gone, len(live), report)
+            return None
+        found = reconcile(self.client, opening.count_query, local, opening.count_total,
+                          opening.count_page)
+        if found.missing:
+            return (f"after the changes the portal has {found.missing} record(s) under the "
+                    "filter that the table lacks")
+        removed = [b for b in found.removed if b in live]
+        if removed:
+            self._deactivate(name, writer, report, missing=writer.pks(removed), active=len(live))
+        return None
+
+    def _keep_state(self, conn, syncer: BaseSyncer, report: SyncReport) -> None:
+        """Record the read in bitrix_sync_state, in the directory's own transaction."""
+        name, stats, plan = syncer.name, report.directory(syncer.name), self.plans[syncer.name]
+        if not self.keeps_state or stats.status in (DirectoryStatus.FAILED,
+                                                    DirectoryStatus.SKIPPED):
+            return
+        unresolved = stats.warnings > 0
+        if plan.mode == INCREMENTAL:
+            started, full_read_at = plan.opening.started, plan.state.full_read_at
+            unresolved = unresolved or bool(plan.state.details.get("unresolved"))
+        else:
+            started = portal_time(self.reads.started(self.feeds[name][0]))
+            if started is None:
+                log.info("%s: the portal's answer carried no time; the next read is full", name)
+                return
+            full_read_at = started.at
+        details = {"errors": stats.errors, "unresolved": unresolved}
+        self._save(DirectoryState(name, plan.fingerprint, full_read_at=full_read_at,
+                                  read_at=started.at, mode=plan.mode, details=details), conn)
 
     def _commit(self, name: str, transaction) -> None:
         self._check_lock(now=True)  # never commit beside a run that took our lock
@@ -302,8 +472,9 @@ class SyncEngine:
         """The directory's pages from the run's background reads (run() opens them)."""
         if self.reads is None:
             raise RuntimeError("SyncEngine reads a directory only inside run()")
+        key, params = self.feeds.get(name) or (name, self.read_params(name))
         # A stop is noticed while waiting for a page too (StopRequested), not only between pages.
-        return self.reads.pages(name, mapping.method, mapping.params, stop=self.stop_event,
+        return self.reads.pages(key, mapping.method, params, stop=self.stop_event,
                                 waiting=self._check_lock)
 
     def prepare(self, syncer: BaseSyncer, raw: dict[str, Any], table, refs: dict,
@@ -351,22 +522,28 @@ class SyncEngine:
                             "check its name in the mapping (`python cli.py --check`)",
                             syncer.name, field_name, column)
 
-    def _deactivate(self, name: str, writer: TableWriter, report: SyncReport) -> None:
-        missing = writer.missing_active()
+    def _deactivate(self, name: str, writer: TableWriter, report: SyncReport, *,
+                    missing: list[Any] | None = None, active: int | None = None) -> None:
+        """Deactivate `missing` (a full read: the active rows it did not return), guarded."""
+        missing = writer.missing_active() if missing is None else missing
         if not missing:
             return
-        stats = report.directory(name)
-        active = writer.active_count()
-        if (len(missing) * 2 > active or len(missing) == active) and not \
-                self.allow_mass_deactivation:
-            message = (f"Bitrix24 no longer returns {len(missing)} of {active} active records; "
-                       "that looks like lost access rather than deletions, so nothing was "
-                       "deactivated. If it is intended, run with --allow-mass-deactivation.")
-            stats.fail(message)
-            report.add_issue(name, None, None, message)
-            log.error("%s: %s", name, message)
+        active = writer.active_count() if active is None else active
+        if self._mass(len(missing), active):
+            self._refuse_mass(name, len(missing), active, report)
             return
         writer.deactivate(missing)
+
+    def _mass(self, gone: int, active: int) -> bool:
+        return (gone * 2 > active or gone == active) and not self.allow_mass_deactivation
+
+    def _refuse_mass(self, name: str, gone: int, active: int, report: SyncReport) -> None:
+        message = (f"Bitrix24 no longer returns {gone} of {active} active records; "
+                   "that looks like lost access rather than deletions, so nothing was "
+                   "deactivated. If it is intended, run with --allow-mass-deactivation.")
+        report.directory(name).fail(message)
+        report.add_issue(name, None, None, message)
+        log.error("%s: %s", name, message)
 
 
 def no_active_column_notice(name: str, table: str) -> str:

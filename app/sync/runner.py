@@ -17,6 +17,7 @@ from app.db.schema import schema_problems
 from app.errors import ConfigError, DatabaseError, LockHeldError, SyncError, unexpected_error
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
+from app.sync.incremental import Freshness
 from app.sync.run_guard import guarded_run
 from app.syncers import SYNCERS, BaseSyncer
 from app.syncers.mapping import load_mapping_file
@@ -32,6 +33,7 @@ class RunOptions:
     allow_mass_deactivation: bool = False
     dry_run: bool = False
     trigger: str = "cli"
+    full: bool = False  # read every directory in full this run (--full)
 
 
 def build_syncers(settings: Settings, overrides: dict | None = None) -> dict[str, BaseSyncer]:
@@ -178,7 +180,8 @@ def run_sync(
                 sync = SyncEngine(client=client, db=db, models=models, syncers=syncers,
                                   allow_mass_deactivation=options.allow_mass_deactivation,
                                   dry_run=options.dry_run, stop_event=stop_event,
-                                  progress=progress, lock_check=held.check)
+                                  progress=progress, lock_check=held.check,
+                                  freshness=freshness(settings, options))
                 sync.run(order, report)
     finally:
         if db is not None:
@@ -186,6 +189,12 @@ def run_sync(
     if report.directories:  # a run that never started has nothing to sum up
         log.info("%s", report.summary())
     return report
+
+
+def freshness(settings: Settings, options: RunOptions) -> Freshness:
+    """The run's rules for full and incremental reads."""
+    return Freshness(full=options.full, full_every=settings.sync_full_every,
+                     overlap=settings.sync_incremental_overlap)
 
 
 @contextlib.contextmanager

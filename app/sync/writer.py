@@ -80,6 +80,7 @@ class TableWriter:
         self.existing: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.seen: set[int] = set()
         self.max_packet: int | None = None  # bytes; None where the database has no such limit
+        self.stored: dict[int, bool] = {}  # btxid -> active, for each record written (or planned)
 
     def load_existing(self) -> None:
         if self.conn.dialect.name in ("mysql", "mariadb"):
@@ -142,6 +143,7 @@ class TableWriter:
     def _run_chunk(self, chunk: list[tuple[int, dict]], action: Callable, counter: str) -> None:
         if self.dry_run:
             setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
+            self._stored(chunk)
             return
         try:
             with self.conn.begin_nested():
@@ -159,6 +161,31 @@ class TableWriter:
             self._run_chunk(chunk[middle:], action, counter)
             return
         setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
+        self._stored(chunk)
+
+    def _stored(self, chunk: list[tuple[int, dict]]) -> None:
+        for btxid, row in chunk:
+            self.stored[btxid] = bool(row.get(self.active_column, True)) \
+                if self.active_column else True
+
+    def live_ids(self) -> set[int]:
+        """Btxids of the rows active once this write commits (what a dry run would leave)."""
+        active = {b for b, (_, values) in self.existing.items()
+                  if not self.active_column or values.get(self.active_column)}
+        for btxid, on in self.stored.items():
+            (active.add if on else active.discard)(btxid)
+        return active
+
+    def unstored_ids(self) -> set[int]:
+        """Btxids the portal returned that are not in the table (their records failed)."""
+        return self.seen - set(self.existing) - set(self.stored)
+
+    def present_ids(self) -> set[int]:
+        """Btxids of every row in the table once this write commits, active or not."""
+        return set(self.existing) | set(self.stored)
+
+    def pks(self, btxids) -> list[Any]:
+        return [self.existing[b][0] for b in btxids if b in self.existing]
 
     def _fits(self, btxid: int, values: dict[str, Any]) -> bool:
         """False (and the record reported) when its row would exceed max_allowed_packet."""

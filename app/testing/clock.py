@@ -77,9 +77,9 @@ def site_instant(value: Any, options: ClockOptions) -> float | None:
 
 
 def stored_site_instant(value: Any, options: ClockOptions) -> float | None:
-    """A site-format stamp given by seed data (server-local time)."""
-    instant = site_instant(value, options)
-    return None if instant is None else instant + options.user_zone_offset
+    """A stamp given by seed data or a test (``dd.mm.yyyy hh:mm:ss`` or ISO, the portal's
+    zone when naive), whatever the portal's own site format."""
+    return strtotime(value)
 
 
 def strtotime(value: Any) -> float | None:

@@ -1,0 +1,121 @@
+"""Which local records the portal no longer has, found by counting id ranges.
+
+After an incremental read every record the portal has under the directory's filter is
+present locally: it was either unchanged since the last read (and present then) or it
+came in this read. So the local ids are a superset of the portal's, and a range of ids
+holds as many records on both sides exactly when nothing in it was removed. The portal
+counts a range with one command (``start=0`` gives ``total`` and the first 50 ids), so
+the ranges whose counts differ are split by the local ids and counted again, 50
+commands to a batch, until each holds at most one page: that page lists the portal's
+ids and the difference is exact. A range where the portal has more than we do breaks the
+superset: the local table lacks records, and only a full read can say which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, Bitrix24Client, extract_rows, usable_id
+from app.bitrix.reading import ListQuery
+from app.errors import IncompleteReadError
+
+
+@dataclass
+class Reconciled:
+    """What counting found: ids to deactivate, and whether the portal has ids we lack."""
+
+    removed: list[int] = field(default_factory=list)
+    missing: int = 0  # records the portal has and the local table lacks (0: none)
+    commands: int = 0
+
+
+@dataclass(frozen=True)
+class _Range:
+    after: int | None  # ids above this (None: no lower bound)
+    before: int | None  # and below this (None: no upper bound)
+    local: tuple[int, ...]  # our ids in the range, ascending
+
+
+def reconcile(client: Bitrix24Client, query: ListQuery, local: list[int], total: int,
+              first_page: list[dict[str, Any]]) -> Reconciled:
+    """Compare `local` (sorted ids we hold) with the portal under `query`'s filter.
+
+    `total` and `first_page` are the answer to the whole filter's count (its first page).
+    """
+    found = Reconciled()
+    whole = _Range(None, None, tuple(local))
+    pending = [(whole, total, first_page)]
+    while pending:
+        counted: list[_Range] = []
+        for part, count, page in pending:
+            ids = ids_of(query, page)
+            if count == len(part.local):
+                continue  # same size and a superset: the same records
+            if count > len(part.local):
+                found.missing += count - len(part.local)
+                return found
+            if count <= len(page):  # one page holds the whole range: compare exactly
+                portal = set(ids)
+                found.removed += [i for i in part.local if i not in portal]
+                found.missing += len(portal - set(part.local))
+                if found.missing:
+                    return found
+                continue
+            counted += _split(part)
+        pending = []
+        for start in range(0, len(counted), BATCH_SIZE):
+            pending += _count(client, query, counted[start:start + BATCH_SIZE])
+            found.commands += len(counted[start:start + BATCH_SIZE])
+    found.removed.sort()
+    return found
+
+
+def _split(part: _Range) -> list[_Range]:
+    """The range cut at local ids into parts of about a page each (at most a batch of them)."""
+    pieces = min(BATCH_SIZE, max(2, math.ceil(len(part.local) / PAGE_SIZE)))
+    step = math.ceil(len(part.local) / pieces)
+    parts, low = [], part.after
+    for first in range(0, len(part.local), step):
+        chunk = part.local[first:first + step]
+        last = first + step >= len(part.local)
+        high = part.before if last else chunk[-1] + 1
+        parts.append(_Range(low, high, chunk))
+        low = chunk[-1]
+    return parts
+
+
+def _count(client: Bitrix24Client, query: ListQuery, parts: list[_Range]
+           ) -> list[tuple[_Range, int, list[dict[str, Any]]]]:
+    method = query.method
+    commands = {f"r{i}": (method, query.keyset_params(after=p.after, before=p.before, start=0))
+                for i, p in enumerate(parts)}
+    result = client.batch(commands, halt=False)
+    counted = []
+    for label, part in zip(commands, parts, strict=True):
+        error = result.error_for(label, method)
+        if error is not None:
+            raise error
+        if label not in result.results:
+            raise IncompleteReadError(f"Bitrix24 returned nothing for {method} while counting "
+                                      "records to find removed ones", method=method)
+        rows = extract_rows(result.results[label])
+        counted.append((part, page_total(result.totals.get(label), rows, method), rows))
+    return counted
+
+
+def ids_of(query: ListQuery, rows: list[dict[str, Any]]) -> list[int]:
+    """The usable ids of a page (a row without one is a record error, never deactivated)."""
+    ids = (usable_id(row.get(query.id_field)) for row in rows)
+    return [i for i in ids if i is not None]
+
+
+def page_total(total: Any, rows: list, method: str) -> int:
+    """`total` of a start=0 page; an empty page without one is 0 (user.get, lists.element.get)."""
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total
+    if not rows:
+        return 0
+    raise IncompleteReadError(f"{method} gave no total for a page of {len(rows)} records, so "
+                              "its records cannot be counted", method=method)

@@ -1,0 +1,329 @@
+"""Incremental reads: which way each directory is read, and the batch that opens the reads.
+
+A directory is read incrementally once a complete full read with the same mapping has
+succeeded (its row in bitrix_sync_state says when, and with which mapping fingerprint),
+unless --full, SYNC_FULL_EVERY, its method or its filter say otherwise. The incremental
+directories of a run share one `batch` (the "opening"): for each, the change query (its
+own filter plus `>= modification time` from the watermark minus SYNC_INCREMENTAL_OVERLAP),
+the count of its own filter, and two probes proving the portal reads our date as a date
+(a bound two years ahead matches nothing; a bound in 2000 finds the first counted
+record). `profile` rides along, so the webhook user's zone is checked every run. A
+directory whose opening cannot prove itself is read in full in the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.bitrix.changes import (
+    ChangeField,
+    PortalTime,
+    PortalZone,
+    bound_text,
+    change_field,
+    learn_site_format,
+    no_change_field,
+    portal_time,
+)
+from app.bitrix.client import BatchResult, Bitrix24Client, extract_rows
+from app.bitrix.reading import ListQuery
+from app.bitrix.reconcile import page_total
+from app.cron import format_duration
+from app.db.sync_state import DirectoryState
+from app.errors import PortalError, PortalFatalError
+from app.syncers.base_syncer import BaseSyncer
+
+log = logging.getLogger(__name__)
+
+FULL, INCREMENTAL = "full", "incremental"
+_PAST = datetime(2000, 1, 28, tzinfo=UTC)  # day 28: a day-month swap cannot parse
+_ID_SELECT = frozenset({"crm.item.list"})  # methods whose select narrows the answer
+
+
+def fingerprint(syncer: BaseSyncer, table_name: str) -> str:
+    """The mapping as the reads use it; another method, params, fields or table changes it."""
+    mapping = syncer.mapping
+    data = {"method": mapping.method.strip().lower(), "params": mapping.params,
+            "fields": mapping.fields, "references": mapping.references,
+            "id_field": mapping.id_field, "active_column": mapping.active_column,
+            "model": mapping.model, "table": table_name}
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class Opening:
+    """What the opening batch brought for one directory."""
+
+    started: PortalTime  # the watermark this read will leave
+    head: dict[str, Any]  # the change query's first page, as an envelope
+    change_params: dict[str, Any]  # the change query (more pages are read with it)
+    count_query: ListQuery  # the directory's own filter (plus the active condition)
+    count_total: int
+    count_page: list[dict[str, Any]]  # its first page (up to 50 rows)
+
+
+@dataclass
+class Plan:
+    """How one directory is read in this run."""
+
+    name: str
+    mode: str
+    reason: str | None = None  # why it is read in full
+    change: ChangeField | None = None
+    state: DirectoryState | None = None
+    fingerprint: str = ""
+    count_condition: dict[str, Any] = field(default_factory=dict)
+    opening: Opening | None = None
+
+    def fall_back(self, reason: str) -> None:
+        self.mode, self.reason, self.opening = FULL, reason, None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The run's rules for full reads: --full, SYNC_FULL_EVERY, SYNC_INCREMENTAL_OVERLAP."""
+
+    full: bool = False
+    full_every: timedelta = timedelta(hours=24)
+    overlap: timedelta = timedelta(minutes=10)
+
+
+def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
+                   rules: Freshness, now: datetime) -> Plan:
+    """Full or incremental for one directory, and why (the reasons --check shows too)."""
+    mapping = syncer.mapping
+    plan = Plan(syncer.name, FULL, state=state, fingerprint=fingerprint(syncer, table.name))
+    why = static_reason(syncer, table)
+    if why is not None:
+        plan.reason = why
+        return plan
+    plan.change = change_field(mapping.method)
+    plan.count_condition = count_condition(syncer, table)
+    if rules.full:
+        plan.reason = "--full"
+    elif not rules.full_every:
+        plan.reason = "SYNC_FULL_EVERY is 0"
+    elif state is None or state.full_read_at is None or state.read_at is None:
+        plan.reason = "no complete full read recorded yet"
+    elif state.fingerprint != plan.fingerprint:
+        plan.reason = "the mapping changed since the last full read"
+    elif now - state.full_read_at >= rules.full_every:
+        plan.reason = (f"the last full read is older than SYNC_FULL_EVERY "
+                       f"({format_duration(rules.full_every)})")
+    elif state.details.get("errors"):
+        plan.reason = (f"{state.details['errors']} record(s) could not be stored last time; "
+                       "read in full until they are")
+    else:
+        plan.mode = INCREMENTAL
+    return plan
+
+
+def static_reason(syncer: BaseSyncer, table) -> str | None:
+    """Why the directory can never be read incrementally as mapped, or None."""
+    mapping = syncer.mapping
+    change = change_field(mapping.method)
+    if change is None:
+        return no_change_field(mapping.method)
+    query = ListQuery(mapping.method, mapping.params)
+    if not query.spec.keyset:
+        return ("its own filter bounds the id or uses LOGIC, so its changes and removals "
+                "cannot be counted by id")
+    if any(key.lstrip("!<>=%@*").lower() == change.name.lower() for key in query.filter_keys):
+        return f"its own filter already uses {change.name}"
+    active = mapping.deactivation_column(table.c.keys())
+    sources = [f for f, column in mapping.fields.items() if column == active] if active else []
+    if sources and not (mapping.method.strip().lower() == "user.get"
+                        and [s.upper() for s in sources] == ["ACTIVE"]):
+        return (f"{active} is filled from {sources[0]}, so the records to keep active cannot "
+                "be counted")
+    return None
+
+
+def count_condition(syncer: BaseSyncer, table) -> dict[str, Any]:
+    """The extra filter of the count: only records the sync keeps active (user.get ACTIVE)."""
+    active = syncer.mapping.deactivation_column(table.c.keys())
+    if active and any(column == active for column in syncer.mapping.fields.values()):
+        return {"ACTIVE": "Y"}  # prepareUserValue: anything but 'N' and empty is 'Y'
+    return {}
+
+
+def describe(plan: Plan) -> str:
+    """One line for --check and the log."""
+    if plan.mode == INCREMENTAL:
+        return f"incremental: records changed since the last read, by {plan.change.name}"
+    return f"full: {plan.reason}"
+
+
+# --- the opening batch ------------------------------------------------------------------------
+
+
+class Opener:
+    """Builds and runs the opening batch; learns what bounds need (zone, site format)."""
+
+    def __init__(self, client: Bitrix24Client, facts: dict[str, Any], rules: Freshness,
+                 read_params: Callable[[str], dict[str, Any]], methods: dict[str, str]) -> None:
+        self.client = client
+        self.facts = dict(facts)  # portal_offset, user_offset, site_format (the "(portal)" row)
+        self.rules = rules
+        self.read_params = read_params
+        self.methods = methods
+        self.learned = False  # facts changed: the caller saves them
+
+    def open(self, plans: list[Plan]) -> None:
+        """Fill each plan's opening, or switch it to a full read with the reason."""
+        plans = [p for p in plans if p.mode == INCREMENTAL]
+        if not plans:
+            return
+        site = any(p.change.site_format for p in plans)
+        if not self._known(site):
+            self._learn(site, plans)
+        for _ in range(2):
+            zone = self._zone([p for p in plans if p.mode == INCREMENTAL])
+            usable = [p for p in plans if p.mode == INCREMENTAL]
+            if zone is None or not usable:
+                return
+            result, started, queries = self._run(usable, zone)
+            if started is None:
+                for plan in usable:
+                    plan.fall_back("the portal's answer carried no time")
+                return
+            user_offset = _int(_as_dict(result.results.get("profile")).get("TIME_ZONE_OFFSET"))
+            if (user_offset, started.offset) == (zone.user_offset, zone.portal_offset):
+                for index, plan in enumerate(usable):
+                    self._take(plan, index, result, started, *queries[index])
+                return
+            # The zone moved since it was learned: bounds built with it may be late. Again.
+            self.facts.update(portal_offset=started.offset, user_offset=user_offset)
+            self.learned = True
+        for plan in plans:
+            if plan.mode == INCREMENTAL:
+                plan.fall_back("the portal's or the webhook user's time zone kept changing")
+
+    def _known(self, site: bool) -> bool:
+        facts = self.facts
+        return (isinstance(facts.get("portal_offset"), int)
+                and isinstance(facts.get("user_offset"), int)
+                and (not site or bool(facts.get("site_format"))))
+
+    def _learn(self, site: bool, plans: list[Plan]) -> None:
+        """One batch: profile (the user's zone) and lists.get (a site-format sample)."""
+        commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
+        if site:
+            list_type = next((self.read_params(p.name).get("IBLOCK_TYPE_ID") for p in plans
+                              if self.methods[p.name] == "lists.element.get"), None)
+            commands["lists"] = ("lists.get", {"IBLOCK_TYPE_ID": list_type or "lists"})
+        result = self.client.batch(commands, halt=False)
+        started = portal_time(result.time)
+        profile = _as_dict(result.results.get("profile"))
+        if started is not None and _int(profile.get("TIME_ZONE_OFFSET")) is not None:
+            self.facts.update(portal_offset=started.offset,
+                              user_offset=_int(profile["TIME_ZONE_OFFSET"]))
+        if site:
+            rows = result.results.get("lists")
+            samples = [r.get("TIMESTAMP_X") for r in rows] if isinstance(rows, list) else []
+            self.facts["site_format"] = learn_site_format(samples)
+            if self.facts["site_format"] is None:
+                self.facts["site_format_problem"] = (
+                    "the portal's date format could not be learned (lists.get "
+                    + ("failed: " + str(result.error_for("lists", "lists.get"))
+                       if "lists" in result.errors else "showed no list with a clear date")
+                    + ")")
+        self.learned = True
+
+    def _zone(self, plans: list[Plan]) -> PortalZone | None:
+        facts = self.facts
+        if not self._known(False):
+            for plan in plans:
+                plan.fall_back("the portal did not tell its time zone (profile)")
+            return None
+        if not facts.get("site_format"):
+            for plan in plans:
+                if plan.change.site_format:
+                    plan.fall_back(facts.get("site_format_problem")
+                                   or "the portal's date format is not known")
+        return PortalZone(facts["portal_offset"], facts["user_offset"], facts.get("site_format"))
+
+    def _run(self, plans: list[Plan], zone: PortalZone
+             ) -> tuple[BatchResult, PortalTime | None, list[tuple[dict[str, Any], ListQuery]]]:
+        """The batch: profile, then per directory its change query, count and two probes."""
+        commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
+        queries = []
+        future = datetime(datetime.now(UTC).year + 2, 12, 28, 12, tzinfo=UTC)
+        for index, plan in enumerate(plans):
+            method = self.methods[plan.name]
+            query = ListQuery(method, self.read_params(plan.name))
+            field_name = plan.change.name
+            since = plan.state.read_at - self.rules.overlap
+            change = query.with_filter({f">={field_name}": bound_text(plan.change, since, zone)})
+            count = query.with_filter(plan.count_condition) if plan.count_condition \
+                else dict(query.params)
+            if method.strip().lower() in _ID_SELECT:
+                count = {k: v for k, v in count.items() if k.lower() != "select"}
+                count["select"] = [query.id_field]
+            count_query = ListQuery(method, count)
+            ahead = query.with_filter({f">={field_name}": bound_text(plan.change, future, zone)})
+            anchor = query.with_filter({f"={query.id_field}": count_query.first_id_ref(
+                f"n{index}"), f">={field_name}": bound_text(plan.change, _PAST, zone)})
+            for label, params in ((f"c{index}", change), (f"n{index}", count),
+                                  (f"f{index}", ahead), (f"a{index}", anchor)):
+                commands[label] = (method, ListQuery(method, params).keyset_params(start=0))
+            queries.append((change, count_query))
+        result = self.client.batch(commands, halt=False)
+        return result, portal_time(result.time), queries
+
+    def _take(self, plan: Plan, index: int, result: BatchResult, started: PortalTime,
+              change: dict[str, Any], count_query: ListQuery) -> None:
+        method = self.methods[plan.name]
+        labels = {kind: f"{kind}{index}" for kind in "cnfa"}
+        try:
+            for label in labels.values():
+                error = result.error_for(label, method)
+                if error is not None:
+                    raise error
+                if label not in result.results:
+                    raise PortalError(f"Bitrix24 returned nothing for {method} ({label})",
+                                      method=method)
+            pages = {kind: extract_rows(result.results[label]) for kind, label in labels.items()}
+            totals = {kind: page_total(result.totals.get(label), pages[kind], method)
+                      for kind, label in labels.items()}
+        except PortalFatalError:
+            raise
+        except PortalError as exc:
+            plan.fall_back(f"the incremental read failed ({exc})")
+            return
+        field_name = plan.change.name
+        if totals["f"]:
+            plan.fall_back(f"{method} does not filter by {field_name} as sent: a bound two years "
+                           f"ahead still matched {totals['f']} record(s)")
+            return
+        if totals["n"] and totals["a"] != 1:
+            plan.fall_back(f"{method} does not read the {field_name} bound as a date: the first "
+                           "counted record was not found after 2000")
+            return
+        rows = pages["c"]
+        head = {"result": result.results[labels["c"]], "total": totals["c"],
+                "next": len(rows) if totals["c"] > len(rows) else None}
+        plan.opening = Opening(started, head, change, count_query, totals["n"], pages["n"])
+        log.debug("%s: %d changed since %s, %d on the portal", plan.name, totals["c"],
+                  plan.state.read_at, totals["n"])
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
