@@ -207,14 +207,19 @@ class SyncReport:
         out = render_table(rows, right=range(2, len(head) - 1), rule=True)
         messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
         messages += [f"{d.name}: {n}" for d in self.directories.values() for n in d.notices]
-        for issue in self.issues[:50]:
+        # One problem is told once: a directory's failure is also an issue (for --json), and
+        # a fatal one also the run's; the table shows each where it is said first.
+        told = [d.message for d in self.directories.values() if d.message]
+        issues = [i for i in self.issues if i.btxid is not None or i.field is not None
+                  or not any(i.message in said for said in told)]
+        for issue in issues[:50]:
             where = ", ".join(p for p in (
                 issue.directory, issue.btxid is not None and f"btxid {issue.btxid}" or None,
                 issue.field) if p)
             messages.append(f"{where}: {issue.message}")
-        if len(self.issues) > 50:
-            messages.append(f"... and {len(self.issues) - 50} more record errors (see --json)")
-        if self.fatal:
+        if len(issues) > 50:
+            messages.append(f"... and {len(issues) - 50} more record errors (see --json)")
+        if self.fatal and not any(self.fatal in line for line in messages):
             messages.append(self.fatal)
         if self.dry_run:
             messages.append("Dry run: nothing was written.")

@@ -7,9 +7,11 @@ import contextlib
 import json
 from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
+from app.bitrix.client import Bitrix24Client
 from app.bitrix.read_ahead import ReadPipeline
 from app.syncers.object_syncer import ObjectSyncer
 from app.testing.seed import seed_portal
@@ -117,3 +119,29 @@ def test_a_crash_before_any_directory_marks_every_directory_not_run(
     assert {d.message for d in report.directories.values()} == {
         "not run: an earlier error ended the run"}
     assert scalar(db_url, "SELECT COUNT(*) FROM cities") == 0
+
+
+@pytest.mark.parametrize("fault", ["database-of-one-list", "overload", "killed-writer"])
+def test_the_printed_report_tells_each_problem_once(portal, mysql_url, tmp_path, mapping, fault):
+    seed_portal(portal, objects=1500)
+    iblock = str(mapping["violation"]["params"]["IBLOCK_ID"])
+    killing = contextlib.nullcontext([])
+    if fault == "database-of-one-list":  # one directory fails, the others go on
+        portal.fail_database("lists.element.get",
+                             when=lambda p: str(p.get("IBLOCK_ID")) == iblock)
+    elif fault == "overload":  # the run's fatal error, met by its first directory
+        portal.overloaded = True
+    else:  # a database error ends the run in the middle of a directory
+        killing = killed_at("INSERT INTO objects", occurrence=2)
+    client = Bitrix24Client(portal.webhook_url, max_retries=1, sleep=lambda seconds: None)
+
+    with killing:
+        report = sync(portal, mysql_url, tmp_path, mapping, client=client)
+    client.close()
+
+    failed = [d for d in report.directories.values() if d.status == "failed"]
+    assert len(failed) == 1 and report.exit_code == {"database-of-one-list": 1}.get(fault, 3)
+    problem = report.fatal or report.to_dict()["errors"][0]["message"]
+    assert problem in failed[0].message
+    printed = report.render_table()
+    assert printed.count(problem) == 1, printed
