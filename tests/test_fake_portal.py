@@ -501,6 +501,22 @@ def test_webhook_check_errors_come_with_http_401(fresh, state, error, descriptio
             401, {"error": error, "error_description": description}), method
 
 
+def test_lists_on_a_plan_without_the_feature_are_access_denied_with_403(fresh):
+    # RestService (modules/lists/lib/rest/restservice.php) throws
+    # AccessException('Available only on extended plans') (modules/rest/lib/accessexception.php).
+    fresh.lists_on_plan = False
+    refused = {"error": "ACCESS_DENIED",
+               "error_description": "Access denied! Available only on extended plans"}
+    known = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID}
+    for method in ("lists.get", "lists.field.get", "lists.element.get"):
+        response = call(fresh, method, known)
+        assert (response.status_code, response.json()) == (403, refused), method
+    # The list's existence is checked first.
+    response = call(fresh, "lists.element.get", {**known, "IBLOCK_ID": 999})
+    assert response.json()["error"] == "ERROR_IBLOCK_NOT_FOUND"
+    assert call(fresh, "user.get").status_code == 200
+
+
 def test_https_is_enough_for_a_portal_that_requires_it(tmp_path):
     context, pem = self_signed_tls(tmp_path)
     with FakePortal(ssl_context=context, https_required=True) as portal:

@@ -222,6 +222,24 @@ def test_webhook_check_refusals_with_http_401_end_the_run(seeded, db, db_url, tm
     client.close()
 
 
+def test_a_plan_without_lists_fails_the_list_directories_with_the_plan_as_the_reason(
+        seeded, db, db_url, tmp_path, mapping):
+    seeded.lists_on_plan = False  # ACCESS_DENIED "Access denied! Available only on extended plans"
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 1 and report.fatal is None
+    for name in ("category", "violation"):
+        stats = report.directories[name]
+        assert stats.status == FAILED
+        assert "plan does not include lists.element.get" in stats.message
+        assert "needs read access" not in stats.message
+    assert all(report.directories[n].status == OK for n in ("city", "object", "user"))
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM cities")).scalar() == \
+            len(seeded.records("crm:1036"))
+
+
 @pytest.mark.parametrize("first_page_works", [False, True], ids=["first-page", "in-batch"])
 def test_a_list_whose_database_keeps_failing_fails_alone_and_soon(big, db, db_url, tmp_path,
                                                                   mapping, first_page_works):

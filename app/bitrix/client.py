@@ -473,6 +473,13 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
         return PortalMethodError(
             f"Bitrix24 does not know the method {method} {said}; check the method name in "
             "the mapping and the webhook's scopes.", **kwargs)
+    if key == "access_denied" and "extended plan" in description.lower():
+        # The lists methods on a plan without the Lists feature (RestService, modules/lists).
+        return PortalMethodError(
+            f"The portal's Bitrix24 plan does not include {method} {said}: universal lists "
+            "work only on extended plans. The webhook is not the problem; the portal's "
+            "administrator has to change the plan (the other directories are synced).",
+            **kwargs)
     if key == "access_denied":
         return PortalMethodError(
             f"Access denied to {method} {said}; the webhook's user needs read access to it.",

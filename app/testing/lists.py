@@ -29,12 +29,18 @@ Modification time (``RestService::getElement`` in modules/lists/lib/rest/restser
 * ``TIMESTAMP_X`` is in the answer only for a list that has it among its fields (the select
   is fixed to ID, NAME... plus the list's own fields), in the site format, user's time;
 * lists.get shows each list's ``TIMESTAMP_X`` in the site format.
+
+A portal whose plan has no Lists feature (``!\\CLists::isListFeatureEnabled(...)`` in the
+newest ``RestService``) answers every lists method with ``AccessException('Available only
+on extended plans')``: ACCESS_DENIED "Access denied! Available only on extended plans" with
+HTTP 403 (modules/rest/lib/accessexception.php); lists.field.get and lists.element.get
+check that the list exists first.
 """
 
 import copy
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from app.testing.clock import (
     ClockOptions,
@@ -68,6 +74,10 @@ _LIST_STAMP = "01.03.2024 10:00:00"  # when the lists themselves were last chang
 _MODIFY_ALIASES = {"DATE_MODIFY_FROM": ">=TIMESTAMP_X", "DATE_MODIFY_TO": "<=TIMESTAMP_X"}
 
 
+class ListsOptions(ClockOptions, Protocol):
+    lists_on_plan: bool  # False: the portal's plan has no Lists feature
+
+
 def _required(name: str) -> ApiError:
     return ApiError(
         400, "ERROR_REQUIRED_PARAMETERS_MISSING", f'Required parameter "{name}" is missing'
@@ -79,7 +89,7 @@ class ListsApi:
 
     scopes = ("lists",)
 
-    def __init__(self, options: ClockOptions) -> None:
+    def __init__(self, options: ListsOptions) -> None:
         self._options = options
         self._lists: dict[int, dict[str, Any]] = {}
         self._fields: dict[int, dict[str, Any] | None] = {}
@@ -194,11 +204,17 @@ class ListsApi:
                 return iblock_id
         raise ApiError(400, "ERROR_IBLOCK_NOT_FOUND", "Iblock not found")
 
+    def _feature_enabled(self) -> None:
+        if not self._options.lists_on_plan:
+            raise ApiError(403, "ACCESS_DENIED",
+                           "Access denied! Available only on extended plans")
+
     def lists_get(self, params: dict[str, Any]) -> MethodResult:
         upper = upper_keys(params)
         type_id = upper.get("IBLOCK_TYPE_ID")
         if not type_id:
             raise _required("IBLOCK_TYPE_ID")
+        self._feature_enabled()
         coll = Collection()
         rows = [
             {**info, "ID": iblock_id}
@@ -223,6 +239,7 @@ class ListsApi:
     def field_get(self, params: dict[str, Any]) -> dict[str, Any]:
         upper = upper_keys(params)
         iblock_id = self._iblock(upper)
+        self._feature_enabled()
         descriptors = self._descriptors(iblock_id)
         wanted = upper.get("FIELD_ID")
         if wanted:
@@ -273,6 +290,7 @@ class ListsApi:
     def element_get(self, params: dict[str, Any]) -> MethodResult:
         upper = upper_keys(params)
         iblock_id = self._iblock(upper)
+        self._feature_enabled()
         raw_filter = upper.get("FILTER")
         spec: dict[str, Any] = {}
         if isinstance(raw_filter, dict | list):

@@ -104,6 +104,7 @@ class FakePortal:
         self.overloaded = False  # blocked by Bitrix24 support
         self.rest_on_plan = True  # False: a free plan without REST
         self.owner_active = True  # False: the webhook's owner was deactivated
+        self.lists_on_plan = True  # False: a plan without the Lists feature (lists.py)
         # Seconds after which the cloud's front end cuts a request ("504" page or "drop").
         self.request_cut = request_cut
         self.cut_answer = cut_answer
