@@ -104,6 +104,22 @@ def test_start_is_a_page_number_except_for_user_get(live):
     assert [u["ID"] for u in body["result"]] == users[7:] and body["total"] == len(users)
 
 
+def test_a_start_past_the_last_page_is_the_first_page_on_the_old_getlist_methods(live):
+    # CDBResult::calculatePageNumber (modules/main/classes/general/dbresult.php): a page
+    # number out of range falls back to page 1; the ORM methods (crm.item.list, user.get)
+    # return nothing there.
+    params = {"IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID}
+    first = call(live, "lists.element.get", {**params, "start": 0}).json()
+    past = call(live, "lists.element.get", {**params, "start": 5000}).json()
+    assert past["result"] == first["result"] and past["total"] == first["total"]
+    departments = call(live, "department.get", {"start": 0}).json()
+    assert call(live, "department.get", {"start": 5000}).json()["result"] == \
+        departments["result"] != []
+    body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": 5000})
+    assert body.json()["result"]["items"] == [] and "next" not in body.json()
+    assert call(live, "user.get", {"start": 5000}).json()["result"] == []
+
+
 def test_start_minus_one_runs_no_count(live):
     ids = object_ids(live)
     body = call(live, "crm.item.list", {"entityTypeId": OBJECT_ENTITY_TYPE_ID, "start": -1}).json()

@@ -360,6 +360,20 @@ def test_offset_read_with_a_row_added_and_one_deleted_is_read_once_more(portal, 
     assert [r.method for r in portal.requests] == ["department.get", "batch"] * 2
 
 
+def test_offset_read_of_a_list_that_shrank_past_a_page_is_read_once_more(portal, monkeypatch):
+    # 180 rows, then 40 of the first page's go before the page at 150 is read: that page
+    # now lies past the last one, and the old GetList methods answer it with the first
+    # page again (CDBResult), which must not pass for the end of the list.
+    made = portal.add_departments([{"NAME": f"D{i}"} for i in range(180)])
+    change_on_first_pass(portal, monkeypatch, {"50": lambda: [
+        portal.delete_record("department", i) for i in made[-45:-5]]})
+
+    rows = read_all(portal, "department.get", {})
+
+    assert {int(r["ID"]) for r in rows} == set(made)  # every row, the deleted ones read first
+    assert [r.method for r in portal.requests] == ["department.get", "batch"] * 2
+
+
 def test_offset_read_that_keeps_shifting_is_incomplete(portal, monkeypatch):
     made = portal.add_departments([{"NAME": f"D{i}"} for i in range(180)])
     victims = iter(made[-20:])

@@ -1,7 +1,9 @@
 """The department family: department.get, whose keys are exact-match filters.
 
 department.get ignores unknown parameters, so a ``>ID`` filter returns every row. Its ``start``
-is rounded down to a multiple of 50, as for every list method but user.get (paging.py).
+is rounded down to a multiple of 50, as for every list method but user.get, and one past the
+last page gives the first page again (``CIBlockSection::GetList`` pages through CDBResult,
+paging.py).
 """
 
 from collections.abc import Iterable, Mapping
@@ -65,7 +67,8 @@ class DepartmentsApi:
         order = [("ID", False)]
         if isinstance(sort, str) and sort:
             order = [(sort.upper(), str(direction).upper() == "DESC")]
-        rows, total, nxt = query(self.collection, spec, order, start, "ID", lambda n: n)
+        rows, total, nxt = query(self.collection, spec, order, start, "ID", lambda n: n,
+                                 past_end_is_first_page=True)
         result = [self.rendered(row) for row in rows]
         # CIntranetRestService::departmentGet always runs setNavData, so total even when empty.
         return MethodResult(result, 0 if total is None else total, nxt, len(result))

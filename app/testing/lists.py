@@ -12,7 +12,8 @@ bitrix-core-business):
   list's own FIELD_IDs and ``PROPERTY_<CODE>``; the operator is every leading non-letter and
   is checked first: ERROR_ARGUMENT "Filter operation not allowed: !=" or "Filter field not
   allowed: FOO" with HTTP 400 (so ``!=ID`` is refused; ``!ID`` is the way);
-* an empty result is ``[]`` without ``total``; ``start`` is rounded down to a multiple of 50;
+* an empty result is ``[]`` without ``total``; ``start`` is rounded down to a multiple of 50,
+  and one past the last page gives the first page again (CDBResult, paging.py);
   ``start=-1`` returns the first 50 rows (``nTopCount``), whose ``total`` is then 0;
 * the default order is ``ID`` ascending.
 
@@ -322,6 +323,7 @@ class ListsApi:
             start_of(upper.get("START")),
             "ID",
             lambda name: name.upper(),
+            past_end_is_first_page=True,
         )
         if not rows:  # getElement: `if ($elements) ... else return [];`
             return MethodResult([], None, None, 0)

@@ -10,6 +10,12 @@ is that offset plus the rows returned (``setNavData``).
 
 A negative ``start`` runs no count: the first 50 rows (``nTopCount`` / ``limit``) and no
 ``total`` from here; each family decides what its method then shows.
+
+A page past the last one is empty on the ORM methods (crm.item.list, user.get), but the old
+GetList methods page through ``CDBResult`` (lists.element.get, department.get), whose
+``calculatePageNumber`` (modules/main/classes/general/dbresult.php) falls back to page 1
+when the page number is out of range and ``checkOutOfRange`` is not asked for (getNavData
+never asks): such a ``start`` returns the first page again, with its ``next`` and ``total``.
 """
 
 import itertools
@@ -58,14 +64,25 @@ def query(
     resolve: FieldResolver,
     *,
     exact_offset: bool = False,
+    past_end_is_first_page: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None, int | None]:
     """Filter, order and page one collection; returns (page rows, total, next).
 
     Without ``exact_offset`` the start is rounded down to a multiple of 50. A negative start
-    gives no total and no next.
+    gives no total and no next. ``past_end_is_first_page``: a start past the last row gives
+    the first page (CDBResult, see above).
     """
     if start > 0 and not exact_offset:
         start -= start % PAGE_SIZE
+    page, total, nxt = _query(coll, spec, order, start, id_key, resolve)
+    if past_end_is_first_page and start > 0 and not page and total:
+        return _query(coll, spec, order, 0, id_key, resolve)
+    return page, total, nxt
+
+
+def _query(
+    coll: Collection, spec: Any, order: Order, start: int, id_key: str, resolve: FieldResolver
+) -> tuple[list[dict[str, Any]], int | None, int | None]:
     low, high, predicate = plan(coll, spec, id_key, resolve)
     ids, rows = coll.ids, coll.rows
     if not order or order == [(id_key, False)] or order == [(id_key, True)]:
