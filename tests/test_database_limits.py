@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db.connect import STRICT_MODE, make_engine
-from app.testing.seed import CITY_ENTITY_TYPE_ID, CITY_REGION_FIELD
+from app.testing.seed import CITY_ENTITY_TYPE_ID, CITY_REGION_FIELD, seed_portal
 from tests.conftest import sync
 from tests.ops_helpers import execute, query, scalar
 
@@ -132,3 +132,18 @@ def test_a_value_over_max_allowed_packet_fails_alone_and_the_connection_survives
     last = sync(seeded, mysql_url, tmp_path, mapping, "city")
     city = last.directories["city"]
     assert (last.exit_code, city.created, city.updated) == (0, 0, 0)
+
+
+def test_a_directory_that_waits_on_the_portal_outlives_a_short_wait_timeout(
+        portal, mysql_url, tmp_path, mapping):
+    # A host that closes connections idle for 1 s (wait_timeout, as pymysql's init_command
+    # sets it for every new session); the objects' chained pages come 3 s late, while the
+    # objects' connection waits for them with its transaction open.
+    seed_portal(portal, objects=2600)
+    url = f"{mysql_url}&init_command={quote('SET SESSION wait_timeout = 1')}"
+    portal.stall("batch", seconds=3)
+
+    report = sync(portal, url, tmp_path, mapping, "city", "object")
+
+    assert report.exit_code == 0, report.render_table()
+    assert scalar(mysql_url, "SELECT COUNT(*) FROM objects") == 2600

@@ -89,7 +89,7 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         _fix_sqlite_transactions(engine)
     elif engine.dialect.name in ("mysql", "mariadb"):
-        _use_strict_mode(engine)
+        _sync_session(engine)
     return engine
 
 
@@ -98,16 +98,24 @@ def make_engine(url: str) -> Engine:
 # statement fails and the record is reported. ALL, not TRANS: a MyISAM table of the
 # parent project gets the same truth.
 STRICT_MODE = "STRICT_ALL_TABLES"
+# A directory's connection sits idle while its pages are read, and a read can wait ten
+# minutes for the method's operating budget; a host whose wait_timeout is shorter would
+# close it and lose the directory. The sync's own sessions wait at least this long (MySQL's
+# default); the run lock's connection sets more (run_lock.py).
+SESSION_IDLE_SECONDS = 8 * 3600
 
 
-def _use_strict_mode(engine: Engine) -> None:
+def _sync_session(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT @@SESSION.sql_mode")
-            modes = [m for m in (cursor.fetchone()[0] or "").split(",") if m]
+            cursor.execute("SELECT @@SESSION.sql_mode, @@SESSION.wait_timeout")
+            mode, idle = cursor.fetchone()
+            modes = [m for m in (mode or "").split(",") if m]
             if STRICT_MODE not in modes:
                 cursor.execute("SET SESSION sql_mode = %s", (",".join([*modes, STRICT_MODE]),))
+            if int(idle or 0) < SESSION_IDLE_SECONDS:
+                cursor.execute("SET SESSION wait_timeout = %s", (SESSION_IDLE_SECONDS,))
 
 
 def _fix_sqlite_transactions(engine: Engine) -> None:
