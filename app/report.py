@@ -51,6 +51,11 @@ class RecordIssue:
     btxid: object
     field: str | None
     message: str
+    record: bool = False  # a record's problem (with a btxid or not), not a directory's
+
+    def as_dict(self) -> dict:
+        return {"directory": self.directory, "btxid": self.btxid, "field": self.field,
+                "message": self.message}
 
 
 @dataclass
@@ -145,8 +150,8 @@ class SyncReport:
 
         A record without a usable id has no btxid yet is still a record error: pass record=True.
         """
-        self.issues.append(RecordIssue(directory, btxid, field_name, message))
         counted = btxid is not None if record is None else record
+        self.issues.append(RecordIssue(directory, btxid, field_name, message, counted))
         if directory in self.directories and counted:
             self.directories[directory].errors += 1
 
@@ -173,7 +178,7 @@ class SyncReport:
         return {k: sum(getattr(d, k) for d in self.directories.values()) for k in Counter}
 
     def to_dict(self) -> dict:
-        errors = [asdict(i) for i in self.issues]
+        errors = [i.as_dict() for i in self.issues]
         data = {
             ReportKey.OK: self.ok,
             ReportKey.DRY_RUN: self.dry_run,
@@ -185,7 +190,7 @@ class SyncReport:
         if self.fatal:
             data[ReportKey.FATAL] = self.fatal
             if not any(i["message"] == self.fatal for i in errors):
-                errors.append(asdict(RecordIssue(None, None, None, self.fatal)))
+                errors.append(RecordIssue(None, None, None, self.fatal).as_dict())
         return data
 
     def summary(self) -> str:

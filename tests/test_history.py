@@ -12,12 +12,16 @@ import pytest
 from sqlalchemy import inspect, text
 
 from app.db.connect import make_engine
+from app.db.history import error_summary
 from app.db.schema import create_builtin_tables
+from app.report import SyncReport
 from app.sync.engine import SyncEngine
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
+from app.text import shorten
 from tests.conftest import settings_for, sync
 from tests.ops_helpers import execute, query, scalar
+from tests.test_sync import id_abc
 
 
 def runs(url: str) -> list[dict]:
@@ -53,6 +57,19 @@ def test_record_errors_are_status_errors_with_a_summary(seeded, db_url, tmp_path
     assert row["error"] == ("1 record error(s), the first: city btxid 777001: name (from "
                             "title) is too long (256 characters; the column holds 255)")
     assert list(json.loads(row["counts"])) == ["city"]
+
+
+def test_a_record_without_a_usable_id_is_in_the_summary(seeded, db_url, tmp_path, mapping,
+                                                         monkeypatch):
+    broken = seeded.records("crm:1036")[1]["title"]
+    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken)
+
+    sync(seeded, db_url, tmp_path, mapping, "city")
+
+    [row] = runs(db_url)
+    assert (row["status"], row["exit_code"]) == ("errors", 1)
+    assert row["error"] == ("1 record error(s), the first: city: has no usable id in field "
+                            "'id' ('abc'); the record was not stored")
 
 
 def test_a_fatal_error_is_recorded_without_the_webhook_code(seeded, db_url, tmp_path,
@@ -138,6 +155,26 @@ def test_an_unexpected_exception_is_recorded_and_reported(seeded, db_url, tmp_pa
     assert (row["status"], row["exit_code"]) == ("failed", 1)
     assert row["error"].startswith("Unexpected error: RuntimeError: bug near http://")
     assert seeded.code not in row["error"]
+
+
+def test_a_long_error_is_shortened_like_every_other_text(seeded, db_url, tmp_path, mapping,
+                                                         monkeypatch):
+    def broken(self, names=None, report=None):
+        raise RuntimeError("x" * 3000)
+
+    monkeypatch.setattr(SyncEngine, "run", broken)
+    sync(seeded, db_url, tmp_path, mapping)
+
+    [row] = runs(db_url)
+    assert row["error"] == shorten(f"Unexpected error: RuntimeError: {'x' * 3000}", 2000)
+    assert len(row["error"]) == 2000 and row["error"].endswith("x...")
+
+
+def test_a_long_summary_is_shortened_like_every_other_text():
+    report = SyncReport()
+    report.add_issue("city", 5, "name", "y" * 3000)
+    assert error_summary(report) == shorten(
+        "1 record error(s), the first: city btxid 5: " + "y" * 3000, 2000)
 
 
 def test_ctrl_c_in_the_cli_is_recorded_as_stopped(seeded, db_url, tmp_path, mapping,

@@ -32,6 +32,7 @@ from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
 from app.report import Counter, DirectoryStatus, SyncReport
+from app.text import shorten
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +137,12 @@ def error_summary(report: SyncReport) -> str | None:
             parts.append(f"{d.name}: {d.message}")
     if report.unfinished and not report.fatal:
         parts.append("stopped before finishing " + ", ".join(report.unfinished))
-    records = [i for i in report.issues if i.btxid is not None]
+    records = [i for i in report.issues if i.record]
     if records:
         first = records[0]
-        parts.append(f"{len(records)} record error(s), the first: {first.directory} "
-                     f"btxid {first.btxid}: {first.message}")
-    text = mask("; ".join(parts))
-    if len(text) > _ERROR_LIMIT:
-        text = text[:_ERROR_LIMIT - 1] + "…"
-    return text or None
+        where = first.directory if first.btxid is None else f"{first.directory} btxid {first.btxid}"
+        parts.append(f"{len(records)} record error(s), the first: {where}: {first.message}")
+    return shorten(mask("; ".join(parts)), _ERROR_LIMIT) or None
 
 
 class RunHistory:
@@ -192,7 +190,7 @@ class RunHistory:
         status, error, code = run_status(report), error_summary(report), report.exit_code
         if isinstance(crash, Exception):
             status, code = RunStatus.FAILED, 1
-            error = unexpected_error(crash).message[:_ERROR_LIMIT]
+            error = shorten(unexpected_error(crash).message, _ERROR_LIMIT)
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
             status, code = RunStatus.STOPPED, INTERRUPTED
             error = f"interrupted ({type(crash).__name__})"
