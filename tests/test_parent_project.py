@@ -459,3 +459,27 @@ def test_a_users_table_without_is_active_syncs_with_the_built_in_fields(
     assert check.exit_code == 0, check.render()
     assert check.item("user: deactivation").status == "warn"
     namespace["Base"].metadata.drop_all(db)
+
+
+@pytest.mark.slow
+def test_the_parent_folder_shadows_none_of_our_modules(seeded, parent_db, mysql_url, tmp_path):
+    """The parent's own `app` package and a module named like the MySQL driver (imported only
+    when the engine is made, after the parent's models) stay behind ours."""
+    parent = tmp_path / "MiniApps"
+    project = copy_project(parent / "bitrix-sync")
+    (parent / "database.py").write_text(PARENT_DATABASE, encoding="utf-8")
+    (parent / "models.py").write_text(PARENT_MODELS, encoding="utf-8")
+    for module in (parent / "app" / "__init__.py", parent / "app" / "report.py",
+                   parent / "pymysql.py"):
+        module.parent.mkdir(exist_ok=True)
+        module.write_text('raise ImportError("the parent\'s module was imported")\n',
+                          encoding="utf-8")
+    (parent / ".env").write_text(f"BITRIX_WEBHOOK_URL={seeded.webhook_url}\n"
+                                 f"DATABASE_URL={mysql_url}\n", encoding="utf-8")
+    write_mapping_toml(project / "mapping.toml", PARENT_MAPPING)
+
+    code, report, log = run(project, "--sync", "city", cwd=tmp_path)
+
+    assert code == 0, log
+    assert "the parent's module was imported" not in log
+    assert rows(parent_db, "SELECT COUNT(*) FROM town") == [(len(seeded.records("crm:1036")),)]

@@ -74,10 +74,12 @@ def _import(spec: str, base: Path) -> ModuleType:
 
 
 def _import_file(path: Path) -> ModuleType:
-    # The parent's models.py may import its siblings (e.g. "from database import Base").
+    # The parent's models.py may import its siblings (e.g. "from database import Base"), but
+    # its folder goes last: a parent `app` package or a module named like one we import
+    # later (the MySQL driver, say) must not shadow ours.
     folder = str(path.parent.resolve())
     if folder not in sys.path:
-        sys.path.insert(0, folder)
+        sys.path.append(folder)
     name = f"_bitrix_sync_models_{abs(hash(str(path.resolve())))}"
     if name in sys.modules:
         return sys.modules[name]
