@@ -299,7 +299,7 @@ def test_incomplete_read_upserts_what_arrived_and_deactivates_nothing(
     big.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=30, times=1000)
     client = Bitrix24Client(big.webhook_url, backoff=0.01, max_retries=2)
 
-    report = sync(big, db_url, tmp_path, mapping, "object", client=client)
+    report = sync(big, db_url, tmp_path, mapping, "object", client=client, full=True)
 
     stats = report.directories["object"]
     assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)

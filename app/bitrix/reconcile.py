@@ -7,8 +7,10 @@ holds as many records on both sides exactly when nothing in it was removed. The 
 counts a range with one command (``start=0`` gives ``total`` and the first 50 ids), so
 the ranges whose counts differ are split by the local ids and counted again, 50
 commands to a batch, until each holds at most one page: that page lists the portal's
-ids and the difference is exact. A range where the portal has more than we do breaks the
-superset: the local table lacks records, and only a full read can say which.
+ids and the difference is exact. Every count's page also settles its range up to the
+page's last id, so only the part past it is counted again. A range where the portal
+has more than we do breaks the superset: the local table lacks records, and only a full
+read can say which.
 """
 
 from __future__ import annotations
@@ -50,20 +52,19 @@ def reconcile(client: Bitrix24Client, query: ListQuery, local: list[int], total:
     while pending:
         counted: list[_Range] = []
         for part, count, page in pending:
+            if len(page) < min(count, PAGE_SIZE):
+                raise IncompleteReadError(
+                    f"{query.method} counted {count} records in an id range but returned "
+                    f"{len(page)}; the removed ones cannot be told apart", method=query.method)
             ids = ids_of(query, page)
-            if count == len(part.local):
-                continue  # same size and a superset: the same records
-            if count > len(part.local):
-                found.missing += count - len(part.local)
+            if len(ids) < len(page):  # a record without a usable id: it cannot be placed
+                found.missing += len(page) - len(ids)
                 return found
-            if count <= len(page):  # one page holds the whole range: compare exactly
-                portal = set(ids)
-                found.removed += [i for i in part.local if i not in portal]
-                found.missing += len(portal - set(part.local))
-                if found.missing:
-                    return found
-                continue
-            counted += _split(part)
+            rest = _settle(found, part, count, ids, len(page))
+            if found.missing:
+                return found
+            if rest is not None:
+                counted += _split(rest)
         pending = []
         for start in range(0, len(counted), BATCH_SIZE):
             pending += _count(client, query, counted[start:start + BATCH_SIZE])
@@ -72,9 +73,37 @@ def reconcile(client: Bitrix24Client, query: ListQuery, local: list[int], total:
     return found
 
 
+def _settle(found: Reconciled, part: _Range, count: int, ids: list[int], rows: int
+            ) -> _Range | None:
+    """Take what one count tells about a range; the part still unsettled, if any.
+
+    The page is the range's first records in id order, so up to its last id the
+    difference is exact; past it the counts are compared again.
+    """
+    if count == len(part.local):
+        return None  # same size and a superset: the same records
+    if count > len(part.local):
+        found.missing += count - len(part.local)
+        return None
+    last = ids[-1] if ids and count > rows else None  # None: the page holds the whole range
+    seen = [i for i in part.local if last is None or i <= last]
+    portal = set(ids)
+    found.removed += [i for i in seen if i not in portal]
+    found.missing += len(portal - set(seen))
+    if last is None or found.missing:
+        return None
+    rest = _Range(last, part.before, tuple(i for i in part.local if i > last))
+    left = count - rows  # the portal's records past the page
+    if left > len(rest.local):
+        found.missing += left - len(rest.local)
+    elif left < len(rest.local):
+        return rest
+    return None
+
+
 def _split(part: _Range) -> list[_Range]:
     """The range cut at local ids into parts of about a page each (at most a batch of them)."""
-    pieces = min(BATCH_SIZE, max(2, math.ceil(len(part.local) / PAGE_SIZE)))
+    pieces = min(BATCH_SIZE, max(1, math.ceil(len(part.local) / PAGE_SIZE)))
     step = math.ceil(len(part.local) / pieces)
     parts, low = [], part.after
     for first in range(0, len(part.local), step):

@@ -13,17 +13,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.commands.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
 from app.config import Settings
-from app.db.connect import check_connection, make_engine
+from app.db.connect import check_connection, describe_db_error, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
+from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import (
     ConfigError,
     DatabaseError,
@@ -35,7 +38,15 @@ from app.errors import (
 )
 from app.masking import mask
 from app.sync.engine import no_active_column_notice
-from app.sync.runner import model_problem, referred_outside, schema_needs, select_directories
+from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.runner import (
+    RunOptions,
+    freshness,
+    model_problem,
+    referred_outside,
+    schema_needs,
+    select_directories,
+)
 from app.syncers import BaseSyncer
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -119,6 +130,7 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
         try:
             if models is not None and modelled:
                 _check_tables(report, engine, models, syncers, modelled)
+                _check_reads(report, engine, models, syncers, modelled, settings)
         finally:
             engine.dispose()
     own_client = client is None
@@ -257,6 +269,32 @@ def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
         report.add(f"table {table.name}", OK, "has " + ", ".join(columns))
         if table.name in tables:
             _check_btxid_unique(report, engine, inspector, table)
+
+
+def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
+                 syncers: dict[str, BaseSyncer], modelled: list[str], settings: Settings) -> None:
+    """How the next run reads each directory: in full (and why) or only what changed."""
+    try:
+        with engine.connect() as conn:
+            states = load_states(conn)
+    except SQLAlchemyError as exc:
+        report.add("sync state", WARN, f"cannot read bitrix_sync_state: {describe_db_error(exc)}",
+                   "every directory is read in full until the table can be read")
+        states = {}
+    rules = freshness(settings, RunOptions())
+    portal = states.get(PORTAL_ROW)
+    site_format = portal.details.get("site_format") if portal else None
+    now = datetime.now(UTC)
+    for name in modelled:
+        table = models.get(syncers[name].mapping.model).__table__
+        plan = plan_directory(syncers[name], table, states.get(name), rules, now)
+        detail = "next run reads " + describe(plan)
+        if plan.mode == INCREMENTAL and plan.change.site_format:
+            problem = portal.details.get("site_format_problem") if portal else None
+            detail += (f" (the portal's date format: {site_format})" if site_format else
+                       f"; but {problem}, so it is read in full" if problem else
+                       "; the first such run learns the portal's date format")
+        report.add(f"{name}: read", OK, detail)
 
 
 def _check_btxid_unique(report: CheckReport, engine: Engine, inspector, table) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
@@ -11,6 +11,7 @@ from app.cron import DURATION_UNITS, CronSchedule, format_duration, format_momen
 from app.db.connect import check_connection, make_engine
 from app.db.history import PROCESS_GONE, RunRecord, RunStatus, last_success, recent_runs
 from app.db.run_lock import run_alive
+from app.db.sync_state import PORTAL_ROW, DirectoryState, load_states
 from app.errors import ConfigError
 from app.report import Counter
 from app.text import render_table, shorten
@@ -39,6 +40,8 @@ class StatusReport:
     schedule: CronSchedule | None
     schedule_problem: str | None = None
     max_age: timedelta | None = None
+    # bitrix_sync_state by directory: when each was last read in full, and last read at all.
+    directories: dict[str, DirectoryState] = field(default_factory=dict)
 
     @property
     def next_run(self) -> datetime | None:
@@ -74,6 +77,7 @@ class StatusReport:
             "schedule_error": self.schedule_problem,
             "max_age_seconds": int(self.max_age.total_seconds()) if self.max_age else None,
             "fresh": self.fresh,
+            "directories": {name: state.to_dict() for name, state in self.directories.items()},
         }
 
     def render(self) -> str:
@@ -97,6 +101,9 @@ class StatusReport:
                          f"'{self.schedule.expression}', {self.schedule.zone_name})")
         else:
             lines.append(f"Next run: unknown, {self.schedule_problem}")
+        if self.directories:
+            lines.append(f"Directories (portal's clock, shown in {zone}):")
+            lines += ["  " + line for line in self._directory_table()]
         if self.max_age is not None:
             limit = _age_text(self.max_age)
             if self.fresh:
@@ -107,6 +114,15 @@ class StatusReport:
                 lines.append(f"Max age {limit}: STALE, the last success is "
                              f"{format_duration(self.success_age)} old")
         return "\n".join(lines)
+
+    def _directory_table(self) -> list[str]:
+        rows = [("directory", "last full read", "last read", "read")]
+        for name, state in self.directories.items():
+            full = state.full_read_at
+            rows.append((name, self._local(full) + f" ({format_duration(self.now - full)} ago)"
+                         if full else "never", self._local(state.read_at) if state.read_at
+                         else "never", state.mode or "-"))
+        return render_table(rows)
 
     def _table(self) -> list[str]:
         head = ("id", "started", "took", "trigger", "status", *_TABLE_COUNTERS)
@@ -149,10 +165,12 @@ def gather_status(settings: Settings, *, max_age: timedelta | None = None, limit
         with engine.connect() as conn:
             runs = [_settled(conn, run) for run in recent_runs(conn, limit)]
             success = last_success(conn)
+            states = {n: st for n, st in load_states(conn).items() if n != PORTAL_ROW}
     finally:
         engine.dispose()
     return StatusReport(runs=runs, last_success=success, now=now or datetime.now(UTC),
-                        schedule=schedule, schedule_problem=problem, max_age=max_age)
+                        schedule=schedule, schedule_problem=problem, max_age=max_age,
+                        directories=states)
 
 
 def _settled(conn, run: RunRecord) -> RunRecord:

@@ -331,6 +331,11 @@ class SyncEngine:
                 new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
                 report=report, dry_run=self.dry_run)
             writer.load_existing()
+            touched = self._touched_outside(plan, writer)
+            if touched:
+                transaction.rollback()
+                self._read_again_in_full(name, plan, report, touched)
+                return _AGAIN
             try:
                 self._read_and_write(syncer, table, refs, writer, report)
                 again = self._removals(name, writer, report) if plan.mode == INCREMENTAL \
@@ -355,7 +360,7 @@ class SyncEngine:
             self.progress(name, "writing", stats.fetched)
             if plan.mode == FULL:
                 self._deactivate(name, writer, report)
-            self._keep_state(conn, syncer, report)
+            self._keep_state(conn, syncer, report, writer)
             self._commit(name, transaction)
         return _DONE
 
@@ -389,7 +394,21 @@ class SyncEngine:
             self._deactivate(name, writer, report, missing=writer.pks(removed), active=len(live))
         return None
 
-    def _keep_state(self, conn, syncer: BaseSyncer, report: SyncReport) -> None:
+    @staticmethod
+    def _touched_outside(plan: Plan, writer: TableWriter) -> str | None:
+        """Rows deleted or deactivated in the table by someone else since the last read: the
+        counts that prove an incremental read would no longer add up."""
+        if plan.mode != INCREMENTAL:
+            return None
+        now, then = writer.table_counts(), plan.state.details
+        for key, what in (("rows", "deleted"), ("active", "deactivated")):
+            if isinstance(then.get(key), int) and now[key] < then[key]:
+                return (f"{then[key] - now[key]} row(s) were {what} in the table outside the "
+                        "sync since the last read")
+        return None
+
+    def _keep_state(self, conn, syncer: BaseSyncer, report: SyncReport,
+                    writer: TableWriter) -> None:
         """Record the read in bitrix_sync_state, in the directory's own transaction."""
         name, stats, plan = syncer.name, report.directory(syncer.name), self.plans[syncer.name]
         if not self.keeps_state or stats.status in (DirectoryStatus.FAILED,
@@ -405,7 +424,10 @@ class SyncEngine:
                 log.info("%s: the portal's answer carried no time; the next read is full", name)
                 return
             full_read_at = started.at
-        details = {"errors": stats.errors, "unresolved": unresolved}
+        live = writer.live_ids()
+        details = {"errors": stats.errors, "unresolved": unresolved,
+                   "rows": len(writer.present_ids()),
+                   "active": len(live) if writer.active_column else len(writer.present_ids())}
         self._save(DirectoryState(name, plan.fingerprint, full_read_at=full_read_at,
                                   read_at=started.at, mode=plan.mode, details=details), conn)
 

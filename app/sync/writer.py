@@ -215,14 +215,20 @@ class TableWriter:
     def active_count(self) -> int:
         return sum(1 for _, values in self.existing.values() if values.get(self.active_column))
 
+    def table_counts(self) -> dict[str, int]:
+        """Rows with a btxid and active ones, as loaded (before this write)."""
+        return {"rows": len(self.existing),
+                "active": self.active_count() if self.active_column else len(self.existing)}
+
     def _plan(self, action: str, btxid: int, fields: dict[str, Any]) -> None:
         if self.dry_run:  # what --dry-run --verbose lists and --dry-run --json carries
             self.report.planned.append(PlannedChange(self.directory, action, btxid, fields))
 
     def deactivate(self, pks: list[Any]) -> None:
-        if self.dry_run:
-            btxid_of = {pk: btxid for btxid, (pk, _) in self.existing.items()}
-            for pk in pks:
+        btxid_of = {pk: btxid for btxid, (pk, _) in self.existing.items()}
+        for pk in pks:
+            self.stored[btxid_of[pk]] = False
+            if self.dry_run:
                 self._plan("deactivate", btxid_of[pk], {})
         if not self.dry_run:
             for start in range(0, len(pks), DEACTIVATE_CHUNK):
