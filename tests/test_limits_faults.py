@@ -501,6 +501,9 @@ def test_an_offset_read_of_a_steady_list_is_complete(portal, db, db_url, tmp_pat
     assert active_btxids(db, "users") == [i for i in range(1, 1261) if i != 7]
     with db.connect() as conn:
         assert conn.execute(text("SELECT is_active FROM users WHERE btxid = 7")).scalar() == 0
-    starts = sorted(int(c.rsplit("start=", 1)[1]) for r in portal.requests
-                    if r.method == "batch" for c in r.params["cmd"].values())
+    commands = [c for r in portal.requests if r.method == "batch" for c in r.params["cmd"].values()]
+    # #7 is asked for by id before it is deactivated (an offset read can skip a live row).
+    probes = [c for c in commands if "FILTER[ID][" in c]
+    assert len(probes) == 1 and "FILTER[ID][0]=7&" in probes[0]
+    starts = sorted(int(c.rsplit("start=", 1)[1]) for c in commands if c not in probes)
     assert starts == list(range(50, 1259, 50))

@@ -480,3 +480,17 @@ def test_a_portal_that_ignores_the_id_filter_fails_the_read_instead_of_looping(p
         ListReader(make_client(portal), "crm.item.list", {"entityTypeId": 1040}).read(rows.extend)
     assert len(rows) == 50  # the first page; its repeats are not handed over
     assert [r.method for r in portal.requests] == ["crm.item.list", "batch"]
+
+
+def test_records_are_asked_by_id_with_the_filter_kept(portal):
+    made = portal.add_items(1040, [{"title": "NEW" if i % 2 else "old"} for i in range(6)])
+    query = ListQuery("crm.item.list", {"entityTypeId": 1040,
+                                        "filter": {"LOGIC": "OR", "=title": "NEW"}})
+    params = query.by_ids_params(made[:4])
+
+    answer = make_client(portal).call("crm.item.list", params)
+
+    # The OR group stays apart from the id list: only the asked ids that match it come.
+    assert sorted(r["id"] for r in answer["result"]["items"]) == [made[1], made[3]]
+    assert ListQuery("department.get").by_ids_params([1]) is None
+    assert ListQuery("crm.status.list").by_ids_params([1]) is None

@@ -409,3 +409,78 @@ def test_a_chained_read_steps_over_a_record_without_a_usable_id(
     assert_one_record_without_id(report, "object", len(objects) - 1)
     assert scalar(db, "SELECT COUNT(*) FROM objects") == len(objects) - 1
     assert scalar(db, f"SELECT COUNT(*) FROM objects WHERE btxid = {broken}") == 0
+
+
+def skip_across_a_boundary(monkeypatch, portal, method: str, before_start: str, change) -> list:
+    """Run `change()` once, just before `method` answers its page at `before_start`."""
+    scopes, original = portal._methods[method]
+    done: list = []
+
+    def hooked(params):
+        if str(params.get("start")) == before_start and not done:
+            done.append(change())
+        return original(params)
+
+    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
+    return done
+
+
+@pytest.mark.parametrize("params", [
+    {"FILTER": {">ID": 0, "WORK_POSITION": "staff"}},
+    {"FILTER": {"LOGIC": "OR", "WORK_POSITION": "staff", "=WORK_POSITION": "lead"}},
+], ids=["own-id-bound", "logic-or"])
+def test_an_offset_read_that_skipped_a_live_record_does_not_deactivate_it(
+        portal, db, db_url, tmp_path, mapping, monkeypatch, params):
+    # 151 users, all staff but #5: 150 under the filter, read newest first by offset. After
+    # the first page (151..102), #151 leaves the filter and #5 joins it: the total stays
+    # 150, ids still fall across every page, and #101 moves up onto the page already read,
+    # so no page returns it. It is live: asked for by id, it stays active.
+    made = portal.add_users([{"NAME": f"U{i}", "WORK_POSITION": "other" if i == 5 else "staff"}
+                             for i in range(1, 152)])
+    assert made == list(range(1, 152))
+    mapping["user"]["params"] = params
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    done = skip_across_a_boundary(monkeypatch, portal, "user.get", "50", lambda: [
+        portal.update_record("user", 151, WORK_POSITION="other"),
+        portal.update_record("user", 5, WORK_POSITION="staff")])
+
+    report = sync(portal, db_url, tmp_path, mapping, "user", full=True)
+
+    assert done, "the portal changed during the read"
+    user = report.directories["user"]
+    assert (user.status, user.deactivated, user.created) == (OK, 0, 1), report.render_table()
+    assert report.exit_code == 0
+    assert rows(db, "SELECT btxid FROM users WHERE NOT is_active") == []
+    assert scalar(db, "SELECT COUNT(*) FROM users WHERE is_active") == 151
+
+    # Asked by id with the filter merged, records that left the filter count as removed.
+    portal.update_record("user", 150, WORK_POSITION="other")
+    report = sync(portal, db_url, tmp_path, mapping, "user", full=True)
+    assert report.directories["user"].deactivated == 2, report.render_table()
+    assert rows(db, "SELECT btxid FROM users WHERE NOT is_active ORDER BY btxid") == [
+        (150,), (151,)]
+
+
+def test_an_offset_read_of_a_method_not_asked_by_id_deactivates_nothing(
+        portal, db, db_url, tmp_path, mapping, monkeypatch):
+    # user.get stands in for a method that takes no id list: its id filter is ignored, so
+    # the answer holds ids it was not asked for and nothing can be confirmed.
+    portal.add_users([{"NAME": f"U{i}", "WORK_POSITION": "staff"} for i in range(1, 121)])
+    mapping["user"]["params"] = {"FILTER": {">ID": 0, "WORK_POSITION": "staff"}}
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    portal.delete_record("user", 120)
+    scopes, original = portal._methods["user.get"]
+
+    def ignore_id_lists(params):
+        params = dict(params)
+        params["FILTER"] = {k: v for k, v in params["FILTER"].items() if k != "ID"}
+        return original(params)
+
+    monkeypatch.setitem(portal._methods, "user.get", (scopes, ignore_id_lists))
+
+    report = sync(portal, db_url, tmp_path, mapping, "user", full=True)
+
+    user = report.directories["user"]
+    assert (user.status, user.deactivated) == (OK, 0), report.render_table()
+    assert any("cannot be asked for records by id" in n for n in user.notices)
+    assert scalar(db, "SELECT COUNT(*) FROM users WHERE is_active") == 120

@@ -84,6 +84,8 @@ class ListMethod:
     # "order": order={id: ASC}; "sort": sort=ID&order=ASC; "element_order":
     # ELEMENT_ORDER={ID: ASC}; None: the method cannot be asked for an order.
     order_style: str | None = "order"
+    # The filter key that takes a list of ids (None: the method cannot be asked by id).
+    id_list_key: str | None = None
 
 
 def list_method(method: str) -> ListMethod:
@@ -115,14 +117,21 @@ def list_method(method: str) -> ListMethod:
     """
     name = method.strip().lower()
     if name == "crm.item.list":
-        return ListMethod(name=name, keyset=True, id_field="id", rows_key="items")
+        # The ORM filter's `@` (IN), BITRIX24.md crm.item.list.
+        return ListMethod(name=name, keyset=True, id_field="id", rows_key="items",
+                          id_list_key="@id")
     if name == "crm.type.list":
         return ListMethod(name=name, keyset=True, id_field="id", rows_key="types")
     if name == "user.get":
-        return ListMethod(name=name, keyset=True, filter_key="FILTER", order_style="sort")
+        # User::userGet -> prepareUserValue turns an ID array into ints, and the ORM reads
+        # it as IN (bitrix-core-business modules/rest/lib/api/user.php).
+        return ListMethod(name=name, keyset=True, filter_key="FILTER", order_style="sort",
+                          id_list_key="ID")
     if name == "lists.element.get":
+        # sanitizeFilter refuses `@` but passes the value on: CIBlockElement::GetList reads
+        # an ID array as IN (research-real-server.md B9).
         return ListMethod(name=name, keyset=True, filter_key="FILTER",
-                          order_style="element_order")
+                          order_style="element_order", id_list_key="ID")
     if name in _LEGACY_CRM_KEYSET:
         return ListMethod(name=name, keyset=True)
     if name == "department.get":
@@ -200,6 +209,29 @@ class ListQuery:
             params.update(extra)
         else:
             params[self._filter_name or self.spec.filter_key] = {**self._filter, **extra}
+        return params
+
+    def by_ids_params(self, ids: Iterable[int]) -> dict[str, Any] | None:
+        """Params for the records among `ids` that the user's filter still returns (one
+        page: at most PAGE_SIZE ids), or None when the method cannot be asked by id.
+
+        A filter with LOGIC (or its own id list) is nested as a group beside the id list,
+        so its OR does not take the ids in; a server that drops the group only returns
+        more ids, which keeps more records active, never fewer.
+        """
+        key = self.spec.id_list_key
+        if key is None:
+            return None
+        wanted = {key: [int(i) for i in ids]}
+        nest = any(str(k).lower() in ("logic", key.lower()) for k in self._filter)
+        if self._filter_at_top or not nest:
+            params = self.with_filter(wanted)
+        else:
+            params = dict(self.params)
+            params[self._filter_name or self.spec.filter_key] = {"0": self._filter, **wanted}
+        params = {k: v for k, v in params.items() if k.lower() != "start"}
+        self._ensure_id_selected(params)
+        params["start"] = 0
         return params
 
     def first_id_ref(self, label: str) -> BatchRef:

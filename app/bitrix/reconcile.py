@@ -148,3 +148,37 @@ def page_total(total: Any, rows: list, method: str) -> int:
         return 0
     raise IncompleteReadError(f"{method} gave no total for a page of {len(rows)} records, so "
                               "its records cannot be counted", method=method)
+
+
+def still_listed(client: Bitrix24Client, query: ListQuery, ids: list[int]) -> set[int] | None:
+    """Which of `ids` the portal still returns under `query`'s filter, asked by id (a page
+    of ids per command, a batch of commands per request).
+
+    None when the method cannot be asked by id, or answered with ids it was not asked for
+    (it ignored the id list): then nothing can be confirmed either way.
+    """
+    chunks = [ids[i:i + PAGE_SIZE] for i in range(0, len(ids), PAGE_SIZE)]
+    commands: dict[str, tuple[str, dict[str, Any]]] = {}
+    for i, chunk in enumerate(chunks):
+        params = query.by_ids_params(chunk)
+        if params is None:
+            return None
+        commands[f"i{i}"] = (query.method, params)
+    listed: set[int] = set()
+    labels = list(commands)
+    for first in range(0, len(labels), BATCH_SIZE):
+        part = {label: commands[label] for label in labels[first:first + BATCH_SIZE]}
+        result = client.batch(part, halt=False)
+        for label in part:
+            error = result.error_for(label, query.method)
+            if error is not None:
+                raise error
+            if label not in result.results:
+                raise IncompleteReadError(f"Bitrix24 returned nothing for {query.method} while "
+                                          "confirming records to deactivate",
+                                          method=query.method)
+            found = set(ids_of(query, extract_rows(result.results[label])))
+            if not found <= set(chunks[int(label[1:])]):
+                return None
+            listed |= found
+    return listed

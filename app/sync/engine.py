@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.changes import portal_time
-from app.bitrix.client import Bitrix24Client, usable_id
+from app.bitrix.client import PAGE_SIZE, Bitrix24Client, usable_id
 from app.bitrix.read_ahead import ReadPipeline
 from app.bitrix.reading import ListQuery
-from app.bitrix.reconcile import reconcile
+from app.bitrix.reconcile import reconcile, still_listed
 from app.db.connect import database_errors, describe_db_error
 from app.db.parent_models import ModelSet
 from app.db.sync_state import PORTAL_ROW, DirectoryState, ensure_table, load_states, save_state
@@ -340,6 +340,8 @@ class SyncEngine:
                 self._read_and_write(syncer, table, refs, writer, report)
                 again = self._removals(name, writer, report) if plan.mode == INCREMENTAL \
                     else None
+                removed = self._offset_removals(syncer, writer, report) if plan.mode == FULL \
+                    else None
             except StopRequested:
                 transaction.rollback()
                 stats.status = DirectoryStatus.SKIPPED
@@ -359,7 +361,7 @@ class SyncEngine:
             stats.complete = True
             self.progress(name, "writing", stats.fetched)
             if plan.mode == FULL:
-                self._deactivate(name, writer, report)
+                self._deactivate(name, writer, report, missing=removed)
             self._keep_state(conn, syncer, report, writer)
             self._commit(name, transaction)
         return _DONE
@@ -393,6 +395,37 @@ class SyncEngine:
         if removed:
             self._deactivate(name, writer, report, missing=writer.pks(removed), active=len(live))
         return None
+
+    def _offset_removals(self, syncer: BaseSyncer, writer: TableWriter,
+                         report: SyncReport) -> list[Any] | None:
+        """After a full read by offset: the rows to deactivate, each confirmed gone by asking
+        the portal for it by id (None: a keyset read, whose missing rows are gone).
+
+        Pages by position can skip a live record unseen: one record leaves the filter
+        before the cursor while another joins after it, and the total and the id order
+        still hold. So there, not being read proves nothing. A method that cannot be asked
+        by id deactivates nothing after a read of more than one page.
+        """
+        mapping, stats = syncer.mapping, report.directory(syncer.name)
+        query = ListQuery(mapping.method, mapping.params, syncer.fields_read())
+        if query.spec.keyset:
+            return None
+        missing = writer.missing_active_ids()
+        if not missing:
+            return []
+        listed = still_listed(self.client, query, missing)
+        if listed is None:
+            if stats.fetched <= PAGE_SIZE:  # one page: one answer, nothing skipped
+                return None
+            stats.notices.append(
+                f"{mapping.method} is read page by page and cannot be asked for records by "
+                f"id, so the {len(missing)} record(s) it did not return were not deactivated")
+            log.warning("%s: %s", syncer.name, stats.notices[-1])
+            return []
+        if listed:
+            log.info("%s: %d record(s) the pages skipped are still in Bitrix24; kept active",
+                     syncer.name, len(listed))
+        return writer.pks(b for b in missing if b not in listed)
 
     @staticmethod
     def _touched_outside(plan: Plan, writer: TableWriter) -> str | None:

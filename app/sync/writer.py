@@ -207,9 +207,13 @@ class TableWriter:
 
     def missing_active(self) -> list[Any]:
         """Primary keys of active synced rows that the complete read did not return."""
+        return self.pks(self.missing_active_ids())
+
+    def missing_active_ids(self) -> list[int]:
+        """Btxids of active synced rows that the complete read did not return."""
         if not self.active_column:
             return []
-        return [pk for btxid, (pk, values) in self.existing.items()
+        return [btxid for btxid, (_, values) in self.existing.items()
                 if btxid not in self.seen and values.get(self.active_column)]
 
     def active_count(self) -> int:
