@@ -128,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
                     require_database=not args.discover)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
     handlers.console(args)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
     if args.discover:
         return handlers.discover(args, settings)
     if args.init_db:

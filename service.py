@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write the log file {settings.log_file}: {exc.strerror or exc}; "
               "set LOG_FILE to a writable path", file=sys.stderr)
         return ConfigError.exit_code
+    for warning in settings.warnings:
+        log.warning("%s", warning)
     stop_event = threading.Event()
     restore = install_stop_handlers(stop_event, logger=log)
     try:

@@ -10,9 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-from dotenv import dotenv_values
-
 from app.cron import format_duration, parse_duration, schedule_problems
+from app.env_files import read_env_file
 from app.errors import ConfigError
 from app.masking import mask, register_secret
 
@@ -49,10 +48,15 @@ VARIABLES = (
 MAX_RESPONSE_MB = 32
 
 _WEBHOOK = re.compile(r"^/rest/(?P<user>\d+)/(?P<code>[A-Za-z0-9_\-]+)/?$")
+_EXAMPLE_HOST = "example.bitrix24.ru"  # the placeholder in .env.example
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENVIRONMENT = "environment"
+# The Bitrix24 menu path in the words of the Russian interface.
+WEBHOOK_MENU = "«Разработчикам» → «Другое» → «Входящий вебхук»"
+WEBHOOK_WHERE = f"адрес входящего вебхука (Bitrix24: {WEBHOOK_MENU})"
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,21 @@ class Settings:
     log_file: Path | None = None
     project_dir: Path = PROJECT_DIR
     sources: tuple[str, ...] = ()
+    # (variable, raw value, where it came from) for every variable that was set
+    origins: tuple[tuple[str, str, str], ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. a Windows path in double quotes, read literally
 
     def __repr__(self) -> str:
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sources"}
+        hidden = ("sources", "origins", "warnings")
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         shown["webhook_url"] = mask(self.webhook_url)
         shown["database_url"] = mask_database_url(self.database_url)
         inner = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         return f"Settings({inner})"
+
+    def origin_rows(self) -> list[tuple[str, str, str]]:
+        """(variable, value shown, source) for each variable that was set; secrets masked."""
+        return [(name, shown_value(name, value), source) for name, value, source in self.origins]
 
     def describe(self) -> list[str]:
         """Lines for the log: the settings in effect, secrets masked."""
@@ -109,10 +121,30 @@ def mask_database_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*(@)", r"\1***\2", url)
 
 
+def shown_value(name: str, value: str) -> str:
+    """A setting's value as it may be printed: passwords as ***, the webhook code masked."""
+    if name == "MYSQL_PASSWORD":
+        return "***"
+    if name == "DATABASE_URL":
+        return mask_database_url(value)
+    return mask(value)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The merged variables, where each came from, and what was looked at."""
+
+    values: dict[str, str]
+    origins: dict[str, str]  # variable -> "environment" or the file it came from
+    looked_in: tuple[tuple[str, bool], ...]  # (file, found) in the order they are read
+    sources: tuple[str, ...]  # the files that exist, earliest (strongest) first
+    warnings: tuple[str, ...] = ()
+
+
 def read_environment(
     *, env_file: Path | str | None = None, environ: Mapping[str, str] | None = None,
     project_dir: Path = PROJECT_DIR,
-) -> tuple[dict[str, str], list[str]]:
+) -> Environment:
     """Merge the process environment and .env files; earlier sources win."""
     if env_file is not None and not Path(env_file).is_file():
         raise ConfigError(
@@ -120,25 +152,29 @@ def read_environment(
             variables=("--env-file",),
         )
     process = dict(os.environ if environ is None else environ)
-    layers: list[tuple[str, Mapping[str, str | None]]] = [("environment", process)]
+    layers: list[tuple[str, Mapping[str, str | None]]] = [(ENVIRONMENT, process)]
     candidates = [Path(env_file)] if env_file is not None else []
     candidates += [project_dir / ".env", project_dir.parent / ".env"]
-    for path in candidates:
-        if path.is_file():
-            # utf-8-sig: Notepad and PowerShell 5.1 save UTF-8 with a BOM, which would
-            # otherwise glue itself to the first variable's name.
-            layers.append((str(path), dotenv_values(path, encoding="utf-8-sig")))
+    looked_in: list[tuple[str, bool]] = []
+    warnings: list[str] = []
+    for path in dict.fromkeys(candidates):
+        found = path.is_file()
+        looked_in.append((str(path), found))
+        if found:
+            env = read_env_file(path)
+            layers.append((str(path), env.values))
+            warnings += env.warnings
     merged: dict[str, str] = {}
-    sources: list[str] = []
+    origins: dict[str, str] = {}
     for name, layer in reversed(layers):
         for key, value in layer.items():
             # An empty value counts as unset: a copied .env.example with "MYSQL_PASSWORD="
             # must not hide the parent project's real password.
             if key in VARIABLES and value is not None and value.strip():
                 merged[key] = value
-        if name != "environment":
-            sources.insert(0, name)
-    return merged, sources
+                origins[key] = name
+    return Environment(merged, origins, tuple(looked_in),
+                       tuple(path for path, found in looked_in if found), tuple(warnings))
 
 
 def load_settings(
@@ -151,9 +187,14 @@ def load_settings(
     require_database: bool = True,
 ) -> Settings:
     """Build Settings, reporting every problem at once in one ConfigError."""
-    env, sources = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
-    env.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    read = _Variables(env)
+    found = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
+    env, origins = dict(found.values), dict(found.origins)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            env[name], origins[name] = value, f"--{name.lower().replace('_', '-')}"
+    if not env:
+        raise nothing_configured(found.looked_in)
+    read = _Variables(env, origins, found)
     # Read in this order: the problems are listed in it.
     webhook = _webhook_url(read, required=require_webhook)
     database_url = _database_url(read, required=require_database)
@@ -193,15 +234,20 @@ def load_settings(
         log_level=level,
         log_file=_path(read.get("LOG_FILE"), project_dir),
         project_dir=project_dir,
-        sources=tuple(sources),
+        sources=found.sources,
+        origins=tuple((name, env[name], origins[name]) for name in VARIABLES if name in env),
+        warnings=found.warnings,
     )
 
 
 class _Variables:
     """The merged variables, read one at a time; every problem is kept for one ConfigError."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], origins: Mapping[str, str],
+                 found: Environment) -> None:
         self.env = env
+        self.origins = origins
+        self.found = found
         self.problems: list[tuple[str, str]] = []
 
     def get(self, name: str, default: str = "") -> str:
@@ -244,9 +290,12 @@ class _Variables:
         # The schedule's own texts read "= 'value' is not ...": no colon before those.
         lines = "\n".join(f"  - {name}{'' if text.startswith('=') else ':'} {text}"
                           for name, text in self.problems)
+        where = _read_from(self.found.looked_in, self.origins,
+                           [name for name, _ in self.problems])
+        also = "".join(f"\nwarning: {text}" for text in self.found.warnings)
         raise ConfigError(
-            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}",
-            variables=tuple(name for name, _ in self.problems),
+            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}"
+            + where + also, variables=tuple(name for name, _ in self.problems),
         )
 
 
@@ -255,11 +304,11 @@ def _webhook_url(read: _Variables, *, required: bool) -> str:
     webhook = read.get("BITRIX_WEBHOOK_URL")
     if not webhook:
         if required:
-            read.problem("BITRIX_WEBHOOK_URL",
-                         "is not set; copy the incoming webhook URL from Bitrix24 "
-                         "(Developer resources → Other → Inbound webhook)")
+            read.problem("BITRIX_WEBHOOK_URL", f"is not set; впишите {WEBHOOK_WHERE}")
         return webhook
     problem = _webhook_problem(webhook)
+    if problem and not required:  # --status and --init-db never call the portal
+        return ""
     if problem:
         read.problem("BITRIX_WEBHOOK_URL", problem)
         return webhook
@@ -278,7 +327,8 @@ def _database_url(read: _Variables, *, required: bool) -> str:
         return database_url
     user = read.get("MYSQL_USER")
     if not user and required:  # --discover needs only the webhook
-        read.problem("MYSQL_USER", "is not set (or set DATABASE_URL instead)")
+        read.problem("MYSQL_USER", "is not set; впишите пользователя MySQL "
+                     "(или задайте DATABASE_URL)")
     port = read.get("MYSQL_PORT", "3306")
     if not port.isdigit() or not 0 < int(port) < 65536:
         read.problem("MYSQL_PORT", f"must be a port number, got {port!r}")
@@ -300,11 +350,42 @@ def _mapping_file(read: _Variables, project_dir: Path) -> Path | None:
     return mapping_file
 
 
+def nothing_configured(looked_in: tuple[tuple[str, bool], ...]) -> ConfigError:
+    """Not one setting anywhere: where settings were looked for and what to do next."""
+    places = [f"  {i}. {path} ({'found, but sets nothing' if found else 'not found'})"
+              for i, (path, found) in enumerate(looked_in, start=2)]
+    return ConfigError(
+        "No settings found; nothing was written. Looked for them in this order "
+        "(the first place that sets a variable wins):\n  1. environment variables\n"
+        + "\n".join(places) + "\n"
+        "next: 1) скопируйте .env.example в .env (рядом с cli.py или в корень родительского "
+        "проекта);\n"
+        f"      2) впишите в него BITRIX_WEBHOOK_URL — {WEBHOOK_WHERE} — и настройки базы "
+        "данных (MYSQL_* или DATABASE_URL);\n"
+        "      3) запустите `python cli.py --check`.\n"
+        "      Посмотреть работу без настроек: `python cli.py --demo`.",
+        variables=("BITRIX_WEBHOOK_URL", "DATABASE_URL"))
+
+
+def _read_from(looked_in: tuple[tuple[str, bool], ...], origins: dict[str, str],
+               names: list[str]) -> str:
+    """Where the variables named in the problems were set, and which files were read."""
+    if not names:
+        return ""
+    set_where = [f"{name} ({origins[name]})" for name in names if name in origins]
+    files = ", then ".join(f"{path} ({'read' if found else 'not found'})"
+                           for path, found in looked_in)
+    return ("\n" + (f"Set in: {', '.join(set_where)}.\n" if set_where else "")
+            + f"Read: environment variables, then {files}.")
+
+
 def _webhook_problem(url: str) -> str | None:
     parts = urlsplit(url)
     shape = "https://<portal>/rest/<user id>/<code>/"
     # Show only where it points: a malformed URL may carry the code anywhere.
     shown = f"{parts.scheme}://{parts.hostname}/..." if parts.hostname else "(unparsable)"
+    if parts.hostname == _EXAMPLE_HOST:
+        return f"is still the example from .env.example; впишите {WEBHOOK_WHERE}"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"must look like {shape}, got {shown}"
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:

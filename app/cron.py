@@ -15,6 +15,15 @@ _EXAMPLES = "'0 3 * * *' (every day at 03:00) or '*/30 * * * *' (every 30 minute
 _FIELDS = "minute hour day-of-month month day-of-week"
 _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
+# Abbreviations Russian admins type, with the zone they mean. Spelling similarity would
+# answer MST (US Mountain time) for MSK; abbreviations are not zone names at all.
+_ABBREVIATIONS = {
+    "MSK": "Europe/Moscow", "MSD": "Europe/Moscow", "MCK": "Europe/Moscow",
+    "KALT": "Europe/Kaliningrad", "SAMT": "Europe/Samara", "YEKT": "Asia/Yekaterinburg",
+    "OMST": "Asia/Omsk", "NOVT": "Asia/Novosibirsk", "KRAT": "Asia/Krasnoyarsk",
+    "IRKT": "Asia/Irkutsk", "YAKT": "Asia/Yakutsk", "VLAT": "Asia/Vladivostok",
+    "MAGT": "Asia/Magadan", "PETT": "Asia/Kamchatka",
+}
 
 
 def schedule_problems(expression: str, timezone: str | None) -> list[tuple[str, str]]:
@@ -234,6 +243,11 @@ def _zone_problem(key: str) -> str:
     names = available_timezones()
     lowered = {name.lower(): name for name in names}
     close = [lowered[key.lower()]] if key.lower() in lowered else []
+    if key.upper() in _ABBREVIATIONS:
+        close = [_ABBREVIATIONS[key.upper()]]
+    # "Moscow" or "yekaterinburg": the city part of a zone name.
+    cities = {name.rsplit("/", 1)[-1].lower(): name for name in names if "/" in name}
+    close = close or ([cities[key.lower()]] if key.lower() in cities else [])
     close = close or difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
     suggestion = f" (did you mean {close[0]}?)" if close else ""
     return (f"{text}{suggestion}; use an IANA name such as Europe/Moscow or "

@@ -155,3 +155,118 @@ def test_a_bad_schedule_is_a_settings_problem_for_every_command(tmp_path):
                       project_dir=tmp_path)
     assert set(caught.value.variables) == {"SYNC_SCHEDULE", "SYNC_TIMEZONE"}
     assert "- SYNC_SCHEDULE" in str(caught.value) and "- SYNC_TIMEZONE" in str(caught.value)
+
+
+# --- files saved by Windows tools, where each setting came from, nothing configured ---------
+
+ENV_TEXT = f"# Настройки\r\nBITRIX_WEBHOOK_URL={WEBHOOK}\r\nDATABASE_URL=sqlite://\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "cp1251"],
+                         ids=["ps51-redirect-utf16-bom", "utf16le-no-bom", "utf16be-no-bom",
+                              "notepad-utf8-bom", "ansi-cp1251"])
+def test_env_files_in_windows_encodings_are_read(tmp_path, encoding):
+    """`"..." > .env` in Windows PowerShell 5.1 writes UTF-16 LE with a BOM and CRLF."""
+    (tmp_path / ".env").write_bytes((ENV_TEXT + "MYSQL_PASSWORD=пароль\r\n").encode(encoding))
+
+    settings = load_settings(environ={}, project_dir=tmp_path)
+
+    assert settings.webhook_url == WEBHOOK
+    assert settings.database_url == "sqlite://"
+    assert dict((n, v) for n, v, _ in settings.origins)["MYSQL_PASSWORD"] == "пароль"
+
+
+def test_an_env_file_that_is_not_text_is_refused_naming_the_file(tmp_path):
+    (tmp_path / ".env").write_bytes(b"BITRIX_WEBHOOK_URL=\x00\x01\x02\x98\x00\xff" * 3)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, project_dir=tmp_path)
+    assert str(tmp_path / ".env") in str(caught.value)
+    assert "UTF-8" in str(caught.value) and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1251"])
+def test_mapping_files_in_windows_encodings_are_read(tmp_path, encoding):
+    from app.syncers.mapping import load_mapping_file
+
+    path = tmp_path / "mapping.toml"
+    path.write_bytes('# Города\n[user]\nmethod = "user.get"\n'.encode(encoding))
+    assert load_mapping_file(path, {"user"}) == {"user": {"method": "user.get"}}
+
+
+def test_backslashes_in_double_quotes_are_read_literally_with_a_warning(tmp_path):
+    """python-dotenv reads \\b in "...\\bitrix-sync\\..." as a backspace."""
+    windows_path = r"C:\Python\MiniApps\bitrix-sync\mapping.toml"
+    write(tmp_path / ".env", f'BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n'
+                             f'MODELS_MODULE="{windows_path}"\n'
+                             "LOG_FILE='C:\\logs\\new.log'\n"
+                             'SYNC_SCHEDULE="0 3 * * *"\n')
+
+    settings = load_settings(environ={}, project_dir=tmp_path)
+
+    assert settings.models_module == windows_path
+    assert str(settings.log_file).endswith(r"C:\logs\new.log")  # single quotes: literal
+    [warning] = settings.warnings
+    assert warning.startswith(f"MODELS_MODULE in {tmp_path / '.env'}: ")
+    assert f"MODELS_MODULE='{windows_path}'" in warning
+
+
+def test_escaped_backslashes_in_double_quotes_need_no_warning(tmp_path):
+    write(tmp_path / ".env", f'BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n'
+                             'MODELS_MODULE="C:\\\\Python\\\\models.py"\n')
+    settings = load_settings(environ={}, project_dir=tmp_path)
+    assert settings.models_module == r"C:\Python\models.py"
+    assert settings.warnings == ()
+
+
+def test_each_setting_names_the_file_or_the_environment_it_came_from(tmp_path):
+    project = tmp_path / "MiniApps" / "bitrix-sync"
+    write(project.parent / ".env", "MYSQL_USER=parent\nMYSQL_PASSWORD=Secret99\n")
+    write(project / ".env", f"BITRIX_WEBHOOK_URL={WEBHOOK}\n# MYSQL_USER=miniapp\n")
+
+    settings = load_settings(environ={"LOG_LEVEL": "DEBUG"}, project_dir=project,
+                             overrides={"BITRIX_WEBHOOK_URL": WEBHOOK.replace("7", "8")})
+
+    rows = {name: (value, source) for name, value, source in settings.origin_rows()}
+    assert rows == {
+        "BITRIX_WEBHOOK_URL": ("https://acme.bitrix24.ru/rest/8/***/", "--bitrix-webhook-url"),
+        "MYSQL_USER": ("parent", str(project.parent / ".env")),
+        "MYSQL_PASSWORD": ("***", str(project.parent / ".env")),
+        "LOG_LEVEL": ("DEBUG", "environment"),
+    }
+
+
+def test_a_wrong_setting_names_the_file_it_came_from(tmp_path):
+    write(tmp_path / ".env", f"BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n"
+                             "BITRIX_TIMEOUT=soon\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, project_dir=tmp_path)
+    assert f"BITRIX_TIMEOUT ({tmp_path / '.env'})" in str(caught.value)
+
+
+def test_nothing_configured_says_where_it_looked_and_what_to_do(tmp_path):
+    project = tmp_path / "MiniApps" / "bitrix-sync"
+    project.mkdir(parents=True)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"PATH": "/bin"}, project_dir=project)
+    text = str(caught.value)
+    assert text.startswith("No settings found; nothing was written.")
+    places = [text.index("1. environment variables"),
+              text.index(f"2. {project / '.env'} (not found)"),
+              text.index(f"3. {project.parent / '.env'} (not found)")]
+    assert places == sorted(places)
+    assert "«Разработчикам» → «Другое» → «Входящий вебхук»" in text
+    assert "скопируйте .env.example в .env" in text and "python cli.py --demo" in text
+
+
+def test_the_placeholder_webhook_of_env_example_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="is still the example from .env.example"):
+        load_settings(environ={"BITRIX_WEBHOOK_URL": "https://example.bitrix24.ru/rest/1/ваш_код/",
+                               "DATABASE_URL": "sqlite://"}, project_dir=tmp_path)
+
+
+def test_a_bad_webhook_does_not_stop_commands_that_never_call_the_portal(tmp_path):
+    """--status and --init-db read only the database."""
+    settings = load_settings(environ={"BITRIX_WEBHOOK_URL": "https://example.bitrix24.ru/rest/1/ваш_код/",
+                                      "DATABASE_URL": "sqlite://"},
+                             project_dir=tmp_path, require_webhook=False)
+    assert settings.webhook_url == ""

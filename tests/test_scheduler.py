@@ -197,6 +197,20 @@ def test_unknown_zone_names_the_variable_and_suggests():
     assert "did you mean Europe/Moscow?" in caught.value.message
 
 
+@pytest.mark.parametrize("typed, meant", [
+    ("MSK", "Europe/Moscow"),  # difflib alone answers MST, US Mountain time
+    ("msk", "Europe/Moscow"),
+    ("YEKT", "Asia/Yekaterinburg"),
+    ("Moscow", "Europe/Moscow"),
+    ("Novosibirsk", "Asia/Novosibirsk"),
+], ids=["MSK", "msk", "YEKT", "city-Moscow", "city-Novosibirsk"])
+def test_russian_abbreviations_and_bare_cities_suggest_the_zone_meant(typed, meant):
+    with pytest.raises(ConfigError) as caught:
+        CronSchedule("0 3 * * *", typed)
+    assert f"did you mean {meant}?" in caught.value.message
+    assert "MST" not in caught.value.message
+
+
 def _zone_file_found(key: str) -> bool:
     try:
         ZoneInfo(key)

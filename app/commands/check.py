@@ -71,6 +71,8 @@ class CheckReport:
     """The checklist of one --check run and the exit code it implies."""
 
     items: list[CheckItem] = field(default_factory=list)
+    # (variable, value shown, where it came from) for each setting that was set
+    settings: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, name: str, status: str, detail: str = "", fix: str = "",
             exit_code: int = 0) -> None:
@@ -87,7 +89,8 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.exit_code == 0, "exit_code": self.exit_code,
-                "checks": [asdict(i) for i in self.items]}
+                "checks": [asdict(i) for i in self.items],
+                "settings": [list(row) for row in self.settings]}
 
     def render(self) -> str:
         lines = ["Checking settings, mapping, database and portal (nothing is written):", ""]
@@ -117,11 +120,16 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
     try:
         settings = load()
     except ConfigError as exc:
-        report.add("settings", FAIL, str(exc), "set the variables named above in .env "
-                   "(see .env.example) or in the environment", SETTING)
+        # A message that already says what to do next needs no second fix line.
+        fix = "" if "\nnext:" in str(exc) else ("впишите названные выше переменные в .env "
+                                               "(образец — .env.example) или в окружение")
+        report.add("settings", FAIL, str(exc), fix, SETTING)
         return report
-    report.add("settings", OK, "valid; read from the environment"
-               + "".join(f" and {source}" for source in settings.sources))
+    report.settings = settings.origin_rows()
+    report.add("settings", OK, settings_detail(settings))
+    for warning in settings.warnings:
+        text, _, fix = warning.partition("; fix: ")
+        report.add("settings file", WARN, text, fix)
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)
     modelled = _check_directory_models(report, models, syncers, configured) if models else []
@@ -141,6 +149,17 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
         if own_client:
             client.close()
     return report
+
+
+def settings_detail(settings: Settings) -> str:
+    """'valid', then one line per variable that is set: its value (masked) and its source."""
+    rows = settings.origin_rows()
+    width = max((len(name) for name, _, _ in rows), default=0)
+    shown = max((len(value) for _, value, _ in rows), default=0)
+    lines = [f"{name.ljust(width)}  {value.ljust(min(shown, 60))}  from {source}"
+             for name, value, source in rows]
+    return "\n".join(["valid; every setting not listed has its default (see .env.example)",
+                      *lines])
 
 
 def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ...]

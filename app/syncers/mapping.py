@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from app.errors import MappingError
+from app.env_files import read_text
+from app.errors import ConfigError, MappingError
 
 _KEYS = {"method", "params", "fields", "references", "id_field", "active_column", "model"}
 DEFAULT_ACTIVE = "is_active"
@@ -63,13 +64,11 @@ def load_mapping_file(path: Path | None, known: set[str]) -> dict[str, dict[str,
     if path is None:
         return {}
     try:
-        # utf-8-sig: Windows editors often save a BOM, which TOML does not allow.
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise MappingError(f"Cannot read the mapping file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise MappingError(f"The mapping file {path} is not UTF-8 text; save it as UTF-8") \
-            from None
+        # A BOM, UTF-16 or cp1251 from a Windows editor: read as what it is (TOML allows none).
+        text, _ = read_text(Path(path), what="the mapping file")
+        data = tomllib.loads(text)
+    except ConfigError as exc:
+        raise MappingError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"The mapping file {path} is not valid TOML: {exc}") from None
     check_overrides(data, known, source=str(path))
