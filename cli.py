@@ -18,7 +18,7 @@ try:
     from app.commands.status import gather_status, parse_age
     from app.config import load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
-    from app.logging_setup import force_utf8_console, setup_logging
+    from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.report import SyncReport
     from app.sync.runner import RunOptions, run_sync
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read everything, write nothing, report what would change "
                              "(--verbose lists each record)")
     parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress line; only warnings and errors on stderr")
+                        help="no progress line (stderr shows only warnings and errors anyway, "
+                             "unless --verbose)")
     # Operations: run history and the health check.
     parser.add_argument("--status", action="store_true",
                         help="show the last runs, the last success and the next scheduled run, "
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--max-age works only with --status")
     except SystemExit as exc:
         return int(exc.code or 0)
-    setup_logging("INFO", verbose=args.verbose)
+    setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE)
     try:
         return _run(args)
     except SyncError as exc:
@@ -126,8 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         return handlers.check(args, load)
     settings = load(require_webhook=not (args.init_db or args.status),
                     require_database=not args.discover)
-    setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
-    handlers.console(args)
+    setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
+                  console_level=CLI_CONSOLE)
     for warning in settings.warnings:
         log.warning("%s", warning)
     if args.discover:

@@ -105,7 +105,6 @@ class Settings:
         return [
             f"webhook={mask(self.webhook_url) or '(not set)'}",
             f"database={mask_database_url(self.database_url)}",
-            f"schedule={self.sync_schedule} ({self.sync_timezone or 'local time'})",
             f"mapping_file={self.mapping_file or '(built-in defaults)'}",
             f"models_module={self.models_module or '(auto)'}",
             f"log_level={self.log_level}",

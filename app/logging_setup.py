@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+import time
 from pathlib import Path
 
 from app.masking import MaskingFilter
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# cli.py's console: progress and the result, warnings and errors; INFO lines go to the
+# log file (LOG_FILE) and to the console only with --verbose.
+CLI_CONSOLE = "WARNING"
 
 
 def force_utf8_console() -> None:
@@ -24,21 +28,71 @@ def force_utf8_console() -> None:
 
 
 def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
-                  verbose: bool = False) -> None:
-    """Configure the root logger once; calling again replaces the handlers."""
+                  verbose: bool = False, console_level: str | int | None = None) -> None:
+    """Configure the root logger once; calling again replaces the handlers.
+
+    `level` is the log file's level and the console's; `console_level` raises the
+    console's above it (cli.py: CLI_CONSOLE). --verbose makes both DEBUG.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    root.setLevel(logging.DEBUG if verbose else level)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    file_level = logging.DEBUG if verbose else _number(level)
+    shown = logging.DEBUG if verbose else max(file_level, _number(console_level or level))
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(shown)
+    handlers: list[logging.Handler] = [console]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"))
+        file = SharedRotatingFileHandler(log_file, maxBytes=5 * 1024 * 1024, backupCount=5,
+                                         encoding="utf-8")
+        file.setLevel(file_level)
+        handlers.append(file)
+    root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
     # urllib3 logs full request paths (with the webhook code) at DEBUG.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def _number(level: str | int) -> int:
+    return level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+
+
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that another process may hold open at the same time.
+
+    Windows refuses to rename a file another process has open (PermissionError,
+    WinError 32): the service and a manual run sharing bitrix-sync.log would make
+    every rollover fail with a "--- Logging error ---" traceback on stderr. Here a
+    failed rollover keeps writing to the same file, notes it there once, and tries
+    again `retry_seconds` later; the rotation happens once the other process lets go.
+    """
+
+    retry_seconds = 60.0
+
+    def __init__(self, *args, clock=time.monotonic, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+        self._retry_at = 0.0
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self._clock() < self._retry_at:
+            return False
+        return bool(super().shouldRollover(record))
+
+    def doRollover(self) -> None:
+        try:
+            super().doRollover()
+        except OSError as exc:
+            self._retry_at = self._clock() + self.retry_seconds
+            if self.stream is None:
+                self.stream = self._open()
+            self.stream.write(
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')} WARNING bitrix_sync.logging: log "
+                f"rotation postponed by {self.retry_seconds:.0f} s, the file is in use by "
+                f"another process ({type(exc).__name__}: {exc})\n")
+            self.stream.flush()

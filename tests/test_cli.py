@@ -51,7 +51,11 @@ def test_json_report_is_one_object_with_every_directory(capsys, env, seeded):
         assert set(counts) >= {"fetched", "created", "updated", "unchanged", "deactivated",
                                "errors", "seconds", "status"}
     assert report["directories"]["user"]["created"] == len(seeded.records("user"))
-    assert "INFO" in err  # logs go to stderr, never into the JSON
+    assert err == ""  # a successful run is quiet: INFO lines go to the log file only
+
+    code, out, err = run_cli(capsys, "--json", "--verbose")
+    assert code == 0 and json.loads(out)["ok"] is True
+    assert "INFO" in err  # --verbose: logs go to stderr, never into the JSON
 
 
 def test_table_report_and_selected_directories(capsys, env):

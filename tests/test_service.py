@@ -134,6 +134,7 @@ def test_runs_on_start_then_on_schedule_and_logs_it(monkeypatch, logs, seeded, s
         "next run at 2024-01-01 00:20:00+00:00",
         "bitrix-sync service stopped",
     ]
+    assert sum("*/10 * * * *" in message for message in said) == 1  # the schedule once
     assert seeded.code not in logs.text
 
 

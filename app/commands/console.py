@@ -1,10 +1,8 @@
-"""Console helpers shared by --demo, --discover and --check: short values, JSON, quiet."""
+"""Console helpers shared by --demo, --discover and --check: short values, JSON."""
 
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from typing import Any
 
 from app.masking import mask
@@ -35,10 +33,3 @@ def is_empty(value: Any) -> bool:
 def print_json(data: dict[str, Any]) -> None:
     """The one JSON object a --json run prints on stdout, secrets masked."""
     print(mask(json.dumps(data, ensure_ascii=False, default=str)))
-
-
-def quiet_console() -> None:
-    """--quiet: the console log shows warnings and errors only (a log file keeps its level)."""
-    for handler in logging.getLogger().handlers:
-        if type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.stdout):
-            handler.setLevel(logging.WARNING)

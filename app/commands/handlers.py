@@ -6,14 +6,14 @@ import argparse
 from collections.abc import Callable
 
 from app.commands.check import run_check
-from app.commands.console import print_json, quiet_console
+from app.commands.console import print_json
 from app.commands.demo import DEFAULT_DEMO_DB, run_demo
 from app.commands.discover import discover as discover_portal
 from app.commands.discover import make_client, mapping_skeleton, render_text, write_skeleton
 from app.commands.progress import live_progress, progress_wanted
 from app.config import Settings
 from app.errors import ConfigError
-from app.logging_setup import setup_logging
+from app.logging_setup import CLI_CONSOLE, setup_logging
 from app.masking import mask
 from app.sync.runner import RunOptions
 
@@ -39,15 +39,8 @@ def check_flags(args: argparse.Namespace) -> None:
                           "for which flags go together.")
 
 
-def console(args: argparse.Namespace) -> None:
-    """Apply --quiet to the console log (after every setup_logging)."""
-    if args.quiet:
-        quiet_console()
-
-
 def demo(args: argparse.Namespace) -> int:
     """--demo: sync the built-in demo portal into a SQLite file and say where it is."""
-    console(args)
     options = RunOptions(names=tuple(args.sync or ()), dry_run=args.dry_run, trigger="demo",
                          allow_mass_deactivation=args.allow_mass_deactivation)
     with live_progress(progress_wanted(quiet=args.quiet)) as progress:
@@ -90,11 +83,10 @@ def check(args: argparse.Namespace, load: Callable[..., Settings]) -> int:
     """--check: print the checklist; exit 0, 2 (settings, mapping, schema) or 3 (connection)."""
     def settings() -> Settings:
         loaded = load()
-        setup_logging(loaded.log_level, log_file=loaded.log_file, verbose=args.verbose)
-        console(args)
+        setup_logging(loaded.log_level, log_file=loaded.log_file, verbose=args.verbose,
+                      console_level=CLI_CONSOLE)
         return loaded
 
-    console(args)
     report = run_check(settings, tuple(args.sync or ()))
     if args.json:
         print_json(report.to_dict())
