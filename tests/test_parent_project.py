@@ -164,7 +164,8 @@ def test_parent_models_without_is_active_and_other_class_names(seeded, parent_db
                 "left as they are") in items[f"{name}: deactivation"]["detail"]
     assert "object: deactivation" not in items  # Site names its own column
 
-    code, report, log = run(project, "--sync", *names, cwd=tmp_path)
+    # --verbose: the INFO lines (which models, the notices) are on the console only with it
+    code, report, log = run(project, "--sync", *names, "--verbose", cwd=tmp_path)
 
     assert code == 0, log
     assert f"Using models from parent project {parent / 'models.py'}" in log
