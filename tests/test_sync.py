@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
+from app.sync.engine import UNMATCHED_NOTICE
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync, write_mapping_toml
@@ -337,6 +338,24 @@ def test_a_record_without_a_usable_id_is_a_record_error(
     assert "city, id: has no usable id" in report.render_table()
     assert scalar(db, "SELECT COUNT(*) FROM cities") == len(cities) - 1
     assert scalar(db, f"SELECT COUNT(*) FROM cities WHERE name = '{broken}'") == 0
+
+
+def test_a_record_that_loses_its_id_keeps_every_row_active(
+        seeded, db, db_url, tmp_path, mapping, monkeypatch):
+    """Its row cannot be told from a removed record's, so nothing is deactivated this run."""
+    cities = seeded.records("crm:1036")
+    broken = cities[1]
+    assert sync(seeded, db_url, tmp_path, mapping, "city").ok
+    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken["title"])
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city", full=True)
+
+    assert_one_record_without_id(report, "city", 0)
+    city = report.directories["city"]
+    assert (city.deactivated, city.notices) == (0, [UNMATCHED_NOTICE])
+    assert report.render_table().count(UNMATCHED_NOTICE) == 1
+    assert scalar(db, f"SELECT is_active FROM cities WHERE btxid = {broken['id']}") == 1
+    assert scalar(db, "SELECT COUNT(*) FROM cities WHERE is_active = 1") == len(cities)
 
 
 def crm_selects(portal) -> list:

@@ -122,6 +122,7 @@ class SyncEngine:
         self.reads: ReadPipeline | None = None
         self._started: list[str] = []
         self._committed: set[str] = set()
+        self._unmatched: set[str] = set()  # directories whose read had a record without an id
         self.freshness = freshness or Freshness()
         self.plans: dict[str, Plan] = {}
         self.feeds: dict[str, tuple[str, dict[str, Any]]] = {}  # name -> (feed key, params)
@@ -323,6 +324,7 @@ class SyncEngine:
         name, mapping, stats = syncer.name, syncer.mapping, report.directory(syncer.name)
         plan = self.plans[name]
         refs = self._references(syncer, report)
+        self._unmatched.discard(name)
         with self.db.connect() as conn:
             transaction = conn.begin()
             writer = TableWriter(
@@ -510,6 +512,8 @@ class SyncEngine:
                         log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
                         if exc.btxid is not None:
                             writer.keep(exc.btxid)
+                        else:  # its row cannot be told from a removed one: keep them all
+                            self._unmatched.add(syncer.name)
                 if len(prepared) >= CHUNK:
                     self._write(writer, prepared)
                     prepared = []
@@ -583,6 +587,10 @@ class SyncEngine:
         missing = writer.missing_active() if missing is None else missing
         if not missing:
             return
+        if name in self._unmatched:
+            report.directory(name).notices.append(UNMATCHED_NOTICE)
+            log.warning("%s: %s", name, UNMATCHED_NOTICE)
+            return
         active = writer.active_count() if active is None else active
         if self._mass(len(missing), active):
             self._refuse_mass(name, len(missing), active, report)
@@ -599,6 +607,10 @@ class SyncEngine:
         report.directory(name).fail(message)
         report.add_issue(name, None, None, message)
         log.error("%s: %s", name, message)
+
+
+UNMATCHED_NOTICE = ("a record without a usable id cannot be matched to its row, so nothing was "
+                    "deactivated in this run")
 
 
 def no_active_column_notice(name: str, table: str) -> str:
