@@ -142,8 +142,8 @@ def _run(args: argparse.Namespace) -> int:
                          dry_run=args.dry_run, trigger=args.trigger, full=args.full)
     with live_progress(progress_wanted(quiet=args.quiet)) as progress:
         report = run_sync(settings, options, progress=progress)
-    if report.fatal and not report.directories:
-        return _fail(args, report)  # nothing ran (e.g. another sync holds the lock): one line
+    if report.fatal and not report.did_work:
+        return _fail(args, report)  # e.g. a wrong webhook code: one line, no empty table
     _print(args, report)
     if args.dry_run and args.verbose and not args.json:
         _emit(report.render_planned())
@@ -181,7 +181,9 @@ def _print(args: argparse.Namespace, report: SyncReport) -> None:
     if args.json:
         _emit(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
     else:
-        _emit(report.render_table())
+        _emit(report.render_table(fatal=False))
+        if report.fatal:  # on stderr, once: the table above does not repeat it
+            print(f"error: {report.fatal}", file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, report: SyncReport) -> int:

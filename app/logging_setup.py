@@ -14,6 +14,14 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
 # log file (LOG_FILE) and to the console only with --verbose.
 CLI_CONSOLE = "WARNING"
+# extra= of a log line whose message cli.py prints itself (a run's fatal error, a problem
+# in the result table): the log file keeps it, cli.py's console does not show it twice.
+IN_REPORT = {"in_report": True}
+
+
+class _NotInReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "in_report", False)
 
 
 def force_utf8_console() -> None:
@@ -31,8 +39,9 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
                   verbose: bool = False, console_level: str | int | None = None) -> None:
     """Configure the root logger once; calling again replaces the handlers.
 
-    `level` is the log file's level and the console's; `console_level` raises the
-    console's above it (cli.py: CLI_CONSOLE). --verbose makes both DEBUG.
+    `level` is the log file's level and the console's; `console_level` (cli.py:
+    CLI_CONSOLE) raises the console's above it and keeps IN_REPORT lines off it.
+    --verbose makes both DEBUG.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -42,6 +51,8 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
     shown = logging.DEBUG if verbose else max(file_level, _number(console_level or level))
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(shown)
+    if console_level is not None:  # cli.py: it prints the report's problems itself
+        console.addFilter(_NotInReport())
     handlers: list[logging.Handler] = [console]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

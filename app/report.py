@@ -204,19 +204,36 @@ class SyncReport:
             state = "ok" if self.ok else "with errors"
         return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
-    def render_table(self) -> str:
-        """A plain aligned table (ASCII only, so any Windows console shows it)."""
+    @property
+    def did_work(self) -> bool:
+        """Whether any directory got as far as reading rows (worth a table)."""
+        return any(d.fetched or d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_ERRORS)
+                   for d in self.directories.values())
+
+    def render_table(self, *, fatal: bool = True) -> str:
+        """A plain aligned table (ASCII only, so any Windows console shows it).
+
+        Each problem is one line: the fatal error (left out with fatal=False, for a
+        caller that prints it apart) is not repeated beside its directory, and the
+        directories that did not run share one line.
+        """
         head = ("directory", "mode", *Counter, "seconds", "status")
         rows = [head] + [(d.name, d.mode, *(str(getattr(d, k)) for k in Counter),
                           f"{d.seconds:.2f}", d.status) for d in self.directories.values()]
         out = render_table(rows, right=range(2, len(head) - 1), rule=True)
-        messages = [f"{d.name}: {d.message}" for d in self.directories.values() if d.message]
+        said = {self.fatal} if self.fatal else set()
+        by_message: dict[str, list[str]] = {}
+        for d in self.directories.values():
+            if d.message and d.message not in said:
+                by_message.setdefault(d.message, []).append(d.name)
+        messages = [f"{', '.join(names)}: {message}" for message, names in by_message.items()]
         messages += [f"{d.name}: {n}" for d in self.directories.values() for n in d.notices]
         # One problem is told once: a directory's failure is also an issue (for --json), and
         # a fatal one also the run's; the table shows each where it is said first.
         told = [d.message for d in self.directories.values() if d.message]
-        issues = [i for i in self.issues if i.btxid is not None or i.field is not None
-                  or not any(i.message in said for said in told)]
+        issues = [i for i in self.issues if i.message not in said and (
+            i.btxid is not None or i.field is not None
+            or not any(i.message in message for message in told))]
         for issue in issues[:50]:
             where = ", ".join(p for p in (
                 issue.directory, issue.btxid is not None and f"btxid {issue.btxid}" or None,
@@ -224,7 +241,7 @@ class SyncReport:
             messages.append(f"{where}: {issue.message}")
         if len(issues) > 50:
             messages.append(f"... and {len(issues) - 50} more record errors (see --json)")
-        if self.fatal and not any(self.fatal in line for line in messages):
+        if self.fatal and fatal and not any(self.fatal in line for line in messages):
             messages.append(self.fatal)
         if self.dry_run:
             messages.append("Dry run: nothing was written.")

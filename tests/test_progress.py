@@ -104,6 +104,8 @@ def test_progress_on_a_real_terminal(tmp_path, quiet):
         for name in DIRECTORIES:
             assert f"{name:<10} done" in stderr
         assert "rows/s" in stderr and "INFO" not in stderr  # progress, not log lines
+    # What the screen keeps: one line per directory (redrawn in place) and the result.
+    assert len(stderr.replace("\r\n", "\n").split("\n")) - 1 + len(stdout.splitlines()) <= 20
 
 
 @pytest.mark.slow

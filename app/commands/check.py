@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.commands.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
-from app.config import Settings
+from app.config import WEBHOOK_MENU, Settings
 from app.db.connect import check_connection, describe_db_error, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
@@ -52,7 +52,7 @@ from app.syncers import BaseSyncer
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 _MARKS = {OK: "[ OK ]", WARN: "[WARN]", FAIL: "[FAIL]", SKIP: "[SKIP]"}
 SETTING, CONNECTION = 2, 3  # exit codes of a failed item
-WEBHOOK_PLACE = "Bitrix24: Developer resources -> Other -> Inbound webhook"
+WEBHOOK_PLACE = f"Bitrix24: {WEBHOOK_MENU}"
 
 
 @dataclass
@@ -94,22 +94,25 @@ class CheckReport:
 
     def render(self) -> str:
         lines = ["Checking settings, mapping, database and portal (nothing is written):", ""]
-        for item in self.items:
+        fixes = [i.fix if i.status in (FAIL, WARN) else "" for i in self.items]
+        for n, item in enumerate(self.items):
             head, *more = (item.detail or "").splitlines() or [""]
             lines.append(f"{_MARKS[item.status]} {item.name}" + (f": {head}" if head else ""))
             lines += [f"       {line.strip()}" for line in more]
-            if item.fix and item.status in (FAIL, WARN):
+            # A fix shared by the items that follow is printed once, after the last of them.
+            if fixes[n] and fixes[n] != (fixes[n + 1] if n + 1 < len(fixes) else None):
                 lines.append(f"       fix: {item.fix}")
         failed = sum(i.status == FAIL for i in self.items)
         warned = sum(i.status == WARN for i in self.items)
         lines.append("")
         if failed:
-            lines.append(f"{failed} problem(s), {warned} warning(s). Fix them and run "
-                         "`python cli.py --check` again.")
+            lines.append(f"{failed} problem(s), {warned} warning(s).")
+            lines.append("next: исправьте их и снова запустите `python cli.py --check`.")
         else:
             lines.append("Everything needed for a sync is in place"
-                         + (f" ({warned} warning(s) above)" if warned else "")
-                         + ". `python cli.py --dry-run` shows what a sync would change.")
+                         + (f" ({warned} warning(s) above)" if warned else "") + ".")
+            lines.append("next: `python cli.py --dry-run` покажет, что изменит синхронизация, "
+                         "ничего не записывая; затем `python cli.py`.")
         return "\n".join(lines)
 
 
@@ -168,14 +171,15 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
 
     def edit(section: str) -> str:
         if settings.mapping_file:
-            return f"edit [{section}] in {settings.mapping_file}"
-        return ("create mapping.toml next to cli.py (`python cli.py --discover --write "
-                f"mapping.toml` drafts it) and fill in [{section}]")
+            return f"исправьте {section} в {settings.mapping_file}"
+        return ("создайте mapping.toml рядом с cli.py (черновик: `python cli.py --discover "
+                f"--write mapping.toml`) и заполните в нём {section}")
 
     try:
         syncers, order = select_directories(settings, names)
     except ConfigError as exc:
-        report.add("mapping", FAIL, str(exc), f"fix the mapping file ({source})", SETTING)
+        report.add("mapping", FAIL, str(exc), f"исправьте файл сопоставления ({source})",
+                   SETTING)
         return {}, []
     report.add("mapping", OK, source)
     configured = []
@@ -184,9 +188,10 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         try:
             syncers[name].validate()
         except ConfigError as exc:
+            # One fix for every unconfigured directory: the checklist prints it once.
             report.add(f"{name}: mapping", FAIL, str(exc),
-                       edit(name) + "; `python cli.py --discover` shows the portal's "
-                       "smart processes, lists and fields", SETTING)
+                       edit("секции справочников, названных выше") + "; `python cli.py "
+                       "--discover` покажет смарт-процессы, списки и поля портала", SETTING)
             continue
         configured.append(name)
         params = ", ".join(f"{k}={v}" for k, v in mapping.params.items())
@@ -199,8 +204,8 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
             except ConfigError:
                 report.add(f"{name}: reference {column} -> {target}", FAIL,
                            f"{column} holds {target} ids, but [{target}] is not configured",
-                           edit(target) + f", or drop the field that fills {column} "
-                           f"from [{name}]", SETTING)
+                           edit(f"[{target}]") + f" или уберите из [{name}] поле, которое "
+                           f"заполняет {column}", SETTING)
             else:
                 report.add(f"{name}: reference {column} -> {target}", OK)
     return syncers, configured
@@ -210,8 +215,8 @@ def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
     try:
         models = load_models(settings)
     except ConfigError as exc:
-        report.add("models", FAIL, str(exc), "fix MODELS_MODULE, or unset it to use the "
-                   "built-in models", SETTING)
+        report.add("models", FAIL, str(exc), "исправьте MODELS_MODULE или уберите его, "
+                   "чтобы взять встроенные модели", SETTING)
         return None
     report.add("models", OK, models.origin)
     return models
@@ -226,8 +231,8 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
         model = models.find(mapping.model)
         if model is None:
             report.add(f"{name}: model", FAIL, models.missing(mapping.model),
-                       f"set model = \"ClassName\" in [{name}] of mapping.toml to one of the "
-                       "classes above, or define the class in the models", SETTING)
+                       f"укажите в [{name}] файла mapping.toml model = \"ИмяКласса\" (один "
+                       "из классов выше) или опишите этот класс в моделях", SETTING)
             continue
         found.append(name)
         table = model.__table__
@@ -236,15 +241,15 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
                    f"(model from {mapping.source('model')})")
         if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:
             report.add(f"{name}: deactivation", WARN, no_active_column_notice(name, table.name),
-                       f"nothing, if that is intended; to mark removed records, add an "
-                       f"is_active column to {table.name} and its model {mapping.model}")
+                       "ничего, если так и задумано; чтобы помечать удалённые записи, "
+                       f"добавьте колонку is_active в {table.name} и в модель {mapping.model}")
     # The run reads the tables of referenced directories it does not sync itself.
     for target, referrer in referred_outside(syncers, configured).items():
         problem = model_problem(syncers, target, models, referrer)
         if problem:
-            report.add(f"{target}: model", FAIL, problem, f"set model = \"ClassName\" in "
-                       f"[{target}] of mapping.toml to one of the classes above, or define the "
-                       "class in the models", SETTING)
+            report.add(f"{target}: model", FAIL, problem, f"укажите в [{target}] файла "
+                       "mapping.toml model = \"ИмяКласса\" (один из классов выше) или опишите "
+                       "этот класс в моделях", SETTING)
     return found
 
 
@@ -252,22 +257,22 @@ def _check_database(report: CheckReport, settings: Settings) -> Engine | None:
     try:
         engine = make_engine(settings.database_url)
     except (ConfigError, DatabaseError) as exc:  # e.g. a driver that is not installed
-        report.add("database", FAIL, str(exc), "fix DATABASE_URL (the part before :// names "
-                   "the driver, e.g. mysql+pymysql://), or install the driver it names",
+        report.add("database", FAIL, str(exc), "исправьте DATABASE_URL (часть до :// "
+                   "называет драйвер, например mysql+pymysql://) или установите этот драйвер",
                    SETTING)
         return None
     try:
         check_connection(engine)
     except ConfigError as exc:  # the driver refused an option in the URL
         engine.dispose()
-        report.add("database", FAIL, str(exc), "fix the options after ? in DATABASE_URL",
+        report.add("database", FAIL, str(exc), "исправьте параметры после ? в DATABASE_URL",
                    SETTING)
         return None
     except DatabaseError as exc:
         engine.dispose()
-        report.add("database", FAIL, str(exc), "check DATABASE_URL (or MYSQL_HOST, MYSQL_PORT, "
-                   "MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE) and that the server is running "
-                   "and reachable from this machine", CONNECTION)
+        report.add("database", FAIL, str(exc), "проверьте DATABASE_URL (или MYSQL_HOST, "
+                   "MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE) и что сервер базы "
+                   "запущен и доступен с этой машины", CONNECTION)
         return None
     report.add("database", OK, "reachable: " + engine.url.render_as_string(hide_password=True))
     return engine
@@ -277,17 +282,24 @@ def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
                   syncers: dict[str, BaseSyncer], modelled: list[str]) -> None:
     inspector = inspect(engine)
     tables = set(inspector.get_table_names())
-    for model_name, columns in schema_needs(syncers, modelled, models).items():
+    needs = schema_needs(syncers, modelled, models)
+    absent = {m: c for m, c in needs.items() if models.get(m).__table__.name not in tables}
+    if absent:  # one item (and one fix) for every table that does not exist
+        [problem] = schema_problems(engine, absent, models)
+        what, _, fix = problem.partition("; fix: ")
+        report.add("tables", FAIL, what, fix, SETTING)
+    for model_name, columns in needs.items():
+        if model_name in absent:
+            continue
         table = models.get(model_name).__table__
         problems = schema_problems(engine, {model_name: columns}, models)
         if problems:
             report.add(f"table for {model_name}", FAIL, "\n".join(problems),
-                       "do what each line above says (the SQL, or --init-db), or change the "
-                       "mapping or the model", SETTING)
+                       "выполните то, что сказано в каждой строке выше (SQL), или измените "
+                       "сопоставление или модель", SETTING)
             continue
         report.add(f"table {table.name}", OK, "has " + ", ".join(columns))
-        if table.name in tables:
-            _check_btxid_unique(report, engine, inspector, table)
+        _check_btxid_unique(report, engine, inspector, table)
 
 
 def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
@@ -298,7 +310,7 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
             states = load_states(conn)
     except SQLAlchemyError as exc:
         report.add("sync state", WARN, f"cannot read bitrix_sync_state: {describe_db_error(exc)}",
-                   "every directory is read in full until the table can be read")
+                   "ничего: пока таблицу нельзя прочитать, каждый справочник читается целиком")
         states = {}
     rules = freshness(settings, RunOptions())
     portal = states.get(PORTAL_ROW)
@@ -331,10 +343,10 @@ def _check_btxid_unique(report: CheckReport, engine: Engine, inspector, table) -
     with engine.connect() as conn:
         duplicates = conn.execute(select(func.count()).select_from(repeated)).scalar_one()
     detail = "no unique index: nothing stops two rows from claiming one Bitrix24 record"
-    fix = f"CREATE UNIQUE INDEX ux_{name}_btxid ON {name} (btxid);"
+    fix = f"выполните: CREATE UNIQUE INDEX ux_{name}_btxid ON {name} (btxid);"
     if duplicates:
         detail += f"; {duplicates} btxid value(s) already appear more than once"
-        fix = "remove the duplicated rows, then " + fix
+        fix = "удалите повторяющиеся строки, затем " + fix
     report.add(f"{name}.btxid unique", WARN, detail, fix)
 
 
@@ -344,8 +356,9 @@ def _check_portal(report: CheckReport, client: Bitrix24Client,
         scopes = webhook_scopes(client)
     except PortalError as exc:
         report.add("webhook", FAIL, str(exc), _webhook_fix(exc), CONNECTION)
-        for syncer in configured:
-            report.add(f"{syncer.name}: portal", SKIP, "not probed: the webhook does not answer")
+        if configured:  # one line for all of them: one problem, one message
+            report.add("portal", SKIP, f"{', '.join(s.name for s in configured)} not probed: "
+                       "the webhook does not answer")
         return
     report.add("webhook", OK, "answers and is authorised; scopes: " + ", ".join(scopes))
     for syncer in configured:
@@ -356,14 +369,14 @@ def _webhook_fix(exc: PortalError) -> str:
     # The message already says what the portal found; the fix follows from that, not from
     # "the code may be wrong" for every refusal.
     if isinstance(exc, PortalPlanError | PortalOverloadError):
-        return ("nothing to change here: " + ("move the portal to a commercial Bitrix24 plan"
-                if isinstance(exc, PortalPlanError) else "contact Bitrix24 support"))
+        return ("в настройках менять нечего: " + (
+            "администратор портала должен перевести его на коммерческий тариф Bitrix24"
+            if isinstance(exc, PortalPlanError) else "обратитесь в поддержку Bitrix24"))
     if (exc.code or "").lower() == "authorization_error":
-        return ("create the webhook again as an active employee with the rights and put its "
-                f"URL into BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE})")
-    return ("copy the inbound webhook URL again into "
-            f"BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE}); check that the webhook is not "
-            "deleted or expired and that the portal address is right")
+        return ("создайте вебхук заново от имени активного сотрудника с нужными правами и "
+                f"впишите его адрес в BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE})")
+    return (f"скопируйте адрес входящего вебхука заново в BITRIX_WEBHOOK_URL ({WEBHOOK_PLACE}); "
+            "проверьте, что вебхук не удалён и адрес портала верный")
 
 
 def _needed_scopes(method: str) -> tuple[str, ...]:
@@ -378,7 +391,8 @@ def _probe(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
     if not any(s in scopes for s in needed):
         report.add(f"{name}: scope", FAIL, f"{mapping.method} needs the {' or '.join(needed)} "
                    "scope, which the webhook does not have",
-                   f"tick {needed[0]} on the webhook ({WEBHOOK_PLACE})", CONNECTION)
+                   f"отметьте право {needed[0]} в настройках вебхука ({WEBHOOK_PLACE})",
+                   CONNECTION)
         return
     try:
         envelope = client.call(mapping.method, dict(mapping.params))
@@ -396,12 +410,13 @@ def _probe(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
 def _probe_fix(exc: PortalError, name: str) -> tuple[str, int]:
     code = (exc.code or "").lower()
     if isinstance(exc, PortalFatalError) or not isinstance(exc, PortalMethodError):
-        return "check the portal address and that it answers, then run --check again", CONNECTION
+        return ("проверьте адрес портала и что он отвечает, затем снова запустите --check",
+                CONNECTION)
     if code in ("access_denied", "insufficient_scope"):
-        return ("give the webhook's user read access to it (or create the webhook as a user "
-                "who has it) and tick the needed scope", CONNECTION)
-    return (f"fix method or params in [{name}] of the mapping; `python cli.py --discover` "
-            "lists the portal's smart processes and lists with their ids", SETTING)
+        return ("дайте пользователю вебхука право на чтение (или создайте вебхук от имени "
+                "того, у кого оно есть) и отметьте нужное право вебхука", CONNECTION)
+    return (f"исправьте method или params в [{name}] сопоставления; `python cli.py --discover` "
+            "покажет смарт-процессы и списки портала с их id", SETTING)
 
 
 def _check_fields(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
@@ -409,8 +424,8 @@ def _check_fields(report: CheckReport, client: Bitrix24Client, syncer: BaseSynce
     name, mapping = syncer.name, syncer.mapping
     if not rows:
         report.add(f"{name}: fields", WARN, f"{mapping.method} returned no rows, so the field "
-                   "names could not be checked", f"if [{name}] should have records, check its "
-                   "params (filters) and the webhook user's read access")
+                   "names could not be checked", f"если в [{name}] должны быть записи, "
+                   "проверьте его params (фильтры) и право чтения у пользователя вебхука")
         return
     present = set().union(*(syncer.transform(dict(row)).keys() for row in rows))
     wanted = dict(mapping.fields)
@@ -428,21 +443,21 @@ def _check_fields(report: CheckReport, client: Bitrix24Client, syncer: BaseSynce
         item = f"{name}: field {bitrix}"
         if mapping.method.startswith("user.") and bitrix in BRIEF_HIDDEN and brief_only:
             report.add(item, FAIL, f"{bitrix} (-> {wanted[bitrix]}) is hidden: the webhook has "
-                       "only the user_brief scope", "tick user_basic (or user) on the webhook "
-                       f"({WEBHOOK_PLACE})", CONNECTION)
+                       "only the user_brief scope", "отметьте право user_basic (или user) в "
+                       f"настройках вебхука ({WEBHOOK_PLACE})", CONNECTION)
         elif bitrix in known:
             report.add(item, WARN, f"{bitrix} (-> {wanted[bitrix]}) exists on the portal but "
                        f"none of the {len(rows)} rows read carry it: it is empty in them "
                        "(universal lists leave empty properties out) or params.select "
-                       "leaves it out", "nothing to do if it is just empty; otherwise add it "
-                       f"to params.select in [{name}]")
+                       "leaves it out", "ничего, если поле просто пустое; иначе добавьте его "
+                       f"в params.select в [{name}]")
         else:
             close = difflib.get_close_matches(bitrix, sorted(present | known), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}? " if close else ""
+            hint = f"может быть, {close[0]}? " if close else ""
             report.add(item, FAIL, f"{bitrix} (-> {wanted[bitrix]}) is not a field of the rows "
                        f"{mapping.method} returned, so {wanted[bitrix]} would stay empty",
-                       f"{hint}fix the name in [{name}] fields; `python cli.py --discover` "
-                       "lists the fields", SETTING)
+                       f"{hint}исправьте имя в fields секции [{name}]; `python cli.py "
+                       "--discover` покажет поля", SETTING)
 
 
 def _described_fields(client: Bitrix24Client, method: str, params: dict[str, Any]) -> set[str]:

@@ -51,7 +51,7 @@ class DemoResult:
     def render(self) -> str:
         counts = ", ".join(f"{table} {count}" for table, count in self.rows.items())
         t = self.report.totals
-        lines = [self.report.render_table(), "",
+        lines = [self.report.render_table(fatal=False), "",
                  f"The demo data is in {self.database} (SQLite): {counts}.",
                  "Open it with any SQLite viewer, e.g. "
                  f'sqlite3 "{self.database}" "SELECT name FROM objects LIMIT 5"']

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from app.commands.check import run_check
@@ -51,6 +52,8 @@ def demo(args: argparse.Namespace) -> int:
         print(mask(result.render()))
         if args.dry_run and args.verbose:
             print(mask(result.report.render_planned()))
+        if result.report.fatal:
+            print(mask(f"error: {result.report.fatal}"), file=sys.stderr)
     return result.report.exit_code
 
 

@@ -20,6 +20,7 @@ def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSe
     inspector = inspect(engine)
     tables = set(inspector.get_table_names())
     problems: list[str] = []
+    missing: list[tuple[str, str, type]] = []  # (table, model name, class): one line
     for model_name, columns in needs.items():
         table = models.get(model_name).__table__
         model_columns = {c.name: c for c in table.columns}
@@ -29,27 +30,49 @@ def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSe
                                 f"has no column {column!r}; add it to the model and the table, "
                                 "or fix the mapping")
         if table.name not in tables:
-            problems.append(f"table {table.name!r} does not exist (model {model_name}); "
-                            + _create_table_hint(models.get(model_name)))
+            missing.append((table.name, model_name, models.get(model_name)))
             continue
         existing = {c["name"] for c in inspector.get_columns(table.name)}
         for column in columns:
             if column in model_columns and column not in existing:
                 problems.append(f"table {table.name!r} has no column {column!r}; add it with: "
                                 + _add_column_sql(engine, table.name, model_columns[column]))
+    if missing:
+        problems.insert(0, missing_tables_problem(missing, every=len(missing) == len(needs),
+                                                  database=engine.url.database))
     return problems
 
 
-def _create_table_hint(model: type) -> str:
-    """--init-db creates only the built-in tables: for another project's model it would not help."""
+def missing_tables_problem(missing: list[tuple[str, str, type]], *, every: bool,
+                           database: str | None) -> str:
+    """One sentence for all the tables that do not exist, with what to do (in Russian).
+
+    --init-db creates only the built-in tables: for another project's models it would
+    not help, so the fix names where those models are.
+    """
     from app.db.models import Base
 
-    if model.__table__.metadata is Base.metadata:
-        return "run `python cli.py --init-db` to create the missing built-in tables"
-    module = sys.modules.get(model.__module__)
-    where = getattr(module, "__file__", None) or model.__module__
-    return (f"create it in the main project from its model {model.__name__} ({where}); "
-            "`--init-db` creates only the built-in tables, not this one")
+    if len(missing) == 1:
+        what = "table {!r} does not exist (model {})".format(*missing[0][:2])
+    else:
+        what = "tables " + ", ".join(f"{t!r} (model {m})" for t, m, _ in missing) + \
+            " do not exist"
+    foreign = [model for _, _, model in missing if model.__table__.metadata is not Base.metadata]
+    if not foreign:
+        fix = ("fix: выполните `python cli.py --init-db` — он создаст недостающие встроенные "
+               "таблицы")
+    else:
+        where = ", ".join(dict.fromkeys(f"{m.__name__} ({_source_of(m)})" for m in foreign))
+        them = "её" if len(missing) == 1 else "их"
+        fix = (f"fix: создайте {them} в основном проекте по его моделям: {where}; `--init-db` "
+               "создаёт только встроенные таблицы")
+    if every and database:
+        fix += f"; если таблицы уже есть, проверьте, та ли это база: {database}"
+    return f"{what}; {fix}"
+
+
+def _source_of(model: type) -> str:
+    return getattr(sys.modules.get(model.__module__), "__file__", None) or model.__module__
 
 
 def _add_column_sql(engine: Engine, table: str, column) -> str:

@@ -31,6 +31,7 @@ from app.errors import (
     RecordError,
     StopRequested,
 )
+from app.logging_setup import IN_REPORT
 from app.report import DirectoryStatus, SyncReport
 from app.sync.incremental import FULL, INCREMENTAL, Freshness, Opener, Plan, plan_directory
 from app.sync.values import ValueProblem, convert
@@ -168,7 +169,7 @@ class SyncEngine:
         except PortalError as exc:
             if isinstance(exc, PortalFatalError):
                 report.fail(exc)  # the run ends; every directory is skipped
-                log.error("%s", exc)
+                log.error("%s", exc, extra=IN_REPORT)
             for plan in self.plans.values():
                 if plan.mode == INCREMENTAL:
                     plan.fall_back(f"the opening batch failed ({exc})")
@@ -237,7 +238,7 @@ class SyncEngine:
             except (PortalFatalError, DatabaseError, LockLostError) as exc:
                 stats.fail(str(exc))
                 report.fail(exc)
-                log.error("%s: %s", name, exc)
+                log.error("%s: %s", name, exc, extra=IN_REPORT)
 
     def _unfinished(self, order: list[str], report: SyncReport, exc: BaseException) -> None:
         """After an unexpected error (a bug, MemoryError, Ctrl+C), no directory that did not
@@ -509,7 +510,8 @@ class SyncEngine:
                     except RecordError as exc:
                         report.add_issue(exc.directory, exc.btxid, exc.field, str(exc),
                                          record=True)
-                        log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc)
+                        log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc,
+                                    extra=IN_REPORT)
                         if exc.btxid is not None:
                             writer.keep(exc.btxid)
                         else:  # its row cannot be told from a removed one: keep them all
@@ -606,7 +608,7 @@ class SyncEngine:
                    "deactivated. If it is intended, run with --allow-mass-deactivation.")
         report.directory(name).fail(message)
         report.add_issue(name, None, None, message)
-        log.error("%s: %s", name, message)
+        log.error("%s: %s", name, message, extra=IN_REPORT)
 
 
 UNMATCHED_NOTICE = ("a record without a usable id cannot be matched to its row, so nothing was "

@@ -15,6 +15,7 @@ from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
 from app.errors import ConfigError, DatabaseError, LockHeldError, SyncError, unexpected_error
+from app.logging_setup import IN_REPORT
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.incremental import Freshness
@@ -167,7 +168,7 @@ def run_sync(
     report = SyncReport(dry_run=options.dry_run)
     db = None
     try:
-        with _ends_run(report, options.trigger):
+        with _ends_run(report):
             # Checks first: a run stopped by a setting, mapping or schema error writes
             # nothing at all, not even a history row.
             syncers, order, models, db = prepare_run(settings, options, overrides=overrides)
@@ -175,7 +176,7 @@ def run_sync(
             # guarded_run finishes the run's history row; the outer one takes the errors
             # that come before the run (checks, lock).
             with guarded_run(settings.database_url, options.trigger, report) as held, \
-                    _ends_run(report, options.trigger):
+                    _ends_run(report):
                 client = client or Bitrix24Client.from_settings(settings)
                 sync = SyncEngine(client=client, db=db, models=models, syncers=syncers,
                                   allow_mass_deactivation=options.allow_mass_deactivation,
@@ -198,20 +199,18 @@ def freshness(settings: Settings, options: RunOptions) -> Freshness:
 
 
 @contextlib.contextmanager
-def _ends_run(report: SyncReport, trigger: str) -> Iterator[None]:
+def _ends_run(report: SyncReport) -> Iterator[None]:
     """An error in the block ends the run: it goes into `report` and is logged once."""
     try:
         yield
     except SyncError as exc:
         report.fail(exc)
-        # The CLI prints the error itself (once); the service has only its log to say it.
+        # The log file and the service's console say it; cli.py prints it itself, once.
         # A held lock is routine for the service (it skips the tick), not a failure.
-        level = logging.ERROR if trigger == "service" else logging.DEBUG
-        if isinstance(exc, LockHeldError) and level == logging.ERROR:
-            level = logging.WARNING
-        log.log(level, "%s", exc)
+        level = logging.WARNING if isinstance(exc, LockHeldError) else logging.ERROR
+        log.log(level, "%s", exc, extra=IN_REPORT)
     except Exception as exc:
         # A bug must not take the counts of the directories already done with it.
         report.fail(unexpected_error(exc))
-        log.error("%s", report.fatal)
+        log.error("%s", report.fatal, extra=IN_REPORT)
         log.debug("Traceback of the unexpected error", exc_info=exc)
