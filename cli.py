@@ -12,6 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
+from app.bootstrap import require_python  # standard library only
+
+require_python()  # before imports that an old Python cannot even parse
+
 try:
     from app.commands import handlers
     from app.commands.progress import live_progress, progress_wanted

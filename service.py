@@ -11,6 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder
 
+from app.bootstrap import require_python  # standard library only
+
+require_python()  # before imports that an old Python cannot even parse
+
 try:
     from app.config import load_settings
     from app.cron import CronSchedule

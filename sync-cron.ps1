@@ -17,8 +17,16 @@
     - Output (stdout + stderr) is appended to $env:SYNC_CRON_LOG (default
       bitrix-sync-cron.log in the project folder; a relative path is taken from
       the project folder) as UTF-8 between timestamped start / finish lines.
-    - The exit code is cli.py's (127 if no Python was found; 4 if another sync,
-      e.g. the service, was running and this one did not start).
+    - The exit code is cli.py's (127 if no usable Python was found: none at
+      all, or one older than 3.11; 4 if another sync, e.g. the service, was
+      running and this one did not start; 130 after Ctrl+C). Task Scheduler
+      shows them in hex: 0x7F = 127, 0x82 = 130.
+    - Python runs as a process of its own, not in a PowerShell pipeline: Ctrl+C
+      reaches it and it stops cleanly (the directory in progress is rolled
+      back), instead of PowerShell killing it mid-directory. Its output is
+      copied to the log (and the console) when it finishes.
+    - A log file that another process holds (e.g. open in an editor that locks
+      it) is retried briefly, then reported as such; the run goes on without it.
     - The run is recorded in the run history as triggered by cron
       (see `python cli.py --status`).
 
@@ -79,9 +87,43 @@ $echo = -not [Console]::IsOutputRedirected
 
 function Get-Stamp { Get-Date -Format 'yyyy-MM-dd HH:mm:ss zzz' }
 
+# HRESULT of ERROR_SHARING_VIOLATION (32): another process has the file open.
+$sharingViolation = -2147024864
+
+function Add-LogText([string]$Text) {
+    # A lock held by another process is often brief (a copy, a virus scan): a few tries.
+    for ($try = 1; ; $try++) {
+        try {
+            [System.IO.File]::AppendAllText($script:logFile, $Text, $utf8)
+            return
+        } catch [System.IO.IOException] {
+            if ($try -ge 5) { throw }
+            Start-Sleep -Milliseconds 200
+        }
+    }
+}
+
+function Get-LogProblem($ErrorRecord) {
+    $exception = $ErrorRecord.Exception
+    while ($exception.InnerException) { $exception = $exception.InnerException }
+    if ($exception.HResult -eq $script:sharingViolation) {
+        return "it is in use by another process ($($exception.Message))"
+    }
+    return $exception.Message
+}
+
 function Write-Log([string]$Line) {
     if ($script:logFile) {
-        [System.IO.File]::AppendAllText($script:logFile, $Line + [Environment]::NewLine, $utf8)
+        try {
+            Add-LogText ($Line + [Environment]::NewLine)
+        } catch {
+            # Better an unlogged run than none; said once, then the console only.
+            # -f binds tighter than +: the pieces are joined first.
+            $text = "sync-cron.ps1: cannot write the log file {0}: {1}; the rest of this " +
+                    "run is not logged"
+            Write-Warning ($text -f $script:logFile, (Get-LogProblem $_))
+            $script:logFile = $null
+        }
     }
     if ($script:echo -or -not $script:logFile) { Write-Host $Line }
 }
@@ -91,10 +133,11 @@ try {
     if (-not (Test-Path -LiteralPath $logDir)) {
         New-Item -ItemType Directory -Force -Path $logDir | Out-Null
     }
-    [System.IO.File]::AppendAllText($logFile, '', $utf8)
+    Add-LogText ''
 } catch {
     # Better an unlogged run than none.
-    Write-Warning "sync-cron.ps1: cannot write the log file ${logFile}; running without it"
+    Write-Warning ("sync-cron.ps1: cannot write the log file {0}: {1}; running without it" -f
+                   $logFile, (Get-LogProblem $_))
     $logFile = $null
 }
 
@@ -105,39 +148,72 @@ if (-not $python) {
 
 $env:PYTHONIOENCODING = 'utf-8'
 $env:PYTHONUTF8 = '1'
-# PowerShell decodes a program's output with [Console]::OutputEncoding (the OEM code
-# page, e.g. 866, by default); Python now writes UTF-8, so decode UTF-8 or Cyrillic breaks.
-$savedEncoding = $null
-try { $savedEncoding = [Console]::OutputEncoding; [Console]::OutputEncoding = $utf8 } catch { }
+
+# The Python found must be 3.11 or newer. No quotes inside the -c text: Windows
+# PowerShell 5.1 passes embedded double quotes to native programs mangled.
+$version = 0
+$ErrorActionPreference = 'Continue'
+try {
+    $answer = & $python @pythonArgs -c 'import sys; print(sys.version_info[0] * 100 + sys.version_info[1])' 2>$null
+    $version = [int](@($answer)[-1])
+} catch {
+    $version = 0
+} finally {
+    $ErrorActionPreference = 'Stop'
+}
+if ($version -lt 311) {
+    if ($version -gt 0) {
+        $found = 'Python {0}.{1}' -f [math]::Floor($version / 100), ($version % 100)
+    } else {
+        $found = 'not a working Python'
+    }
+    $text = "[{0}] sync-cron.ps1: {1} is {2}; bitrix-sync needs Python 3.11 or newer. " +
+            "Install it (python.org) and create the project's .venv with it: " +
+            "py -3.11 -m venv .venv"
+    Write-Log ($text -f (Get-Stamp), $python, $found)
+    exit 127
+}
+
+function ConvertTo-ArgumentString([string[]]$Arguments) {
+    # Quoted the way CommandLineToArgvW splits them again (Start-Process only joins).
+    $quoted = foreach ($argument in $Arguments) {
+        if ($argument -ne '' -and $argument -notmatch '[\s"]') { $argument; continue }
+        $escaped = $argument -replace '(\\*)"', '$1$1\"' -replace '(\\+)$', '$1$1'
+        '"' + $escaped + '"'
+    }
+    return ($quoted -join ' ')
+}
 
 $shownArgs = ($cliArgs | ForEach-Object { if ("$_" -match '\s') { "'$_'" } else { "$_" } }) -join ' '
 Write-Log ("[{0}] start: cli.py {1} (pid {2}, python {3})" -f (Get-Stamp), $shownArgs, $PID, $python)
 
-$code = 1
-Push-Location -LiteralPath $projectDir
-# 5.1 turns every stderr line of a program into an error record; with 'Stop' the first
-# warning cli.py prints would abort this script.
-$ErrorActionPreference = 'Continue'
+# --trigger cron: the run history tells these runs from manual ones.
+$arguments = ConvertTo-ArgumentString (@($pythonArgs) + @($cliPath, '--trigger', 'cron') + $cliArgs)
+$outFile = [System.IO.Path]::GetTempFileName()
+$errFile = [System.IO.Path]::GetTempFileName()
+$code = 127
+$process = $null
 try {
-    # --trigger cron: the run history tells these runs from manual ones.
-    & $python @pythonArgs $cliPath '--trigger' 'cron' @cliArgs 2>&1 | ForEach-Object {
-        if ($_ -is [System.Management.Automation.ErrorRecord]) {
-            Write-Log $_.Exception.Message
-        } else {
-            Write-Log "$_"
+    # A process of its own, not a pipeline stage: Ctrl+C reaches python, which stops
+    # cleanly; PowerShell stops only this script, and the finally block waits for python.
+    $process = Start-Process -FilePath $python -ArgumentList $arguments -NoNewWindow -PassThru `
+        -WorkingDirectory $projectDir -RedirectStandardOutput $outFile -RedirectStandardError $errFile
+    $null = $process.Handle  # without it ExitCode stays empty in Windows PowerShell 5.1
+    $process.WaitForExit()
+} catch {
+    Write-Log ("sync-cron.ps1: could not start {0}: {1}" -f $python, $_.Exception.Message)
+    $process = $null
+} finally {
+    if ($null -ne $process) {
+        if (-not $process.HasExited) { $process.WaitForExit() }
+        $code = $process.ExitCode
+        if ($null -eq $code) { $code = 1 }
+        # Warnings and errors first, then the result table, as a terminal would show them.
+        foreach ($file in $errFile, $outFile) {
+            foreach ($line in [System.IO.File]::ReadAllLines($file, $utf8)) { Write-Log $line }
         }
     }
-    # Get-Variable: strict mode throws on reading a $LASTEXITCODE that was never set.
-    $last = Get-Variable -Name LASTEXITCODE -ValueOnly -ErrorAction SilentlyContinue
-    if ($null -ne $last) { $code = $last }
-} catch {
-    Write-Log ("sync-cron.ps1: could not run {0}: {1}" -f $python, $_.Exception.Message)
-    $code = 127
-} finally {
-    $ErrorActionPreference = 'Stop'
-    Pop-Location
-    if ($null -ne $savedEncoding) { try { [Console]::OutputEncoding = $savedEncoding } catch { } }
+    Remove-Item -LiteralPath $outFile, $errFile -Force -ErrorAction SilentlyContinue
+    Write-Log ("[{0}] finish: exit code {1}" -f (Get-Stamp), $code)
 }
-
-Write-Log ("[{0}] finish: exit code {1}" -f (Get-Stamp), $code)
 exit $code

@@ -1,4 +1,7 @@
-"""Start-up helpers for cli.py and service.py that need nothing outside the standard library."""
+"""Start-up helpers for cli.py and service.py that need nothing outside the standard library.
+
+This module must still import on an old Python (3.6+) so it can say that it is too old.
+"""
 
 from __future__ import annotations
 
@@ -10,4 +13,18 @@ def exit_missing_package(exc: ModuleNotFoundError) -> NoReturn:
     """Name the missing package and the pip command instead of showing a traceback."""
     print(f"error: the Python package {exc.name!r} is missing; install the requirements "
           f"with: {sys.executable} -m pip install -r requirements.txt", file=sys.stderr)
+    sys.exit(2)
+
+
+MINIMUM = (3, 11)
+
+
+def require_python(version: tuple = tuple(sys.version_info)) -> None:
+    """Exit 2 with a clear message on a Python older than 3.11 (before anything else fails)."""
+    if tuple(version[:2]) >= MINIMUM:
+        return
+    print("error: bitrix-sync needs Python {}.{} or newer; {} is Python {}.{}. Install a newer "
+          "Python (python.org) and create the project's virtual environment with it, e.g. "
+          "py -3.11 -m venv .venv on Windows or python3.11 -m venv .venv on Linux"
+          .format(*MINIMUM, sys.executable, *version[:2]), file=sys.stderr)
     sys.exit(2)
