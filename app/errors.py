@@ -238,10 +238,10 @@ EXIT_CODES = (
              "ошибка (`--verbose` покажет traceback); `service.py`: сбой самого сервиса "
              "(см. его лог)"),
     ExitCode(ConfigError.exit_code,
-             "usage, settings, mapping or database schema error, or a Python package is "
-             "missing: nothing was written",
-             "ошибка в параметрах, настройках, сопоставлении или схеме базы либо не установлен "
-             "пакет Python; ничего не записано"),
+             "usage, settings, mapping or database schema error, a Python package is missing "
+             "or Python is older than 3.11: nothing was written",
+             "ошибка в параметрах, настройках, сопоставлении или схеме базы, не установлен "
+             "пакет Python или Python старше 3.11; ничего не записано"),
     ExitCode(DatabaseError.exit_code,
              "cannot reach or authenticate to Bitrix24 or the database, or the database failed "
              "mid-run (a lost connection, a deadlock, a full disk)",
@@ -254,14 +254,18 @@ EXIT_CODES = (
              "уже идёт другая синхронизация с той же базой; этот запуск не начинался. Или "
              "запуск потерял блокировку посреди работы и остановился, не записав больше "
              "ничего"),
-    ExitCode(127, "sync-cron.sh, sync-cron.ps1: no Python found",
-             "`sync-cron.sh`, `sync-cron.ps1`: не найден Python"),
+    ExitCode(127, "sync-cron.sh, sync-cron.ps1: no usable Python found (none at all; "
+                  "sync-cron.ps1: or one older than 3.11); Task Scheduler shows 0x7F",
+             "`sync-cron.sh`, `sync-cron.ps1`: не найден подходящий Python (никакого; у "
+             "`sync-cron.ps1` — или только старше 3.11); Планировщик заданий показывает 0x7F"),
     ExitCode(129, "service.py: a second SIGHUP ended it at once",
              "`service.py`: повторный SIGHUP завершил его сразу"),
-    ExitCode(INTERRUPTED, "cli.py: stopped by Ctrl+C; service.py: a second Ctrl+C (or "
-                          "Ctrl+Break) ended it at once",
-             "`cli.py`: прерван по Ctrl+C; `service.py`: повторный Ctrl+C (или Ctrl+Break) "
-             "завершил его сразу"),
+    ExitCode(INTERRUPTED, "cli.py (and the cron scripts running it): stopped by Ctrl+C; "
+                          "service.py: a second Ctrl+C (or Ctrl+Break) ended it at once; "
+                          "Task Scheduler shows 0x82",
+             "`cli.py` (и запустившие его `sync-cron.*`): прерван по Ctrl+C; `service.py`: "
+             "повторный Ctrl+C (или Ctrl+Break) завершил его сразу; Планировщик заданий "
+             "показывает 0x82"),
     ExitCode(143, "service.py: a second SIGTERM ended it at once",
              "`service.py`: повторный SIGTERM завершил его сразу"),
 )

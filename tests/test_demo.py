@@ -56,7 +56,8 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
         row = next(line.split() for line in lines if line.startswith(name + " "))
         assert row[1] == "full" and row[2:4] == [str(counts[name])] * 2 and row[-1] == "ok"
     assert f"The demo data is in {database.resolve()} (SQLite)" in first.stdout
-    assert "again" in first.stdout and "--discover" in first.stdout
+    assert "ещё раз" in first.stdout and "next: подключите свой портал" in first.stdout
+    assert "--discover" in first.stdout
     assert first.stderr == ""  # quiet: no INFO lines on the console
 
     second = run_demo(work, "--demo-db", str(database), "--json", "--verbose")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import signal
 import sys
 import types
@@ -141,3 +142,43 @@ def test_the_sqlite_run_lock_uses_msvcrt_on_windows(monkeypatch, tmp_path):
     assert fake.holders == {}
     with windows._file_lock(path):  # free again after the first run let go
         pass
+
+
+# --- the README's commands ---------------------------------------------------------------------
+
+
+def readme_blocks(language: str) -> list[tuple[str, str]]:
+    """(where, code) of every ```<language> block in the README and docs/."""
+    blocks = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(rf"```{language}\n(.*?)```", text, re.DOTALL):
+            line = text.count("\n", 0, match.start()) + 1
+            blocks.append((f"{path.name}:{line}", match.group(1)))
+    return blocks
+
+
+def test_the_readme_powershell_commands_parse_for_windows_powershell_5_1():
+    blocks = readme_blocks("powershell")
+    assert len(blocks) >= 2, "the first two commands and the NSSM lines"
+    problems = {where: powershell_problems(code) for where, code in blocks}
+    assert {where: found for where, found in problems.items() if found} == {}
+
+
+def test_the_readme_opens_with_the_demo_and_the_ci_test_command_for_both_shells():
+    """The first two commands: install + demo, install + the test command .ci/run runs."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m ruff check . && python -m pytest" in ci
+    [(_, powershell), *_] = readme_blocks("powershell")
+    [(_, bash), *_] = readme_blocks("bash")
+    ps_demo, ps_tests = powershell.strip().splitlines()
+    sh_demo, sh_tests = bash.strip().splitlines()
+    assert ps_demo.endswith(r".\.venv\Scripts\python.exe cli.py --demo")
+    assert sh_demo.endswith(".venv/bin/python cli.py --demo")
+    assert "-r requirements.txt" in ps_demo and "-r requirements.txt" in sh_demo
+    assert sh_tests == (".venv/bin/python -m pip install -r requirements-dev.txt && "
+                        ".venv/bin/python -m ruff check . && .venv/bin/python -m pytest")
+    assert ps_tests == (r".\.venv\Scripts\python.exe -m pip install -r requirements-dev.txt; "
+                        r"if ($?) { .\.venv\Scripts\python.exe -m ruff check . }; "
+                        r"if ($?) { .\.venv\Scripts\python.exe -m pytest }")
+    assert "&&" not in powershell

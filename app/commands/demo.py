@@ -53,18 +53,17 @@ class DemoResult:
         t = self.report.totals
         lines = [self.report.render_table(fatal=False), "",
                  f"The demo data is in {self.database} (SQLite): {counts}.",
-                 "Open it with any SQLite viewer, e.g. "
+                 "Открыть можно любым просмотрщиком SQLite, например: "
                  f'sqlite3 "{self.database}" "SELECT name FROM objects LIMIT 5"']
         if self.first_run:
-            lines.append("Run `python cli.py --demo` again to see an incremental re-sync: "
-                         "only what changed is read, so nothing is read, created or updated "
-                         "the second time.")
+            lines.append("Запустите `python cli.py --demo` ещё раз: повторная синхронизация "
+                         "читает только изменения, поэтому ничего не читает, не создаёт и не "
+                         "меняет.")
         elif not (t["created"] or t["updated"] or t["deactivated"]) and self.report.ok:
             lines.append("This was a re-sync of the same data: nothing was created, updated or "
                          "deactivated (the sync is idempotent).")
-        lines.append("Next: connect your own portal with `python cli.py --discover` and "
-                     "`python cli.py --check` (README: \"Подключение своего портала за пять "
-                     "шагов\").")
+        lines.append("next: подключите свой портал — README, «Пять шагов к рабочей "
+                     "синхронизации»: `python cli.py --discover`, затем `python cli.py --check`.")
         return "\n".join(lines)
 
 
