@@ -383,6 +383,10 @@ class SyncEngine:
                 return (f"after the changes the portal has {opening.count_total} records and "
                         f"the table {present}")
             return None
+        if name in self._unmatched:  # a changed record without an id: deactivate nothing
+            report.directory(name).notices.append(UNMATCHED_NOTICE)
+            log.warning("%s: %s", name, UNMATCHED_NOTICE)
+            return None
         live = writer.live_ids()
         local = sorted(live | unstored)
         gone = len(local) - opening.count_total
