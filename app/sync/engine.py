@@ -383,9 +383,7 @@ class SyncEngine:
                 return (f"after the changes the portal has {opening.count_total} records and "
                         f"the table {present}")
             return None
-        if name in self._unmatched:  # a changed record without an id: deactivate nothing
-            report.directory(name).notices.append(UNMATCHED_NOTICE)
-            log.warning("%s: %s", name, UNMATCHED_NOTICE)
+        if self._keeps_all(name, report):
             return None
         live = writer.live_ids()
         local = sorted(live | unstored)
@@ -418,8 +416,8 @@ class SyncEngine:
         if query.spec.keyset:
             return None
         missing = writer.missing_active_ids()
-        if not missing:
-            return []
+        if not missing or self._keeps_all(syncer.name, report):
+            return []  # nothing to ask the portal about
         listed = still_listed(self.client, query, missing)
         if listed is None:
             if stats.fetched <= PAGE_SIZE:  # one page: one answer, nothing skipped
@@ -593,15 +591,21 @@ class SyncEngine:
         missing = writer.missing_active() if missing is None else missing
         if not missing:
             return
-        if name in self._unmatched:
-            report.directory(name).notices.append(UNMATCHED_NOTICE)
-            log.warning("%s: %s", name, UNMATCHED_NOTICE)
+        if self._keeps_all(name, report):
             return
         active = writer.active_count() if active is None else active
         if self._mass(len(missing), active):
             self._refuse_mass(name, len(missing), active, report)
             return
         writer.deactivate(missing)
+
+    def _keeps_all(self, name: str, report: SyncReport) -> bool:
+        """True (and said once) when a record without a usable id leaves every row active."""
+        if name not in self._unmatched:
+            return False
+        report.directory(name).notices.append(UNMATCHED_NOTICE)
+        log.warning("%s: %s", name, UNMATCHED_NOTICE)
+        return True
 
     def _mass(self, gone: int, active: int) -> bool:
         return (gone * 2 > active or gone == active) and not self.allow_mass_deactivation
