@@ -1,7 +1,7 @@
 """What a list method offers an incremental read: its modification field and how to bound it.
 
 Sources (Bitrix's server code; mirrors ``avshatalov48/bitrix-core-business`` = CORE and
-``avshatalov48/bitrix24-core-corp`` = CORP; notes in /work/notes/research-real-server.md):
+``avshatalov48/bitrix24-core-corp`` = CORP):
 
 * crm.item.list filters ``>=updatedTime`` through ``CRestUtil::unConvertDateTime`` without
   the offset flag (CORP crm/lib/controller/base.php, ``prepareDateTimeFieldsForFilter``):

@@ -129,7 +129,7 @@ def list_method(method: str) -> ListMethod:
                           id_list_key="ID")
     if name == "lists.element.get":
         # sanitizeFilter refuses `@` but passes the value on: CIBlockElement::GetList reads
-        # an ID array as IN (research-real-server.md B9).
+        # an ID array as IN (bitrix-core-business modules/lists/lib/entity/element.php).
         return ListMethod(name=name, keyset=True, filter_key="FILTER",
                           order_style="element_order", id_list_key="ID")
     if name in _LEGACY_CRM_KEYSET:
