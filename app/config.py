@@ -199,8 +199,8 @@ def load_settings(
     database_url = _database_url(read, required=require_database)
     timeout = read.number("BITRIX_TIMEOUT", "60", minimum=1)
     rate = read.number("BITRIX_RATE_LIMIT", "2", minimum=0.1)
-    burst = read.number("BITRIX_RATE_BURST", "50", minimum=1)
-    retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0)
+    burst = read.number("BITRIX_RATE_BURST", "50", minimum=1, whole=True)
+    retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0, whole=True)
     max_mb = read.number("BITRIX_MAX_RESPONSE_MB", str(MAX_RESPONSE_MB), minimum=1)
     verify = read.flag("BITRIX_VERIFY_SSL", "true")
     on_start = read.flag("SYNC_ON_START", "false")
@@ -255,12 +255,15 @@ class _Variables:
     def problem(self, name: str, text: str) -> None:
         self.problems.append((name, text))
 
-    def number(self, name: str, default: str, *, minimum: float) -> float:
+    def number(self, name: str, default: str, *, minimum: float, whole: bool = False) -> float:
         raw = self.get(name, default)
         try:
             value = float(raw)
         except ValueError:
-            self.problem(name, f"must be a number, got {raw!r}")
+            self.problem(name, f"must be a {'whole ' if whole else ''}number, got {raw!r}")
+            return minimum
+        if whole and not value.is_integer():  # int() would silently cut 2.5 to 2
+            self.problem(name, f"must be a whole number, got {raw!r}")
             return minimum
         if value < minimum:
             self.problem(name, f"must be at least {minimum:g}, got {raw!r}")
