@@ -14,7 +14,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import requests
 from sqlalchemy import text
@@ -24,7 +26,7 @@ from app.bitrix.client import Bitrix24Client
 from app.db.connect import make_engine
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import DEMO_MAPPING
-from tests.conftest import write_mapping_toml
+from tests.conftest import sync, write_mapping_toml
 from tests.misbehaving import (
     BROKEN_JSON,
     CODE,
@@ -346,3 +348,28 @@ def test_a_real_portal_keeps_the_configured_proxy(configured, monkeypatch):
         ["CONNECT portal.example.invalid:443"]
     assert "the proxy failed" in str(caught.value)
     assert CODE not in str(caught.value)
+
+
+def _open_to(port: int) -> list:
+    """This process's TCP connections to `port` that are still open (not yet closed)."""
+    return [c for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port and c.status != psutil.CONN_CLOSE]
+
+
+def test_no_connection_to_the_portal_stays_open_after_a_run_with_resets(
+        seeded, sqlite_url, tmp_path, mapping, caplog):
+    port = urlsplit(seeded.webhook_url).port
+    for method in ("crm.item.list", "lists.element.get", "user.get", "batch"):
+        seeded.drop_connection(method, times=2)  # each is retried on a fresh connection
+    client = Bitrix24Client(seeded.webhook_url, max_retries=3, sleep=lambda seconds: None)
+
+    with caplog.at_level(logging.WARNING, logger="app.bitrix"):
+        report = sync(seeded, sqlite_url, tmp_path, mapping)  # the run's own client
+        again = sync(seeded, sqlite_url, tmp_path, mapping, client=client, full=True)
+
+    assert (report.exit_code, again.exit_code) == (0, 0)
+    assert report.totals["created"] == again.totals["unchanged"] == row_count(sqlite_url) > 0
+    retried = [r for r in caplog.records if "closed the connection" in r.getMessage()]
+    assert len(retried) >= 2
+    # No garbage collection in between: each run let go of every socket it opened.
+    assert _open_to(port) == []
