@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
-from app.sync.engine import UNMATCHED_NOTICE
+from app.sync.removals import UNMATCHED_NOTICE
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync, write_mapping_toml

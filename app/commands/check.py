@@ -37,8 +37,8 @@ from app.errors import (
     PortalPlanError,
 )
 from app.masking import mask
-from app.sync.engine import no_active_column_notice
 from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
     freshness,

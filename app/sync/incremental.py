@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from app.bitrix.changes import (
@@ -37,11 +38,21 @@ from app.bitrix.reconcile import page_total
 from app.cron import format_duration
 from app.db.sync_state import DirectoryState
 from app.errors import PortalError, PortalFatalError
+from app.report import SyncReport
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
 
-FULL, INCREMENTAL = "full", "incremental"
+
+
+class ReadMode(StrEnum):
+    """How a directory is read in a run (the report and bitrix_sync_state keep the value)."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+FULL, INCREMENTAL = ReadMode.FULL, ReadMode.INCREMENTAL
 _PAST = datetime(2000, 1, 28, tzinfo=UTC)  # day 28: a day-month swap cannot parse
 _ID_SELECT = frozenset({"crm.item.list"})  # methods whose select narrows the answer
 
@@ -74,13 +85,17 @@ class Plan:
     """How one directory is read in this run."""
 
     name: str
-    mode: str
+    mode: ReadMode
     reason: str | None = None  # why it is read in full
     change: ChangeField | None = None
     state: DirectoryState | None = None
     fingerprint: str = ""
     count_condition: dict[str, Any] = field(default_factory=dict)
     opening: Opening | None = None
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == INCREMENTAL
 
     def fall_back(self, reason: str) -> None:
         self.mode, self.reason, self.opening = FULL, reason, None
@@ -154,9 +169,22 @@ def count_condition(syncer: BaseSyncer, table) -> dict[str, Any]:
     return {}
 
 
+def references_grew(syncer: BaseSyncer, plan: Plan, report: SyncReport) -> str | None:
+    """Why an incremental read must be full after all: rows that hold NULL for a missing
+    referenced record could be filled now that a directory they refer to got new rows."""
+    if not plan.incremental or not plan.state.details.get("unresolved"):
+        return None
+    grown = sorted({t for t in syncer.mapping.references.values()
+                    if t in report.directories and report.directories[t].created})
+    if not grown:
+        return None
+    return (f"some rows refer to records that were missing, and {', '.join(grown)} got "
+            "new rows")
+
+
 def describe(plan: Plan) -> str:
     """One line for --check and the log."""
-    if plan.mode == INCREMENTAL:
+    if plan.incremental:
         return f"incremental: records changed since the last read, by {plan.change.name}"
     return f"full: {plan.reason}"
 
@@ -178,15 +206,15 @@ class Opener:
 
     def open(self, plans: list[Plan]) -> None:
         """Fill each plan's opening, or switch it to a full read with the reason."""
-        plans = [p for p in plans if p.mode == INCREMENTAL]
+        plans = [p for p in plans if p.incremental]
         if not plans:
             return
         site = any(p.change.site_format for p in plans)
         if not self._known(site):
             self._learn(site, plans)
         for _ in range(2):
-            zone = self._zone([p for p in plans if p.mode == INCREMENTAL])
-            usable = [p for p in plans if p.mode == INCREMENTAL]
+            zone = self._zone([p for p in plans if p.incremental])
+            usable = [p for p in plans if p.incremental]
             if zone is None or not usable:
                 return
             result, started, queries = self._run(usable, zone)
@@ -203,7 +231,7 @@ class Opener:
             self.facts.update(portal_offset=started.offset, user_offset=user_offset)
             self.learned = True
         for plan in plans:
-            if plan.mode == INCREMENTAL:
+            if plan.incremental:
                 plan.fall_back("the portal's or the webhook user's time zone kept changing")
 
     def _known(self, site: bool) -> bool:
