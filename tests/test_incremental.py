@@ -431,3 +431,23 @@ def test_a_record_the_counts_show_missing_is_read_in_full(seeded, db, db_url, tm
                                  "that the table lacks")
     assert stats.created == 1
     assert rows(db, f"SELECT is_active FROM cities WHERE btxid = {outside['id']}") == [(True,)]
+
+
+def test_a_fatal_error_in_the_opening_batch_starts_no_list_read(synced, db, db_url, tmp_path,
+                                                                mapping):
+    portal = synced
+    assert sync(portal, db_url, tmp_path, mapping).ok  # learns the zone: one batch from now on
+    before = rows(db, "SELECT btxid, name, is_active FROM cities ORDER BY btxid")
+    portal.fail("batch", status=401, error="expired_token",
+                description="The access token provided has expired.")
+    started = len(portal.requests)
+
+    report = sync(portal, db_url, tmp_path, mapping)
+
+    assert report.fatal.startswith("The portal rejected the webhook (Bitrix24 said: "
+                                   "expired_token")
+    assert report.fatal_exit_code == 3
+    assert {d.status for d in report.directories.values()} == {DirectoryStatus.SKIPPED}
+    # Every directory is skipped, so not one list read was started: the batch was all.
+    assert [r.method for r in portal.requests[started:]] == ["batch"]
+    assert rows(db, "SELECT btxid, name, is_active FROM cities ORDER BY btxid") == before

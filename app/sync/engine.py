@@ -132,7 +132,10 @@ class SyncEngine:
         return report
 
     def _start_reads(self, order: list[str], report: SyncReport) -> None:
-        """Plan each directory (full or incremental), start the full reads, open the others."""
+        """Plan each directory (full or incremental), start the full reads, open the others.
+
+        A fatal error in the opening batch ends the run: no further read is started.
+        """
         states = self.state.load()
         now = datetime.now(UTC)
         for name in order:
@@ -146,7 +149,8 @@ class SyncEngine:
             stats = report.directory(name)
             stats.mode, stats.mode_reason = plan.mode.value, plan.reason
             log.info("%s: read %s%s", name, plan.mode, f" ({plan.reason})" if plan.reason else "")
-            self.reads.start(plan)
+            if not report.fatal:  # else every directory will be skipped
+                self.reads.start(plan)
 
     def _open(self, portal: DirectoryState | None, order: list[str], report: SyncReport) -> None:
         """The opening batch of the incremental reads; a directory it fails is read in full."""
