@@ -27,7 +27,7 @@ from app.sync.writer import CHUNK, Prepared, TableWriter
 if TYPE_CHECKING:
     from app.sync.engine import SyncEngine
 
-log = logging.getLogger("app.sync.engine")  # one log for the run and its directories
+log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 _DONE, _ENDED, _AGAIN = "done", "ended", "again"  # how one attempt at a directory ended
 

@@ -21,7 +21,7 @@ from app.sync.values import ValueProblem, convert
 from app.sync.writer import Prepared, TableWriter
 from app.syncers.base_syncer import BaseSyncer
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 # Reference column -> {btxid: local primary key} of the directory it points at.
 References = dict[str, dict[int, Any]]

@@ -20,7 +20,7 @@ from app.report import DirectoryReport
 from app.sync.incremental import Plan
 from app.sync.writer import TableWriter
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 UNMATCHED_NOTICE = ("a record without a usable id cannot be matched to its row, so nothing was "
                     "deactivated in this run")

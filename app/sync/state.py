@@ -15,7 +15,7 @@ from app.report import DirectoryReport, DirectoryStatus
 from app.sync.incremental import Plan
 from app.sync.writer import TableWriter
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 
 class StateBook:
