@@ -145,15 +145,18 @@ def hook_method(monkeypatch: pytest.MonkeyPatch, portal: FakePortal, method: str
                 change) -> None:
     """Pass every answer of `method` (in a batch too) through `change(call number, params,
     answer)`: how a test makes the portal answer in ways its data alone would not."""
-    scopes, original = portal._methods[method]
     calls = [0]
 
-    def hooked(params):
-        answer = original(params)
-        calls[0] += 1
-        return change(calls[0], params, answer)
+    def wrap(original):
+        def hooked(params):
+            answer = original(params)
+            calls[0] += 1
+            return change(calls[0], params, answer)
+        return hooked
 
-    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
+    undo = portal.hook(method, wrap)
+    # The portal outlives no test, but a hook still ends with the test that set it.
+    monkeypatch.setattr(portal, "hook_undo", undo, raising=False)
 
 
 def sync(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *names: str,

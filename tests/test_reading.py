@@ -8,7 +8,8 @@ import pytest
 
 from app import errors
 from app.bitrix.client import Bitrix24Client, php_query
-from app.bitrix.reading import ListQuery, ListReader, list_method
+from app.bitrix.methods import profile as list_method
+from app.bitrix.reading import ListQuery, ListReader
 from app.testing.portal import FakePortal, self_signed_tls
 from tests.conftest import hook_method
 
@@ -52,12 +53,12 @@ def batch_commands(portal: FakePortal) -> list[dict]:
     ("crm.deal.list", True, "ID", "order"),
     ("CRM.Company.List", True, "ID", "order"),
     ("department.get", False, "ID", "sort"),
-    ("crm.status.list", False, "ID", None),
-    ("some.unknown.list", False, "ID", None),
+    ("crm.status.list", False, "ID", "none"),
+    ("some.unknown.list", False, "ID", "none"),
 ])
 def test_strategy_is_chosen_per_method(method, keyset, id_field, order_style):
     spec = list_method(method)
-    assert (spec.keyset, spec.id_field, spec.order_style) == (keyset, id_field, order_style)
+    assert (spec.keyset, spec.id_field, spec.order) == (keyset, id_field, order_style)
 
 
 def test_keyset_keeps_the_users_filter_and_select():
@@ -320,16 +321,17 @@ def test_offset_pages_are_whole_pages_newest_first(portal):
 def change_on_first_pass(portal: FakePortal, monkeypatch, changes: dict) -> None:
     """Run `changes[start]()` just before the first pass reads the page at `start`."""
     done: set[str] = set()
-    scopes, original = portal._methods["department.get"]
 
-    def hooked(params):
-        start = str(params.get("start"))
-        if start in changes and start not in done:
-            done.add(start)
-            changes[start]()
-        return original(params)
+    def wrap(original):
+        def hooked(params):
+            start = str(params.get("start"))
+            if start in changes and start not in done:
+                done.add(start)
+                changes[start]()
+            return original(params)
+        return hooked
 
-    monkeypatch.setitem(portal._methods, "department.get", (scopes, hooked))
+    portal.hook("department.get", wrap)
 
 
 def test_offset_read_that_shifted_is_read_once_more(portal, monkeypatch):
@@ -439,20 +441,20 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
 
 
 def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
-    from app.bitrix import reading
+    from app.bitrix.paging import keyset, steps
 
-    monkeypatch.setattr(reading, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
+    monkeypatch.setattr(keyset, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
     expected = sparse_items(portal, 6000)
     reported: list[object] = []
-    note_batch_time = reading.ListReader.note_batch_time
+    took = steps.BatchSize.took
 
-    def portal_took(reader, seconds, commands):
+    def portal_took(size, seconds, commands):
         # The portal's own time for each batch reaches the reader; how long a batch takes
         # is set here, not left to this machine's load: 0.9 s a page (50 pages: 45 s).
         reported.append(seconds)
-        note_batch_time(reader, 0.9 * commands, commands)
+        took(size, 0.9 * commands, commands)
 
-    monkeypatch.setattr(reading.ListReader, "note_batch_time", portal_took)
+    monkeypatch.setattr(steps.BatchSize, "took", portal_took)
 
     rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.bitrix.changes import portal_time
 from app.bitrix.client import PAGE_SIZE, Bitrix24Client, usable_id
+from app.bitrix.methods import Paging
+from app.bitrix.paging.query import read_params
 from app.bitrix.read_ahead import ReadPipeline
-from app.bitrix.reading import ListQuery
 from app.bitrix.reconcile import reconcile, still_listed
 from app.db.connect import database_errors, describe_db_error
 from app.db.parent_models import ModelSet
@@ -191,8 +191,7 @@ class SyncEngine:
         """The params a directory's reads send, whichever way it is read: the mapping's own,
         with a select of the mapped fields where the method honours one."""
         syncer = self.syncers[name]
-        return ListQuery(syncer.mapping.method, syncer.mapping.params,
-                         syncer.fields_read()).params
+        return read_params(syncer.mapping.method, syncer.mapping.params, syncer.fields_read())
 
     def _start_full(self, name: str, key: str | None = None) -> None:
         """Start the full read of a directory (once); `key` names a second read's feed."""
@@ -412,9 +411,12 @@ class SyncEngine:
         by id deactivates nothing after a read of more than one page.
         """
         mapping, stats = syncer.mapping, report.directory(syncer.name)
-        query = ListQuery(mapping.method, mapping.params, syncer.fields_read())
-        if query.spec.keyset:
+        summary = self.reads.summary(self.feeds[syncer.name][0])
+        if summary is None:
+            return []  # no finished read to go by: deactivate nothing
+        if summary.strategy is Paging.KEYSET:
             return None
+        query = summary.query
         missing = writer.missing_active_ids()
         if not missing or self._keeps_all(syncer.name, report):
             return []  # nothing to ask the portal about
@@ -457,7 +459,8 @@ class SyncEngine:
             started, full_read_at = plan.opening.started, plan.state.full_read_at
             unresolved = unresolved or bool(plan.state.details.get("unresolved"))
         else:
-            started = portal_time(self.reads.started(self.feeds[name][0]))
+            summary = self.reads.summary(self.feeds[name][0])
+            started = summary.started if summary is not None else None
             if started is None:
                 log.info("%s: the portal's answer carried no time; the next read is full", name)
                 return

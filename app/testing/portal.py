@@ -35,7 +35,7 @@ from app.testing.dispatch import Dispatcher, RequestRecord
 from app.testing.envelope import LEGACY_QUERY_ERROR, PORTAL_TZ, Reply, sql_error
 from app.testing.faults import Fault, Hold, Match
 from app.testing.lists import ListsApi
-from app.testing.methods import MethodTable, normalize_method
+from app.testing.methods import Handler, MethodTable, normalize_method
 from app.testing.php_query import parse_php_query
 from app.testing.server import PortalServer, self_signed_tls
 from app.testing.store import Collection
@@ -269,6 +269,20 @@ class FakePortal:
         raise KeyError(f"unknown collection {collection!r}")
 
     # --- faults -----------------------------------------------------------------------------
+
+    def hook(self, method: str, wrap: Callable[[Handler], Handler]) -> Callable[[], None]:
+        """Serve `method` (in a batch too) through `wrap(original handler)`; returns the undo.
+
+        How a test makes the portal answer in ways its data alone would not.
+        """
+        name = normalize_method(method)
+        scopes, original = self._methods[name]
+        self._methods[name] = (scopes, wrap(original))
+
+        def undo() -> None:
+            self._methods[name] = (scopes, original)
+
+        return undo
 
     def fail(
         self,
