@@ -141,10 +141,10 @@ def settings_for(portal: FakePortal, db_url: str, tmp_path: Path, **env: str) ->
     return load_settings(environ=environ, project_dir=tmp_path / "project")
 
 
-def hook_method(monkeypatch: pytest.MonkeyPatch, portal: FakePortal, method: str,
-                change) -> None:
+def hook_method(portal: FakePortal, method: str, change) -> None:
     """Pass every answer of `method` (in a batch too) through `change(call number, params,
-    answer)`: how a test makes the portal answer in ways its data alone would not."""
+    answer)`: how a test makes the portal answer in ways its data alone would not. The
+    portal is the test's own, so the hook ends with it."""
     calls = [0]
 
     def wrap(original):
@@ -154,9 +154,7 @@ def hook_method(monkeypatch: pytest.MonkeyPatch, portal: FakePortal, method: str
             return change(calls[0], params, answer)
         return hooked
 
-    undo = portal.hook(method, wrap)
-    # The portal outlives no test, but a hook still ends with the test that set it.
-    monkeypatch.setattr(portal, "hook_undo", undo, raising=False)
+    portal.hook(method, wrap)
 
 
 def sync(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *names: str,

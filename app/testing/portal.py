@@ -70,6 +70,7 @@ class FakePortal:
         port: int = 0,
         latency: float = 0.0,
         row_cost: float = 0.0,
+        busy_row_cost: float = 0.0,
         rate_limit: float | None = None,
         burst: float | None = None,
         operating_limit: float | None = None,
@@ -91,6 +92,10 @@ class FakePortal:
         self.port = port
         self.latency = latency
         self.row_cost = row_cost
+        # Seconds a row of a batch adds to the portal's own account of the answer (its `time`
+        # block: duration, processing) without the answer waiting for them: a busy portal as
+        # its clock tells it, so no test depends on how loaded this machine is.
+        self.busy_row_cost = busy_row_cost
         self.rate_limit = rate_limit
         self.burst = burst
         self.operating_limit = operating_limit
