@@ -13,8 +13,8 @@ read, filtered, counted, described or checked. Sources (Bitrix's server code; mi
   listed are read by offset (``start``).
 * Reads by id: crm.item.list takes the ORM ``@id`` (IN); user.get turns an ``ID`` array into
   ints and the ORM reads it as IN (``prepareUserValue``, CORE rest/lib/api/user.php);
-  lists.element.get passes an ``ID`` array on to ``CIBlockElement::GetList``, which reads it
-  as IN (CORE iblock/classes/mysql/iblockelement.php).
+  lists.element.get passes an ``ID`` array on to ``CIBlockElement::GetList``, whose filter
+  reads it as IN (``CAllIBlockElement::MkFilter``, CORE iblock/classes/general/iblockelement.php).
 * ``select`` is honoured by crm.item.list (``Item::listAction`` cuts each item to it, CORP
   crm/lib/controller/item.php) and by the legacy crm.*.list methods
   (``CCrmRestProxyBase::internalizeSelectFields``, CORP crm/classes/general/restservice.php;
@@ -22,8 +22,11 @@ read, filtered, counted, described or checked. Sources (Bitrix's server code; mi
   (CORE lists/lib/rest/restservice.php); user.get selects what the scope allows;
   department.get has none; crm.type.list's is undocumented. Not sent to those.
 * Modification-time fields: see app/bitrix/changes.py for how each is bounded.
-  crm.activity.list has no DATE_MODIFY (its field is LAST_UPDATED, CORP
-  crm/classes/general/crm_activity.php), which no read has proved yet: read in full.
+  crm.activity.list has no DATE_MODIFY (its field is LAST_UPDATED, ``CCrmActivity::GetFields``,
+  CORP crm/classes/general/crm_activity.php), which no read has proved yet: read in full.
+* Fields methods: --check describes the rows of crm.item.list (crm.item.fields),
+  lists.element.get (lists.field.get) and user.get (user.fields); the legacy crm.*.fields
+  and department.fields are not asked (as before: --check compares with the rows only).
 """
 
 from __future__ import annotations
