@@ -131,22 +131,23 @@ def test_the_watermark_is_the_portals_clock(portal, db, db_url, tmp_path, mappin
 
 
 def test_a_record_changed_during_the_read_is_read_next_time(portal, db, db_url, tmp_path,
-                                                            mapping, monkeypatch):
+                                                            mapping):
     seed_portal(portal, cities=300)
     cities = portal.records(CITIES)
-    scopes, original = portal._methods["crm.item.list"]
     calls = []
 
-    def change_an_early_page(params):
-        answer = original(params)
-        calls.append(1)
-        if len(calls) == 3:  # a later page of the full read; cities[0] was on the first
-            portal.update_record(CITIES, cities[0]["id"], title="Изменён во время чтения")
-        return answer
+    def change_an_early_page(original):
+        def hooked(params):
+            answer = original(params)
+            calls.append(1)
+            if len(calls) == 3:  # a later page of the full read; cities[0] was on the first
+                portal.update_record(CITIES, cities[0]["id"], title="Изменён во время чтения")
+            return answer
+        return hooked
 
-    monkeypatch.setitem(portal._methods, "crm.item.list", (scopes, change_an_early_page))
+    undo = portal.hook("crm.item.list", change_an_early_page)
     assert sync(portal, db_url, tmp_path, mapping, "city").ok
-    monkeypatch.setitem(portal._methods, "crm.item.list", (scopes, original))
+    undo()
     assert rows(db, f"SELECT name FROM cities WHERE btxid = {cities[0]['id']}") == [
         (cities[0]["title"],)]
 

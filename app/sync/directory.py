@@ -17,9 +17,9 @@ from app.sync.records import RecordConverter, references
 from app.sync.removals import (
     UNMATCHED_NOTICE,
     CountedRemovals,
+    FullReadRemovals,
     RemovalCheck,
     Removals,
-    full_read_check,
     no_active_column_notice,
 )
 from app.sync.writer import CHUNK, Prepared, TableWriter
@@ -98,7 +98,8 @@ class DirectorySync:
                 report=self.report, dry_run=engine.dry_run)
             writer.load_existing()
             check = (CountedRemovals(writer, engine.client, plan) if plan.incremental else
-                     full_read_check(writer, engine.client, engine.reads.query(self.name), stats))
+                     FullReadRemovals(writer, engine.client,
+                                      lambda: engine.reads.summary(self.name), stats))
             stale = check.stale_table()
             if stale is not None:
                 return self._again_in_full(transaction, stale)

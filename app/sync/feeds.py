@@ -11,10 +11,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from app.bitrix.changes import PortalTime, portal_time
+from app.bitrix.changes import PortalTime
 from app.bitrix.client import Bitrix24Client
+from app.bitrix.paging.query import read_params
 from app.bitrix.read_ahead import ReadPipeline
-from app.bitrix.reading import ListQuery
+from app.bitrix.reading import ReadSummary
 from app.sync.incremental import Plan
 from app.syncers.base_syncer import BaseSyncer
 
@@ -27,15 +28,11 @@ class Feeds:
         self.syncers = syncers
         self._feeds: dict[str, tuple[str, dict[str, Any]]] = {}  # name -> (feed key, params)
 
-    def query(self, name: str) -> ListQuery:
-        """The directory's full read: the mapping's method and params, its fields selected."""
-        syncer = self.syncers[name]
-        return ListQuery(syncer.mapping.method, syncer.mapping.params, syncer.fields_read())
-
     def read_params(self, name: str) -> dict[str, Any]:
         """The params a directory's reads send, whichever way it is read: the mapping's own,
         with a select of the mapped fields where the method honours one."""
-        return self.query(name).params
+        syncer = self.syncers[name]
+        return read_params(syncer.mapping.method, syncer.mapping.params, syncer.fields_read())
 
     def start(self, plan: Plan, key: str | None = None) -> None:
         """Start the directory's read as planned (once); `key` names a second read's feed."""
@@ -56,11 +53,16 @@ class Feeds:
         key, params = self._feeds[name]
         return self.pipeline.pages(key, self._method(name), params, stop=stop, waiting=waiting)
 
+    def summary(self, name: str) -> ReadSummary | None:
+        """How the directory's read went, once it has ended (None: it never finished)."""
+        return self.pipeline.summary(self._feeds[name][0])
+
     def started(self, plan: Plan) -> PortalTime | None:
         """When the directory's read began on the portal's clock (None: the portal never said)."""
         if plan.incremental:
             return plan.opening.started
-        return portal_time(self.pipeline.started(self._feeds[plan.name][0]))
+        summary = self.summary(plan.name)
+        return summary.started if summary is not None else None
 
     def close(self) -> None:
         self.pipeline.close()

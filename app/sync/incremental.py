@@ -32,8 +32,9 @@ from app.bitrix.changes import (
     no_change_field,
     portal_time,
 )
-from app.bitrix.client import BatchResult, Bitrix24Client, extract_rows
-from app.bitrix.reading import ListQuery
+from app.bitrix.client import BatchResult, Bitrix24Client
+from app.bitrix.methods import profile as method_profile
+from app.bitrix.paging.query import ListQuery
 from app.bitrix.reconcile import page_total
 from app.cron import format_duration
 from app.db.sync_state import DirectoryState
@@ -54,7 +55,6 @@ class ReadMode(StrEnum):
 
 FULL, INCREMENTAL = ReadMode.FULL, ReadMode.INCREMENTAL
 _PAST = datetime(2000, 1, 28, tzinfo=UTC)  # day 28: a day-month swap cannot parse
-_ID_SELECT = frozenset({"crm.item.list"})  # methods whose select narrows the answer
 
 
 def fingerprint(syncer: BaseSyncer, table_name: str) -> str:
@@ -154,8 +154,9 @@ def static_reason(syncer: BaseSyncer, table) -> str | None:
         return f"its own filter already uses {change.name}"
     active = mapping.deactivation_column(table.c.keys())
     sources = [f for f, column in mapping.fields.items() if column == active] if active else []
-    if sources and not (mapping.method.strip().lower() == "user.get"
-                        and [s.upper() for s in sources] == ["ACTIVE"]):
+    active_field = method_profile(mapping.method).active_field
+    if sources and not (active_field is not None
+                        and [s.upper() for s in sources] == [active_field.upper()]):
         return (f"{active} is filled from {sources[0]}, so the records to keep active cannot "
                 "be counted")
     return None
@@ -164,8 +165,10 @@ def static_reason(syncer: BaseSyncer, table) -> str | None:
 def count_condition(syncer: BaseSyncer, table) -> dict[str, Any]:
     """The extra filter of the count: only records the sync keeps active (user.get ACTIVE)."""
     active = syncer.mapping.deactivation_column(table.c.keys())
-    if active and any(column == active for column in syncer.mapping.fields.values()):
-        return {"ACTIVE": "Y"}  # prepareUserValue: anything but 'N' and empty is 'Y'
+    field_name = method_profile(syncer.mapping.method).active_field
+    if field_name and active and any(column == active
+                                     for column in syncer.mapping.fields.values()):
+        return {field_name: "Y"}
     return {}
 
 
@@ -245,7 +248,8 @@ class Opener:
         commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
         if site:
             list_type = next((self.read_params(p.name).get("IBLOCK_TYPE_ID") for p in plans
-                              if self.methods[p.name] == "lists.element.get"), None)
+                              if "IBLOCK_TYPE_ID" in
+                              method_profile(self.methods[p.name]).required_params), None)
             commands["lists"] = ("lists.get", {"IBLOCK_TYPE_ID": list_type or "lists"})
         result = self.client.batch(commands, halt=False)
         started = portal_time(result.time)
@@ -292,7 +296,7 @@ class Opener:
             change = query.with_filter({f">={field_name}": bound_text(plan.change, since, zone)})
             count = query.with_filter(plan.count_condition) if plan.count_condition \
                 else dict(query.params)
-            if method.strip().lower() in _ID_SELECT:
+            if method_profile(method).honours_select:
                 count = {k: v for k, v in count.items() if k.lower() != "select"}
                 count["select"] = [query.id_field]
             count_query = ListQuery(method, count)
@@ -311,14 +315,8 @@ class Opener:
         method = self.methods[plan.name]
         labels = {kind: f"{kind}{index}" for kind in "cnfa"}
         try:
-            for label in labels.values():
-                error = result.error_for(label, method)
-                if error is not None:
-                    raise error
-                if label not in result.results:
-                    raise PortalError(f"Bitrix24 returned nothing for {method} ({label})",
-                                      method=method)
-            pages = {kind: extract_rows(result.results[label]) for kind, label in labels.items()}
+            pages = {kind: result.rows(label, method, f"({label})", missing=PortalError)
+                     for kind, label in labels.items()}
             totals = {kind: page_total(result.totals.get(label), pages[kind], method)
                       for kind, label in labels.items()}
         except PortalFatalError:

@@ -10,11 +10,13 @@ its rows as loaded before the read plus what the read wrote.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.bitrix.client import PAGE_SIZE, Bitrix24Client
-from app.bitrix.reading import ListQuery
+from app.bitrix.methods import Paging
+from app.bitrix.reading import ListQuery, ReadSummary
 from app.bitrix.reconcile import reconcile, still_listed
 from app.report import DirectoryReport
 from app.sync.incremental import Plan
@@ -152,9 +154,23 @@ class CountedRemovals(RemovalCheck):
         return Removals(writer.pks(b for b in found.removed if b in live), len(live))
 
 
-def full_read_check(writer: TableWriter, client: Bitrix24Client, query: ListQuery,
-                    stats: DirectoryReport) -> RemovalCheck:
-    """The check after a full read made with `query`: by id order or by offset."""
-    if query.spec.keyset:
-        return KeysetRemovals(writer)
-    return OffsetRemovals(writer, client, query, stats)
+class FullReadRemovals(RemovalCheck):
+    """A complete full read: by id order or by offset, as the read's summary says.
+
+    The strategy is known only once the read has ended (a user's filter can rule the
+    id order out), so the check asks for the summary when it runs; a read without a
+    summary (it never finished) deactivates nothing.
+    """
+
+    def __init__(self, writer: TableWriter, client: Bitrix24Client,
+                 summary: Callable[[], ReadSummary | None], stats: DirectoryReport) -> None:
+        super().__init__(writer)
+        self.client, self.summary, self.stats = client, summary, stats
+
+    def find(self) -> Removals:
+        summary = self.summary()
+        if summary is None:
+            return Removals()
+        if summary.strategy is Paging.KEYSET:
+            return KeysetRemovals(self.writer).find()
+        return OffsetRemovals(self.writer, self.client, summary.query, self.stats).find()
