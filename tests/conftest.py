@@ -243,19 +243,20 @@ def settings_for(portal: FakePortal, db_url: str, tmp_path: Path, **env: str) ->
     return load_settings(environ=environ, project_dir=tmp_path / "project")
 
 
-def hook_method(monkeypatch: pytest.MonkeyPatch, portal: FakePortal, method: str,
-                change) -> None:
+def hook_method(portal: FakePortal, method: str, change) -> None:
     """Pass every answer of `method` (in a batch too) through `change(call number, params,
-    answer)`: how a test makes the portal answer in ways its data alone would not."""
-    scopes, original = portal._methods[method]
+    answer)`: how a test makes the portal answer in ways its data alone would not. The
+    portal is the test's own, so the hook ends with it."""
     calls = [0]
 
-    def hooked(params):
-        answer = original(params)
-        calls[0] += 1
-        return change(calls[0], params, answer)
+    def wrap(original):
+        def hooked(params):
+            answer = original(params)
+            calls[0] += 1
+            return change(calls[0], params, answer)
+        return hooked
 
-    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
+    portal.hook(method, wrap)
 
 
 def sync(portal: FakePortal, db_url: str, tmp_path: Path, mapping: dict, *names: str,

@@ -581,11 +581,23 @@ def test_batch_chains_keyset_pages_through_result_references(live):
     assert live.requests[-1] == RequestRecord("batch", live.requests[-1].params, 200, OBJECTS)
 
 
-def test_batch_reference_stops_at_the_first_missing_key(live, monkeypatch):
+def test_a_busy_portal_reports_its_time_in_the_batch_answer(fresh):
+    # busy_row_cost: what the portal's clock says a batch took (time.duration, processing),
+    # which a reader uses to keep batches inside the cloud's 60 s cut.
+    fresh.busy_row_cost = 2.0
+    envelope = call(fresh, "batch", {"cmd": chained_pages(1), "halt": 1}).json()
+
+    rows = len(envelope["result"]["result"]["p0"]["items"])
+    assert rows > 0
+    assert envelope["time"]["duration"] >= 2.0 * rows
+    assert envelope["time"]["processing"] >= 2.0 * rows
+
+
+def test_batch_reference_stops_at_the_first_missing_key(live, request):
     # CRestUtil::processBatchElement: the deepest value reached replaces a whole-value reference.
     seen: list[Any] = []
-    _, original = live._methods["scope"]
-    monkeypatch.setitem(live._methods, "scope", ((), lambda params: seen.append(params) or []))
+    request.addfinalizer(live.hook("scope", lambda original: lambda params: seen.append(params)
+                                   or []))
     cmd = {
         **chained_pages(3),
         "short": "scope?v=$result[p2][items][49][id]",

@@ -59,10 +59,9 @@ def test_record_errors_are_status_errors_with_a_summary(seeded, db_url, tmp_path
     assert list(json.loads(row["counts"])) == ["city"]
 
 
-def test_a_record_without_a_usable_id_is_in_the_summary(seeded, db_url, tmp_path, mapping,
-                                                         monkeypatch):
+def test_a_record_without_a_usable_id_is_in_the_summary(seeded, db_url, tmp_path, mapping):
     broken = seeded.records("crm:1036")[1]["title"]
-    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken)
+    id_abc(seeded, lambda item: item["title"] == broken)
 
     sync(seeded, db_url, tmp_path, mapping, "city")
 

@@ -131,22 +131,23 @@ def test_the_watermark_is_the_portals_clock(portal, db, db_url, tmp_path, mappin
 
 
 def test_a_record_changed_during_the_read_is_read_next_time(portal, db, db_url, tmp_path,
-                                                            mapping, monkeypatch):
+                                                            mapping):
     seed_portal(portal, cities=300)
     cities = portal.records(CITIES)
-    scopes, original = portal._methods["crm.item.list"]
     calls = []
 
-    def change_an_early_page(params):
-        answer = original(params)
-        calls.append(1)
-        if len(calls) == 3:  # a later page of the full read; cities[0] was on the first
-            portal.update_record(CITIES, cities[0]["id"], title="Изменён во время чтения")
-        return answer
+    def change_an_early_page(original):
+        def hooked(params):
+            answer = original(params)
+            calls.append(1)
+            if len(calls) == 3:  # a later page of the full read; cities[0] was on the first
+                portal.update_record(CITIES, cities[0]["id"], title="Изменён во время чтения")
+            return answer
+        return hooked
 
-    monkeypatch.setitem(portal._methods, "crm.item.list", (scopes, change_an_early_page))
+    undo = portal.hook("crm.item.list", change_an_early_page)
     assert sync(portal, db_url, tmp_path, mapping, "city").ok
-    monkeypatch.setitem(portal._methods, "crm.item.list", (scopes, original))
+    undo()
     assert rows(db, f"SELECT name FROM cities WHERE btxid = {cities[0]['id']}") == [
         (cities[0]["title"],)]
 
@@ -431,3 +432,23 @@ def test_a_record_the_counts_show_missing_is_read_in_full(seeded, db, db_url, tm
                                  "that the table lacks")
     assert stats.created == 1
     assert rows(db, f"SELECT is_active FROM cities WHERE btxid = {outside['id']}") == [(True,)]
+
+
+def test_a_fatal_error_in_the_opening_batch_starts_no_list_read(synced, db, db_url, tmp_path,
+                                                                mapping):
+    portal = synced
+    assert sync(portal, db_url, tmp_path, mapping).ok  # learns the zone: one batch from now on
+    before = rows(db, "SELECT btxid, name, is_active FROM cities ORDER BY btxid")
+    portal.fail("batch", status=401, error="expired_token",
+                description="The access token provided has expired.")
+    started = len(portal.requests)
+
+    report = sync(portal, db_url, tmp_path, mapping)
+
+    assert report.fatal.startswith("The portal rejected the webhook (Bitrix24 said: "
+                                   "expired_token")
+    assert report.fatal_exit_code == 3
+    assert {d.status for d in report.directories.values()} == {DirectoryStatus.SKIPPED}
+    # Every directory is skipped, so not one list read was started: the batch was all.
+    assert [r.method for r in portal.requests[started:]] == ["batch"]
+    assert rows(db, "SELECT btxid, name, is_active FROM cities ORDER BY btxid") == before

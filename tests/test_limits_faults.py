@@ -391,9 +391,9 @@ def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_
         assert conn.execute(text("SELECT COUNT(*) FROM objects")).scalar() == 0
 
 
-def resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, name, method, change):
+def resync_with_hook(portal, db_url, tmp_path, mapping, name, method, change):
     """Read one directory again in full while `change` hooks every call of `method`; its stats."""
-    hook_method(monkeypatch, portal, method, change)
+    hook_method(portal, method, change)
     return sync(portal, db_url, tmp_path, mapping, name, full=True).directories[name]
 
 
@@ -403,8 +403,7 @@ def active_btxids(db, table: str) -> list[int]:
             f"SELECT btxid FROM {table} WHERE is_active ORDER BY btxid"))]
 
 
-def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_path, mapping,
-                                                     monkeypatch):
+def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_path, mapping):
     seed_portal(portal, cities=300)
     assert sync(portal, db_url, tmp_path, mapping, "city").ok
     stored = active_btxids(db, "cities")
@@ -414,7 +413,7 @@ def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_pa
             answer.result["items"].pop()
         return answer
 
-    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, "city",
                              "crm.item.list", cut_third_chained_page)
 
     assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
@@ -423,7 +422,7 @@ def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_pa
 
 
 def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db_url, tmp_path,
-                                                                  mapping, monkeypatch):
+                                                                  mapping):
     seed_portal(portal, cities=300)
     assert sync(portal, db_url, tmp_path, mapping, "city").ok
     doomed = [c["id"] for c in portal.records("crm:1036")[120:130]]
@@ -434,7 +433,7 @@ def test_rows_deleted_during_a_keyset_read_still_make_it_complete(portal, db, db
                 portal.delete_record("crm:1036", record_id)
         return answer
 
-    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "city",
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, "city",
                              "crm.item.list", delete_after_the_first_page)
 
     assert (stats.status, stats.complete, stats.fetched, stats.deactivated) == (OK, True, 290, 10)
@@ -444,7 +443,7 @@ USERS_BY_OFFSET = {"FILTER": {">ID": 0}}  # the filter bounds the id itself: rea
 
 
 def test_an_offset_read_that_keeps_shifting_deactivates_nothing(portal, db, db_url, tmp_path,
-                                                               mapping, monkeypatch):
+                                                               mapping):
     portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
     mapping["user"]["params"] = USERS_BY_OFFSET
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
@@ -455,7 +454,7 @@ def test_an_offset_read_that_keeps_shifting_deactivates_nothing(portal, db, db_u
             portal.delete_record("user", next(leaving))
         return answer
 
-    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, "user",
                              "user.get", edit_after_each_first_page)
 
     assert (stats.status, stats.complete, stats.deactivated) == (FAILED, False, 0)
@@ -463,8 +462,7 @@ def test_an_offset_read_that_keeps_shifting_deactivates_nothing(portal, db, db_u
     assert active_btxids(db, "users") == list(range(1, 121))
 
 
-def test_an_offset_read_that_shifted_once_is_read_again(portal, db, db_url, tmp_path, mapping,
-                                                        monkeypatch):
+def test_an_offset_read_that_shifted_once_is_read_again(portal, db, db_url, tmp_path, mapping):
     portal.add_users([{"ID": i, "NAME": f"U{i}", "ACTIVE": True} for i in range(1, 121)])
     mapping["user"]["params"] = USERS_BY_OFFSET
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
@@ -474,7 +472,7 @@ def test_an_offset_read_that_shifted_once_is_read_again(portal, db, db_url, tmp_
             portal.delete_record("user", 110)
         return answer
 
-    stats = resync_with_hook(portal, db_url, tmp_path, mapping, monkeypatch, "user",
+    stats = resync_with_hook(portal, db_url, tmp_path, mapping, "user",
                              "user.get", edit_after_the_first_page)
 
     assert (stats.status, stats.complete) == (OK, True)

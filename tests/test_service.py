@@ -365,7 +365,7 @@ def test_a_lost_lock_is_logged_as_such_and_the_service_goes_on(monkeypatch, logs
             lock_file.touch()
         return answer
 
-    hook_method(monkeypatch, seeded, "user.get", replace_lock_file)
+    hook_method(seeded, "user.get", replace_lock_file)
     settings = settings_for(seeded, sqlite_url, tmp_path, SYNC_ON_START="true")
     harness = Harness(monkeypatch, datetime(2024, 1, 1, 0, 3, tzinfo=UTC), stop_after=2)
     harness.run(settings, mapping)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
-from app.sync.engine import UNMATCHED_NOTICE
+from app.sync.removals import UNMATCHED_NOTICE
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync, write_mapping_toml
@@ -305,7 +305,7 @@ def test_a_number_too_big_for_its_column_fails_alone(seeded, db, db_url, tmp_pat
     assert scalar(db, "SELECT COUNT(*) FROM violations") == len(seeded.records("list:52")) - 1
 
 
-def id_abc(monkeypatch, portal, is_broken) -> None:
+def id_abc(portal, is_broken) -> None:
     """crm.item.list answers (in batches too) give the item `is_broken` picks the id "abc"."""
     def change(call, params, answer):
         for item in answer.result["items"]:
@@ -313,7 +313,7 @@ def id_abc(monkeypatch, portal, is_broken) -> None:
                 item["id"] = "abc"
         return answer
 
-    hook_method(monkeypatch, portal, "crm.item.list", change)
+    hook_method(portal, "crm.item.list", change)
 
 
 def assert_one_record_without_id(report, name: str, created: int) -> None:
@@ -325,10 +325,10 @@ def assert_one_record_without_id(report, name: str, created: int) -> None:
 
 
 def test_a_record_without_a_usable_id_is_a_record_error(
-        seeded, db, db_url, tmp_path, mapping, monkeypatch):
+        seeded, db, db_url, tmp_path, mapping):
     cities = seeded.records("crm:1036")
     broken = cities[1]["title"]
-    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken)
+    id_abc(seeded, lambda item: item["title"] == broken)
 
     report = sync(seeded, db_url, tmp_path, mapping, "city")
 
@@ -341,12 +341,12 @@ def test_a_record_without_a_usable_id_is_a_record_error(
 
 
 def test_a_record_that_loses_its_id_keeps_every_row_active(
-        seeded, db, db_url, tmp_path, mapping, monkeypatch):
+        seeded, db, db_url, tmp_path, mapping):
     """Its row cannot be told from a removed record's, so nothing is deactivated this run."""
     cities = seeded.records("crm:1036")
     broken = cities[1]
     assert sync(seeded, db_url, tmp_path, mapping, "city").ok
-    id_abc(monkeypatch, seeded, lambda item: item["title"] == broken["title"])
+    id_abc(seeded, lambda item: item["title"] == broken["title"])
 
     report = sync(seeded, db_url, tmp_path, mapping, "city", full=True)
 
@@ -415,13 +415,13 @@ def test_check_and_a_transforming_syncer_still_see_every_field(seeded, db, db_ur
     pytest.param(49, id="last-of-the-first-page"),  # the row the chains start after
 ])
 def test_a_chained_read_steps_over_a_record_without_a_usable_id(
-        portal, db, db_url, tmp_path, mapping, monkeypatch, position):
+        portal, db, db_url, tmp_path, mapping, position):
     # 1,200 objects are read in chained pages; one comes back with id "abc" every time.
     seed_portal(portal, objects=1200)
     objects = portal.records("crm:1040")
     broken = objects[position]["id"]
     assert sync(portal, db_url, tmp_path, mapping, "city").ok
-    id_abc(monkeypatch, portal, lambda item: item["id"] == broken)
+    id_abc(portal, lambda item: item["id"] == broken)
 
     report = sync(portal, db_url, tmp_path, mapping, "object")
 
@@ -430,17 +430,18 @@ def test_a_chained_read_steps_over_a_record_without_a_usable_id(
     assert scalar(db, f"SELECT COUNT(*) FROM objects WHERE btxid = {broken}") == 0
 
 
-def skip_across_a_boundary(monkeypatch, portal, method: str, before_start: str, change) -> list:
+def skip_across_a_boundary(portal, method: str, before_start: str, change) -> list:
     """Run `change()` once, just before `method` answers its page at `before_start`."""
-    scopes, original = portal._methods[method]
     done: list = []
 
-    def hooked(params):
-        if str(params.get("start")) == before_start and not done:
-            done.append(change())
-        return original(params)
+    def wrap(original):
+        def hooked(params):
+            if str(params.get("start")) == before_start and not done:
+                done.append(change())
+            return original(params)
+        return hooked
 
-    monkeypatch.setitem(portal._methods, method, (scopes, hooked))
+    portal.hook(method, wrap)
     return done
 
 
@@ -449,7 +450,7 @@ def skip_across_a_boundary(monkeypatch, portal, method: str, before_start: str, 
     {"FILTER": {"LOGIC": "OR", "WORK_POSITION": "staff", "=WORK_POSITION": "lead"}},
 ], ids=["own-id-bound", "logic-or"])
 def test_an_offset_read_that_skipped_a_live_record_does_not_deactivate_it(
-        portal, db, db_url, tmp_path, mapping, monkeypatch, params):
+        portal, db, db_url, tmp_path, mapping, params):
     # 151 users, all staff but #5: 150 under the filter, read newest first by offset. After
     # the first page (151..102), #151 leaves the filter and #5 joins it: the total stays
     # 150, ids still fall across every page, and #101 moves up onto the page already read,
@@ -459,7 +460,7 @@ def test_an_offset_read_that_skipped_a_live_record_does_not_deactivate_it(
     assert made == list(range(1, 152))
     mapping["user"]["params"] = params
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
-    done = skip_across_a_boundary(monkeypatch, portal, "user.get", "50", lambda: [
+    done = skip_across_a_boundary(portal, "user.get", "50", lambda: [
         portal.update_record("user", 151, WORK_POSITION="other"),
         portal.update_record("user", 5, WORK_POSITION="staff")])
 
@@ -481,21 +482,22 @@ def test_an_offset_read_that_skipped_a_live_record_does_not_deactivate_it(
 
 
 def test_an_offset_read_of_a_method_not_asked_by_id_deactivates_nothing(
-        portal, db, db_url, tmp_path, mapping, monkeypatch):
+        portal, db, db_url, tmp_path, mapping):
     # user.get stands in for a method that takes no id list: its id filter is ignored, so
     # the answer holds ids it was not asked for and nothing can be confirmed.
     portal.add_users([{"NAME": f"U{i}", "WORK_POSITION": "staff"} for i in range(1, 121)])
     mapping["user"]["params"] = {"FILTER": {">ID": 0, "WORK_POSITION": "staff"}}
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
     portal.delete_record("user", 120)
-    scopes, original = portal._methods["user.get"]
 
-    def ignore_id_lists(params):
-        params = dict(params)
-        params["FILTER"] = {k: v for k, v in params["FILTER"].items() if k != "ID"}
-        return original(params)
+    def ignore_id_lists(original):
+        def hooked(params):
+            params = dict(params)
+            params["FILTER"] = {k: v for k, v in params["FILTER"].items() if k != "ID"}
+            return original(params)
+        return hooked
 
-    monkeypatch.setitem(portal._methods, "user.get", (scopes, ignore_id_lists))
+    portal.hook("user.get", ignore_id_lists)
 
     report = sync(portal, db_url, tmp_path, mapping, "user", full=True)
 

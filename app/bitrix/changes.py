@@ -1,7 +1,8 @@
 """What a list method offers an incremental read: its modification field and how to bound it.
 
 Sources (Bitrix's server code; mirrors ``avshatalov48/bitrix-core-business`` = CORE and
-``avshatalov48/bitrix24-core-corp`` = CORP):
+``avshatalov48/bitrix24-core-corp`` = CORP; each method's field is in its profile,
+app/bitrix/methods.py):
 
 * crm.item.list filters ``>=updatedTime`` through ``CRestUtil::unConvertDateTime`` without
   the offset flag (CORP crm/lib/controller/base.php, ``prepareDateTimeFieldsForFilter``):
@@ -32,30 +33,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-_LEGACY_CRM = frozenset(
-    f"crm.{entity}.list" for entity in
-    ("deal", "lead", "contact", "company", "quote", "invoice", "product", "requisite"))
-
-
-@dataclass(frozen=True)
-class ChangeField:
-    """The field a method's filter bounds by modification time, and how it reads the value."""
-
-    name: str
-    site_format: bool  # the site format in the webhook user's local time (else ISO 8601)
-    shifted: bool  # the server moves an ISO bound by the user's zone difference
+from app.bitrix.methods import ChangeField, profile
 
 
 def change_field(method: str) -> ChangeField | None:
     """The method's modification field, or None when it cannot be read incrementally."""
-    name = method.strip().lower()
-    if name == "crm.item.list":
-        return ChangeField("updatedTime", site_format=False, shifted=True)
-    if name in _LEGACY_CRM:
-        return ChangeField("DATE_MODIFY", site_format=False, shifted=False)
-    if name in ("user.get", "lists.element.get"):
-        return ChangeField("TIMESTAMP_X", site_format=True, shifted=False)
-    return None
+    return profile(method).change
 
 
 def no_change_field(method: str) -> str:

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from app.bitrix import transport
 from app.bitrix.limits import OperatingBudget, RateLimiter, limiter_for
 from app.bitrix.outage import DOWN_BUDGET, Outage, Tries
+from app.bitrix.php_query import BatchRef, php_query
 from app.config import MAX_RESPONSE_MB, Settings
 from app.errors import (
     IncompleteReadError,
@@ -30,6 +30,8 @@ from app.errors import (
     PortalTransportError,
 )
 from app.masking import mask
+
+__all__ = ["BatchRef", "BatchResult", "Bitrix24Client", "php_query"]
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +301,22 @@ class Bitrix24Client:
                            seconds=seconds if isinstance(seconds, int | float) else None,
                            time=timing)
 
+    def batch_all(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]]) -> BatchResult:
+        """Any number of independent commands (halt=0), sent 50 to a batch; the answers of
+        every batch in one result (`time` and `seconds` are the first batch's)."""
+        labels = list(commands)
+        merged: BatchResult | None = None
+        for first in range(0, len(labels), BATCH_SIZE):
+            part = self.batch({label: commands[label]
+                               for label in labels[first:first + BATCH_SIZE]}, halt=False)
+            if merged is None:
+                merged = part
+                continue
+            merged.results.update(part.results)
+            merged.errors.update(part.errors)
+            merged.totals.update(part.totals)
+        return merged or BatchResult()
+
     # -- lists ----------------------------------------------------------------
 
     def list_pages(self, method: str, params: dict[str, Any] | None = None
@@ -331,10 +349,6 @@ class Bitrix24Client:
                 method=method)
 
 
-class BatchRef(str):
-    """A `$result[...]` reference inside a batch command; sent unencoded for the portal."""
-
-
 @dataclass
 class BatchResult:
     """What one batch returned, label by label (failed commands are in `errors`)."""
@@ -356,37 +370,22 @@ class BatchResult:
         return classify_error(method, 200, str(error.get("error") or "UNKNOWN"),
                               str(error.get("error_description") or ""))
 
+    def problem(self, label: str, method: str, doing: str, *,
+                missing: type[PortalError] = IncompleteReadError) -> PortalError | None:
+        """The command's error, or `missing` when it has no answer at all (the batch stopped
+        before it); None when it answered. `doing` ends the message of `missing`."""
+        error = self.error_for(label, method)
+        if error is None and label not in self.results:
+            error = missing(f"Bitrix24 returned nothing for {method} {doing}", method=method)
+        return error
 
-def php_query(params: Mapping[str, Any]) -> str:
-    """Encode params the way PHP reads a query string: filter[>ID]=5&select[0]=ID.
-
-    Booleans become 1/0 (never Python's True/False), None an empty value.
-    """
-    pairs: list[str] = []
-
-    def walk(key: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            for sub, item in value.items():
-                walk(f"{key}[{sub}]", item)
-        elif isinstance(value, list | tuple):
-            for index, item in enumerate(value):
-                walk(f"{key}[{index}]", item)
-        else:
-            pairs.append(quote(key, safe="[]") + "=" + _query_value(value))
-
-    for key, value in params.items():
-        walk(str(key), value)
-    return "&".join(pairs)
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, BatchRef):
-        return quote(value, safe="$[]")
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return quote(str(value), safe="")
+    def rows(self, label: str, method: str, doing: str, *,
+             missing: type[PortalError] = IncompleteReadError) -> list[dict[str, Any]]:
+        """The command's rows; its error (or `missing`) raised."""
+        error = self.problem(label, method, doing, missing=missing)
+        if error is not None:
+            raise error
+        return extract_rows(self.results[label])
 
 
 def _as_map(value: Any) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client
-from app.bitrix.reading import ListReader, Page, ReaderPool
+from app.bitrix.reading import ListReader, Page, ReaderPool, ReadSummary
 from app.errors import StopRequested
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class DirectoryFeed:
         self.head = head
         self._queue: queue.Queue = queue.Queue(maxsize=read_ahead)
         self._error: BaseException | None = None
+        self.summary: ReadSummary | None = None  # set once the read has succeeded
         self._thread = threading.Thread(target=self._run, name=f"read-{name}", daemon=True)
 
     def start(self) -> DirectoryFeed:
@@ -51,7 +52,7 @@ class DirectoryFeed:
 
     def _run(self) -> None:
         try:
-            self.reader.read(self._put, self.head)
+            self.summary = self.reader.read(self._put, self.head)
         except _Cancelled:
             pass
         except BaseException as exc:  # handed to the consumer, which decides
@@ -105,23 +106,23 @@ class ReadPipeline:
         self._executor = ReaderPool(workers)
         self._feeds: dict[str, DirectoryFeed] = {}
 
-    def start(self, name: str, method: str, params: Mapping[str, Any] | None,
-              fields: Iterable[str] | None = None, *,
+    def start(self, name: str, method: str, params: Mapping[str, Any] | None, *,
               head: dict[str, Any] | None = None) -> DirectoryFeed:
-        """Begin reading a directory now (idempotent); `fields`: the only ones it needs;
-        `head`: its first page when that came already."""
+        """Begin reading a directory now (idempotent); `head`: its first page when that
+        came already."""
         feed = self._feeds.get(name)
         if feed is None:
             reader = ListReader(self.client, method, params, executor=self._executor,
-                                max_in_flight=self.workers, fields=fields)
+                                max_in_flight=self.workers)
             feed = self._feeds[name] = DirectoryFeed(name, reader, read_ahead=self.read_ahead,
                                                      head=head).start()
         return feed
 
-    def started(self, name: str) -> Any:
-        """The `time` block of the first answer of the directory's read (None before it)."""
+    def summary(self, name: str) -> ReadSummary | None:
+        """How the directory's read went, once all its pages are out (None before, or when
+        it failed)."""
         feed = self._feeds.get(name)
-        return None if feed is None else feed.reader.started
+        return None if feed is None else feed.summary
 
     def pages(self, name: str, method: str, params: Mapping[str, Any] | None, *,
               stop: threading.Event | None = None,

@@ -19,9 +19,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, Bitrix24Client, extract_rows, usable_id
-from app.bitrix.reading import ListQuery
+from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, Bitrix24Client
+from app.bitrix.paging.by_id import ids_of, still_listed
+from app.bitrix.paging.query import ListQuery
 from app.errors import IncompleteReadError
+
+__all__ = ["Reconciled", "page_total", "reconcile", "still_listed"]
 
 
 @dataclass
@@ -120,24 +123,12 @@ def _count(client: Bitrix24Client, query: ListQuery, parts: list[_Range]
     method = query.method
     commands = {f"r{i}": (method, query.keyset_params(after=p.after, before=p.before, start=0))
                 for i, p in enumerate(parts)}
-    result = client.batch(commands, halt=False)
+    result = client.batch_all(commands)
     counted = []
     for label, part in zip(commands, parts, strict=True):
-        error = result.error_for(label, method)
-        if error is not None:
-            raise error
-        if label not in result.results:
-            raise IncompleteReadError(f"Bitrix24 returned nothing for {method} while counting "
-                                      "records to find removed ones", method=method)
-        rows = extract_rows(result.results[label])
+        rows = result.rows(label, method, "while counting records to find removed ones")
         counted.append((part, page_total(result.totals.get(label), rows, method), rows))
     return counted
-
-
-def ids_of(query: ListQuery, rows: list[dict[str, Any]]) -> list[int]:
-    """The usable ids of a page (a row without one is a record error, never deactivated)."""
-    ids = (usable_id(row.get(query.id_field)) for row in rows)
-    return [i for i in ids if i is not None]
 
 
 def page_total(total: Any, rows: list, method: str) -> int:
@@ -148,37 +139,3 @@ def page_total(total: Any, rows: list, method: str) -> int:
         return 0
     raise IncompleteReadError(f"{method} gave no total for a page of {len(rows)} records, so "
                               "its records cannot be counted", method=method)
-
-
-def still_listed(client: Bitrix24Client, query: ListQuery, ids: list[int]) -> set[int] | None:
-    """Which of `ids` the portal still returns under `query`'s filter, asked by id (a page
-    of ids per command, a batch of commands per request).
-
-    None when the method cannot be asked by id, or answered with ids it was not asked for
-    (it ignored the id list): then nothing can be confirmed either way.
-    """
-    chunks = [ids[i:i + PAGE_SIZE] for i in range(0, len(ids), PAGE_SIZE)]
-    commands: dict[str, tuple[str, dict[str, Any]]] = {}
-    for i, chunk in enumerate(chunks):
-        params = query.by_ids_params(chunk)
-        if params is None:
-            return None
-        commands[f"i{i}"] = (query.method, params)
-    listed: set[int] = set()
-    labels = list(commands)
-    for first in range(0, len(labels), BATCH_SIZE):
-        part = {label: commands[label] for label in labels[first:first + BATCH_SIZE]}
-        result = client.batch(part, halt=False)
-        for label in part:
-            error = result.error_for(label, query.method)
-            if error is not None:
-                raise error
-            if label not in result.results:
-                raise IncompleteReadError(f"Bitrix24 returned nothing for {query.method} while "
-                                          "confirming records to deactivate",
-                                          method=query.method)
-            found = set(ids_of(query, extract_rows(result.results[label])))
-            if not found <= set(chunks[int(label[1:])]):
-                return None
-            listed |= found
-    return listed

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client, extract_rows
-from app.commands.discover import BRIEF_HIDDEN, USER_SCOPES, make_client, webhook_scopes
+from app.bitrix.methods import profile as method_profile
+from app.commands.discover import BRIEF_HIDDEN, make_client, webhook_scopes
 from app.config import WEBHOOK_MENU, Settings
 from app.db.connect import check_connection, describe_db_error, make_engine
 from app.db.parent_models import ModelSet, load_models
@@ -37,8 +38,8 @@ from app.errors import (
     PortalPlanError,
 )
 from app.masking import mask
-from app.sync.engine import no_active_column_notice
 from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
     freshness,
@@ -379,15 +380,10 @@ def _webhook_fix(exc: PortalError) -> str:
             "проверьте, что вебхук не удалён и адрес портала верный")
 
 
-def _needed_scopes(method: str) -> tuple[str, ...]:
-    prefix = method.split(".", 1)[0].lower()
-    return USER_SCOPES if prefix == "user" else (prefix,)
-
-
 def _probe(report: CheckReport, client: Bitrix24Client, syncer: BaseSyncer,
            scopes: list[str]) -> None:
     name, mapping = syncer.name, syncer.mapping
-    needed = _needed_scopes(mapping.method)
+    needed = method_profile(mapping.method).scopes
     if not any(s in scopes for s in needed):
         report.add(f"{name}: scope", FAIL, f"{mapping.method} needs the {' or '.join(needed)} "
                    "scope, which the webhook does not have",
@@ -462,14 +458,12 @@ def _check_fields(report: CheckReport, client: Bitrix24Client, syncer: BaseSynce
 
 def _described_fields(client: Bitrix24Client, method: str, params: dict[str, Any]) -> set[str]:
     """Field names the portal describes for the method's directory (empty when unknown)."""
-    describe = {"crm.item.list": ("crm.item.fields", {"entityTypeId": params.get("entityTypeId")}),
-                "lists.element.get": ("lists.field.get", {k: params.get(k) for k in (
-                    "IBLOCK_TYPE_ID", "IBLOCK_ID")}),
-                "user.get": ("user.fields", {})}.get(method)
-    if describe is None:
+    known = method_profile(method)
+    if known.fields_method is None:
         return set()
     try:
-        result = client.call(*describe).get("result")
+        result = client.call(known.fields_method,
+                             {k: params.get(k) for k in known.fields_params}).get("result")
     except PortalError:
         return set()
     if isinstance(result, dict) and isinstance(result.get("fields"), dict):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client, extract_rows
+from app.bitrix.methods import USER_SCOPES
 from app.commands.console import is_empty, short
 from app.config import Settings
 from app.db import models
@@ -27,7 +28,7 @@ from app.text import one_line, render_table
 SMART_PROCESS, LIST, USERS = "smart_process", "list", "users"
 # Universal lists live under "lists"; processes in the activity stream under "bitrix_processes".
 LIST_TYPES = ("lists", "bitrix_processes")
-USER_SCOPES = ("user", "user_basic", "user_brief")
+
 BRIEF_HIDDEN = ("EMAIL", "PERSONAL_MOBILE", "WORK_PHONE", "PERSONAL_PHONE")
 
 CRM_ADMIN_NOTE = (

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from app.bitrix.changes import (
@@ -31,19 +32,29 @@ from app.bitrix.changes import (
     no_change_field,
     portal_time,
 )
-from app.bitrix.client import BatchResult, Bitrix24Client, extract_rows
-from app.bitrix.reading import ListQuery
+from app.bitrix.client import BatchResult, Bitrix24Client
+from app.bitrix.methods import profile as method_profile
+from app.bitrix.paging.query import ListQuery
 from app.bitrix.reconcile import page_total
 from app.cron import format_duration
 from app.db.sync_state import DirectoryState
 from app.errors import PortalError, PortalFatalError
+from app.report import SyncReport
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
 
-FULL, INCREMENTAL = "full", "incremental"
+
+
+class ReadMode(StrEnum):
+    """How a directory is read in a run (the report and bitrix_sync_state keep the value)."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+FULL, INCREMENTAL = ReadMode.FULL, ReadMode.INCREMENTAL
 _PAST = datetime(2000, 1, 28, tzinfo=UTC)  # day 28: a day-month swap cannot parse
-_ID_SELECT = frozenset({"crm.item.list"})  # methods whose select narrows the answer
 
 
 def fingerprint(syncer: BaseSyncer, table_name: str) -> str:
@@ -74,13 +85,17 @@ class Plan:
     """How one directory is read in this run."""
 
     name: str
-    mode: str
+    mode: ReadMode
     reason: str | None = None  # why it is read in full
     change: ChangeField | None = None
     state: DirectoryState | None = None
     fingerprint: str = ""
     count_condition: dict[str, Any] = field(default_factory=dict)
     opening: Opening | None = None
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == INCREMENTAL
 
     def fall_back(self, reason: str) -> None:
         self.mode, self.reason, self.opening = FULL, reason, None
@@ -139,8 +154,9 @@ def static_reason(syncer: BaseSyncer, table) -> str | None:
         return f"its own filter already uses {change.name}"
     active = mapping.deactivation_column(table.c.keys())
     sources = [f for f, column in mapping.fields.items() if column == active] if active else []
-    if sources and not (mapping.method.strip().lower() == "user.get"
-                        and [s.upper() for s in sources] == ["ACTIVE"]):
+    active_field = method_profile(mapping.method).active_field
+    if sources and not (active_field is not None
+                        and [s.upper() for s in sources] == [active_field.upper()]):
         return (f"{active} is filled from {sources[0]}, so the records to keep active cannot "
                 "be counted")
     return None
@@ -149,14 +165,29 @@ def static_reason(syncer: BaseSyncer, table) -> str | None:
 def count_condition(syncer: BaseSyncer, table) -> dict[str, Any]:
     """The extra filter of the count: only records the sync keeps active (user.get ACTIVE)."""
     active = syncer.mapping.deactivation_column(table.c.keys())
-    if active and any(column == active for column in syncer.mapping.fields.values()):
-        return {"ACTIVE": "Y"}  # prepareUserValue: anything but 'N' and empty is 'Y'
+    field_name = method_profile(syncer.mapping.method).active_field
+    if field_name and active and any(column == active
+                                     for column in syncer.mapping.fields.values()):
+        return {field_name: "Y"}
     return {}
+
+
+def references_grew(syncer: BaseSyncer, plan: Plan, report: SyncReport) -> str | None:
+    """Why an incremental read must be full after all: rows that hold NULL for a missing
+    referenced record could be filled now that a directory they refer to got new rows."""
+    if not plan.incremental or not plan.state.details.get("unresolved"):
+        return None
+    grown = sorted({t for t in syncer.mapping.references.values()
+                    if t in report.directories and report.directories[t].created})
+    if not grown:
+        return None
+    return (f"some rows refer to records that were missing, and {', '.join(grown)} got "
+            "new rows")
 
 
 def describe(plan: Plan) -> str:
     """One line for --check and the log."""
-    if plan.mode == INCREMENTAL:
+    if plan.incremental:
         return f"incremental: records changed since the last read, by {plan.change.name}"
     return f"full: {plan.reason}"
 
@@ -178,15 +209,15 @@ class Opener:
 
     def open(self, plans: list[Plan]) -> None:
         """Fill each plan's opening, or switch it to a full read with the reason."""
-        plans = [p for p in plans if p.mode == INCREMENTAL]
+        plans = [p for p in plans if p.incremental]
         if not plans:
             return
         site = any(p.change.site_format for p in plans)
         if not self._known(site):
             self._learn(site, plans)
         for _ in range(2):
-            zone = self._zone([p for p in plans if p.mode == INCREMENTAL])
-            usable = [p for p in plans if p.mode == INCREMENTAL]
+            zone = self._zone([p for p in plans if p.incremental])
+            usable = [p for p in plans if p.incremental]
             if zone is None or not usable:
                 return
             result, started, queries = self._run(usable, zone)
@@ -203,7 +234,7 @@ class Opener:
             self.facts.update(portal_offset=started.offset, user_offset=user_offset)
             self.learned = True
         for plan in plans:
-            if plan.mode == INCREMENTAL:
+            if plan.incremental:
                 plan.fall_back("the portal's or the webhook user's time zone kept changing")
 
     def _known(self, site: bool) -> bool:
@@ -217,7 +248,8 @@ class Opener:
         commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
         if site:
             list_type = next((self.read_params(p.name).get("IBLOCK_TYPE_ID") for p in plans
-                              if self.methods[p.name] == "lists.element.get"), None)
+                              if "IBLOCK_TYPE_ID" in
+                              method_profile(self.methods[p.name]).required_params), None)
             commands["lists"] = ("lists.get", {"IBLOCK_TYPE_ID": list_type or "lists"})
         result = self.client.batch(commands, halt=False)
         started = portal_time(result.time)
@@ -264,7 +296,7 @@ class Opener:
             change = query.with_filter({f">={field_name}": bound_text(plan.change, since, zone)})
             count = query.with_filter(plan.count_condition) if plan.count_condition \
                 else dict(query.params)
-            if method.strip().lower() in _ID_SELECT:
+            if method_profile(method).honours_select:
                 count = {k: v for k, v in count.items() if k.lower() != "select"}
                 count["select"] = [query.id_field]
             count_query = ListQuery(method, count)
@@ -283,14 +315,8 @@ class Opener:
         method = self.methods[plan.name]
         labels = {kind: f"{kind}{index}" for kind in "cnfa"}
         try:
-            for label in labels.values():
-                error = result.error_for(label, method)
-                if error is not None:
-                    raise error
-                if label not in result.results:
-                    raise PortalError(f"Bitrix24 returned nothing for {method} ({label})",
-                                      method=method)
-            pages = {kind: extract_rows(result.results[label]) for kind, label in labels.items()}
+            pages = {kind: result.rows(label, method, f"({label})", missing=PortalError)
+                     for kind, label in labels.items()}
             totals = {kind: page_total(result.totals.get(label), pages[kind], method)
                       for kind, label in labels.items()}
         except PortalFatalError:

@@ -192,5 +192,6 @@ def run_batch(
             "result_time": php_array(times),
         }
     }
-    timing = (latency + delay, running, reset_at)
-    return Reply(status=200, payload=payload, delay=delay, timing=timing), rows
+    busy = calls.options.busy_row_cost * rows
+    timing = (latency + delay + busy, running, reset_at)
+    return Reply(status=200, payload=payload, delay=delay, timing=timing, busy=busy), rows

@@ -98,6 +98,7 @@ class Reply:
     # (processing, operating, operating_reset_at) for the outer "time" object of a success.
     timing: tuple[float, float, int] | None = None
     clock_offset: float = 0.0  # the portal's clock minus ours (see clock.py)
+    busy: float = 0.0  # seconds the portal's clock counts beyond the real wait (busy_row_cost)
 
     def render(self) -> bytes:
         if self.raw is not None:
@@ -106,7 +107,8 @@ class Reply:
         if self.timing is not None:
             processing, operating, reset_at = self.timing
             payload["time"] = time_block(
-                self.arrival, time.time() + self.clock_offset, processing, operating, reset_at
+                self.arrival, time.time() + self.clock_offset + self.busy, processing,
+                operating, reset_at
             )
         return json.dumps(payload).encode("utf-8")
 

@@ -12,6 +12,7 @@ class PortalOptions(Protocol):
     crm_admin: bool
     latency: float
     row_cost: float
+    busy_row_cost: float
     rate_limit: float | None
     burst: float | None
     operating_limit: float | None

@@ -35,7 +35,7 @@ from app.testing.dispatch import Dispatcher, RequestRecord
 from app.testing.envelope import LEGACY_QUERY_ERROR, PORTAL_TZ, Reply, sql_error
 from app.testing.faults import Fault, Hold, Match
 from app.testing.lists import ListsApi
-from app.testing.methods import MethodTable, normalize_method
+from app.testing.methods import Handler, MethodTable, normalize_method
 from app.testing.php_query import parse_php_query
 from app.testing.server import PortalServer, self_signed_tls
 from app.testing.store import Collection
@@ -70,6 +70,7 @@ class FakePortal:
         port: int = 0,
         latency: float = 0.0,
         row_cost: float = 0.0,
+        busy_row_cost: float = 0.0,
         rate_limit: float | None = None,
         burst: float | None = None,
         operating_limit: float | None = None,
@@ -91,6 +92,10 @@ class FakePortal:
         self.port = port
         self.latency = latency
         self.row_cost = row_cost
+        # Seconds a row of a batch adds to the portal's own account of the answer (its `time`
+        # block: duration, processing) without the answer waiting for them: a busy portal as
+        # its clock tells it, so no test depends on how loaded this machine is.
+        self.busy_row_cost = busy_row_cost
         self.rate_limit = rate_limit
         self.burst = burst
         self.operating_limit = operating_limit
@@ -269,6 +274,20 @@ class FakePortal:
         raise KeyError(f"unknown collection {collection!r}")
 
     # --- faults -----------------------------------------------------------------------------
+
+    def hook(self, method: str, wrap: Callable[[Handler], Handler]) -> Callable[[], None]:
+        """Serve `method` (in a batch too) through `wrap(original handler)`; returns the undo.
+
+        How a test makes the portal answer in ways its data alone would not.
+        """
+        name = normalize_method(method)
+        scopes, original = self._methods[name]
+        self._methods[name] = (scopes, wrap(original))
+
+        def undo() -> None:
+            self._methods[name] = (scopes, original)
+
+        return undo
 
     def fail(
         self,

@@ -1,0 +1,337 @@
+"""Keyset paging: chains of `>id` pages inside batches, the id range split into counted spans.
+
+After a plain first page (which also gives `total`), the rest is read by chained commands
+inside `batch`: 50 pages (2,500 rows) per HTTP request, each command filtering on the
+previous one's last id through `$result[...]`; the chain ends at the first short page and
+later commands are ignored. With more than SPLIT_MIN_PAGES pages left, the id range,
+bounded by the first page and one reverse-ordered page, is split into spans (`>lo`, `<hi`)
+that one batch counts (`start=0`); each span is then read by its own chain, in parallel,
+and a span that turns out crowded (uneven ids) is split and counted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, BatchResult, extract_rows
+from app.bitrix.paging.query import Page
+from app.bitrix.paging.scheduler import Scheduler
+from app.bitrix.paging.steps import Command, Handover, Outcome, ReadContext, Step
+from app.errors import IncompleteReadError, PortalError, PortalRetriableError
+
+log = logging.getLogger(__name__)
+
+# One split range is sized for this many pages, so one batch of 50 chained
+# commands reads it with room to spare for uneven id density.
+RANGE_PAGES = 48
+# Split the id range only when more than this many pages remain after the
+# first one: below it, one or two chained batches are as fast and cheaper.
+SPLIT_MIN_PAGES = 2 * BATCH_SIZE
+# A counted span holding more pages than this is split and counted again rather
+# than read by one chain batch after batch.
+REPROBE_PAGES = 2 * RANGE_PAGES
+
+
+@dataclass
+class Span:
+    """One keyset chain: ids above `after` (and below `before`)."""
+
+    after: int
+    before: int | None
+    pages_left: float | None  # expected pages still to read; None: unknown
+    # The first command counts the span (`start=0` gives its total) so the span is
+    # sized by what it holds, not by how wide its ids are.
+    count: bool = False
+    take: int | None = None  # commands in the next batch; None: as many as it needs
+    # Rows without a usable id that ended the page before and were handed over already:
+    # read again from `after`, they come first and are dropped.
+    repeat: tuple[dict[str, Any], ...] = ()
+
+    def commands(self, most: int) -> int:
+        if self.pages_left is None:
+            return most
+        # +1: a chain only knows it is done when it sees a short (maybe empty) page.
+        return max(1, min(most, self.take or most, math.ceil(self.pages_left) + 1))
+
+
+@dataclass
+class ChainNews:
+    """What a chain batch tells the strategy besides its pages."""
+
+    # Chains that ended on a short page: (last id read, upper bound).
+    ended: list[tuple[int, int | None]] = field(default_factory=list)
+    spare: list[Span] = field(default_factory=list)  # short chains to pack with others
+
+
+def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
+    """Split each span into parts, each counted by its first command.
+
+    Splitting an id range evenly assumes evenly spread ids; a few far-off
+    ids (one item created with a huge id, an imported block) leave most
+    parts empty and one holding nearly every row. So each part's first
+    command counts it (`start=0`): an empty part costs one command, not a
+    request, the others are then sized by what they hold, and a crowded
+    one is split and counted again. The parts share batches and start
+    reading right away. The last part of an open-ended span stays open, so
+    rows added meanwhile are read too.
+    """
+    parts: list[Span] = []
+    for span in spans:
+        top = span.before - 1 if span.before is not None else highest
+        pages = span.pages_left or 0.0
+        count = max(1, min(most, math.ceil(pages / RANGE_PAGES), top - span.after))
+        if count == 1:  # nothing to split (ids added past the highest one seen)
+            parts.append(replace(span, count=True, take=None))
+            continue
+        bounds = [span.after + (top - span.after) * i // count for i in range(count)]
+        parts += [Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
+                       pages / count, count=True, repeat=span.repeat if i == 0 else ())
+                  for i, low in enumerate(bounds)]
+    steps: list[Step] = []
+    for i in range(0, len(parts), most):
+        group = parts[i:i + most]
+        take = max(1, most // len(group))
+        steps.append(ChainStep(spans=tuple(replace(p, take=take) for p in group),
+                               highest=highest))
+    return steps
+
+
+def pack(spans: list[Span], most: int, highest: int) -> list[Step]:
+    """Short chains packed into as few batches as fit them (first fit, longest first)."""
+    steps: list[Step] = []
+    bins: list[list[Span]] = []
+    sizes: list[int] = []
+    for span in sorted(spans, key=lambda s: -s.commands(most)):
+        size = span.commands(most)
+        if size >= most:
+            steps.append(ChainStep(spans=(span,), highest=highest))
+            continue
+        for i, used in enumerate(sizes):
+            if used + size <= most:
+                bins[i].append(span)
+                sizes[i] += size
+                break
+        else:
+            bins.append([span])
+            sizes.append(size)
+    return steps + [ChainStep(spans=tuple(b), highest=highest) for b in bins]
+
+
+@dataclass
+class ChainStep(Step):
+    """Chained keyset pages of one or more spans in one batch, each span its own chain."""
+
+    spans: tuple[Span, ...]
+    highest: int = 0  # the highest id when the read began (split reads)
+
+    def run(self, ctx: ReadContext) -> Outcome:
+        plan, commands = self._chain_commands(ctx)
+        result = self.send(ctx, commands, halt=True)
+        if isinstance(result, Outcome):
+            return result
+        ctx.size.took(result.seconds, len(commands))
+        outcome = Outcome(news=ChainNews())
+        going_on: list[Span] = []
+        crowded: list[Span] = []
+        for span, labels in plan:
+            try:
+                rest = self._take_chain(ctx, result, span, labels, outcome)
+            except IncompleteReadError as exc:  # the id filter was ignored: stop everything
+                outcome.failure = exc
+                return outcome
+            if rest is None:
+                continue
+            if span.count and rest.pages_left is not None and rest.pages_left > REPROBE_PAGES:
+                crowded.append(rest)
+            else:
+                going_on.append(rest)
+        self._queue_the_rest(ctx, going_on, crowded, outcome)
+        return outcome
+
+    def halves(self) -> list[Step]:
+        # One chain plans fewer commands by itself once the list's batch size is smaller.
+        if len(self.spans) == 1:
+            return [replace(self, delay=0.0)]
+        middle = len(self.spans) // 2
+        return [replace(self, spans=part, delay=0.0)
+                for part in (self.spans[:middle], self.spans[middle:])]
+
+    def _chain_commands(self, ctx: ReadContext
+                        ) -> tuple[list[tuple[Span, list[str]]], dict[str, Command]]:
+        """The batch: each span's chain of labels, each command reading past the one before."""
+        query, method = ctx.query, ctx.method
+        plan: list[tuple[Span, list[str]]] = []
+        commands: dict[str, Command] = {}
+        for span in self.spans:
+            labels = [f"p{len(commands) + i}" for i in range(span.commands(ctx.size.value))]
+            for i, label in enumerate(labels):
+                after = span.after if i == 0 else query.last_id_ref(labels[i - 1])
+                start = 0 if span.count and i == 0 else -1
+                commands[label] = (method, query.keyset_params(after=after, before=span.before,
+                                                               start=start))
+            plan.append((span, labels))
+        return plan, commands
+
+    def _take_chain(self, ctx: ReadContext, result: BatchResult, span: Span,
+                    labels: list[str], outcome: Outcome) -> Span | None:
+        """Put one chain's pages into `outcome`; return the span left to read, if any.
+
+        None when the chain reached its end (a short page) or stopped on an error
+        (its follow-up is queued). Raises IncompleteReadError when the portal
+        ignored the id filter.
+        """
+        query, method = ctx.query, ctx.method
+        after, pages_left, pages, repeat = span.after, span.pages_left, 0, span.repeat
+        for i, label in enumerate(labels):
+            error = result.problem(label, method, f"(command {label}; the batch stopped "
+                                   "before it)", missing=PortalRetriableError)
+            if error is not None:
+                rest = replace(span, after=after, pages_left=pages_left,
+                               count=span.count and i == 0, take=None, repeat=repeat)
+                self._resume(ctx, rest, error, outcome, halted_by_another=(
+                    label not in result.errors and bool(result.errors)), read_some=pages > 0)
+                return None
+            rows = extract_rows(result.results[label])
+            full = len(rows) == PAGE_SIZE
+            if rows:
+                first, last, unusable = query.ends(rows)
+                if first <= after:
+                    # The filter was not applied: going on would loop over the same rows.
+                    raise IncompleteReadError(
+                        f"{method} ignored the id filter (got id {first} after {after}); "
+                        "the read cannot go on", method=method)
+                outcome.pages.append(_without_repeats(rows, repeat))
+                after, repeat = last, unusable
+                pages += 1
+            if i == 0 and span.count and isinstance(result.totals.get(label), int):
+                pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
+            elif pages_left is not None:
+                pages_left -= 1
+            if not full:
+                # The chain is complete; its later commands are ignored.
+                outcome.news.ended.append((after, span.before))
+                return None
+            if repeat:
+                # The next command read past this page's last row, which has no usable id:
+                # its later commands are ignored and the chain goes on from the last id.
+                break
+        # A chain that outlives its estimate (rows added, or a wrong count) goes on in
+        # full batches: a page or two per batch would cost a request for every 100 rows.
+        # At exactly 0 it only has to see its empty last page.
+        return Span(after, span.before,
+                    pages_left if pages_left is not None and pages_left >= 0 else None,
+                    repeat=repeat)
+
+    def _resume(self, ctx: ReadContext, rest: Span, error: PortalError, outcome: Outcome,
+                *, halted_by_another: bool, read_some: bool) -> None:
+        """Queue the rest of a chain that stopped on `error` (or record the failure)."""
+        if halted_by_another:
+            # halt=True: another command stopped the batch (another chain's failure, or
+            # the ignored commands after another chain's end, whose references point at
+            # nothing). Not this chain's fault: it goes on alone, where nothing else can
+            # stop it.
+            outcome.follow_ups.append(ChainStep(spans=(rest,), highest=self.highest))
+            return
+        step = replace(self, spans=(rest,), attempt=0 if read_some else self.attempt)
+        retried = step.retry(ctx, error)
+        outcome.follow_ups.extend(retried.follow_ups)
+        outcome.failure = outcome.failure or retried.failure
+
+    def _queue_the_rest(self, ctx: ReadContext, going_on: list[Span], crowded: list[Span],
+                        outcome: Outcome) -> None:
+        """Chains this batch did not finish: long ones alone, short ones shared, crowded split."""
+        most = ctx.size.value
+        for span in going_on:
+            if span.commands(most) > most // 2:
+                outcome.follow_ups.append(ChainStep(spans=(span,), highest=self.highest))
+            else:
+                outcome.news.spare.append(span)
+        outcome.follow_ups.extend(probes(crowded, most, self.highest))
+
+
+def _without_repeats(rows: Page, repeat: tuple[dict[str, Any], ...]) -> Page:
+    """The page without the leading rows it repeats from the page before (no usable id)."""
+    skip = 0
+    while skip < min(len(repeat), len(rows)) and rows[skip] == repeat[skip]:
+        skip += 1
+    return rows[skip:]
+
+
+class KeysetRead:
+    """The keyset strategy for one list: plans the chains and takes what they bring."""
+
+    def __init__(self, ctx: ReadContext, scheduler: Scheduler, handover: Handover) -> None:
+        self.ctx = ctx
+        self.scheduler = scheduler
+        self.handover = handover
+        self._highest = 0
+        self._ended: list[tuple[int, int | None]] = []
+        self._spare: list[Span] = []  # short chains waiting to share a batch
+
+    def first_params(self) -> dict[str, Any]:
+        return self.ctx.query.keyset_params(start=0)
+
+    def read_rest(self, first: Page, total: int | None, more: bool) -> None:
+        if not more:
+            return
+        self.scheduler.run(self._chains(first, total), self._take, self._release)
+        self._confirm_chain_ends(total)
+
+    def _chains(self, first_page: Page, total: int | None) -> list[Step]:
+        ctx, query = self.ctx, self.ctx.query
+        _, after, repeat = query.ends(first_page)
+        pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
+        if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
+            return [ChainStep(spans=(Span(after, None, pages_left, repeat=repeat),))]
+        tail = ctx.client.call(query.method, query.keyset_params(descending=True))
+        tail_rows = extract_rows(tail.get("result"))
+        self._highest = query.ends(tail_rows)[0] if tail_rows else after
+        log.debug("%s: %d rows; counting id spans to read them as parallel chains",
+                  query.method, total)
+        return probes([Span(after, None, pages_left, repeat=repeat)], ctx.size.value,
+                      self._highest)
+
+    def _take(self, outcome: Outcome) -> None:
+        for page in outcome.pages:
+            self.handover(page)
+        if outcome.news is not None:
+            self._ended.extend(outcome.news.ended)
+            self._spare.extend(outcome.news.spare)
+
+    def _release(self, idle: bool) -> list[Step]:
+        """Short chains are held back until they fill a batch together or nothing else is
+        left to run: each alone would cost a request."""
+        most = self.ctx.size.value
+        if not self._spare or not (idle or sum(s.commands(most) for s in self._spare) >= most):
+            return []
+        spare, self._spare = self._spare, []
+        return pack(spare, most, self._highest)
+
+    def _confirm_chain_ends(self, total: int | None) -> None:
+        """Fewer rows than `total`: make sure every chain really reached its end.
+
+        A keyset chain stops at its first short page, so a page the portal cut
+        short in the middle looks just like the end of the list. Rows deleted
+        during the read also make fewer than `total`, so the shortfall alone
+        proves nothing: ask once more above each chain's last id (one command
+        per chain). Any row there means a page came back short and rows after
+        it were never read.
+        """
+        ctx, read = self.ctx, self.handover.rows
+        if total is None or read >= total or ctx.cancel.is_set() or not self._ended:
+            return
+        query, method = ctx.query, ctx.method
+        commands = {f"e{i}": (method, query.keyset_params(after=after, before=before))
+                    for i, (after, before) in enumerate(self._ended)}
+        result = ctx.client.batch_all(commands)
+        for label in commands:
+            if result.rows(label, method, "while confirming the end of the list"):
+                raise IncompleteReadError(
+                    f"{method} returned {read} rows but reported {total}, and "
+                    "rows remain after a page that came back short; the read is incomplete",
+                    method=method)
+        log.debug("%s: %d rows of %d; the rest was deleted during the read",
+                  method, read, total)

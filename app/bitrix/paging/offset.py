@@ -1,0 +1,205 @@
+"""Offset paging: pages by `start` in batches of independent commands, checked for a shift.
+
+The first page gives `total`; the other pages, `start` = 50, 100, ... (the server reads
+`start` as the page `intval(start / 50) + 1`), are packed into batches, each command
+independent, so a failed one is retried alone. The pages are asked in descending id order
+where the method takes an order, and the read is checked for a list that shifted under it
+(see `OffsetRead._problem`); a shifted list is read once more before the read counts as
+incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.bitrix.client import PAGE_SIZE, extract_rows
+from app.bitrix.paging.query import Page
+from app.bitrix.paging.scheduler import Scheduler
+from app.bitrix.paging.steps import Handover, Outcome, ReadContext, Step
+from app.errors import IncompleteReadError, PortalError, PortalRetriableError
+
+log = logging.getLogger(__name__)
+
+# A list read by offset that shifted while it was read is read once more before the read
+# counts as incomplete.
+OFFSET_PASSES = 2
+Pages = dict[int, tuple[Page, int | None]]  # start -> (rows, total)
+
+
+@dataclass
+class OffsetStep(Step):
+    """Independent offset pages in one batch; failed ones are retried alone."""
+
+    starts: tuple[int, ...]
+
+    def halves(self) -> list[Step]:
+        middle = len(self.starts) // 2
+        return [replace(self, starts=part, delay=0.0)
+                for part in (self.starts[:middle], self.starts[middle:]) if part]
+
+    def run(self, ctx: ReadContext) -> Outcome:
+        query, method = ctx.query, ctx.method
+        labels = {f"o{start}": start for start in self.starts}
+        commands = {label: (method, query.offset_params(start)) for label, start in labels.items()}
+        result = self.send(ctx, commands, halt=False)
+        if isinstance(result, Outcome):
+            return result
+        outcome = Outcome(news=[])
+        failed: list[int] = []
+        first_error: PortalError | None = None
+        for label, start in labels.items():
+            error = result.problem(label, method, f"start={start} in a batch",
+                                   missing=PortalRetriableError)
+            if error is not None:
+                failed.append(start)
+                first_error = first_error or error
+                continue
+            total = result.totals.get(label)
+            outcome.news.append((start, extract_rows(result.results[label]),
+                                 total if isinstance(total, int) else None))
+        if first_error is not None:
+            retried = self.retry(ctx, first_error, starts=tuple(failed))
+            outcome.follow_ups, outcome.failure = retried.follow_ups, retried.failure
+        return outcome
+
+
+class OffsetRead:
+    """The offset strategy for one list: passes of offset pages, each checked for a shift."""
+
+    def __init__(self, ctx: ReadContext, scheduler: Scheduler, handover: Handover) -> None:
+        self.ctx = ctx
+        self.scheduler = scheduler
+        self.handover = handover
+        self._pages: Pages = {}
+        self._seen: set[Any] = set()  # rows already handed over (a second pass repeats rows)
+
+    def first_params(self) -> dict[str, Any]:
+        return self.ctx.query.offset_params(0)
+
+    def read_rest(self, first: Page, total: int | None, more: bool) -> None:
+        """Every offset page, checked; read once more when the list shifted meanwhile.
+
+        Rows emitted by a pass that turned out shifted stay emitted (they are real
+        rows); the second pass hands over only rows not seen yet.
+        """
+        if not more:
+            self._check_total(total)
+            return
+        ctx, query = self.ctx, self.ctx.query
+        self._seen = {self._row_key(row) for row in first}
+        problem = None
+        for attempt in range(OFFSET_PASSES):
+            if attempt:
+                log.warning("%s changed or came back short while it was read page by page "
+                            "(%s); reading it once more", query.method, problem)
+                envelope = ctx.client.call(query.method, query.offset_params(0))
+                first = extract_rows(envelope.get("result"))
+                total = envelope.get("total") if isinstance(envelope.get("total"), int) else None
+                self._hand_over_fresh(first)
+            self._pages = {0: (first, total)}
+            self._pass(total)
+            if ctx.cancel.is_set():
+                return
+            problem = self._problem()
+            if problem is None:
+                return
+        raise IncompleteReadError(
+            f"{query.method} changed or came back short while it was read page by page, twice "
+            f"({problem}); a row may have been skipped, so the read is incomplete",
+            method=query.method)
+
+    def _pass(self, total: int | None) -> None:
+        """Read the pages after the first: all at once when `total` is known, else batch by
+        batch until one comes back short."""
+        start = PAGE_SIZE
+        while not self.ctx.cancel.is_set():
+            most = self.ctx.size.value
+            if total is not None:
+                starts = list(range(start, total, PAGE_SIZE))
+            else:
+                starts = [start + PAGE_SIZE * i for i in range(most)]
+            if not starts:
+                return
+            self.scheduler.run([OffsetStep(starts=tuple(starts[i:i + most]))
+                                for i in range(0, len(starts), most)], self._take)
+            last_rows, _ = self._pages[max(self._pages)]
+            if total is not None or len(last_rows) < PAGE_SIZE:
+                return
+            start = max(self._pages) + PAGE_SIZE
+
+    def _take(self, outcome: Outcome) -> None:
+        for start, page, total in outcome.news or ():
+            self._pages[start] = (page, total)
+            self._hand_over_fresh(page)
+
+    def _problem(self) -> str | None:
+        """Why the pages read may have skipped a row, or None when they cannot have.
+
+        The server pages by position, so a row deleted before the cursor moves a row
+        across a page boundary unseen, and a row added there repeats one. Every
+        page must report the total of the first (an empty answer carries none: 0),
+        the pages must hold exactly that many rows, every page but the last full,
+        and the ids must run strictly in one direction across every boundary
+        (descending when we asked for it; otherwise the direction the first page
+        shows, if it shows one). Rows added meanwhile then show up as a repeat,
+        rows deleted as a different total, both together as a repeat.
+        """
+        pages = sorted(self._pages.items())
+        first_total = pages[0][1][1]
+        for start, (rows, total) in pages:
+            total = 0 if total is None and not rows else total
+            if first_total is not None and total is not None and total != first_total:
+                return f"the total went from {first_total} to {total} at start={start}"
+        for index, (start, (rows, _)) in enumerate(pages[:-1]):
+            if len(rows) != PAGE_SIZE:
+                later = sum(len(r) for _, (r, _t) in pages[index + 1:])
+                return f"the page at start={start} had {len(rows)} rows, and {later} followed"
+        count = sum(len(rows) for _, (rows, _) in pages)
+        if first_total is not None and count != first_total:
+            return f"{count} rows arrived but the portal counted {first_total}"
+        return self._ids_out_of_order(pages)
+
+    def _ids_out_of_order(self, pages: list[tuple[int, tuple[Page, int | None]]]) -> str | None:
+        id_field = self.ctx.query.id_field
+        keyed = [(start, _loose_int(row.get(id_field))) for start, (rows, _) in pages
+                 for row in rows]
+        if any(key is None for _, key in keyed):
+            return None  # rows without ids: the counts above are all there is to check
+        keys = [key for _, key in keyed]
+        if self.ctx.query.offset_ordered:
+            falling = True
+        else:  # the method's own order: use it when the first page is in id order
+            head = [_loose_int(row.get(id_field)) for row in pages[0][1][0]]
+            falling = head == sorted(head, reverse=True) and len(set(head)) == len(head)
+            if not falling and not (head == sorted(head) and len(set(head)) == len(head)):
+                return None
+        for (start, key), previous in zip(keyed[1:], keys, strict=False):
+            if (key >= previous) if falling else (key <= previous):
+                return f"id {key} after id {previous} on the page at start={start}"
+        return None
+
+    def _row_key(self, row: Mapping[str, Any]) -> Any:
+        value = row.get(self.ctx.query.id_field)
+        return str(value) if value is not None else repr(sorted(row.items(), key=str))
+
+    def _hand_over_fresh(self, rows: Page) -> None:
+        fresh = [row for row in rows if self._row_key(row) not in self._seen]
+        self._seen.update(self._row_key(row) for row in fresh)
+        self.handover(fresh)
+
+    def _check_total(self, total: int | None) -> None:
+        read = self.handover.rows
+        if total is not None and read < total and not self.ctx.cancel.is_set():
+            raise IncompleteReadError(
+                f"{self.ctx.method} returned {read} rows but reported {total}; "
+                "the read is incomplete", method=self.ctx.method)
+
+
+def _loose_int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

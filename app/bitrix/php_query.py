@@ -1,0 +1,43 @@
+"""Batch commands as PHP query strings (the portal parses each with parse_str)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+
+class BatchRef(str):
+    """A `$result[...]` reference inside a batch command; sent unencoded for the portal."""
+
+
+def php_query(params: Mapping[str, Any]) -> str:
+    """Encode params the way PHP reads a query string: filter[>ID]=5&select[0]=ID.
+
+    Booleans become 1/0 (never Python's True/False), None an empty value.
+    """
+    pairs: list[str] = []
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for sub, item in value.items():
+                walk(f"{key}[{sub}]", item)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(f"{key}[{index}]", item)
+        else:
+            pairs.append(quote(key, safe="[]") + "=" + _query_value(value))
+
+    for key, value in params.items():
+        walk(str(key), value)
+    return "&".join(pairs)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, BatchRef):
+        return quote(value, safe="$[]")
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return quote(str(value), safe="")

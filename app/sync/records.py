@@ -1,0 +1,132 @@
+"""Record conversion: one Bitrix24 record into its row's column values, references resolved.
+
+A `RecordConverter` is built once per directory read, when its table and the local ids of
+the directories it refers to are known; `prepare()` then runs once per record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Engine
+
+from app.bitrix.client import usable_id
+from app.errors import RecordError
+from app.logging_setup import IN_REPORT
+from app.report import DirectoryReport, SyncReport
+from app.sync.values import ValueProblem, convert
+from app.sync.writer import Prepared, TableWriter
+from app.syncers.base_syncer import BaseSyncer
+
+log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
+
+# Reference column -> {btxid: local primary key} of the directory it points at.
+References = dict[str, dict[int, Any]]
+
+
+class PendingRow:
+    """In a dry run, the local row a referenced record would have got had it been created."""
+
+    def __init__(self, directory: str, btxid: int) -> None:
+        self.directory, self.btxid = directory, btxid
+
+    def __repr__(self) -> str:
+        return f"(new {self.directory} {self.btxid})"
+
+    __str__ = __repr__
+
+
+def references(db: Engine, syncer: BaseSyncer, table_of: Callable[[str], Table],
+               report: SyncReport, *, dry_run: bool) -> References:
+    """Reference column -> {btxid: local id} of the directory it points at (`table_of`
+    gives a directory's table); a dry run also refers to rows it only pretended to create."""
+    refs = {column: local_ids(db, table_of(target))
+            for column, target in syncer.mapping.references.items()}
+    if dry_run:
+        for column, target in syncer.mapping.references.items():
+            refs[column].update({p.btxid: PendingRow(target, p.btxid)
+                                 for p in report.planned
+                                 if p.directory == target and p.action == "create"})
+    return refs
+
+
+def local_ids(db: Engine, table: Table) -> dict[int, Any]:
+    """{btxid: primary key} of the table's synced rows."""
+    pk = list(table.primary_key.columns)[0]
+    with db.connect() as conn:
+        rows = conn.execute(select(table.c.btxid, pk).where(table.c.btxid.is_not(None)))
+        return {int(b): i for b, i in rows}
+
+
+class RecordConverter:
+    """Converts the records of one directory read; RecordError names a record that cannot be."""
+
+    def __init__(self, syncer: BaseSyncer, table: Table, refs: References,
+                 report: SyncReport) -> None:
+        self.syncer, self.refs, self.report = syncer, refs, report
+        self.name = syncer.name
+        self.stats: DirectoryReport = report.directory(syncer.name)
+        self.unmatched = False  # a record without a usable id came: no row may be deactivated
+        # (Bitrix24 field, column, its Column, whether it refers to another directory)
+        self.fields = [(field_name, column, table.c[column], column in refs)
+                       for field_name, column in syncer.mapping.fields.items()]
+
+    def page(self, page: list[dict[str, Any]], writer: TableWriter) -> list[Prepared]:
+        """A page's records as column values (each counted as fetched); a record that cannot
+        be converted fails alone, reported, and its row is never deactivated."""
+        prepared: list[Prepared] = []
+        for raw in page:
+            self.stats.fetched += 1
+            try:
+                prepared.append(self.prepare(raw))
+            except RecordError as exc:
+                self.report.add_issue(exc.directory, exc.btxid, exc.field, str(exc), record=True)
+                log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc, extra=IN_REPORT)
+                if exc.btxid is not None:
+                    writer.keep(exc.btxid)
+                else:  # its row cannot be told from a removed one: keep them all
+                    self.unmatched = True
+        return prepared
+
+    def prepare(self, raw: dict[str, Any]) -> Prepared:
+        """Convert one Bitrix24 record into column values; RecordError if it cannot be."""
+        record = self.syncer.transform(raw)
+        id_field = self.syncer.mapping.id_field or ("id" if "id" in record else "ID")
+        raw_id = record.get(id_field)
+        btxid = usable_id(raw_id)
+        if btxid is None:
+            raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r}); the record "
+                              "was not stored", directory=self.name, field=id_field)
+        values: dict[str, Any] = {}
+        for field_name, column, target, is_ref in self.fields:
+            try:
+                value = convert(record.get(field_name), target, is_reference=is_ref)
+            except ValueProblem as problem:
+                raise RecordError(f"{column} (from {field_name}) {problem}",
+                                  directory=self.name, btxid=btxid, field=column) from None
+            if is_ref and value is not None:
+                value = self._local(btxid, column, value)
+            values[column] = value
+        return Prepared(btxid, values)
+
+    def _local(self, btxid: int, column: str, value: Any) -> Any:
+        """The local id a reference points at; NULL (and a warning) when it is not there."""
+        local = self.refs[column].get(int(value))
+        if local is None:
+            self.stats.warnings += 1
+            log.warning("%s btxid %s: %s refers to %s %s, which is not in the local table; "
+                        "stored NULL", self.name, btxid, column,
+                        self.syncer.mapping.references[column], value)
+        return local
+
+    def warn_absent_fields(self, page: list[dict[str, Any]]) -> None:
+        """Say which mapped fields the first page lacks (a misspelt field name, most often)."""
+        present = set().union(*(self.syncer.transform(dict(r)).keys() for r in page))
+        for field_name, column, _, _ in self.fields:
+            if field_name not in present:
+                log.warning("%s: field %r (mapped to %s) is not in the rows Bitrix24 returned; "
+                            "check its name in the mapping (`python cli.py --check`)",
+                            self.name, field_name, column)
