@@ -16,6 +16,10 @@ from app.errors import ConfigError
 from app.masking import mask, register_secret
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Names another folder to use in PROJECT_DIR's place for .env, mapping.toml, the log file
+# and the parent's .env and models.py. The test suite sets it, so that no test ever reads
+# or writes the files of the project it runs in (tests/conftest.py).
+PROJECT_DIR_VARIABLE = "BITRIX_SYNC_PROJECT_DIR"
 
 # Every variable the tool reads; an autouse test fixture clears exactly these.
 VARIABLES = (
@@ -140,11 +144,19 @@ class Environment:
     warnings: tuple[str, ...] = ()
 
 
+def project_home() -> Path:
+    """The folder settings are looked for in: the one holding cli.py, unless
+    BITRIX_SYNC_PROJECT_DIR (read from the process environment only) names another."""
+    other = os.environ.get(PROJECT_DIR_VARIABLE, "").strip()
+    return Path(other).expanduser().resolve() if other else PROJECT_DIR
+
+
 def read_environment(
     *, env_file: Path | str | None = None, environ: Mapping[str, str] | None = None,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path | None = None,
 ) -> Environment:
     """Merge the process environment and .env files; earlier sources win."""
+    project_dir = project_dir or project_home()
     if env_file is not None and not Path(env_file).is_file():
         raise ConfigError(
             f"The settings file given with --env-file does not exist: {env_file}",
@@ -182,10 +194,11 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
     require_webhook: bool = True,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path | None = None,
     require_database: bool = True,
 ) -> Settings:
     """Build Settings, reporting every problem at once in one ConfigError."""
+    project_dir = project_dir or project_home()
     found = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
     env, origins = dict(found.values), dict(found.origins)
     for name, value in (overrides or {}).items():
@@ -199,8 +212,8 @@ def load_settings(
     database_url = _database_url(read, required=require_database)
     timeout = read.number("BITRIX_TIMEOUT", "60", minimum=1)
     rate = read.number("BITRIX_RATE_LIMIT", "2", minimum=0.1)
-    burst = read.number("BITRIX_RATE_BURST", "50", minimum=1)
-    retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0)
+    burst = read.number("BITRIX_RATE_BURST", "50", minimum=1, whole=True)
+    retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0, whole=True)
     max_mb = read.number("BITRIX_MAX_RESPONSE_MB", str(MAX_RESPONSE_MB), minimum=1)
     verify = read.flag("BITRIX_VERIFY_SSL", "true")
     on_start = read.flag("SYNC_ON_START", "false")
@@ -255,12 +268,15 @@ class _Variables:
     def problem(self, name: str, text: str) -> None:
         self.problems.append((name, text))
 
-    def number(self, name: str, default: str, *, minimum: float) -> float:
+    def number(self, name: str, default: str, *, minimum: float, whole: bool = False) -> float:
         raw = self.get(name, default)
         try:
             value = float(raw)
         except ValueError:
-            self.problem(name, f"must be a number, got {raw!r}")
+            self.problem(name, f"must be a {'whole ' if whole else ''}number, got {raw!r}")
+            return minimum
+        if whole and not value.is_integer():  # int() would silently cut 2.5 to 2
+            self.problem(name, f"must be a whole number, got {raw!r}")
             return minimum
         if value < minimum:
             self.problem(name, f"must be at least {minimum:g}, got {raw!r}")

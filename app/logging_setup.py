@@ -24,6 +24,29 @@ class _NotInReport(logging.Filter):
         return not getattr(record, "in_report", False)
 
 
+class _PoolResetFailure(logging.Filter):
+    """SQLAlchemy's pool logs "Exception during reset or similar" at ERROR with a traceback
+    when it cannot roll back a connection the server already closed (a KILL, a restart).
+    The statement that met the closed connection has already failed and the run reports
+    that one database error; this is its echo: one line, shown only with --verbose."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.name.startswith("sqlalchemy.pool")
+                and str(record.msg).startswith("Exception during reset")):
+            return True
+        if record.exc_info:
+            error = record.exc_info[1]
+            record.msg = ("a pooled database connection could not be reset and was dropped: "
+                          f"{type(error).__name__}: {error}")
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return self.verbose
+
+
 def force_utf8_console() -> None:
     """Make Cyrillic survive a Windows console or a redirected stream."""
     for stream in (sys.stdout, sys.stderr):
@@ -63,6 +86,7 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
     root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
     # urllib3 logs full request paths (with the webhook code) at DEBUG.

@@ -270,3 +270,20 @@ def test_a_bad_webhook_does_not_stop_commands_that_never_call_the_portal(tmp_pat
                                       "DATABASE_URL": "sqlite://"},
                              project_dir=tmp_path, require_webhook=False)
     assert settings.webhook_url == ""
+
+
+@pytest.mark.parametrize("name", ["BITRIX_RATE_BURST", "BITRIX_MAX_RETRIES"])
+def test_a_fraction_for_a_whole_number_setting_is_refused_naming_variable_and_file(tmp_path,
+                                                                                   name):
+    env = write(tmp_path / "project" / ".env",
+                f"BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n{name}=2.5\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, project_dir=tmp_path / "project")
+
+    assert caught.value.variables == (name,)
+    assert f"- {name}: must be a whole number, got '2.5'" in str(caught.value)
+    assert f"{name} ({env})" in str(caught.value)
+    settings = load_settings(environ={name: "3"}, project_dir=tmp_path / "project")
+    assert (settings.bitrix_rate_burst, settings.bitrix_max_retries)[
+        name == "BITRIX_MAX_RETRIES"] == 3

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import write_mapping_toml
+from tests.conftest import child_environ, copy_project, write_mapping_toml
 from tests.ops_helpers import held_lock, history, scalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def fake_python(path: Path, marker: str) -> Path:
 
 
 def script_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SYNC_CRON_LOG", "FAKE_PYTHON")}
+    env = {k: v for k, v in child_environ().items() if k not in ("SYNC_CRON_LOG", "FAKE_PYTHON")}
     env.update(extra)
     return env
 
@@ -197,11 +197,7 @@ def test_sh_without_python_exits_127(tmp_path):
 
 def copy_real_project(tmp_path: Path) -> Path:
     """A copy of the real project (cli.py, app/, sync-cron.sh) in a folder of its own."""
-    project = tmp_path / "project"
-    shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("cli.py", "sync-cron.sh"):
-        shutil.copy2(ROOT / name, project / name)
-    return project
+    return copy_project(tmp_path / "project", "cli.py", "sync-cron.sh")
 
 
 @pytest.mark.slow

@@ -8,9 +8,7 @@ design's (MiniApps/bitrix-sync inside a parent project with its root .env), so t
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import write_mapping_toml
+from tests.conftest import child_environ, copy_project, write_mapping_toml
 from tests.ops_helpers import scalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +26,8 @@ pytestmark = pytest.mark.slow
 
 def make_project(tmp_path: Path) -> Path:
     """tmp/MiniApps/bitrix-sync: cli.py, service.py, app/ and .env.example, nothing else."""
-    project = tmp_path / "MiniApps" / "bitrix-sync"
-    shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("cli.py", "service.py", ".env.example"):
-        shutil.copy2(ROOT / name, project / name)
-    return project
+    return copy_project(tmp_path / "MiniApps" / "bitrix-sync", "cli.py", "service.py",
+                        ".env.example")
 
 
 def run(project: Path, *args: str, env: dict[str, str] | None = None,
@@ -41,7 +36,7 @@ def run(project: Path, *args: str, env: dict[str, str] | None = None,
     elsewhere = project.parent.parent / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
     return subprocess.run([sys.executable, str(project / "cli.py"), *args], cwd=elsewhere,
-                          env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
+                          env=child_environ(PYTHONIOENCODING="utf-8", **(env or {})),
                           capture_output=True, encoding="utf-8", timeout=timeout,
                           stdin=subprocess.DEVNULL)
 

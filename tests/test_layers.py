@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,9 +36,7 @@ def test_the_code_keeps_the_layer_contracts() -> None:
 ])
 def test_a_lower_layer_importing_a_higher_one_breaks_a_contract(
         tmp_path: Path, module: str, imports: str) -> None:
-    shutil.copytree(ROOT / "app", tmp_path / "app",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    copy_project(tmp_path, "pyproject.toml")
     target = tmp_path / module
     target.write_text(target.read_text(encoding="utf-8") + f"\n{imports}  # noqa\n",
                       encoding="utf-8")
@@ -48,9 +47,7 @@ def test_a_lower_layer_importing_a_higher_one_breaks_a_contract(
 
 def test_a_module_in_no_layer_breaks_the_contract(tmp_path: Path) -> None:
     """A new module must be given a layer, or nothing would check what it imports."""
-    shutil.copytree(ROOT / "app", tmp_path / "app",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    copy_project(tmp_path, "pyproject.toml")
     (tmp_path / "app" / "helpers.py").write_text("import app.commands.check  # noqa\n",
                                                 encoding="utf-8")
     result = lint_imports(tmp_path)

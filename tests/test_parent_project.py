@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from app.db.connect import make_engine
 from app.syncers import SYNCERS
 from app.syncers.city_syncer import CitySyncer
 from app.syncers.user_syncer import UserSyncer
-from tests.conftest import run_cli, sync, write_mapping_toml
+from tests.conftest import copy_project, run_cli, sync, write_mapping_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,13 +85,6 @@ CITY_SYNCER_OVERRIDES = '''
 '''
 
 
-def copy_project(project: Path) -> Path:
-    """bitrix-sync's code copied to `project`, as a user unpacks it."""
-    shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "cli.py", project / "cli.py")
-    return project
-
-
 def run(project: Path, *argv: str, cwd: Path) -> tuple[int, dict, str]:
     """`python <project>/cli.py ARGV --json` in a fresh process: exit code, JSON, stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITRIX", "MYSQL"))}
@@ -136,7 +128,7 @@ def test_parent_models_without_is_active_and_other_class_names(seeded, parent_db
                                                                tmp_path):
     """MiniApps/.env + MiniApps/models.py + MiniApps/bitrix-sync/, run from elsewhere."""
     parent = tmp_path / "MiniApps"
-    project = copy_project(parent / "bitrix-sync")
+    project = copy_project(parent / "bitrix-sync", "cli.py")
     (parent / "database.py").write_text(PARENT_DATABASE, encoding="utf-8")
     (parent / "models.py").write_text(PARENT_MODELS, encoding="utf-8")
     (parent / ".env").write_text(f"BITRIX_WEBHOOK_URL={seeded.webhook_url}\n"
@@ -247,7 +239,7 @@ def test_a_model_class_the_models_lack_is_named(seeded, db, db_url, tmp_path, ma
 
 @pytest.mark.slow
 def test_city_syncer_configured_in_code_drives_the_sync(seeded, mysql_url, tmp_path):
-    project = copy_project(tmp_path / "bitrix-sync")
+    project = copy_project(tmp_path / "bitrix-sync", "cli.py")
     city_syncer = project / "app" / "syncers" / "city_syncer.py"
     city_syncer.write_text(city_syncer.read_text(encoding="utf-8") + CITY_SYNCER_OVERRIDES,
                            encoding="utf-8")
@@ -467,7 +459,7 @@ def test_the_parent_folder_shadows_none_of_our_modules(seeded, parent_db, mysql_
     """The parent's own `app` package and a module named like the MySQL driver (imported only
     when the engine is made, after the parent's models) stay behind ours."""
     parent = tmp_path / "MiniApps"
-    project = copy_project(parent / "bitrix-sync")
+    project = copy_project(parent / "bitrix-sync", "cli.py")
     (parent / "database.py").write_text(PARENT_DATABASE, encoding="utf-8")
     (parent / "models.py").write_text(PARENT_MODELS, encoding="utf-8")
     for module in (parent / "app" / "__init__.py", parent / "app" / "report.py",

@@ -161,7 +161,7 @@ def test_uneven_ids_stay_within_the_request_budget(portal, layout):
     rows = read_all(portal, "crm.item.list", {"entityTypeId": 1040})
 
     assert ids(rows) == layout
-    # Issue 3: a full read takes at most ceil(N / 2,500) + 10 requests.
+    # The request budget of a full read: at most ceil(N / 2,500) + 10 requests.
     assert portal.request_count <= math.ceil(len(layout) / 2500) + 10
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,8 @@ from sqlalchemy.engine import Engine
 
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.read_ahead import ReadPipeline
+from app.db.connect import make_engine
+from app.logging_setup import CLI_CONSOLE, setup_logging
 from app.syncers.object_syncer import ObjectSyncer
 from app.testing.seed import seed_portal
 from tests.conftest import MYSQL_ADMIN_URL, sync
@@ -145,3 +148,51 @@ def test_the_printed_report_tells_each_problem_once(portal, mysql_url, tmp_path,
     assert problem in failed[0].message
     printed = report.render_table()
     assert printed.count(problem) == 1, printed
+
+
+class _Seen(logging.Handler):
+    """What SQLAlchemy's pool logged, as it logged it (before our handlers shape it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.msg} {bool(record.exc_info)}")
+
+
+def test_a_killed_connection_is_our_one_database_error_without_the_pools_traceback(
+        portal, mysql_url, tmp_path, mapping, capsys):
+    seed_portal(portal, objects=1500)
+    log_file = tmp_path / "bitrix-sync.log"
+    setup_logging("INFO", log_file=log_file, console_level=CLI_CONSOLE)  # as cli.py does
+    seen = _Seen()
+    logging.getLogger("sqlalchemy.pool").addHandler(seen)
+    try:
+        with killed_at("INSERT INTO objects", occurrence=2):
+            report = sync(portal, mysql_url, tmp_path, mapping)
+        # A connection killed mid-write and returned to the pool before a statement met the
+        # closed socket: the pool's rollback-on-return fails, and SQLAlchemy logs that.
+        engine = make_engine(mysql_url)
+        raw = engine.raw_connection()
+        with raw.cursor() as cursor:
+            cursor.execute("INSERT INTO cities (btxid, name, is_active) VALUES (999999, 'x', 1)")
+            victim = raw.dbapi_connection.thread_id()
+        with make_engine(MYSQL_ADMIN_URL).connect() as admin:
+            admin.execute(text(f"KILL {int(victim)}"))
+        raw.close()
+        engine.dispose()
+    finally:
+        logging.getLogger("sqlalchemy.pool").removeHandler(seen)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+    assert report.exit_code == 3
+    assert "ERROR Exception during reset or similar True" in seen.lines  # it did happen
+    console, written = capsys.readouterr().err, log_file.read_text(encoding="utf-8")
+    for shown in (console, written):
+        assert "Traceback" not in shown and "Exception during reset" not in shown
+        assert "sqlalchemy" not in shown
+    assert written.count("the connection to the database was lost") == 1
+    assert scalar(mysql_url, "SELECT COUNT(*) FROM cities WHERE btxid = 999999") == 0
+

@@ -11,10 +11,34 @@ from app.sync.engine import run_order
 from app.sync.runner import RunOptions, build_syncers, run_sync
 from app.syncers import SYNCERS, BaseSyncer
 from app.syncers.mapping import load_mapping_file
+from app.testing.seed import DEMO_MAPPING
 from tests.conftest import settings_for
 
-COLLECTION = {"city": "crm:1036", "object": "crm:1040", "category": "list:48",
-              "violation": "list:52", "user": "user"}
+
+def collection(spec: dict) -> str:
+    """The fake portal's collection a directory's mapping reads (FakePortal.records)."""
+    if spec["method"] == "crm.item.list":
+        return f"crm:{spec['params']['entityTypeId']}"
+    if spec["method"] == "lists.element.get":
+        return f"list:{spec['params']['IBLOCK_ID']}"
+    return {"user.get": "user"}[spec["method"]]
+
+
+@pytest.mark.parametrize("name", list(SYNCERS))
+def test_the_demo_mapping_repeats_the_syncers_declarations(name):
+    # app.testing may not import the syncers (pyproject.toml contracts), so the demo mapping
+    # keeps its own copy: the same method, the declared fields and references, plus only
+    # the demo portal's own ids and fields.
+    declared, demo = SYNCERS[name], DEMO_MAPPING[name]
+    assert set(DEMO_MAPPING) == set(SYNCERS)
+    assert demo["method"] == declared.method
+    assert declared.field_map.items() <= demo["fields"].items()
+    assert demo.get("references", {}) == {
+        column: target for column, target in declared.references.items()
+        if column in demo["fields"].values()}
+    assert set(declared.depends_on) <= set(demo.get("references", {}).values())
+    assert declared.params.items() <= demo["params"].items()
+    assert declared.title_in("ru") and declared.title_in("en")
 
 
 @pytest.mark.parametrize("name", list(SYNCERS))
@@ -42,7 +66,7 @@ def test_each_syncer_loads_every_row_and_a_second_run_changes_nothing(
     first = run_sync(settings, RunOptions(names=(name,)), overrides=mapping)
     second = run_sync(settings, RunOptions(names=(name,), full=True), overrides=mapping)
 
-    expected = len(seeded.records(COLLECTION[name]))
+    expected = len(seeded.records(collection(mapping[name])))
     table = getattr(models, SYNCERS[name].model).__tablename__
     with db.connect() as conn:
         stored = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
@@ -69,7 +93,7 @@ def test_reference_added_in_mapping_becomes_a_dependency():
 
 
 def _declare(name, depends_on):
-    return type(f"X{name}", (BaseSyncer,), {"name": name, "title": name, "model": "City",
+    return type(f"X{name}", (BaseSyncer,), {"name": name, "title": {"en": name}, "model": "City",
                                             "method": "user.get", "field_map": {"NAME": "name"},
                                             "depends_on": depends_on})
 

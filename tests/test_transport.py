@@ -14,7 +14,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import requests
 from sqlalchemy import text
@@ -24,7 +26,7 @@ from app.bitrix.client import Bitrix24Client
 from app.db.connect import make_engine
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import DEMO_MAPPING
-from tests.conftest import write_mapping_toml
+from tests.conftest import sync, write_mapping_toml
 from tests.misbehaving import (
     BROKEN_JSON,
     CODE,
@@ -104,17 +106,18 @@ def test_a_slow_answer_that_completes_in_time_is_read():
 
 
 @pytest.mark.slow
-def test_a_trickling_portal_ends_the_run_within_the_issue_bound(tmp_path, sqlite_url):
-    # The issue's numbers: a byte every 2 s, BITRIX_TIMEOUT=5, BITRIX_MAX_RETRIES=1: the run
-    # ends by itself, exit 3, within 40 s (the child is killed past that: the test fails).
-    with MisbehavingPortal(trickle(2.0, most=1000)) as portal:
+def test_a_trickling_portal_ends_the_run_by_itself(tmp_path, sqlite_url):
+    # A byte every 0.4 s never trips a socket timeout; the whole-answer deadline
+    # (BITRIX_TIMEOUT=1) does, and BITRIX_MAX_RETRIES=1 retries once: the run ends by itself,
+    # exit 3 (the child is killed at 40 s: the test fails).
+    with MisbehavingPortal(trickle(0.4, most=1000)) as portal:
         env = cli_env(portal.webhook_url, sqlite_url, tmp_path,
-                      BITRIX_TIMEOUT="5", BITRIX_MAX_RETRIES="1")
+                      BITRIX_TIMEOUT="1", BITRIX_MAX_RETRIES="1")
         result = subprocess.run([sys.executable, str(ROOT / "cli.py")], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, encoding="utf-8", timeout=40)
         assert portal.wait_until_answers_end(), "no answer is still being read"
     assert result.returncode == 3, result.stderr
-    assert "within 5 s (BITRIX_TIMEOUT)" in result.stderr
+    assert "within 1 s (BITRIX_TIMEOUT)" in result.stderr
     assert "gave up after 2 attempts" in result.stderr
     # One retry round for all five directories read at once: two requests each at most.
     assert result.stderr.count("; retry 1/1 in") == 1
@@ -239,17 +242,18 @@ def test_portal_down_is_one_line_per_retry_round_and_one_error(db_url, tmp_path,
 
 
 @pytest.mark.slow
-def test_portal_down_gives_up_within_the_budget_with_default_settings(tmp_path, sqlite_url):
-    # Real pauses: the rounds' waits (each logged) fit in the 15 s down budget, so the run
-    # gives up within about 20 s; the child is killed at 60 s only as a safety net.
+def test_portal_down_gives_up_after_the_set_retries_within_the_budget(tmp_path, sqlite_url):
+    # Real pauses, as few as BITRIX_MAX_RETRIES=2 allows (the default settings' 15 s down
+    # budget is test_outage.py's, on a fake clock); the child is killed at 60 s as a safety net.
     with refused_port() as port:
-        env = cli_env(f"http://127.0.0.1:{port}/rest/1/{CODE}/", sqlite_url, tmp_path)
+        env = cli_env(f"http://127.0.0.1:{port}/rest/1/{CODE}/", sqlite_url, tmp_path,
+                      BITRIX_MAX_RETRIES="2")
         result = subprocess.run([sys.executable, str(ROOT / "cli.py")], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert result.returncode == 3, result.stderr
     waits = [float(line.split(" in ")[-1].rstrip(" s")) for line in result.stderr.splitlines()
              if "; retry " in line]
-    assert waits and len(waits) <= 6
+    assert waits and len(waits) <= 2
     assert sum(waits) <= 15.0
     assert f"gave up after {len(waits) + 1} attempts" in result.stderr, result.stderr
     assert CODE not in result.stderr + result.stdout
@@ -346,3 +350,28 @@ def test_a_real_portal_keeps_the_configured_proxy(configured, monkeypatch):
         ["CONNECT portal.example.invalid:443"]
     assert "the proxy failed" in str(caught.value)
     assert CODE not in str(caught.value)
+
+
+def _open_to(port: int) -> list:
+    """This process's TCP connections to `port` that are still open (not yet closed)."""
+    return [c for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port and c.status != psutil.CONN_CLOSE]
+
+
+def test_no_connection_to_the_portal_stays_open_after_a_run_with_resets(
+        seeded, sqlite_url, tmp_path, mapping, caplog):
+    port = urlsplit(seeded.webhook_url).port
+    for method in ("crm.item.list", "lists.element.get", "user.get", "batch"):
+        seeded.drop_connection(method, times=2)  # each is retried on a fresh connection
+    client = Bitrix24Client(seeded.webhook_url, max_retries=3, sleep=lambda seconds: None)
+
+    with caplog.at_level(logging.WARNING, logger="app.bitrix"):
+        report = sync(seeded, sqlite_url, tmp_path, mapping)  # the run's own client
+        again = sync(seeded, sqlite_url, tmp_path, mapping, client=client, full=True)
+
+    assert (report.exit_code, again.exit_code) == (0, 0)
+    assert report.totals["created"] == again.totals["unchanged"] == row_count(sqlite_url) > 0
+    retried = [r for r in caplog.records if "closed the connection" in r.getMessage()]
+    assert len(retried) >= 2
+    # No garbage collection in between: each run let go of every socket it opened.
+    assert _open_to(port) == []

@@ -103,6 +103,7 @@ class Bitrix24Client:
         self.limiter = limiter or limiter_for(self.base_url)
         self.operating = operating or OperatingBudget()
         self._sessions: list[requests.Session] = []
+        self._generation = 0
         self._local = threading.local()
         self._lock = threading.Lock()
         self.sleep = sleep
@@ -114,10 +115,12 @@ class Bitrix24Client:
     def session(self) -> requests.Session:
         """This thread's HTTP session (requests sessions are not thread-safe)."""
         session = getattr(self._local, "session", None)
-        if session is None:
+        # A session closed by close() is not used again: its adapters would open new
+        # connections that no later close() knows of.
+        if session is None or getattr(self._local, "generation", None) != self._generation:
             session = requests.Session()
             session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-            self._local.session = session
+            self._local.session, self._local.generation = session, self._generation
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -126,6 +129,7 @@ class Bitrix24Client:
         """Close every connection; the client stays usable and opens new ones as needed."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            self._generation += 1
         for session in sessions:
             session.close()
 

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import models
 from app.errors import ConfigError, PortalMethodError
 from app.syncers import SYNCERS
+from app.syncers.base_syncer import any_language
 from app.text import one_line, render_table
 
 SMART_PROCESS, LIST, USERS = "smart_process", "list", "users"
@@ -279,14 +280,9 @@ def render_text(found: Discovery) -> str:
 
 # -- the mapping skeleton -------------------------------------------------------------------
 
-# Which smart process or list is which directory, guessed from its title.
-_TITLE_HINTS = {"city": r"город|city|cities", "object": r"объект|object",
-                "category": r"категор|categor", "violation": r"нарушен|violation"}
-# Which column a field fills, guessed from the field's title (built-in model columns).
-_COLUMN_HINTS = {"address": r"адрес|address", "fine": r"штраф|fine"}
+# Which smart process or list is which directory, and which field fills which column, is
+# guessed from titles with each syncer's title_words and column_words (app/syncers/).
 _KIND_OF_METHOD = {"crm.item.list": SMART_PROCESS, "lists.element.get": LIST, "user.get": USERS}
-_TITLES_RU = {"city": "Города", "object": "Объекты", "category": "Категории нарушений",
-              "violation": "Нарушения", "user": "Сотрудники"}
 _NOTES_RU = {"link to smart process": "ссылка на смарт-процесс", "link to list": "ссылка на список",
              "stages": "стадии", "choices:": "варианты:", "employee id": "ID сотрудника"}
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -312,7 +308,7 @@ def _guess_sources(found: Discovery) -> dict[str, Source | None]:
         kind = _KIND_OF_METHOD.get(syncer.method)
         taken = [s for s in chosen.values() if s is not None]
         candidates = [s for s in found.of_kind(kind) if s not in taken]
-        hint = _TITLE_HINTS.get(name)
+        hint = any_language(syncer.title_words)
         if kind == USERS:
             chosen[name] = candidates[0] if candidates else None
         else:
@@ -324,7 +320,7 @@ def _guess_sources(found: Discovery) -> dict[str, Source | None]:
 def _section(name: str, syncer, chosen: dict[str, Source | None], found: Discovery) -> list[str]:
     source = chosen[name]
     table = getattr(models, syncer.model).__table__
-    out = [f"# {_TITLES_RU.get(name, syncer.title)}: таблица {table.name} "
+    out = [f"# {syncer.title_in('ru')}: таблица {table.name} "
            f"(модель {syncer.model}).",
            f"[{name}]", f'method = "{syncer.method}"']
     kind = _KIND_OF_METHOD.get(syncer.method)
@@ -366,7 +362,8 @@ def _guess_fields(name: str, syncer, source: Source | None, chosen: dict[str, So
                      and f.links_to == target_source.key), None)
         if link is not None and column in table.c:
             fields[link.name] = column
-    for column, pattern in _COLUMN_HINTS.items():
+    for column, words in syncer.column_words.items():
+        pattern = any_language(words)
         hit = next((f for f in source.fields if f.name not in fields
                     and re.search(pattern, f.title, re.IGNORECASE)), None)
         if hit is not None and column in table.c:

@@ -185,6 +185,8 @@ def run_sync(
                                   freshness=freshness(settings, options))
                 sync.run(order, report)
     finally:
+        if client is not None:  # every pooled connection to the portal, retried ones too
+            client.close()
         if db is not None:
             db.dispose()
     if report.directories:  # a run that never started has nothing to sum up

@@ -24,6 +24,9 @@ REQUIRED_PARAMS: dict[str, dict[str, str]] = {
                           "IBLOCK_ID": "the universal list's id"},
 }
 
+# The language a text is shown in when no other is asked for (texts are dicts by language).
+DEFAULT_LANGUAGE = "ru"
+
 # The original design's methods for configuring a directory in code, by mapping key.
 CODE_HOOKS = {"method": "get_bitrix_method", "params": "get_bitrix_params",
               "fields": "get_field_map"}
@@ -40,10 +43,17 @@ class BaseSyncer:
     `new_row_defaults()` fills local-only NOT NULL columns of a row the sync
     creates. `protected_columns` are the local project's own: no mapping may
     write them.
+
+    What people read is declared by language: `title` ({"ru": ..., "en": ...}),
+    `title_words` (regular expressions by language that find the directory's smart
+    process or list by its title on a portal, for --discover) and `column_words`
+    (the same for a model column's Bitrix24 field, by column).
     """
 
     name: ClassVar[str]
-    title: ClassVar[str]
+    title: ClassVar[dict[str, str]]
+    title_words: ClassVar[dict[str, str]] = {}
+    column_words: ClassVar[dict[str, dict[str, str]]] = {}
     model: ClassVar[str]
     method: ClassVar[str]
     params: ClassVar[dict[str, Any]] = {}
@@ -56,6 +66,11 @@ class BaseSyncer:
                  source: str = "mapping.toml") -> None:
         code = apply_code(self.defaults(), self._code_mapping())
         self.mapping: DirectoryMapping = resolve(code, override, f"[{self.name}] in {source}")
+
+    @classmethod
+    def title_in(cls, language: str = DEFAULT_LANGUAGE) -> str:
+        """The directory's title in `language` (else English, else its name)."""
+        return in_language(cls.title, language) or cls.name
 
     @classmethod
     def source_file(cls) -> str:
@@ -172,3 +187,13 @@ class BaseSyncer:
         found = self.problems()
         if found:
             raise MappingError("; ".join(found))
+
+
+def in_language(texts: dict[str, str], language: str = DEFAULT_LANGUAGE) -> str:
+    """The text in `language`, else the English one, else empty."""
+    return texts.get(language) or texts.get("en") or ""
+
+
+def any_language(patterns: dict[str, str]) -> str:
+    """One regular expression matching what any language's pattern matches ("" for none)."""
+    return "|".join(f"(?:{p})" for p in patterns.values() if p)

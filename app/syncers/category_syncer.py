@@ -7,7 +7,8 @@ class CategorySyncer(BaseSyncer):
     """Violation categories → ViolationCategory."""
 
     name = "category"
-    title = "Violation categories"
+    title = {"ru": "Категории нарушений", "en": "Violation categories"}
+    title_words = {"ru": "категор", "en": "categor"}
     model = "ViolationCategory"
     method = "lists.element.get"
     params = {"IBLOCK_TYPE_ID": "lists"}

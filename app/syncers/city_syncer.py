@@ -7,7 +7,8 @@ class CitySyncer(BaseSyncer):
     """Cities → City."""
 
     name = "city"
-    title = "Cities"
+    title = {"ru": "Города", "en": "Cities"}
+    title_words = {"ru": "город", "en": "city|cities"}
     model = "City"
     method = "crm.item.list"
     field_map = {"title": "name"}

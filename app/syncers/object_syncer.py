@@ -7,7 +7,9 @@ class ObjectSyncer(BaseSyncer):
     """Objects → Object; city_id holds a city's Bitrix24 id, resolved to cities.id."""
 
     name = "object"
-    title = "Objects"
+    title = {"ru": "Объекты", "en": "Objects"}
+    title_words = {"ru": "объект", "en": "object"}
+    column_words = {"address": {"ru": "адрес", "en": "address"}}
     model = "Object"
     method = "crm.item.list"
     field_map = {"title": "name"}

@@ -10,7 +10,7 @@ class UserSyncer(BaseSyncer):
     """Employees → User; tg_id and secret_key stay the mini-app's own."""
 
     name = "user"
-    title = "Users"
+    title = {"ru": "Сотрудники", "en": "Users"}
     model = "User"
     method = "user.get"
     protected_columns = frozenset({"tg_id", "secret_key"})

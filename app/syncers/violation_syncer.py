@@ -7,7 +7,9 @@ class ViolationSyncer(BaseSyncer):
     """Violations → Violation; category_id holds a category's Bitrix24 id."""
 
     name = "violation"
-    title = "Violations"
+    title = {"ru": "Нарушения", "en": "Violations"}
+    title_words = {"ru": "нарушен", "en": "violation"}
+    column_words = {"fine": {"ru": "штраф", "en": "fine"}}
     model = "Violation"
     method = "lists.element.get"
     params = {"IBLOCK_TYPE_ID": "lists"}
