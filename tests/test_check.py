@@ -69,7 +69,7 @@ def test_every_item_passes_on_a_good_setup(world):
         assert item in names
     for table in ("cities", "objects", "violation_categories", "violations", "users"):
         assert f"table {table}" in names and f"{table}.btxid unique" in names
-    assert report.item("city: portal").detail == "crm.item.list answers: 8 records"
+    assert report.item("city: portal").detail == "crm.item.list отвечает: записей 8"
     assert report.render().endswith("next: `python cli.py --dry-run` покажет, что изменит "
                                     "синхронизация, ничего не записывая; затем `python cli.py`.")
 
@@ -154,7 +154,7 @@ FAILURES = [
     ("mapping-file", _bad_toml, "mapping", "unknown key 'colour'", 2),
     ("directory-mapping", _city_unconfigured, "city: mapping", "params.entityTypeId", 2),
     ("reference", _city_unconfigured, "object: reference city_id -> city",
-     "[city] is not configured", 2),
+     "[city] не настроен", 2),
     ("models", _bad_models, "models", "cannot be imported", 2),
     ("database", _db_down, "database", "Cannot connect to the database", 3),
     ("database-driver", _db_driver_missing, "database", "Can't load plugin", 2),
@@ -168,13 +168,13 @@ FAILURES = [
     ("probe-access", _access_denied, "city: portal", "право на чтение", 3),
     ("field-typo", _field_typo, "object: field ufCrm5_170912500",
      "может быть, ufCrm5_1709125001?", 2),
-    ("id-field-typo", _id_field_typo, "city: field ident", "btxid would stay empty", 2),
+    ("id-field-typo", _id_field_typo, "city: field ident", "btxid останется пустым", 2),
     ("user-brief", _user_brief, "user: field EMAIL", "отметьте право user_basic", 3),
 ]
 WARNINGS = [
     ("field-empty", _field_empty_everywhere, "violation: field PROPERTY_230",
-     "none of the 30 rows read carry it"),
-    ("no-rows", _empty_directory, "category: fields", "returned no rows"),
+     "ни в одной из 30 прочитанных строк"),
+    ("no-rows", _empty_directory, "category: fields", "не вернул ни одной строки"),
 ]
 
 
@@ -190,7 +190,7 @@ def test_each_failure_is_named_with_a_fix_and_its_exit_code(world, change, name,
     assert item.fix, "every failure says what to do"
     assert words in item.detail + " " + item.fix
     assert report.exit_code == code
-    assert f"[FAIL] {name}" in report.render() and f"fix: {item.fix}" in report.render()
+    assert f"[FAIL] {item.shown}" in report.render() and f"fix: {item.fix}" in report.render()
     assert world.portal.code not in json.dumps(report.to_dict(), ensure_ascii=False)
 
 
@@ -210,7 +210,7 @@ def test_a_dead_webhook_skips_the_probes(world):
     _bad_code(world)
     report = world.check()
     item = report.item("portal")  # one line for all five, not one each
-    assert item.status == SKIP and item.detail.startswith(", ".join(DIRECTORIES) + " not probed")
+    assert item.status == SKIP and item.detail.startswith(", ".join(DIRECTORIES) + " не проверены")
     assert not [i for i in report.items if i.name.endswith(": portal")]
 
 
@@ -266,7 +266,7 @@ def test_btxid_without_unique_index_is_a_warning_naming_duplicates(db_url, seede
     item = world.check().item("users.btxid unique")
 
     assert item.status == WARN
-    assert "1 btxid value(s) already appear more than once" in item.detail
+    assert "значений btxid, которые уже повторяются: 1" in item.detail
     assert item.fix == ("удалите повторяющиеся строки, затем выполните: CREATE UNIQUE INDEX "
                         "ux_users_btxid ON users (btxid);")
 
@@ -294,7 +294,7 @@ def test_cli_check_writes_nothing_and_prints_one_json_object(capsys, monkeypatch
     monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root:pw@127.0.0.1:9/none")
     assert cli.main(["--check"]) == 3
     out, _ = capsys.readouterr()
-    assert "[FAIL] database: Cannot connect" in out and ":pw@" not in out
+    assert "[FAIL] база данных: " in out and ":pw@" not in out
 
 
 def test_check_on_mariadb_passes(mysql_url, tmp_path):

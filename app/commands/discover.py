@@ -18,6 +18,7 @@ from typing import Any
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.bitrix.methods import USER_SCOPES
 from app.commands.console import is_empty, short
+from app.commands.id_match import likely_reference, row_ids
 from app.config import Settings
 from app.db import models
 from app.errors import ConfigError, PortalMethodError
@@ -67,6 +68,9 @@ class Source:
     params: dict[str, Any]
     fields: list[FieldInfo] = field(default_factory=list)
     extra: str = ""
+    # The first page of records, kept to match reference values (not part of --json).
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    complete: bool = True  # the first page held every record
 
     def field_named(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -84,8 +88,9 @@ class Discovery:
         return [s for s in self.sources if s.kind == kind]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scopes": self.scopes, "sources": [asdict(s) for s in self.sources],
-                "notes": self.notes}
+        sources = [{k: v for k, v in asdict(s).items() if k not in ("rows", "complete")}
+                   for s in self.sources]
+        return {"scopes": self.scopes, "sources": sources, "notes": self.notes}
 
 
 def make_client(settings: Settings, *, max_retries: int = 2) -> Bitrix24Client:
@@ -145,7 +150,8 @@ def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int
         params = {"entityTypeId": entity_type_id}
         try:
             described = client.call("crm.item.fields", params)["result"].get("fields") or {}
-            rows = extract_rows(client.call("crm.item.list", params)["result"])
+            page = client.call("crm.item.list", params)
+            rows = extract_rows(page["result"])
         except PortalMethodError as exc:
             found.notes.append(f"Smart process {entity_type_id}: {exc}")
             continue
@@ -153,7 +159,7 @@ def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int
             SMART_PROCESS, entity_type_id, str(row.get("title") or ""), "crm.item.list", params,
             [_crm_field(name, spec, rows) for name, spec in described.items()],
             extra=f"type id {row['id']}, custom fields ufCrm{row['id']}_..." if "id" in row
-            else ""))
+            else "", rows=rows, complete="next" not in page))
 
 
 def _crm_field(name: str, spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
@@ -188,7 +194,8 @@ def _lists(client: Bitrix24Client, found: Discovery) -> None:
             params = {"IBLOCK_TYPE_ID": type_id, "IBLOCK_ID": int(info["ID"])}
             try:
                 described = client.call("lists.field.get", params)["result"]
-                rows = extract_rows(client.call("lists.element.get", params)["result"])
+                page = client.call("lists.element.get", params)
+                rows = extract_rows(page["result"])
             except PortalMethodError as exc:
                 found.notes.append(f"List {info['ID']}: {exc}")
                 continue
@@ -201,7 +208,8 @@ def _lists(client: Bitrix24Client, found: Discovery) -> None:
             code = f", code {info['CODE']}" if info.get("CODE") else ""
             found.sources.append(Source(LIST, int(info["ID"]), str(info.get("NAME") or ""),
                                         "lists.element.get", params, fields,
-                                        extra=f"IBLOCK_TYPE_ID {type_id}{code}"))
+                                        extra=f"IBLOCK_TYPE_ID {type_id}{code}", rows=rows,
+                                        complete="next" not in page))
 
 
 def _list_field(spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
@@ -223,13 +231,15 @@ def _list_field(spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
 def _users(client: Bitrix24Client, found: Discovery) -> None:
     try:
         titles = client.call("user.fields")["result"]
-        rows = extract_rows(client.call("user.get", {})["result"])
+        page = client.call("user.get", {})
+        rows = extract_rows(page["result"])
     except PortalMethodError as exc:
         found.notes.append(f"Employees could not be read: {exc}")
         return
     fields = [FieldInfo(name, _kind_of(_first(rows, name)), str(title), _sample(rows, name))
               for name, title in titles.items()]
-    found.sources.append(Source(USERS, None, "Сотрудники", "user.get", {}, fields))
+    found.sources.append(Source(USERS, None, "Сотрудники", "user.get", {}, fields, rows=rows,
+                                complete="next" not in page))
 
 
 def _first(rows: list[dict], name: str) -> Any:
@@ -358,10 +368,15 @@ def _guess_fields(name: str, syncer, source: Source | None, chosen: dict[str, So
         fields[title_field] = "name"
     for column, target in syncer.references.items():
         target_source = chosen.get(target)
-        link = next((f for f in source.fields if target_source is not None
-                     and f.links_to == target_source.key), None)
-        if link is not None and column in table.c:
-            fields[link.name] = column
+        if target_source is None or column not in table.c:
+            continue
+        link = next((f.name for f in source.fields if f.links_to == target_source.key), None)
+        # A plain field (a string property holding "3301") says nothing of what it points
+        # at: its values do, when they are the other directory's ids.
+        link = link or likely_reference(source.rows, row_ids(target_source.rows),
+                                        skip=fields, complete=target_source.complete)
+        if link is not None:
+            fields[link] = column
     for column, words in syncer.column_words.items():
         pattern = any_language(words)
         hit = next((f for f in source.fields if f.name not in fields
