@@ -47,6 +47,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Interrupted.",
     },
 
+    # --- report warnings (a run's table; app/report.py, app/sync/records.py) ---------------
+    "table.status_ok_with_warnings": {"ru": "ок_с_предупреждениями", "en": "ok_with_warnings"},
+    "report.absent_field": {
+        "ru": "предупреждение: {directory}: поля {field} (-> {column}) не было ни в одной из "
+              "прочитанных записей ({fetched}), поэтому {column} получает пустое значение; "
+              "проверьте имя поля в сопоставлении: `python cli.py --check`",
+        "en": "warning: {directory}: the field {field} (-> {column}) was in none of the "
+              "{fetched} records read, so {column} gets an empty value; check the field's "
+              "name in the mapping: `python cli.py --check`",
+    },
     # --- check (--check; app/commands/check.py, check_portal.py, checklist.py) -------------
     "check.heading": {
         "ru": "Проверка настроек, сопоставления, базы данных и портала (ничего не записывается):",
@@ -147,6 +157,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "set model = \"ClassName\" (one of the classes above) in [{directory}] of "
               "mapping.toml, or define that class in the models",
     },
+    "check.models.module": {"ru": "из MODELS_MODULE={where}", "en": "from MODELS_MODULE={where}"},
+    "check.models.parent": {"ru": "models.py родительского проекта: {where}",
+                            "en": "the parent project's models.py: {where}"},
+    "check.models.built-in": {"ru": "встроенные: {where}", "en": "built-in: {where}"},
     "check.model.used": {
         "ru": "класс {model} из {file}, таблица {table} ({chosen})",
         "en": "class {model} from {file}, table {table} ({chosen})",
@@ -288,7 +302,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "if [{directory}] should have records, check its params (filters) and the "
               "webhook user's read access",
     },
-    "check.fields.all": {"ru": "все {count} сопоставленных полей есть в строках",
+    "check.fields.all": {"ru": "все сопоставленные поля ({count}) есть в строках",
                          "en": "all {count} mapped fields are in the rows"},
     "check.field.hidden": {
         "ru": "{field} (-> {column}) скрыто: у вебхука есть только право user_brief",

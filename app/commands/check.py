@@ -166,7 +166,9 @@ def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
         report.add(label("check.name.models"), FAIL, str(exc), say("check.models.fix"),
                    SETTING)
         return None
-    report.add(label("check.name.models"), OK, models.origin)
+    report.add(label("check.name.models"), OK,
+               say(f"check.models.{models.kind}", where=models.where) if models.kind
+               else models.origin)
     return models
 
 
