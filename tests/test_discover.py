@@ -10,13 +10,12 @@ import pytest
 import cli
 from app.bitrix.client import Bitrix24Client
 from app.commands.discover import (
-    CRM_ADMIN_NOTE,
-    USER_BRIEF_NOTE,
     discover,
     mapping_skeleton,
     render_text,
 )
 from app.errors import MappingError
+from app.messages import say
 from app.sync.runner import RunOptions, run_sync
 from app.syncers import SYNCERS
 from app.syncers.mapping import load_mapping_file
@@ -52,11 +51,11 @@ def test_lists_smart_processes_lists_and_user_fields_with_samples(seeded):
         "string", "Адрес объекта", first_object["ufCrm5_1709125001"][:37] + "...")
     parent = field_of(found, "smart_process", 1040, "parentId1036")
     assert (parent.type, parent.links_to, parent.note) == (
-        "crm_entity", 1036, "link to smart process 1036")
+        "crm_entity", 1036, "ссылка на смарт-процесс 1036")
     link = field_of(found, "list", 52, "PROPERTY_212")
     assert (link.type, link.title, link.links_to) == ("E", "Категория нарушения", 48)
     severity = field_of(found, "list", 52, "PROPERTY_216")
-    assert severity.note == "choices: Критическое, Значительное, Незначительное"
+    assert severity.note == "варианты: Критическое, Значительное, Незначительное"
     email = field_of(found, "users", None, "EMAIL")
     assert (email.title, email.sample) == ("E-Mail", seeded.records("user")[0]["EMAIL"])
     assert field_of(found, "users", None, "ACTIVE").type == "boolean"
@@ -70,11 +69,12 @@ def test_without_crm_admin_rights_says_what_to_do_and_takes_ids_by_hand():
         portal.fail("crm.type.getByEntityTypeId", status=400, error="ACCESS_DENIED")
         untitled = found_on(portal, entity_type_ids=(1036,))
 
-    assert CRM_ADMIN_NOTE in blind.notes
+    assert say("discover.note.crm_admin") in blind.notes
     assert [(s.key, s.title) for s in untitled.of_kind("smart_process")] == [(1036, "")]
     assert untitled.sources[0].field_named("ufCrm3_1709124411").title == "Регион"
-    assert any(n.startswith("Smart process 1036: no title: Access denied") for n in untitled.notes)
-    assert "--entity-type-id" in CRM_ADMIN_NOTE and "entityTypeId" in CRM_ADMIN_NOTE
+    assert any(n.startswith("Смарт-процесс 1036: без названия: Access denied")
+               for n in untitled.notes)
+    assert "--entity-type-id" in say("discover.note.crm_admin")
     assert [s.kind for s in blind.sources] == ["list", "list", "users"]
     assert [(s.key, s.title) for s in told.of_kind("smart_process")] == [(1040, "Объекты")]
     assert told.of_kind("smart_process")[0].field_named("parentId1036").links_to == 1036
@@ -86,8 +86,8 @@ def test_missing_scopes_are_noted_and_user_brief_hides_contacts():
         found = found_on(portal)
 
     assert [s.kind for s in found.of_kind("smart_process")] == []
-    assert any("no crm scope" in note for note in found.notes)
-    assert USER_BRIEF_NOTE in found.notes
+    assert any("нет права crm" in note for note in found.notes)
+    assert say("discover.note.user_brief") in found.notes
     assert field_of(found, "users", None, "EMAIL").sample == ""
 
 
@@ -104,13 +104,13 @@ def test_cli_json_is_one_object_and_text_is_aligned(capsys, monkeypatch, seeded)
     assert cli.main(["--discover"]) == 0
     out, _ = capsys.readouterr()
     lines = out.splitlines()
-    header = lines.index(next(line for line in lines if line.strip().startswith("field")))
-    column = lines[header].index("type")
+    header = lines.index(next(line for line in lines if line.strip().startswith("поле ")))
+    column = lines[header].index("тип")
     rows = lines[header + 1:header + 5]
     assert len(rows) == 4 and all(row.strip() for row in rows)
     for line in rows:  # Cyrillic titles must not shift the columns
         assert line[column - 2:column] == "  " and line[column] != " "
-    assert "Next: `python cli.py --discover --write mapping.toml`" in out
+    assert "next: `python cli.py --discover --write mapping.toml`" in out
     assert seeded.code not in out
 
 
@@ -121,7 +121,7 @@ def test_written_skeleton_is_a_working_mapping(capsys, monkeypatch, seeded, sqli
 
     assert cli.main(["--discover", "--write", str(target)]) == 0
 
-    assert f"Wrote a mapping skeleton to {target}" in capsys.readouterr().out
+    assert f"Черновик сопоставления записан в {target}." in capsys.readouterr().out
     text = target.read_text(encoding="utf-8")
     assert seeded.code not in text and "/rest/" not in text
     overrides = load_mapping_file(target, set(SYNCERS))
@@ -179,7 +179,7 @@ def test_write_never_overwrites_without_force(capsys, monkeypatch, seeded, tmp_p
     target.write_text("# mine\n", encoding="utf-8")
 
     assert cli.main(["--discover", "--write", str(target)]) == 2
-    assert "already exists; nothing was written" in capsys.readouterr().err
+    assert "уже существует; ничего не записано" in capsys.readouterr().err
     assert target.read_text(encoding="utf-8") == "# mine\n"
 
     assert cli.main(["--discover", "--write", str(target), "--force"]) == 0
@@ -210,7 +210,7 @@ def test_write_into_a_missing_folder_is_a_clear_error(tmp_path):
     from app.commands.discover import write_skeleton
     from app.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton to .*No such file"):
+    with pytest.raises(ConfigError, match="Не удалось записать черновик сопоставления в .*No such file"):
         write_skeleton(tmp_path / "nope" / "mapping.toml", "[user]\n", force=False)
-    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton"):
+    with pytest.raises(ConfigError, match="Не удалось записать черновик сопоставления"):
         write_skeleton(tmp_path, "[user]\n", force=True)

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.errors import ConfigError
 from app.logging_setup import CLI_CONSOLE, setup_logging
 from app.masking import mask
+from app.messages import say
 from app.sync.runner import RunOptions
 
 
@@ -73,12 +74,8 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         print_json(data)
         return 0
     print(mask(render_text(found)))
-    if args.write is not None:
-        print(f"\nWrote a mapping skeleton to {args.write}. Edit it, save it next to cli.py as "
-              "mapping.toml (or point SYNC_MAPPING_FILE at it), then run "
-              "`python cli.py --check`.")
-    else:
-        print("\nNext: `python cli.py --discover --write mapping.toml` drafts the mapping.")
+    print("\n" + (say("discover.written", path=args.write) if args.write is not None
+                   else say("discover.next")))
     return 0
 
 
