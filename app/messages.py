@@ -304,6 +304,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "set model = \"ClassName\" (one of the classes above) in [{directory}] of "
               "mapping.toml, or define that class in the models",
     },
+    "check.origin.keys": {"ru": "{keys} — {where}", "en": "{keys} from {where}"},
+    "check.origin.declared": {
+        "ru": "встроенное сопоставление справочника (класс {syncer} в {file})",
+        "en": "the directory's built-in mapping (class {syncer} in {file})",
+    },
+    "check.origin.file": {"ru": "из {section} файла {file}", "en": "{section} of {file}"},
+    "check.origin.code": {"ru": "из {syncer}.{hook}() в {file}",
+                          "en": "{syncer}.{hook}() in {file}"},
     "check.models.module": {"ru": "из MODELS_MODULE={where}", "en": "from MODELS_MODULE={where}"},
     "check.models.parent": {"ru": "models.py родительского проекта: {where}",
                             "en": "the parent project's models.py: {where}"},
@@ -314,8 +322,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "check.model.named_by_default": {"ru": "имя класса — встроенное по умолчанию",
                                      "en": "the class name is the built-in default"},
-    "check.model.named_in": {"ru": "имя класса задано в {where}",
-                             "en": "the class name is set in {where}"},
+    "check.model.named_in": {"ru": "имя класса — {where}", "en": "the class name from {where}"},
     "check.deactivation.fix": {
         "ru": "ничего, если так и задумано; чтобы помечать удалённые записи, добавьте колонку "
               "is_active в {table} и в модель {model}",

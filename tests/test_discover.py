@@ -210,7 +210,8 @@ def test_write_into_a_missing_folder_is_a_clear_error(tmp_path):
     from app.commands.discover import write_skeleton
     from app.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="Не удалось записать черновик сопоставления в .*No such file"):
+    with pytest.raises(ConfigError,
+                       match="Не удалось записать черновик сопоставления в .*No such file"):
         write_skeleton(tmp_path / "nope" / "mapping.toml", "[user]\n", force=False)
     with pytest.raises(ConfigError, match="Не удалось записать черновик сопоставления"):
         write_skeleton(tmp_path, "[user]\n", force=True)

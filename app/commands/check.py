@@ -56,6 +56,7 @@ from app.sync.runner import (
     select_directories,
 )
 from app.syncers import BaseSyncer
+from app.syncers.base_syncer import CODE_HOOKS
 
 __all__ = ["CONNECTION", "FAIL", "OK", "SETTING", "SKIP", "WARN", "CheckItem", "CheckReport",
            "run_check", "settings_detail"]
@@ -143,7 +144,7 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         params = ", ".join(f"{k}={v}" for k, v in mapping.params.items())
         report.add(label("check.name.directory_mapping", directory=name), OK,
                    f"{mapping.method}({params}) -> {mapping.model}: "
-                   f"{', '.join(mapping.columns)}\n{mapping.origin()}")
+                   f"{', '.join(mapping.columns)}\n{_origin(syncers[name])}")
     for name in configured:
         for column, target in syncers[name].mapping.references.items():
             what = label("check.name.reference", directory=name, column=column, target=target)
@@ -157,6 +158,34 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
             else:
                 report.add(what, OK)
     return syncers, configured
+
+
+def _where(syncer: BaseSyncer, key: str) -> str:
+    """Where a key of a directory's mapping came from, in the console's words."""
+    where, cls = syncer.mapping.source(key), type(syncer)
+    if where == cls.defaults().sources.get(key):
+        return say("check.origin.declared", syncer=cls.__name__, file=cls.source_file())
+    section = f"[{syncer.name}] in "
+    if where.startswith(section):
+        return say("check.origin.file", section=f"[{syncer.name}]",
+                   file=where.removeprefix(section))
+    hook = CODE_HOOKS.get(key)
+    if hook and where == f"{cls.__name__}.{hook}() in {cls.source_file()}":
+        return say("check.origin.code", syncer=cls.__name__, hook=hook, file=cls.source_file())
+    return where
+
+
+def _origin(syncer: BaseSyncer) -> str:
+    """Where the method, params, fields... came from, grouped by place (the model apart:
+    its own line says which class of which file)."""
+    mapping = syncer.mapping
+    keys = ["method", "params", "fields", *(["references"] if mapping.references else []),
+            *(k for k in ("id_field", "active_column") if k in mapping.sources)]
+    by_place: dict[str, list[str]] = {}
+    for key in keys:
+        by_place.setdefault(_where(syncer, key), []).append(key)
+    return "; ".join(say("check.origin.keys", keys=", ".join(keys), where=where)
+                     for where, keys in by_place.items())
 
 
 def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
@@ -198,10 +227,11 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
         syncers[name].fit_to(set(table.c.keys()))  # as the run does
         # Where the class came from and who chose its name: two facts, said apart.
         chosen = mapping.source("model")
+        by_default = chosen == type(syncers[name]).defaults().sources.get("model")
         report.add(label("check.name.model", directory=name), OK, say(
             "check.model.used", model=mapping.model, file=model_file(model), table=table.name,
-            chosen=say("check.model.named_by_default") if chosen.startswith("built-in")
-            else say("check.model.named_in", where=chosen)))
+            chosen=say("check.model.named_by_default") if by_default
+            else say("check.model.named_in", where=_where(syncers[name], "model"))))
         if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:
             report.add(label("check.name.deactivation", directory=name), WARN,
                        no_active_column_notice(name, table.name),
