@@ -302,3 +302,30 @@ def test_check_on_mariadb_passes(mysql_url, tmp_path):
         seed_portal(portal)
         report = World(portal, mysql_url, tmp_path).check()
     assert report.exit_code == 0, report.render()
+
+
+def test_an_unfilled_reference_is_named_even_when_its_directory_is_not_checked(
+        sqlite_url, tmp_path):
+    with FakePortal() as portal:
+        seed_portal(portal, plain_category=True)
+        world = World(portal, sqlite_url, tmp_path)
+        del world.mapping["violation"]["fields"]["PROPERTY_212"]
+
+        report = world.check("violation")  # the categories are read only for their ids
+
+    item = report.item("violation: reference category_id -> category")
+    assert item.status == WARN and report.exit_code == 0
+    assert "PROPERTY_212" in item.detail and 'PROPERTY_212 = "category_id"' in item.fix
+
+
+def test_a_left_out_link_of_a_smart_process_is_named_and_a_filled_one_is_ok(
+        seeded, sqlite_url, tmp_path):
+    world = World(seeded, sqlite_url, tmp_path)
+    del world.mapping["object"]["fields"]["parentId1036"]  # objects without their city
+    world.mapping["object"].pop("references")
+
+    report = world.check()
+
+    item = report.item("object: reference city_id -> city")
+    assert item.status == WARN and "parentId1036" in item.detail
+    assert report.item("violation: reference category_id -> category").status == OK

@@ -192,3 +192,19 @@ def test_a_mapped_field_the_portal_does_not_return_is_a_warning_under_the_table(
     assert json.loads(as_json.stdout)["ok"] is True
     log = (tmp_path / "sync.log").read_text(encoding="utf-8")
     assert "field 'PROPERTY_2300' (mapped to fine) is not in the rows" in log
+
+
+def test_every_text_of_these_screens_has_both_languages_with_the_same_placeholders():
+    import string
+
+    from app.messages import CATALOG
+
+    def placeholders(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    mine = [key for key in CATALOG
+            if key.startswith(("check.", "discover.", "report.", "table.status_ok_with"))]
+    assert len(mine) > 100
+    for key in mine:
+        assert set(CATALOG[key]) == {"ru", "en"}, key
+        assert placeholders(CATALOG[key]["ru"]) == placeholders(CATALOG[key]["en"]), key
