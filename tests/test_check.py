@@ -329,3 +329,19 @@ def test_a_left_out_link_of_a_smart_process_is_named_and_a_filled_one_is_ok(
     item = report.item("object: reference city_id -> city")
     assert item.status == WARN and "parentId1036" in item.detail
     assert report.item("violation: reference category_id -> category").status == OK
+
+
+def test_a_sync_holding_the_lock_of_a_sqlite_database_is_said(world):
+    from app.db.run_lock import run_lock
+
+    engine = make_engine(world.db_url)
+    try:
+        with engine.connect() as conn, run_lock(conn):
+            report = world.check()
+    finally:
+        engine.dispose()
+
+    item = report.item("sync now")
+    assert item.status == WARN and report.exit_code == 0
+    assert item.detail.startswith("сейчас идёт синхронизация")
+    assert "sync now" not in [i.name for i in world.check().items]
