@@ -119,6 +119,18 @@ def test_discover_says_what_to_run_next_in_the_console_language(tmp_path, seeded
                                          "mapping.toml` drafts the mapping.")
 
 
+def test_discover_lists_a_plain_property_as_holding_another_directorys_ids(
+        tmp_path, plain_portal):
+    project = make_project(tmp_path)
+
+    result = run(project, "--discover", env={"BITRIX_WEBHOOK_URL": plain_portal.webhook_url})
+
+    assert result.returncode == 0, result.stderr
+    [row] = [line for line in lines(result.stdout) if line.strip().startswith("PROPERTY_212")]
+    assert row.split()[1:4] == ["S", "Код", "раздела"]
+    assert row.endswith("значения похожи на id справочника category")
+
+
 def test_check_says_which_model_class_of_which_file_is_used(tmp_path, seeded, sqlite_url):
     project = make_project(tmp_path)
     parent_models = project.parent / "models.py"

@@ -65,8 +65,11 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         found = discover_portal(client, entity_type_ids=tuple(args.entity_type_id or ()))
     finally:
         client.close()
+    # Drafted always: drafting notes on the fields which plain ones hold another
+    # directory's ids, and the listing shows those notes too.
+    skeleton = mapping_skeleton(found)
     if args.write is not None:
-        write_skeleton(args.write, mask(mapping_skeleton(found)), force=args.force)
+        write_skeleton(args.write, mask(skeleton), force=args.force)
     if args.json:
         data = found.to_dict()
         if args.write is not None:
