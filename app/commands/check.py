@@ -43,9 +43,10 @@ from app.db.parent_models import ModelSet, load_models
 from app.db.run_lock import sync_running
 from app.db.schema import schema_problems
 from app.db.sync_state import PORTAL_ROW, load_states
-from app.errors import ConfigError, DatabaseError
+from app.errors import ConfigError, DatabaseError, MappingError
 from app.messages import say
 from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.records import id_field_problem
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
@@ -134,6 +135,9 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         mapping = syncers[name].mapping
         try:
             syncers[name].validate()
+            own_id = id_field_problem(syncers[name])
+            if own_id is not None:
+                raise MappingError(own_id)
         except ConfigError as exc:
             # One fix for every unconfigured directory: the checklist prints it once.
             report.add(label("check.name.directory_mapping", directory=name), FAIL, str(exc),
