@@ -39,8 +39,10 @@ def without_category(mapping: dict) -> dict:
 
 
 def check_env(portal: FakePortal, db_url: str, **extra: str) -> dict[str, str]:
+    """The settings of a child run; Russian, the default, unless `extra` says otherwise
+    (named anyway, so a SYNC_LANG of the suite's own cannot change it)."""
     return {"BITRIX_WEBHOOK_URL": portal.webhook_url, "DATABASE_URL": db_url,
-            "BITRIX_MAX_RETRIES": "0", **extra}
+            "BITRIX_MAX_RETRIES": "0", "SYNC_LANG": "ru", **extra}
 
 
 def test_check_warns_about_a_reference_nothing_fills_naming_the_field(
@@ -105,7 +107,7 @@ def test_discover_write_drafts_a_plain_property_as_the_reference(
 
 def test_discover_says_what_to_run_next_in_the_console_language(tmp_path, seeded):
     project = make_project(tmp_path)
-    env = {"BITRIX_WEBHOOK_URL": seeded.webhook_url}
+    env = {"BITRIX_WEBHOOK_URL": seeded.webhook_url, "SYNC_LANG": "ru"}
 
     russian = run(project, "--discover", env=env)
     english = run(project, "--discover", env={**env, "SYNC_LANG": "en"})
@@ -123,7 +125,8 @@ def test_discover_lists_a_plain_property_as_holding_another_directorys_ids(
         tmp_path, plain_portal):
     project = make_project(tmp_path)
 
-    result = run(project, "--discover", env={"BITRIX_WEBHOOK_URL": plain_portal.webhook_url})
+    result = run(project, "--discover", env={"BITRIX_WEBHOOK_URL": plain_portal.webhook_url,
+                                             "SYNC_LANG": "ru"})
 
     assert result.returncode == 0, result.stderr
     [row] = [line for line in lines(result.stdout) if line.strip().startswith("PROPERTY_212")]
