@@ -38,7 +38,7 @@ from app.errors import (
     PortalPlanError,
 )
 from app.masking import mask
-from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.incremental import INCREMENTAL, describe, plan_directory, portal_clock
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
@@ -316,7 +316,7 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
     rules = freshness(settings, RunOptions())
     portal = states.get(PORTAL_ROW)
     site_format = portal.details.get("site_format") if portal else None
-    now = datetime.now(UTC)
+    now = portal_clock(portal.details if portal else {}) or datetime.now(UTC)
     for name in modelled:
         table = models.get(syncers[name].mapping.model).__table__
         plan = plan_directory(syncers[name], table, states.get(name), rules, now)
