@@ -130,3 +130,58 @@ def _first(record: dict, key: str, kind):
     """A single-valued property's value (lists.element.get gives {value row id: value})."""
     value = record.get(key)
     return kind(next(iter(value.values()))) if value else None
+
+
+NO_LISTS = ("crm", "user", "department", "basic")  # a webhook without the lists scope
+
+
+def test_users_are_read_incrementally_by_a_webhook_without_lists(portal, db, db_url, tmp_path,
+                                                                 mapping):
+    portal.scopes = NO_LISTS
+    seed_portal(portal)
+    assert modes(sync(portal, db_url, tmp_path, mapping, "user")) == {"user": "full"}
+    user = portal.records("user")[3]
+    portal.update_record("user", int(user["ID"]), NAME="Без списков")
+    portal.reset_stats()
+
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+
+    stats = report.directories["user"]
+    assert report.ok and (stats.mode, stats.fetched, stats.updated) == ("incremental", 1, 1)
+    assert_matches_portal(db, portal, "user")
+    assert rows(db, f"SELECT first_name FROM users WHERE btxid = {user['ID']}") == [
+        ("Без списков",)]
+    # The bound went as ISO 8601; the site format (lists.get) was not needed.
+    bounds = [p["FILTER"][">=TIMESTAMP_X"] for p in calls_of(portal, "user.get")
+              if ">=TIMESTAMP_X" in p.get("FILTER", {})]
+    assert bounds and all("T" in b for b in bounds)
+    assert calls_of(portal, "lists.get") == []
+    before = portal.request_count
+    again = sync(portal, db_url, tmp_path, mapping, "user")
+    assert modes(again) == {"user": "incremental"} and portal.request_count - before == 1
+
+
+def test_lists_get_refuses_a_webhook_without_the_lists_scope(portal):
+    import requests
+
+    portal.scopes = NO_LISTS
+    answer = requests.post(portal.webhook_url + "lists.get", json={"IBLOCK_TYPE_ID": "lists"},
+                           timeout=5)
+    assert (answer.status_code, answer.json()["error"]) == (401, "insufficient_scope")
+
+
+def test_users_are_read_in_full_when_the_server_ignores_an_iso_bound(portal, db, db_url,
+                                                                     tmp_path, mapping):
+    portal.scopes = NO_LISTS
+    portal.user_get_takes_iso = False  # hands the value to the ORM as it is: no user matches
+    seed_portal(portal)
+    assert sync(portal, db_url, tmp_path, mapping, "user").ok
+    user = portal.records("user")[3]
+    portal.update_record("user", int(user["ID"]), NAME="Полностью")
+
+    report = sync(portal, db_url, tmp_path, mapping, "user")
+
+    stats = report.directories["user"]
+    assert report.ok and (stats.mode, stats.updated) == ("full", 1)
+    assert "does not read the TIMESTAMP_X bound as a date" in stats.mode_reason
+    assert_matches_portal(db, portal, "user")
