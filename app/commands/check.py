@@ -324,8 +324,8 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
         if plan.mode == INCREMENTAL and plan.change.site_format:
             problem = portal.details.get("site_format_problem") if portal else None
             detail += (f" (the portal's date format: {site_format})" if site_format else
-                       "; the portal's date format is not known, so the bound goes in "
-                       "ISO 8601 (the run's probes check it)" if plan.change.iso_too else
+                       f"; {problem}, so the bound goes in ISO 8601 (the run's probes check "
+                       "it)" if problem and plan.change.iso_too else
                        f"; but {problem}, so it is read in full" if problem else
                        "; the first such run learns the portal's date format")
         report.add(f"{name}: read", OK, detail)

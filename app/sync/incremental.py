@@ -238,9 +238,13 @@ class Opener:
         plans = [p for p in plans if p.incremental]
         if not plans:
             return
-        # The site format is learned (lists.get) only for a field that takes nothing else.
-        site = any(p.change.site_format and not p.change.iso_too for p in plans)
-        if not self._known(site):
+        # A field that takes nothing but the site format needs it every run; user.get takes
+        # ISO too, so for it one attempt at learning it is enough (a webhook without the
+        # lists scope would otherwise ask lists.get again on every run).
+        strict = any(p.change.site_format and not p.change.iso_too for p in plans)
+        site = any(p.change.site_format for p in plans)
+        tried = bool(self.facts.get("site_format") or self.facts.get("site_format_problem"))
+        if not self._known(strict) or (site and not tried):
             self._learn(site, plans)
         for _ in range(2):
             zone = self._zone([p for p in plans if p.incremental])
