@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.bitrix.changes import PortalZone, bound_text, change_field
 from app.testing.php_query import parse_php_query
 from app.testing.seed import CATEGORY_LINK_PROPERTY, FINE_PROPERTY, seed_portal
 from tests.conftest import sync
@@ -74,6 +75,26 @@ def test_a_change_in_the_hour_of_a_clock_switch_is_read_next_run(portal, db, db_
     assert {n: d.updated for n, d in report.directories.items()} == dict.fromkeys(TABLES, 1)
     for name in TABLES:
         assert_matches_portal(db, portal, name)
+
+
+def test_a_bound_reaches_back_by_the_hour_the_clock_moved():
+    watermark = datetime(2026, 3, 29, 0, 10, tzinfo=UTC)  # 01:10 CET, before the jump
+    summer = PortalZone(7200, 7200, "DD.MM.YYYY HH:MI:SS")
+    users = change_field("user.get")
+    # Stored as winter wall clock: the bound is the watermark's, not an hour later.
+    assert bound_text(users, watermark, summer, then_offset=3600) == "29.03.2026 01:10:00"
+    assert bound_text(users, watermark, summer) == "29.03.2026 02:10:00"  # no switch between
+    # Autumn, ISO: the server writes the instant with its summer offset, above the repeated
+    # hour, so the instant itself moves back by the hour.
+    watermark = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    winter = PortalZone(3600, 3600)
+    cities = change_field("crm.item.list")
+    assert bound_text(cities, watermark, winter, then_offset=7200) == "2026-10-25T00:30:00+01:00"
+    assert bound_text(cities, watermark, winter) == "2026-10-25T01:30:00+01:00"
+    # The spring jump needs no reach for ISO, the autumn one none for the site format.
+    assert bound_text(cities, watermark, summer, then_offset=3600) == "2026-10-25T02:30:00+02:00"
+    assert bound_text(users, watermark, PortalZone(3600, 3600, "DD.MM.YYYY HH:MI:SS"),
+                      then_offset=7200) == "25.10.2026 01:30:00"
 
 
 @pytest.mark.parametrize("hours", [5, -5], ids=["portal-ahead", "portal-behind"])
