@@ -384,6 +384,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "check.read.next": {"ru": "следующий запуск: {plan}", "en": "next run reads {plan}"},
     "check.read.site_format": {"ru": " (формат дат портала: {site_format})",
                                "en": " (the portal's date format: {site_format})"},
+    "check.read.iso_bound": {
+        "ru": "; {problem}, поэтому граница передаётся в ISO 8601 (проверки запуска это "
+              "подтверждают)",
+        "en": "; {problem}, so the bound goes in ISO 8601 (the run's probes check it)",
+    },
     "check.read.site_format_problem": {"ru": "; но {problem}, поэтому читается целиком",
                                        "en": "; but {problem}, so it is read in full"},
     "check.read.site_format_first": {

@@ -45,7 +45,7 @@ from app.db.schema import schema_problems
 from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import ConfigError, DatabaseError, MappingError
 from app.messages import say
-from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.incremental import INCREMENTAL, describe, plan_directory, portal_clock
 from app.sync.records import id_field_problem
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
@@ -344,7 +344,7 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
     rules = freshness(settings, RunOptions())
     portal = states.get(PORTAL_ROW)
     site_format = portal.details.get("site_format") if portal else None
-    now = datetime.now(UTC)
+    now = portal_clock(portal.details if portal else {}) or datetime.now(UTC)
     for name in modelled:
         table = models.get(syncers[name].mapping.model).__table__
         plan = plan_directory(syncers[name], table, states.get(name), rules, now)
@@ -352,6 +352,8 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
         if plan.mode == INCREMENTAL and plan.change.site_format:
             problem = portal.details.get("site_format_problem") if portal else None
             detail += (say("check.read.site_format", site_format=site_format) if site_format
+                       else say("check.read.iso_bound", problem=problem)
+                       if problem and plan.change.iso_too
                        else say("check.read.site_format_problem", problem=problem) if problem
                        else say("check.read.site_format_first"))
         report.add(label("check.name.read", directory=name), OK, detail)
