@@ -69,9 +69,9 @@ def test_every_item_passes_on_a_good_setup(world):
         assert item in names
     for table in ("cities", "objects", "violation_categories", "violations", "users"):
         assert f"table {table}" in names and f"{table}.btxid unique" in names
-    assert report.item("city: portal").detail == "crm.item.list отвечает: записей 8"
-    assert report.render().endswith("next: `python cli.py --dry-run` покажет, что изменит "
-                                    "синхронизация, ничего не записывая; затем `python cli.py`.")
+    assert report.item("city: portal").detail == "crm.item.list answers: 8 records"
+    assert report.render().endswith("next: `python cli.py --dry-run` shows what a sync would "
+                                    "change without writing anything; then `python cli.py`.")
 
 
 def _no_webhook(w):
@@ -154,7 +154,7 @@ FAILURES = [
     ("mapping-file", _bad_toml, "mapping", "unknown key 'colour'", 2),
     ("directory-mapping", _city_unconfigured, "city: mapping", "params.entityTypeId", 2),
     ("reference", _city_unconfigured, "object: reference city_id -> city",
-     "[city] не настроен", 2),
+     "[city] is not configured", 2),
     ("models", _bad_models, "models", "cannot be imported", 2),
     ("database", _db_down, "database", "Cannot connect to the database", 3),
     ("database-driver", _db_driver_missing, "database", "Can't load plugin", 2),
@@ -163,19 +163,19 @@ FAILURES = [
      "ALTER TABLE objects ADD COLUMN address VARCHAR(512) NULL;", 2),
     ("webhook-code", _bad_code, "webhook", "rejected the webhook", 3),
     ("webhook-unreachable", _portal_down, "webhook", "Connection refused", 3),
-    ("scope", _no_lists_scope, "category: scope", "отметьте право lists", 3),
+    ("scope", _no_lists_scope, "category: scope", "tick the lists scope", 3),
     ("probe-not-found", _wrong_list_id, "category: portal", "ERROR_IBLOCK_NOT_FOUND", 2),
-    ("probe-access", _access_denied, "city: portal", "право на чтение", 3),
+    ("probe-access", _access_denied, "city: portal", "read access", 3),
     ("field-typo", _field_typo, "object: field ufCrm5_170912500",
-     "может быть, ufCrm5_1709125001?", 2),
+     "perhaps ufCrm5_1709125001?", 2),
     ("id-field-not-the-methods", _id_field_typo, "city: mapping",
-     'id_field = "ident" — не поле ID метода crm.item.list ("id")', 2),
-    ("user-brief", _user_brief, "user: field EMAIL", "отметьте право user_basic", 3),
+     'id_field = "ident" is not the id field of crm.item.list ("id")', 2),
+    ("user-brief", _user_brief, "user: field EMAIL", "tick the user_basic (or user) scope", 3),
 ]
 WARNINGS = [
     ("field-empty", _field_empty_everywhere, "violation: field PROPERTY_230",
-     "ни в одной из 30 прочитанных строк"),
-    ("no-rows", _empty_directory, "category: fields", "не вернул ни одной строки"),
+     "none of the 30 rows read carry it"),
+    ("no-rows", _empty_directory, "category: fields", "returned no rows"),
 ]
 
 
@@ -191,7 +191,7 @@ def test_each_failure_is_named_with_a_fix_and_its_exit_code(world, change, name,
     assert item.fix, "every failure says what to do"
     assert words in item.detail + " " + item.fix
     assert report.exit_code == code
-    assert f"[FAIL] {item.shown}" in report.render() and f"fix: {item.fix}" in report.render()
+    assert f"[FAIL] {name}" in report.render() and f"fix: {item.fix}" in report.render()
     assert world.portal.code not in json.dumps(report.to_dict(), ensure_ascii=False)
 
 
@@ -211,7 +211,7 @@ def test_a_dead_webhook_skips_the_probes(world):
     _bad_code(world)
     report = world.check()
     item = report.item("portal")  # one line for all five, not one each
-    assert item.status == SKIP and item.detail.startswith(", ".join(DIRECTORIES) + " не проверены")
+    assert item.status == SKIP and item.detail.startswith(", ".join(DIRECTORIES) + " not probed")
     assert not [i for i in report.items if i.name.endswith(": portal")]
 
 
@@ -238,14 +238,14 @@ def test_an_unusable_database_driver_keeps_the_checklist(world):
 
 
 @pytest.mark.parametrize(("state", "fix"), [
-    ("rest_on_plan", "перевести его на коммерческий тариф Bitrix24"),
-    ("overloaded", "обратитесь в поддержку Bitrix24"),
-    ("owner_active", "создайте вебхук заново от имени активного сотрудника"),
+    ("rest_on_plan", "move it to a commercial Bitrix24 plan"),
+    ("overloaded", "contact Bitrix24 support"),
+    ("owner_active", "create the webhook again as an active employee"),
 ], ids=["free-plan", "overload", "owner-deactivated"])
 def test_a_refused_webhook_gets_the_fix_for_its_reason(world, state, fix):
     setattr(world.portal, state, state == "overloaded")
     item = world.check().item("webhook")
-    assert item.status == FAIL and fix in item.fix and "скопируйте адрес" not in item.fix
+    assert item.status == FAIL and fix in item.fix and "copy the inbound webhook" not in item.fix
 
 
 def test_settings_and_connection_problems_together_exit_2(world):
@@ -267,8 +267,8 @@ def test_btxid_without_unique_index_is_a_warning_naming_duplicates(db_url, seede
     item = world.check().item("users.btxid unique")
 
     assert item.status == WARN
-    assert "значений btxid, которые уже повторяются: 1" in item.detail
-    assert item.fix == ("удалите повторяющиеся строки, затем выполните: CREATE UNIQUE INDEX "
+    assert "1 btxid value(s) already appear more than once" in item.detail
+    assert item.fix == ("delete the repeated rows, then run: CREATE UNIQUE INDEX "
                         "ux_users_btxid ON users (btxid);")
 
 
@@ -295,7 +295,7 @@ def test_cli_check_writes_nothing_and_prints_one_json_object(capsys, monkeypatch
     monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root:pw@127.0.0.1:9/none")
     assert cli.main(["--check"]) == 3
     out, _ = capsys.readouterr()
-    assert "[FAIL] база данных: " in out and ":pw@" not in out
+    assert "[FAIL] database: Cannot connect" in out and ":pw@" not in out
 
 
 def test_check_on_mariadb_passes(mysql_url, tmp_path):
@@ -344,5 +344,5 @@ def test_a_sync_holding_the_lock_of_a_sqlite_database_is_said(world):
 
     item = report.item("sync now")
     assert item.status == WARN and report.exit_code == 0
-    assert item.detail.startswith("сейчас идёт синхронизация")
+    assert item.detail.startswith("a sync is running now")
     assert "sync now" not in [i.name for i in world.check().items]

@@ -43,7 +43,7 @@ def test_lists_smart_processes_lists_and_user_fields_with_samples(seeded):
     assert [(s.kind, s.key, s.title) for s in found.sources] == [
         ("smart_process", 1036, "Города"), ("smart_process", 1040, "Объекты"),
         ("list", 48, "Категории нарушений"), ("list", 52, "Нарушения"),
-        ("users", None, "Сотрудники")]
+        ("users", None, "Employees")]
     assert found.notes == []
     first_object = seeded.records("crm:1040")[0]
     address = field_of(found, "smart_process", 1040, "ufCrm5_1709125001")
@@ -51,11 +51,11 @@ def test_lists_smart_processes_lists_and_user_fields_with_samples(seeded):
         "string", "Адрес объекта", first_object["ufCrm5_1709125001"][:37] + "...")
     parent = field_of(found, "smart_process", 1040, "parentId1036")
     assert (parent.type, parent.links_to, parent.note) == (
-        "crm_entity", 1036, "ссылка на смарт-процесс 1036")
+        "crm_entity", 1036, "link to smart process 1036")
     link = field_of(found, "list", 52, "PROPERTY_212")
     assert (link.type, link.title, link.links_to) == ("E", "Категория нарушения", 48)
     severity = field_of(found, "list", 52, "PROPERTY_216")
-    assert severity.note == "варианты: Критическое, Значительное, Незначительное"
+    assert severity.note == "choices: Критическое, Значительное, Незначительное"
     email = field_of(found, "users", None, "EMAIL")
     assert (email.title, email.sample) == ("E-Mail", seeded.records("user")[0]["EMAIL"])
     assert field_of(found, "users", None, "ACTIVE").type == "boolean"
@@ -72,8 +72,7 @@ def test_without_crm_admin_rights_says_what_to_do_and_takes_ids_by_hand():
     assert say("discover.note.crm_admin") in blind.notes
     assert [(s.key, s.title) for s in untitled.of_kind("smart_process")] == [(1036, "")]
     assert untitled.sources[0].field_named("ufCrm3_1709124411").title == "Регион"
-    assert any(n.startswith("Смарт-процесс 1036: без названия: Access denied")
-               for n in untitled.notes)
+    assert any(n.startswith("Smart process 1036: no title: Access denied") for n in untitled.notes)
     assert "--entity-type-id" in say("discover.note.crm_admin")
     assert [s.kind for s in blind.sources] == ["list", "list", "users"]
     assert [(s.key, s.title) for s in told.of_kind("smart_process")] == [(1040, "Объекты")]
@@ -86,7 +85,7 @@ def test_missing_scopes_are_noted_and_user_brief_hides_contacts():
         found = found_on(portal)
 
     assert [s.kind for s in found.of_kind("smart_process")] == []
-    assert any("нет права crm" in note for note in found.notes)
+    assert any("no crm scope" in note for note in found.notes)
     assert say("discover.note.user_brief") in found.notes
     assert field_of(found, "users", None, "EMAIL").sample == ""
 
@@ -104,8 +103,8 @@ def test_cli_json_is_one_object_and_text_is_aligned(capsys, monkeypatch, seeded)
     assert cli.main(["--discover"]) == 0
     out, _ = capsys.readouterr()
     lines = out.splitlines()
-    header = lines.index(next(line for line in lines if line.strip().startswith("поле ")))
-    column = lines[header].index("тип")
+    header = lines.index(next(line for line in lines if line.strip().startswith("field")))
+    column = lines[header].index("type")
     rows = lines[header + 1:header + 5]
     assert len(rows) == 4 and all(row.strip() for row in rows)
     for line in rows:  # Cyrillic titles must not shift the columns
@@ -121,7 +120,7 @@ def test_written_skeleton_is_a_working_mapping(capsys, monkeypatch, seeded, sqli
 
     assert cli.main(["--discover", "--write", str(target)]) == 0
 
-    assert f"Черновик сопоставления записан в {target}." in capsys.readouterr().out
+    assert f"Wrote a mapping skeleton to {target}" in capsys.readouterr().out
     text = target.read_text(encoding="utf-8")
     assert seeded.code not in text and "/rest/" not in text
     overrides = load_mapping_file(target, set(SYNCERS))
@@ -129,7 +128,7 @@ def test_written_skeleton_is_a_working_mapping(capsys, monkeypatch, seeded, sqli
         assert overrides[name]["params"] == DEMO_MAPPING[name]["params"], name
         assert overrides[name]["fields"] == DEMO_MAPPING[name]["fields"], name
     assert overrides["object"]["references"] == {"city_id": "city"}
-    assert "# ufCrm3_1709124411 = \"\"  # Регион (string); например: Москва" in text
+    assert "# ufCrm3_1709124411 = \"\"  # Регион (string); e.g. Москва" in text
     for name, syncer in SYNCERS.items():
         syncer(overrides.get(name)).validate()
     report = run_sync(settings_for(seeded, sqlite_url, tmp_path), RunOptions(),
@@ -170,7 +169,7 @@ def test_skeleton_survives_awkward_titles_and_names(tmp_path):
     data = tomllib.loads(text)
     assert data["city"]["params"] == {"entityTypeId": 1050}
     assert data["city"]["fields"] == {"title": "name"}
-    assert "# ufCrm9_1 = \"\"  # Код города (string[]); например: [a]" in text
+    assert "# ufCrm9_1 = \"\"  # Код города (string[]); e.g. [a]" in text
 
 
 def test_write_never_overwrites_without_force(capsys, monkeypatch, seeded, tmp_path):
@@ -179,7 +178,7 @@ def test_write_never_overwrites_without_force(capsys, monkeypatch, seeded, tmp_p
     target.write_text("# mine\n", encoding="utf-8")
 
     assert cli.main(["--discover", "--write", str(target)]) == 2
-    assert "уже существует; ничего не записано" in capsys.readouterr().err
+    assert "already exists; nothing was written" in capsys.readouterr().err
     assert target.read_text(encoding="utf-8") == "# mine\n"
 
     assert cli.main(["--discover", "--write", str(target), "--force"]) == 0
@@ -210,8 +209,7 @@ def test_write_into_a_missing_folder_is_a_clear_error(tmp_path):
     from app.commands.discover import write_skeleton
     from app.errors import ConfigError
 
-    with pytest.raises(ConfigError,
-                       match="Не удалось записать черновик сопоставления в .*No such file"):
+    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton to .*No such file"):
         write_skeleton(tmp_path / "nope" / "mapping.toml", "[user]\n", force=False)
-    with pytest.raises(ConfigError, match="Не удалось записать черновик сопоставления"):
+    with pytest.raises(ConfigError, match="Cannot write the mapping skeleton"):
         write_skeleton(tmp_path, "[user]\n", force=True)

@@ -65,23 +65,22 @@ def test_check_says_which_way_each_directory_is_read(capsys, env, monkeypatch):
     reads = {c["name"]: c["detail"] for c in json.loads(out)["checks"]
              if c["name"].endswith(": read")}
     assert code == 0
-    assert reads["city: read"] == "следующий запуск: full: no complete full read recorded yet"
+    assert reads["city: read"] == "next run reads full: no complete full read recorded yet"
 
     assert run_cli(capsys, "--sync", "city", "user")[0] == 0
     out = run_cli(capsys, "--check")[1]
-    assert ("user: чтение: следующий запуск: incremental: records changed since the last read, "
-            "by TIMESTAMP_X; формат дат портала узнает первый такой запуск") in out
+    assert ("user: read: next run reads incremental: records changed since the last read, "
+            "by TIMESTAMP_X; the first such run learns the portal's date format") in out
     assert run_cli(capsys, "--sync", "city", "user")[0] == 0  # it learns it
     monkeypatch.setenv("SYNC_FULL_EVERY", "0")
-    assert "city: чтение: следующий запуск: full: SYNC_FULL_EVERY is 0" in run_cli(capsys,
+    assert "city: read: next run reads full: SYNC_FULL_EVERY is 0" in run_cli(capsys,
                                                                                "--check")[1]
     monkeypatch.delenv("SYNC_FULL_EVERY")
     code, out, _ = run_cli(capsys, "--check")
 
     assert code == 0
-    assert ("[ OK ] city: чтение: следующий запуск: incremental: records changed since the last "
+    assert ("[ OK ] city: read: next run reads incremental: records changed since the last "
             "read, by updatedTime") in out
-    assert "[ OK ] user: чтение: следующий запуск: incremental: records changed since the last " \
-           "read, by TIMESTAMP_X (формат дат портала: DD.MM.YYYY HH:MI:SS)" in out
-    assert ("[ OK ] object: чтение: следующий запуск: full: no complete full read recorded "
-            "yet") in out
+    assert "[ OK ] user: read: next run reads incremental: records changed since the last " \
+           "read, by TIMESTAMP_X (the portal's date format: DD.MM.YYYY HH:MI:SS)" in out
+    assert "[ OK ] object: read: next run reads full: no complete full read recorded yet" in out
