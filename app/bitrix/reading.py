@@ -57,7 +57,8 @@ class ListReader:
         self.client = client
         self.query = ListQuery(method, params, fields)
         self.cancel = cancel or threading.Event()
-        self.ctx = ReadContext(client, self.query, BatchSize(self.query.method), self.cancel)
+        size = BatchSize(self.query.method, client.batch_commands)
+        self.ctx = ReadContext(client, self.query, size, self.cancel)
         self.scheduler = Scheduler(self.ctx, executor, max_in_flight)
 
     @property

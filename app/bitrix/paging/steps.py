@@ -27,11 +27,12 @@ MIN_BATCH_COMMANDS = 5
 
 
 class BatchSize:
-    """Commands per batch for one list: 50 until a batch is cut off or slow, then fewer."""
+    """Commands per batch for one list: 50 (or the client's `batch_commands`) until a batch
+    is cut off or slow, then fewer."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, most: int = BATCH_SIZE) -> None:
         self.method = method
-        self._value = BATCH_SIZE
+        self._value = most
         self._lock = threading.Lock()
 
     @property
