@@ -31,6 +31,11 @@ from app.errors import IncompleteReadError, PortalError, PortalRetriableError
 log = logging.getLogger(__name__)
 
 
+# Parts of a split span cover this much more than the ids seen say its rows need: a part
+# that turns out empty costs a command, one that is crowded a request.
+SPREAD = 1.25
+
+
 def split_min_pages(most: int) -> int:
     """Split the id range only when more pages than this remain after the first page: below
     it, one or two chain batches are as fast and cost no counting."""
@@ -63,6 +68,9 @@ class Span:
     # Rows without a usable id that ended the page before and were handed over already:
     # read again from `after`, they come first and are dropped.
     repeat: tuple[dict[str, Any], ...] = ()
+    # Ids per row on the pages just read (None: not known): how wide a part of the span
+    # holds a given number of rows, where the ids run as they did there.
+    spacing: float | None = None
 
     @property
     def known(self) -> bool:
@@ -94,7 +102,9 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
 
     Splitting an id range evenly assumes evenly spread ids; a few far-off
     ids (one item created with a huge id, an imported block) leave most
-    parts empty and one holding nearly every row. So each part's first
+    parts empty and one holding nearly every row. So the parts are as wide
+    as the ids on the pages just read say the span's rows need (with a
+    margin), the last part holds whatever lies beyond, and each part's first
     command counts it (`start=0`): an empty part costs one command, not a
     request, the others are then sized by what they hold, and a crowded
     one is split and counted again. The parts share batches and start
@@ -105,11 +115,14 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
     for span in spans:
         top = span.before - 1 if span.before is not None else highest
         pages = span.pages_left or 0.0
-        count = max(1, min(most, math.ceil(pages / range_pages(most)), top - span.after))
+        width = top - span.after
+        if span.spacing:
+            width = min(width, max(1, math.ceil(pages * PAGE_SIZE * span.spacing * SPREAD)))
+        count = max(1, min(most, math.ceil(pages / range_pages(most)), width))
         if count == 1:  # nothing to split (ids added past the highest one seen)
             parts.append(replace(span, count=True, take=None))
             continue
-        bounds = [span.after + (top - span.after) * i // count for i in range(count)]
+        bounds = [span.after + width * i // count for i in range(count)]
         parts += [Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
                        pages / count, count=True, repeat=span.repeat if i == 0 else ())
                   for i, low in enumerate(bounds)]
@@ -136,8 +149,8 @@ def fill(spans: list[Span], most: int, idle: bool, highest: int
     steps: list[Step] = []
     while waiting:
         demand = sum(s.needs() if s.known else 1 for s in waiting)
-        if demand < most and not idle:
-            break
+        if demand < most and not (idle and not steps):
+            break  # the full batches just made will bring chains to share this one with
         batch, waiting = _one_batch(waiting, most)
         steps.append(ChainStep(spans=tuple(batch), highest=highest))
     return steps, waiting
@@ -176,7 +189,7 @@ class ChainStep(Step):
     def run(self, ctx: ReadContext) -> Outcome:
         plan, commands = self._chain_commands(ctx)
         if self.tail:  # first: a chain's end cannot stop it (halt)
-            commands = {"t": (ctx.method, ctx.query.keyset_params(descending=True)),
+            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.keyset_params(descending=True)),
                         **commands}
         result = self.send(ctx, commands, halt=True)
         if isinstance(result, Outcome):
@@ -194,10 +207,12 @@ class ChainStep(Step):
                 return outcome
             if rest is None:
                 continue
-            # Split: a counted span that turned out crowded, and what is left after the first
-            # chain batch of a long list (more than another batch), up to the highest id.
+            # Split: a counted span that turned out crowded (twice what it was sized for, or
+            # more), and what is left after the first chain batch of a long list (more than
+            # another batch), up to the highest id.
             if rest.pages_left is not None and rest.pages_left > (
-                    reprobe_pages(ctx.size.value) if span.count else
+                    max(reprobe_pages(ctx.size.value), 2 * (span.pages_left or 0))
+                    if span.count else
                     ctx.size.value if outcome.news.highest else math.inf):
                 crowded.append(rest)
             else:
@@ -208,10 +223,11 @@ class ChainStep(Step):
 
     def _highest(self, ctx: ReadContext, result: BatchResult) -> int | None:
         """The highest id the tail command found (None: not asked, or no answer)."""
-        if not self.tail or result.problem("t", ctx.method, "") is not None:
+        label = f"{ctx.tag}t"
+        if not self.tail or result.problem(label, ctx.method, "") is not None:
             return None  # read as one chain: slower, not wrong
         try:
-            rows = extract_rows(result.results["t"])
+            rows = extract_rows(result.results[label])
             return ctx.query.ends(rows)[0] if rows else None
         except PortalError:
             return None
@@ -232,7 +248,7 @@ class ChainStep(Step):
         commands: dict[str, Command] = {}
         most = ctx.size.value - (1 if self.tail else 0)  # the tail command takes one place
         for span in self.spans:
-            labels = [f"p{len(commands) + i}" for i in range(span.commands(most))]
+            labels = [f"{ctx.tag}p{len(commands) + i}" for i in range(span.commands(most))]
             for i, label in enumerate(labels):
                 after = span.after if i == 0 else query.last_id_ref(labels[i - 1])
                 start = 0 if span.count and i == 0 else -1
@@ -251,6 +267,7 @@ class ChainStep(Step):
         """
         query, method = ctx.query, ctx.method
         after, pages_left, pages, repeat = span.after, span.pages_left, 0, span.repeat
+        began, rows_read = None, 0  # the first id and the rows read here: the ids' spacing
         for i, label in enumerate(labels):
             error = result.problem(label, method, f"(command {label}; the batch stopped "
                                    "before it)", missing=PortalRetriableError)
@@ -272,6 +289,8 @@ class ChainStep(Step):
                 outcome.pages.append(_without_repeats(rows, repeat))
                 after, repeat = last, unusable
                 pages += 1
+                began = first if began is None else began
+                rows_read += len(rows)
             if i == 0 and span.count and isinstance(result.totals.get(label), int):
                 pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
             elif pages_left is not None:
@@ -289,7 +308,8 @@ class ChainStep(Step):
         # At exactly 0 it only has to see its empty last page.
         return Span(after, span.before,
                     pages_left if pages_left is not None and pages_left >= 0 else None,
-                    repeat=repeat)
+                    repeat=repeat,
+                    spacing=(after - began) / (rows_read - 1) if rows_read > 1 else None)
 
     def _resume(self, ctx: ReadContext, rest: Span, error: PortalError, outcome: Outcome,
                 *, halted_by_another: bool, read_some: bool) -> None:

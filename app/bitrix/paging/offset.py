@@ -57,7 +57,7 @@ class OffsetStep(Step):
 
     def run(self, ctx: ReadContext) -> Outcome:
         query, method = ctx.query, ctx.method
-        labels = {f"o{start}": start for start in self.starts}
+        labels = {f"{ctx.tag}o{start}": start for start in self.starts}
         commands = {label: (method, query.offset_params(start)) for label, start in labels.items()}
         result = self.send(ctx, commands, halt=False)
         if isinstance(result, Outcome):

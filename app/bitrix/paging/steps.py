@@ -11,11 +11,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.bitrix.client import BATCH_SIZE, BatchResult, Bitrix24Client, retries_for
 from app.bitrix.paging.query import ListQuery, Page
 from app.errors import PortalCutOffError, PortalError, PortalRetriableError
+
+if TYPE_CHECKING:
+    from app.bitrix.paging.mixer import BatchMixer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,10 @@ class ReadContext:
     query: ListQuery
     size: BatchSize
     cancel: threading.Event
+    # Half-empty batches go out with other lists' (None: alone); `tag` starts this read's
+    # labels, so they stay apart from the other lists' in a shared batch.
+    mixer: BatchMixer | None = None
+    tag: str = ""
 
     @property
     def method(self) -> str:
@@ -121,9 +128,12 @@ class Step:
              ) -> BatchResult | Outcome:
         """The batch's result; or, when the portal cut it off, the follow-ups that send it
         again in halves (the list keeps the smaller size), down to MIN_BATCH_COMMANDS."""
+        shrinkable = len(commands) > MIN_BATCH_COMMANDS
         try:
-            return ctx.client.batch(commands, halt=halt,
-                                    shrinkable=len(commands) > MIN_BATCH_COMMANDS)
+            if ctx.mixer is not None:
+                return ctx.mixer.batch(commands, halt=halt, shrinkable=shrinkable,
+                                       most=ctx.size.value)
+            return ctx.client.batch(commands, halt=halt, shrinkable=shrinkable)
         except PortalCutOffError as exc:
             if len(commands) <= MIN_BATCH_COMMANDS:
                 return self.retry(ctx, exc)
