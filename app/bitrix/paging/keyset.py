@@ -319,7 +319,8 @@ class ChainStep(Step):
             # the ignored commands after another chain's end, whose references point at
             # nothing). Not this chain's fault: it goes on alone, where nothing else can
             # stop it.
-            outcome.follow_ups.append(ChainStep(spans=(rest,), highest=self.highest))
+            outcome.follow_ups.append(ChainStep(spans=(rest,), highest=self.highest,
+                                                alone=True))
             return
         step = replace(self, spans=(rest,), attempt=0 if read_some else self.attempt)
         retried = step.retry(ctx, error)

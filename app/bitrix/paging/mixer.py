@@ -108,9 +108,11 @@ class BatchMixer:
             return
         for parcel in group:
             labels = parcel.commands.keys()
+            # Every error stays: a read whose commands did not run tells another's failure
+            # (halt) from its own by the errors of labels not its own.
             parcel.result = BatchResult(
                 results={k: v for k, v in result.results.items() if k in labels},
-                errors={k: v for k, v in result.errors.items() if k in labels},
+                errors=dict(result.errors),
                 totals={k: v for k, v in result.totals.items() if k in labels},
                 seconds=result.seconds, time=result.time)
             parcel.done.set()

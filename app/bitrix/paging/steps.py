@@ -100,6 +100,7 @@ class Step:
 
     attempt: int = 0
     delay: float = 0.0
+    alone: bool = False  # never shares its batch with another list's (BatchMixer)
 
     def run(self, ctx: ReadContext) -> Outcome:
         raise NotImplementedError
@@ -130,7 +131,7 @@ class Step:
         again in halves (the list keeps the smaller size), down to MIN_BATCH_COMMANDS."""
         shrinkable = len(commands) > MIN_BATCH_COMMANDS
         try:
-            if ctx.mixer is not None:
+            if ctx.mixer is not None and not self.alone:
                 return ctx.mixer.batch(commands, halt=halt, shrinkable=shrinkable,
                                        most=ctx.size.value)
             return ctx.client.batch(commands, halt=halt, shrinkable=shrinkable)
