@@ -140,10 +140,10 @@ def fill(spans: list[Span], most: int, idle: bool, highest: int
     """Batches of `most` commands from the spans waiting to go on, and the spans left over.
 
     A span of known size takes the commands it needs when they fit, longest first; the
-    room left goes to spans of unknown size (each counts itself with its first command)
-    and then to part of the longest span that did not fit, which goes on in a later batch
-    (a chain can only go on from its last page). A batch short of `most` commands goes
-    out only when nothing else is running (`idle`); until then its spans wait for others.
+    room left goes to part of the longest span that did not fit, which goes on in a later
+    batch (a chain can only go on from its last page), else to spans of unknown size (each
+    counts itself with its first command). A batch short of `most` commands goes out only
+    when nothing else is running (`idle`); until then its spans wait for others.
     """
     waiting = sorted(spans, key=lambda s: -s.needs() if s.known else 0)
     steps: list[Step] = []
