@@ -12,20 +12,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
-from app.bootstrap import require_python  # standard library only
+from app.bootstrap import require_packages, require_python  # standard library only
 
 require_python()  # before imports that an old Python cannot even parse
+# Only what every command needs is imported here: --help and a plain sync start fast, and the
+# modules of --check, --discover, --demo and --status (and the database layer) load when used.
+# So a package missing from the environment is caught by name here, not at first use.
+require_packages()
 
 try:
     from app.commands import handlers
-    from app.commands.progress import live_progress, progress_wanted
-    from app.commands.status import gather_status, parse_age
     from app.config import load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
     from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.report import SyncReport
-    from app.sync.runner import RunOptions, run_sync
     from app.syncers import SYNCERS
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
@@ -33,6 +34,20 @@ except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the v
     exit_missing_package(exc)
 
 log = logging.getLogger("bitrix_sync")
+
+
+def run_sync(settings, options, **kwargs):
+    """app.sync.runner.run_sync, imported when a sync runs (it brings SQLAlchemy)."""
+    from app.sync.runner import run_sync as run
+
+    return run(settings, options, **kwargs)
+
+
+def parse_age(text: str):
+    """--max-age's type (app.commands.status.parse_age, imported when the flag is given)."""
+    from app.commands.status import parse_age as parse
+
+    return parse(text)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = MaskingArgumentParser(
@@ -141,6 +156,9 @@ def _run(args: argparse.Namespace) -> int:
         return _init_db(settings)
     if args.status:
         return _status(args, settings)
+    from app.commands.progress import live_progress, progress_wanted
+    from app.sync.runner import RunOptions
+
     options = RunOptions(names=tuple(args.sync or ()),
                          allow_mass_deactivation=args.allow_mass_deactivation,
                          dry_run=args.dry_run, trigger=args.trigger, full=args.full)
@@ -167,6 +185,8 @@ def _init_db(settings) -> int:
 
 
 def _status(args: argparse.Namespace, settings) -> int:
+    from app.commands.status import gather_status
+
     status = gather_status(settings, max_age=args.max_age)
     _emit(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
     return status.exit_code

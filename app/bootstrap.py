@@ -16,6 +16,23 @@ def exit_missing_package(exc: ModuleNotFoundError) -> NoReturn:
     sys.exit(2)
 
 
+# The import names of requirements.txt's packages that the program itself imports.
+REQUIRED_MODULES = ("requests", "sqlalchemy", "pymysql", "dotenv", "croniter", "tqdm")
+
+
+def require_packages(modules: tuple = REQUIRED_MODULES) -> None:
+    """Exit 2 naming the first package that is not installed, without importing any.
+
+    The commands import their packages when they run, so a missing one would otherwise
+    show up only in the middle of a run; finding a package costs a path search, not an import.
+    """
+    import importlib.util
+
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            exit_missing_package(ModuleNotFoundError(f"No module named {name!r}", name=name))
+
+
 MINIMUM = (3, 11)
 
 

@@ -88,8 +88,12 @@ class Bitrix24Client:
         limiter: RateLimiter | None = None,
         operating: OperatingBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        batch_commands: int = BATCH_SIZE,
     ) -> None:
         self.base_url = webhook_url.rstrip("/") + "/"
+        # Commands a list read puts in one batch (at most the portal's 50); tests use fewer
+        # so that request budgets show on small lists.
+        self.batch_commands = max(1, min(BATCH_SIZE, batch_commands))
         self.timeout = timeout
         self.verify_ssl = verify_ssl
         self.max_retries = max_retries

@@ -1,22 +1,23 @@
-"""The CLI side of --demo, --discover and --check: flag rules, printing and exit codes."""
+"""The CLI side of --demo, --discover and --check: flag rules, printing and exit codes.
+
+Each command imports its modules when it runs: a plain sync (and --help) never loads
+--check's, --discover's or --demo's code, nor the database layer before it needs it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from app.commands.check import run_check
 from app.commands.console import print_json
-from app.commands.demo import DEFAULT_DEMO_DB, run_demo
-from app.commands.discover import discover as discover_portal
-from app.commands.discover import make_client, mapping_skeleton, render_text, write_skeleton
-from app.commands.progress import live_progress, progress_wanted
-from app.config import Settings
 from app.errors import ConfigError
 from app.logging_setup import CLI_CONSOLE, setup_logging
 from app.masking import mask
-from app.sync.runner import RunOptions
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 def check_flags(args: argparse.Namespace) -> None:
@@ -42,6 +43,10 @@ def check_flags(args: argparse.Namespace) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """--demo: sync the built-in demo portal into a SQLite file and say where it is."""
+    from app.commands.demo import DEFAULT_DEMO_DB, run_demo
+    from app.commands.progress import live_progress, progress_wanted
+    from app.sync.runner import RunOptions
+
     options = RunOptions(names=tuple(args.sync or ()), dry_run=args.dry_run, trigger="demo",
                          allow_mass_deactivation=args.allow_mass_deactivation)
     with live_progress(progress_wanted(quiet=args.quiet)) as progress:
@@ -59,6 +64,9 @@ def demo(args: argparse.Namespace) -> int:
 
 def discover(args: argparse.Namespace, settings: Settings) -> int:
     """--discover [--write PATH [--force]]: list what the webhook sees; draft mapping.toml."""
+    from app.commands.discover import discover as discover_portal
+    from app.commands.discover import make_client, mapping_skeleton, render_text, write_skeleton
+
     client = make_client(settings)
     try:
         found = discover_portal(client, entity_type_ids=tuple(args.entity_type_id or ()))
@@ -84,6 +92,8 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
 
 def check(args: argparse.Namespace, load: Callable[..., Settings]) -> int:
     """--check: print the checklist; exit 0, 2 (settings, mapping, schema) or 3 (connection)."""
+    from app.commands.check import run_check
+
     def settings() -> Settings:
         loaded = load()
         setup_logging(loaded.log_level, log_file=loaded.log_file, verbose=args.verbose,
