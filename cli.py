@@ -20,8 +20,9 @@ try:
     from app.commands import handlers
     from app.commands.progress import live_progress, progress_wanted
     from app.commands.status import gather_status, parse_age
-    from app.config import load_settings
+    from app.config import console_language, load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
+    from app.messages import say, set_language
     from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
     from app.report import SyncReport
@@ -59,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-db", action="store_true",
                         help="create the built-in tables on an empty database, then exit")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging and full tracebacks")
+                        help="debug logging and full tracebacks (without HTTP traffic)")
+    parser.add_argument("--debug-http", action="store_true",
+                        help="--verbose plus a log line for each HTTP request and answer "
+                             "(urllib3); the webhook code stays masked")
     # Getting started: a demo, discovery, checks, dry runs and progress.
     parser.add_argument("--demo", action="store_true",
                         help="sync a built-in demo portal with sample data into a SQLite file; "
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     force_utf8_console()
+    set_language(console_language(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -107,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--max-age works only with --status")
     except SystemExit as exc:
         return int(exc.code or 0)
-    setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE)
+    args.verbose = args.verbose or args.debug_http
+    setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE,
+                  debug_http=args.debug_http)
     try:
         return _run(args)
     except SyncError as exc:
         return _fail(args, SyncReport.from_error(exc))
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        report = getattr(exc, "report", None)
+        text = report.render_stop() if isinstance(report, SyncReport) else say("interrupted")
+        print(text, file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:  # the boundary: one line unless --verbose
         if args.verbose:
@@ -131,8 +140,9 @@ def _run(args: argparse.Namespace) -> int:
         return handlers.check(args, load)
     settings = load(require_webhook=not (args.init_db or args.status),
                     require_database=not args.discover)
+    set_language(settings.language)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
-                  console_level=CLI_CONSOLE)
+                  console_level=CLI_CONSOLE, debug_http=args.debug_http)
     for warning in settings.warnings:
         log.warning("%s", warning)
     if args.discover:
@@ -162,7 +172,8 @@ def _init_db(settings) -> int:
     check_connection(engine)
     created = create_builtin_tables(engine)
     engine.dispose()
-    _emit("Created tables: " + ", ".join(created) if created else "All tables already exist.")
+    _emit(say("init_db.created", tables=", ".join(created)) if created
+          else say("init_db.exist"))
     return 0
 
 
@@ -187,14 +198,14 @@ def _print(args: argparse.Namespace, report: SyncReport) -> None:
     else:
         _emit(report.render_table(fatal=False))
         if report.fatal:  # on stderr, once: the table above does not repeat it
-            print(f"error: {report.fatal}", file=sys.stderr)
+            print(say("error", text=report.fatal), file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, report: SyncReport) -> int:
     if args.json:
         _emit(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
     else:
-        print(f"error: {report.fatal}", file=sys.stderr)
+        print(say("error", text=report.fatal), file=sys.stderr)
     return report.exit_code
 
 

@@ -49,6 +49,7 @@ import textwrap
 from typing import NamedTuple
 
 from app.masking import mask
+from app.messages import say
 
 
 class SyncError(Exception):
@@ -191,6 +192,15 @@ class LockLostError(SyncError):
     exit_code = 4
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl+C ended a run: the KeyboardInterrupt again, with the run's report (what was
+    committed, what was rolled back) for the console to tell."""
+
+    def __init__(self, report: object) -> None:
+        super().__init__()
+        self.report = report
+
+
 class StopRequested(Exception):
     """The run was asked to stop; raised where that is noticed, from the reader up.
 
@@ -206,8 +216,7 @@ def describe_exception(exc: BaseException) -> str:
 
 def unexpected_error(exc: BaseException) -> SyncError:
     """A bug told as our error, in one line: what it was and where the traceback is (exit 1)."""
-    return SyncError(f"Unexpected error: {describe_exception(exc)} "
-                     "(run with --verbose for the traceback)")
+    return SyncError(say("unexpected", what=describe_exception(exc)))
 
 
 # Ctrl+C (KeyboardInterrupt) in the CLI; the service exits 128 + the signal's number.

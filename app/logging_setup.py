@@ -59,12 +59,14 @@ def force_utf8_console() -> None:
 
 
 def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
-                  verbose: bool = False, console_level: str | int | None = None) -> None:
+                  verbose: bool = False, console_level: str | int | None = None,
+                  debug_http: bool = False) -> None:
     """Configure the root logger once; calling again replaces the handlers.
 
     `level` is the log file's level and the console's; `console_level` (cli.py:
     CLI_CONSOLE) raises the console's above it and keeps IN_REPORT lines off it.
-    --verbose makes both DEBUG.
+    --verbose makes both DEBUG; urllib3's lines of each HTTP request only come with
+    `debug_http` too (cli.py --debug-http), so a verbose dry run lists records, not traffic.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -89,8 +91,9 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
-    # urllib3 logs full request paths (with the webhook code) at DEBUG.
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # urllib3 logs full request paths (with the webhook code, masked by every handler) at DEBUG.
+    logging.getLogger("urllib3").setLevel(
+        logging.DEBUG if verbose and debug_http else logging.WARNING)
 
 
 def _number(level: str | int) -> int:

@@ -40,10 +40,250 @@ def both(key: str) -> dict[str, str]:
     return dict(CATALOG[key])
 
 
+def normal_language(raw: str | None) -> str | None:
+    """'RU ' -> 'ru'; None when `raw` names no language of the catalog (empty: the default)."""
+    code = (raw or "").strip().lower() or DEFAULT_LANGUAGE
+    return code if code in LANGUAGES else None
+
+
 CATALOG: dict[str, dict[str, str]] = {
     # --- general -----------------------------------------------------------------------
+    "error": {
+        "ru": "ошибка: {text}",
+        "en": "error: {text}",
+    },
+    "warning": {
+        "ru": "предупреждение: {text}",
+        "en": "warning: {text}",
+    },
     "interrupted": {
         "ru": "Прервано.",
         "en": "Interrupted.",
     },
+    "unexpected": {
+        "ru": "Непредвиденная ошибка: {what} (подробности — с --verbose)",
+        "en": "Unexpected error: {what} (run with --verbose for the traceback)",
+    },
+    # --- start-up: Python and packages (app/bootstrap.py) -------------------------------
+    "missing_package": {
+        "ru": "ошибка: не установлен пакет Python {name!r}; установите зависимости: "
+              "{python} -m pip install -r requirements.txt",
+        "en": "error: the Python package {name!r} is missing; install the requirements "
+              "with: {python} -m pip install -r requirements.txt",
+    },
+    "missing_package_venv": {
+        "ru": "ошибка: не установлен пакет Python {name!r}: программа запущена не из своего "
+              "виртуального окружения ({python}). Запустите её Python из .venv рядом с cli.py: "
+              "{venv_python} {script}",
+        "en": "error: the Python package {name!r} is missing: this is not the project's "
+              "virtual environment ({python}). Run the Python of the .venv beside cli.py: "
+              "{venv_python} {script}",
+    },
+    # --- settings (app/config.py) ------------------------------------------------------
+    "settings.invalid": {
+        "ru": "Настройки неверны; ничего не записано. Исправьте и запустите снова:",
+        "en": "Settings are not valid; nothing was written. Fix these and run again:",
+    },
+    "settings.webhook_menu": {
+        "ru": "«Разработчикам» → «Другое» → «Входящий вебхук»",
+        "en": "Developer resources → Other → Inbound webhook",
+    },
+    "settings.not_set_webhook": {
+        "ru": "не задан; впишите адрес входящего вебхука (Bitrix24: {menu})",
+        "en": "is not set; enter the inbound webhook's URL (Bitrix24: {menu})",
+    },
+    "settings.example_webhook": {
+        "ru": "всё ещё образец из .env.example; впишите адрес входящего вебхука "
+              "(Bitrix24: {menu})",
+        "en": "is still the example from .env.example; enter the inbound webhook's URL "
+              "(Bitrix24: {menu})",
+    },
+    "settings.webhook_shape": {
+        "ru": "должен иметь вид {shape}, а указано {shown}",
+        "en": "must look like {shape}, got {shown}",
+    },
+    "settings.webhook_path": {
+        "ru": "должен иметь вид {shape} (после /rest/ — id пользователя и код), "
+              "а указано {shown}",
+        "en": "must look like {shape} (user id and code after /rest/), got {shown}",
+    },
+    "settings.webhook_https": {
+        "ru": "должен начинаться с https:// (Bitrix24 отвергает http), а указано {shown}",
+        "en": "must use https:// (Bitrix24 rejects plain http), got {shown}",
+    },
+    "settings.not_set_mysql_user": {
+        "ru": "не задан; впишите пользователя MySQL (или задайте DATABASE_URL)",
+        "en": "is not set; enter the MySQL user (or set DATABASE_URL)",
+    },
+    "settings.database_url": {
+        "ru": "должен быть адресом SQLAlchemy, например "
+              "mysql+pymysql://user:password@host:3306/db или sqlite:///sync.db",
+        "en": "must be an SQLAlchemy URL such as "
+              "mysql+pymysql://user:password@host:3306/db or sqlite:///sync.db",
+    },
+    "settings.port": {
+        "ru": "должен быть номером порта, а указано {raw!r}",
+        "en": "must be a port number, got {raw!r}",
+    },
+    "settings.number": {
+        "ru": "должен быть числом, а указано {raw!r}",
+        "en": "must be a number, got {raw!r}",
+    },
+    "settings.whole_number": {
+        "ru": "должен быть целым числом, а указано {raw!r}",
+        "en": "must be a whole number, got {raw!r}",
+    },
+    "settings.at_least": {
+        "ru": "должен быть не меньше {minimum}, а указано {raw!r}",
+        "en": "must be at least {minimum}, got {raw!r}",
+    },
+    "settings.duration": {
+        "ru": "должен быть длительностью, например 10m, 24h или 0, а указано {raw!r}",
+        "en": "must be a duration such as 10m, 24h or 0, got {raw!r}",
+    },
+    "settings.flag": {
+        "ru": "должен быть true или false, а указано {raw!r}",
+        "en": "must be true or false, got {raw!r}",
+    },
+    "settings.one_of": {
+        "ru": "должен быть одним из {allowed}, а указано {raw!r}",
+        "en": "must be one of {allowed}, got {raw!r}",
+    },
+    "settings.file_not_found": {
+        "ru": "файл не найден: {path}",
+        "en": "file not found: {path}",
+    },
+    "settings.env_file_missing": {
+        "ru": "Файл настроек из --env-file не существует: {path}",
+        "en": "The settings file given with --env-file does not exist: {path}",
+    },
+    "settings.set_in": {
+        "ru": "Где задано: {places}.",
+        "en": "Set in: {places}.",
+    },
+    "settings.read_from": {
+        "ru": "Прочитано: переменные окружения, затем {files}.",
+        "en": "Read: environment variables, then {files}.",
+    },
+    "settings.then": {"ru": ", затем ", "en": ", then "},
+    "settings.file_read": {"ru": "прочитан", "en": "read"},
+    "settings.file_not_there": {"ru": "не найден", "en": "not found"},
+    "settings.file_empty": {"ru": "найден, но ничего не задаёт",
+                            "en": "found, but sets nothing"},
+    "settings.environment": {"ru": "окружение", "en": "environment"},
+    "settings.nothing": {
+        "ru": "Настройки не найдены; ничего не записано. Где искали (побеждает первое место, "
+              "где переменная задана):\n  1. переменные окружения\n{places}\n"
+              "next: 1) скопируйте .env.example в .env (рядом с cli.py или в корень "
+              "родительского проекта);\n"
+              "      2) впишите в него BITRIX_WEBHOOK_URL — адрес входящего вебхука "
+              "(Bitrix24: {menu}) — и настройки базы данных (MYSQL_* или DATABASE_URL);\n"
+              "      3) запустите `python cli.py --check`.\n"
+              "      Посмотреть работу без настроек: `python cli.py --demo`.",
+        "en": "No settings found; nothing was written. Looked for them in this order "
+              "(the first place that sets a variable wins):\n  1. environment variables\n"
+              "{places}\n"
+              "next: 1) copy .env.example to .env (beside cli.py or in the parent project's "
+              "root);\n"
+              "      2) enter BITRIX_WEBHOOK_URL in it — the inbound webhook's URL "
+              "(Bitrix24: {menu}) — and the database settings (MYSQL_* or DATABASE_URL);\n"
+              "      3) run `python cli.py --check`.\n"
+              "      To see it work without settings: `python cli.py --demo`.",
+    },
+    # --- a run's table and its dry-run list (app/report.py) ------------------------------
+    "table.directory": {"ru": "справочник", "en": "directory"},
+    "table.mode": {"ru": "чтение", "en": "mode"},
+    "table.fetched": {"ru": "прочитано", "en": "fetched"},
+    "table.created": {"ru": "создано", "en": "created"},
+    "table.updated": {"ru": "обновлено", "en": "updated"},
+    "table.unchanged": {"ru": "без_изменений", "en": "unchanged"},
+    "table.deactivated": {"ru": "деактивировано", "en": "deactivated"},
+    "table.errors": {"ru": "ошибок", "en": "errors"},
+    "table.seconds": {"ru": "секунд", "en": "seconds"},
+    "table.status": {"ru": "итог", "en": "status"},
+    "table.mode_full": {"ru": "полное", "en": "full"},
+    "table.mode_incremental": {"ru": "изменения", "en": "incremental"},
+    "table.status_ok": {"ru": "ок", "en": "ok"},
+    "table.status_errors": {"ru": "с_ошибками", "en": "errors"},
+    "table.status_failed": {"ru": "сбой", "en": "failed"},
+    "table.status_skipped": {"ru": "пропущен", "en": "skipped"},
+    "table.more_errors": {
+        "ru": "... и ещё ошибок в записях: {count} (все — в --json)",
+        "en": "... and {count} more record errors (see --json)",
+    },
+    "table.dry_run": {
+        "ru": "Пробный прогон: ничего не записано.",
+        "en": "Dry run: nothing was written.",
+    },
+    "planned.none": {
+        "ru": "Пробный прогон: ни одна запись не изменилась бы.",
+        "en": "Dry run: no record would change.",
+    },
+    "planned.head": {
+        "ru": "Пробный прогон: изменились бы записи ({count}):",
+        "en": "Dry run: {count} records would change:",
+    },
+    "planned.create": {"ru": "создать", "en": "create"},
+    "planned.update": {"ru": "обновить", "en": "update"},
+    "planned.deactivate": {"ru": "деактивировать", "en": "deactivate"},
+    # --- a directory that did not finish (app/sync/engine.py, directory.py) -------------
+    "engine.not_run": {"ru": "не запускался: {why}", "en": "not run: {why}"},
+    "engine.stopped_early": {"ru": "запуск остановлен раньше",
+                             "en": "the run stopped early"},
+    "engine.earlier_error": {"ru": "запуск прервала ошибка выше",
+                             "en": "an earlier error ended the run"},
+    "engine.rolled_back": {"ru": "остановлен; изменения откачены",
+                           "en": "stopped; changes rolled back"},
+    # --- live progress (app/commands/progress.py) ---------------------------------------
+    "progress.line": {
+        "ru": "{directory} {phase} {rows} строк прочитано  {rate} строк/с  {took}",
+        "en": "{directory} {phase} {rows} rows read  {rate} rows/s  {took}",
+    },
+    "progress.reading": {"ru": "чтение", "en": "reading"},
+    "progress.writing": {"ru": "запись", "en": "writing"},
+    "progress.done": {"ru": "готово", "en": "done"},
+    "progress.stopped": {"ru": "прерван", "en": "stopped"},
+    # --- Ctrl+C during a run (cli.py, SyncReport.render_stop) ---------------------------
+    "stop.head": {
+        "ru": "Прервано (Ctrl+C).",
+        "en": "Interrupted (Ctrl+C).",
+    },
+    "stop.saved": {
+        "ru": "Сохранено полностью: {names}.",
+        "en": "Saved in full: {names}.",
+    },
+    "stop.failed": {
+        "ru": "С ошибкой (сохранено то, что успело прийти): {names}.",
+        "en": "Failed (what had arrived was kept): {names}.",
+    },
+    "stop.rolled_back": {
+        "ru": "Откачено, в базе как до запуска: {names}.",
+        "en": "Rolled back, as before the run in the database: {names}.",
+    },
+    "stop.not_run": {
+        "ru": "Не запускались: {names}.",
+        "en": "Not run: {names}.",
+    },
+    "stop.nothing_saved": {
+        "ru": "Ничего не записано.",
+        "en": "Nothing was written.",
+    },
+    "stop.dry_run": {
+        "ru": "Пробный прогон: ничего не записано.",
+        "en": "Dry run: nothing was written.",
+    },
+    "stop.next": {
+        "ru": "next: запустите `python cli.py --sync {names}`, чтобы дописать остальное "
+              "(или просто `python cli.py`: сохранённое прочитается заново только по "
+              "изменениям).",
+        "en": "next: run `python cli.py --sync {names}` to sync the rest (or just "
+              "`python cli.py`: what was saved is read again only for its changes).",
+    },
+    "stop.next_all": {
+        "ru": "next: запустите ту же команду ещё раз.",
+        "en": "next: run the same command again.",
+    },
+    # --- cli.py --init-db ---------------------------------------------------------------
+    "init_db.created": {"ru": "Созданы таблицы: {tables}", "en": "Created tables: {tables}"},
+    "init_db.exist": {"ru": "Все таблицы уже есть.", "en": "All tables already exist."},
 }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from app.db.connect import database_errors
 from app.errors import PortalError, PortalFatalError, StopRequested
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.incremental import FULL, references_grew
 from app.sync.records import RecordConverter, references
@@ -63,7 +64,9 @@ class DirectorySync:
                 # and the history count what was committed.
                 stats.created = stats.updated = stats.deactivated = 0
             stats.seconds = time.monotonic() - started
-            self.engine.progress(name, "done", stats.fetched)
+            # A directory cut off (a stop, Ctrl+C, a database error) is not "done".
+            self.engine.progress(name, "done" if name in self.engine.committed else "stopped",
+                                 stats.fetched)
         if outcome != _DONE:
             return
         if stats.status != DirectoryStatus.FAILED and stats.errors:
@@ -110,7 +113,7 @@ class DirectorySync:
             except StopRequested:
                 transaction.rollback()
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "stopped; changes rolled back"
+                stats.message = say("engine.rolled_back")
                 return _ENDED
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing

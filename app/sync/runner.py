@@ -14,7 +14,14 @@ from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
-from app.errors import ConfigError, DatabaseError, LockHeldError, SyncError, unexpected_error
+from app.errors import (
+    ConfigError,
+    DatabaseError,
+    LockHeldError,
+    RunInterrupted,
+    SyncError,
+    unexpected_error,
+)
 from app.logging_setup import IN_REPORT
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
@@ -184,6 +191,8 @@ def run_sync(
                                   progress=progress, lock_check=held.check,
                                   freshness=freshness(settings, options))
                 sync.run(order, report)
+    except KeyboardInterrupt as exc:  # the CLI tells what was saved and what rolled back
+        raise RunInterrupted(report) from exc
     finally:
         if client is not None:  # every pooled connection to the portal, retried ones too
             client.close()
