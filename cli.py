@@ -22,9 +22,9 @@ try:
     from app.commands.status import gather_status, parse_age
     from app.config import console_language, load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
-    from app.messages import say, set_language
     from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
     from app.masking import MaskingArgumentParser
+    from app.messages import say, set_language
     from app.report import SyncReport
     from app.sync.runner import RunOptions, run_sync
     from app.syncers import SYNCERS
