@@ -286,4 +286,59 @@ CATALOG: dict[str, dict[str, str]] = {
     # --- cli.py --init-db ---------------------------------------------------------------
     "init_db.created": {"ru": "Созданы таблицы: {tables}", "en": "Created tables: {tables}"},
     "init_db.exist": {"ru": "Все таблицы уже есть.", "en": "All tables already exist."},
+    # --- cli.py --status (app/commands/status.py) ----------------------------------------
+    "status.runs": {"ru": "Запуски, новые сверху (время — {zone}):",
+                    "en": "Runs, newest first (times in {zone}):"},
+    "status.no_runs": {"ru": "Запусков пока не записано.", "en": "No runs recorded yet."},
+    "status.no_success": {"ru": "Последний успешный запуск: не записан",
+                          "en": "Last success: none recorded"},
+    "status.success": {
+        "ru": "Последний успешный запуск: {id}, закончен {when} ({age} назад)",
+        "en": "Last success: run {id}, finished {when} ({age} ago)",
+    },
+    "status.next_run": {
+        "ru": "Следующий запуск сервиса (service.py): {when} (SYNC_SCHEDULE '{expression}', "
+              "{zone}); у cron и Планировщика заданий своё расписание",
+        "en": "Next run of the service (service.py): {when} (SYNC_SCHEDULE '{expression}', "
+              "{zone}); cron and Task Scheduler keep their own times",
+    },
+    "status.next_run_unknown": {
+        "ru": "Следующий запуск сервиса (service.py): неизвестен, {problem}",
+        "en": "Next run of the service (service.py): unknown, {problem}",
+    },
+    "status.directories": {"ru": "Справочники (часы портала, время — {zone}):",
+                           "en": "Directories (portal's clock, shown in {zone}):"},
+    "status.fresh": {"ru": "Не старше {limit}: OK", "en": "Max age {limit}: OK"},
+    "status.stale_none": {
+        "ru": "Не старше {limit}: УСТАРЕЛО, успешных запусков не записано",
+        "en": "Max age {limit}: STALE, no successful run recorded",
+    },
+    "status.stale": {
+        "ru": "Не старше {limit}: УСТАРЕЛО, последнему успешному запуску {age}",
+        "en": "Max age {limit}: STALE, the last success is {age} old",
+    },
+    "status.last_full_read": {"ru": "последнее полное чтение", "en": "last full read"},
+    "status.last_read": {"ru": "последнее чтение", "en": "last read"},
+    "status.never": {"ru": "никогда", "en": "never"},
+    "status.when_ago": {"ru": "{when} ({age} назад)", "en": "{when} ({age} ago)"},
+    "status.started": {"ru": "начат", "en": "started"},
+    "status.took": {"ru": "длился", "en": "took"},
+    "status.trigger": {"ru": "кто_запустил", "en": "trigger"},
+    "status.run_running": {"ru": "идёт", "en": "running"},
+    "status.run_ok": {"ru": "ок", "en": "ok"},
+    "status.run_errors": {"ru": "с_ошибками", "en": "errors"},
+    "status.run_failed": {"ru": "сбой", "en": "failed"},
+    "status.run_stopped": {"ru": "остановлен", "en": "stopped"},
+    "status.run_interrupted": {"ru": "оборван", "en": "interrupted"},
+    "status.gone": {"ru": "{status} (процесса уже нет)", "en": "{status} (the process is gone)"},
+    "status.process_gone": {
+        "ru": "процесс завершился до конца запуска (его убили, он упал или потерял "
+              "соединение с базой)",
+        "en": "the process ended before the run finished (killed, crashed or lost its "
+              "database connection)",
+    },
+    "status.ctrl_c": {
+        "ru": "остановлен по Ctrl+C; справочник, который шёл в тот момент, откачен",
+        "en": "stopped by Ctrl+C; the directory in progress was rolled back",
+    },
 }
