@@ -341,4 +341,46 @@ CATALOG: dict[str, dict[str, str]] = {
         "ru": "остановлен по Ctrl+C; справочник, который шёл в тот момент, откачен",
         "en": "stopped by Ctrl+C; the directory in progress was rolled back",
     },
+    # --- the run lock: a second run, a lost lock (app/db/run_lock.py) -------------------
+    "lock.held_mysql": {
+        "ru": "С базой данных {database!r} уже работает другая синхронизация "
+              "(MySQL-блокировка {name!r} занята)",
+        "en": "Another sync is already running against the database {database!r} "
+              "(the MySQL lock {name!r} is taken)",
+    },
+    "lock.held_file": {
+        "ru": "С базой данных {database!r} уже работает другая синхронизация "
+              "(файл блокировки {path} занят)",
+        "en": "Another sync is already running against the database {database!r} "
+              "(the lock file {path} is locked)",
+    },
+    "lock.holder": {
+        "ru": " (запуск {id}, начат {when} UTC, запустил {trigger} на {host}, pid {pid})",
+        "en": " (run {id}, started {when} UTC by {trigger} on {host}, pid {pid})",
+    },
+    "lock.did_not_start": {
+        "ru": "{held}{holder}; этот запуск не начинался. Запустите снова, когда та "
+              "синхронизация закончится.",
+        "en": "{held}{holder}; this run did not start. Try again when that run has finished.",
+    },
+    "lock.lost_mysql": {
+        "ru": "Запуск потерял блокировку базы данных {database!r} (MySQL-блокировка "
+              "{name!r}: {why}); ",
+        "en": "This run lost its lock on the database {database!r} (the MySQL lock "
+              "{name!r}: {why}); ",
+    },
+    "lock.lost_file": {
+        "ru": "Запуск потерял блокировку базы данных {database!r} (файл блокировки {path} "
+              "удалён или заменён); ",
+        "en": "This run lost its lock on the database {database!r} (the lock file {path} "
+              "was deleted or replaced); ",
+    },
+    "lock.lost_advice": {
+        "ru": "возможно, сейчас идёт другая синхронизация, поэтому этот запуск остановился, "
+              "не записав больше ничего (справочник, который шёл, откачен; законченные "
+              "раньше сохранены). Запустите снова, чтобы дописать остальное.",
+        "en": "another sync may be running now, so this run stopped before writing more "
+              "(the directory in progress was rolled back; those finished before are kept). "
+              "Run again to sync the rest.",
+    },
 }

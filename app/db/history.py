@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
+from app.messages import say
 from app.report import Counter, DirectoryStatus, SyncReport
 from app.text import shorten
 
@@ -218,8 +219,8 @@ class RunHistory:
         if row is None:
             return ""
         run = _record(row)
-        return (f" (run {run.id}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC by "
-                f"{run.triggered_by} on {run.host}, pid {run.pid})")
+        return say("lock.holder", id=run.id, when=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+                   trigger=run.triggered_by, host=run.host, pid=run.pid)
 
     def _write(self, action):
         if self._broken:
