@@ -383,4 +383,108 @@ CATALOG: dict[str, dict[str, str]] = {
               "(the directory in progress was rolled back; those finished before are kept). "
               "Run again to sync the rest.",
     },
+    # --- the database refuses the connection (app/db/connect.py) -------------------------
+    "db.cannot_connect": {
+        "ru": "Не удаётся подключиться к базе данных {url}",
+        "en": "Cannot connect to the database {url}",
+    },
+    "db.hinted": {
+        "ru": "{hint} (ответ сервера: {detail})",
+        "en": "{detail} ({hint})",
+    },
+    "db.hint_1045": {
+        "ru": "сервер не принял пользователя или пароль: проверьте MYSQL_USER и MYSQL_PASSWORD",
+        "en": "check MYSQL_USER and MYSQL_PASSWORD",
+    },
+    "db.hint_1049": {
+        "ru": "такой базы нет: сначала создайте её (CREATE DATABASE ... CHARACTER SET "
+              "utf8mb4) или исправьте MYSQL_DATABASE",
+        "en": "create the database first (CREATE DATABASE ... CHARACTER SET utf8mb4) or fix "
+              "MYSQL_DATABASE",
+    },
+    "db.hint_2003": {
+        "ru": "сервер не отвечает: проверьте MYSQL_HOST и MYSQL_PORT и что сервер запущен",
+        "en": "check MYSQL_HOST and MYSQL_PORT and that the server is running",
+    },
+    "db.hint_2005": {
+        "ru": "сервер не найден: проверьте MYSQL_HOST",
+        "en": "check MYSQL_HOST",
+    },
+    # --- Bitrix24 answered with an error (app/bitrix/client.py) --------------------------
+    "portal.said": {"ru": "(ответ Bitrix24: {answer})", "en": "(Bitrix24 said: {answer})"},
+    "portal.overload": {
+        "ru": "Поддержка Bitrix24 заблокировала REST-запросы этого портала (OVERLOAD_LIMIT) "
+              "{said}. Повторы не помогут; обратитесь в поддержку Bitrix24.",
+        "en": "Bitrix24 support has blocked REST calls on this portal (OVERLOAD_LIMIT) "
+              "{said}. Retrying will not help; contact Bitrix24 support.",
+    },
+    "portal.plan_rest": {
+        "ru": "Тариф портала Bitrix24 не разрешает REST-запросы {said}: REST API и вебхуки "
+              "работают только на коммерческих тарифах. Вебхук ни при чём; администратору "
+              "портала нужно перейти на коммерческий тариф.",
+        "en": "The portal's Bitrix24 plan does not allow REST calls {said}: the REST API and "
+              "webhooks work only on commercial plans. The webhook itself is not the problem; "
+              "the portal's administrator has to move the portal to a commercial plan.",
+    },
+    "portal.owner": {
+        "ru": "Портал не смог действовать от имени владельца вебхука {said}: сотрудник, "
+              "создавший вебхук, уволен или лишился прав. Создайте вебхук заново от имени "
+              "активного сотрудника и впишите его адрес в BITRIX_WEBHOOK_URL.",
+        "en": "The portal could not act as the webhook's owner {said}: the employee who "
+              "created the webhook has been deactivated (fired) or has lost the rights. "
+              "Create the webhook again as an active employee and put its URL in "
+              "BITRIX_WEBHOOK_URL.",
+    },
+    "portal.https_only": {
+        "ru": "Портал принимает только https {said}; BITRIX_WEBHOOK_URL должен начинаться "
+              "с https://.",
+        "en": "The portal accepts only https {said}; BITRIX_WEBHOOK_URL must start with "
+              "https://.",
+    },
+    "portal.own_database": {
+        "ru": "Собственная база портала дала сбой на {method} {said}. Это сбой на стороне "
+              "Bitrix24; запрос повторён один раз, справочник ждёт следующего запуска. Если "
+              "не пройдёт, сообщите в поддержку Bitrix24.",
+        "en": "The portal's own database failed on {method} {said}. This is a fault on the "
+              "Bitrix24 side; it was retried once, and this directory waits for the next "
+              "run. If it stays, tell Bitrix24 support.",
+    },
+    "portal.rejected": {
+        "ru": "Bitrix24 отклонил {method} {said}",
+        "en": "Bitrix24 rejected {method} {said}",
+    },
+    "portal.busy": {
+        "ru": "Bitrix24 перегружен или сбоит на {method} {said}",
+        "en": "Bitrix24 is busy or failing on {method} {said}",
+    },
+    "portal.webhook_rejected": {
+        "ru": "Портал отклонил вебхук {said}. Проверьте BITRIX_WEBHOOK_URL: код может быть "
+              "неверным, вебхук — удалён или просрочен.",
+        "en": "The portal rejected the webhook {said}. Check BITRIX_WEBHOOK_URL: the code "
+              "may be wrong, deleted or expired.",
+    },
+    "portal.no_scope": {
+        "ru": "У вебхука нет права на {method} {said}; отметьте нужное право (crm, lists, "
+              "user, department) у вебхука в Bitrix24.",
+        "en": "The webhook has no permission for {method} {said}; tick the needed scope "
+              "(crm, lists, user, department) on the webhook in Bitrix24.",
+    },
+    "portal.no_method": {
+        "ru": "Bitrix24 не знает метод {method} {said}; проверьте имя метода в "
+              "сопоставлении и права вебхука.",
+        "en": "Bitrix24 does not know the method {method} {said}; check the method name in "
+              "the mapping and the webhook's scopes.",
+    },
+    "portal.plan_lists": {
+        "ru": "Тариф портала Bitrix24 не включает {method} {said}: универсальные списки есть "
+              "только на расширенных тарифах. Вебхук ни при чём; администратору портала нужно "
+              "сменить тариф (остальные справочники синхронизируются).",
+        "en": "The portal's Bitrix24 plan does not include {method} {said}: universal lists "
+              "work only on extended plans. The webhook is not the problem; the portal's "
+              "administrator has to change the plan (the other directories are synced).",
+    },
+    "portal.access_denied": {
+        "ru": "Нет доступа к {method} {said}; пользователю вебхука нужно право на чтение.",
+        "en": "Access denied to {method} {said}; the webhook's user needs read access to it.",
+    },
 }

@@ -11,14 +11,10 @@ from sqlalchemy.exc import DataError, IntegrityError, PendingRollbackError, SQLA
 
 from app.config import mask_database_url
 from app.errors import ConfigError, DatabaseError
+from app.messages import say
 
-_HINTS = {
-    1045: "check MYSQL_USER and MYSQL_PASSWORD",
-    1049: "create the database first (CREATE DATABASE ... CHARACTER SET utf8mb4) or fix "
-          "MYSQL_DATABASE",
-    2003: "check MYSQL_HOST and MYSQL_PORT and that the server is running",
-    2005: "check MYSQL_HOST",
-}
+# What to check for a connection the server refused (catalog keys, app/messages.py).
+_HINTS = {1045: "db.hint_1045", 1049: "db.hint_1049", 2003: "db.hint_2003", 2005: "db.hint_2005"}
 
 # What a server-side failure means, in plain words (MySQL/MariaDB error codes).
 _LOST = "the connection to the database was lost"
@@ -155,7 +151,7 @@ def describe_db_error(exc: BaseException) -> str:
     if cause is not None:
         return f"{cause} ({detail})"
     hint = _HINTS.get(code)
-    return f"{detail}" + (f" ({hint})" if hint else "")
+    return say("db.hinted", detail=detail, hint=say(hint)) if hint else detail
 
 
 def _sqlite_cause(detail: str) -> str | None:
@@ -187,7 +183,7 @@ def check_connection(engine: Engine) -> None:
     """Raise DatabaseError (exit 3) when the database cannot be reached."""
     url = engine.url.render_as_string(hide_password=True)
     try:
-        with database_errors(f"Cannot connect to the database {url}"), engine.connect() as conn:
+        with database_errors(say("db.cannot_connect", url=url)), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except TypeError as exc:  # the driver refused an option from the URL's query string
         raise ConfigError(
