@@ -487,4 +487,64 @@ CATALOG: dict[str, dict[str, str]] = {
         "ru": "Нет доступа к {method} {said}; пользователю вебхука нужно право на чтение.",
         "en": "Access denied to {method} {said}; the webhook's user needs read access to it.",
     },
+    # --- SYNC_SCHEDULE and SYNC_TIMEZONE (app/cron.py) ----------------------------------
+    "cron.examples": {
+        "ru": "'0 3 * * *' (каждый день в 03:00) или '*/30 * * * *' (каждые 30 минут)",
+        "en": "'0 3 * * *' (every day at 03:00) or '*/30 * * * *' (every 30 minutes)",
+    },
+    "cron.fields": {
+        "ru": "минута час день-месяца месяц день-недели",
+        "en": "minute hour day-of-month month day-of-week",
+    },
+    "cron.hint": {
+        "ru": "нужно 5 полей ({fields}), например {examples}",
+        "en": "use 5 fields ({fields}), e.g. {examples}",
+    },
+    "cron.empty": {"ru": "пуст; {hint}", "en": "is empty; {hint}"},
+    "cron.bad_alias": {
+        "ru": "= {shown} — неверное выражение cron; {hint}, или одно из {aliases}",
+        "en": "= {shown} is not a valid cron expression; {hint}, or one of {aliases}",
+    },
+    "cron.no_seconds": {
+        "ru": " (секунды и годы не поддерживаются)",
+        "en": " (seconds and years are not supported)",
+    },
+    "cron.field_count": {
+        "ru": "= {shown} — неверное выражение cron: в нём полей: {count}{extra}; {hint}",
+        "en": "= {shown} is not a valid cron expression: it has {count} fields{extra}; {hint}",
+    },
+    "cron.never": {
+        "ru": "= {shown} не сработает никогда (такой даты нет, например 30 февраля); "
+              "например {examples}",
+        "en": "= {shown} never fires (no such date, e.g. 30 February); use e.g. {examples}",
+    },
+    "cron.invalid": {
+        "ru": "= {shown} — неверное выражение cron ({why}); {hint}",
+        "en": "= {shown} is not a valid cron expression ({why}); {hint}",
+    },
+    "cron.no_tzdata": {
+        "ru": "= {key!r} — неизвестный часовой пояс: не найдена база часовых поясов; "
+              "установите пакет tzdata (pip install tzdata), он есть в requirements.txt",
+        "en": "= {key!r} is not a known time zone: no time zone database found; install the "
+              "tzdata package (pip install tzdata), it is listed in requirements.txt",
+    },
+    "cron.offset": {
+        "ru": "= {key!r} — неизвестный часовой пояс: укажите имя пояса, а не смещение, "
+              "например Europe/Moscow; по имени учитывается и переход на летнее время",
+        "en": "= {key!r} is not a known time zone: use a zone name, not an offset, e.g. "
+              "Europe/Moscow; a name also follows daylight-saving changes",
+    },
+    "cron.did_you_mean": {"ru": " (может быть, {zone}?)", "en": " (did you mean {zone}?)"},
+    "cron.unknown_zone": {
+        "ru": "= {key!r} — неизвестный часовой пояс{suggestion}; укажите имя IANA, например "
+              "Europe/Moscow или Asia/Yekaterinburg, или оставьте пустым для местного "
+              "времени компьютера",
+        "en": "= {key!r} is not a known time zone{suggestion}; use an IANA name such as "
+              "Europe/Moscow or Asia/Yekaterinburg, or leave it empty for the machine's "
+              "local time",
+    },
+    "cron.invalid_settings": {
+        "ru": "Настройки расписания неверны. Исправьте и запустите снова:",
+        "en": "The schedule settings are not valid. Fix these and run again:",
+    },
 }
