@@ -205,6 +205,11 @@ class SyncReport:
             state = "ok" if self.ok else "with errors"
         return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
+    def counts_line(self) -> str:
+        """The run's totals in words of the console's language, for the service's console."""
+        t = self.totals
+        return ", ".join(f"{say(f'table.{k}')} {t[k]}" for k in Counter)
+
     @property
     def did_work(self) -> bool:
         """Whether any directory got as far as reading rows (worth a table)."""
