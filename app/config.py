@@ -431,6 +431,8 @@ def console_language(argv: Sequence[str]) -> str:
             env_file = argv[index + 1]
         elif arg.startswith("--env-file="):
             env_file = arg.partition("=")[2]
+    if "--demo" in argv:  # the demo reads no settings files: the environment only
+        return normal_language(os.environ.get("SYNC_LANG")) or DEFAULT_LANGUAGE
     try:
         found = read_environment(env_file=env_file)
     except (ConfigError, OSError):

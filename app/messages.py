@@ -605,4 +605,50 @@ CATALOG: dict[str, dict[str, str]] = {
               "записи путь",
         "en": "cannot write the log file {path}: {why}; set LOG_FILE to a writable path",
     },
+    # --- cli.py --demo (app/commands/demo.py) -------------------------------------------
+    "demo.where": {
+        "ru": "Демо-данные — в {database} (SQLite): {counts}.",
+        "en": "The demo data is in {database} (SQLite): {counts}.",
+    },
+    "demo.open": {
+        "ru": "Открыть можно любым просмотрщиком SQLite, например: "
+              'sqlite3 "{database}" "SELECT name FROM objects LIMIT 5"',
+        "en": "Open it with any SQLite viewer, e.g.: "
+              'sqlite3 "{database}" "SELECT name FROM objects LIMIT 5"',
+    },
+    "demo.again": {
+        "ru": "Запустите `python cli.py --demo` ещё раз: повторная синхронизация читает только "
+              "изменения, поэтому ничего не читает, не создаёт и не меняет.",
+        "en": "Run `python cli.py --demo` again: a re-sync reads only the changes, so it "
+              "reads, creates and changes nothing.",
+    },
+    "demo.resync": {
+        "ru": "Это была повторная синхронизация тех же данных: ничего не создано, не "
+              "обновлено и не деактивировано (синхронизация идемпотентна).",
+        "en": "This was a re-sync of the same data: nothing was created, updated or "
+              "deactivated (the sync is idempotent).",
+    },
+    "demo.next": {
+        "ru": "next: подключите свой портал — README, «Пять шагов к рабочей синхронизации»: "
+              "`python cli.py --discover`, затем `python cli.py --check`.",
+        "en": "next: connect your own portal — README, \"Five steps to a working sync\": "
+              "`python cli.py --discover`, then `python cli.py --check`.",
+    },
+    "demo.unwritable": {
+        "ru": "Не удаётся использовать {database} для демо-базы ({why}); укажите место, "
+              "доступное для записи: --demo-db PATH.",
+        "en": "Cannot use {database} for the demo database ({why}); choose a writable place "
+              "with --demo-db PATH.",
+    },
+    # --- cli.py flags that do not go together (app/commands/handlers.py check_flags) -----
+    "flags.combined": {
+        "ru": "{flags} нельзя использовать вместе; запустите их по одному.",
+        "en": "{flags} cannot be combined; run them one at a time.",
+    },
+    "flags.and": {"ru": " и ", "en": " and "},
+    "flags.stray": {
+        "ru": "{flags} здесь не применимо; какие флаги сочетаются — в `python cli.py --help`.",
+        "en": "{flags} cannot be used here; see `python cli.py --help` for which flags go "
+              "together.",
+    },
 }
