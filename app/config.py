@@ -204,7 +204,7 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             env[name], origins[name] = value, f"--{name.lower().replace('_', '-')}"
-    if not env:
+    if not set(env) - {"SYNC_LANG"}:  # the console's language alone configures nothing
         raise nothing_configured(found.looked_in)
     read = _Variables(env, origins, found)
     # Read in this order: the problems are listed in it.

@@ -14,7 +14,8 @@ from app.errors import ConfigError, DatabaseError
 from app.messages import say
 
 # What to check for a connection the server refused (catalog keys, app/messages.py).
-_HINTS = {1045: "db.hint_1045", 1049: "db.hint_1049", 2003: "db.hint_2003", 2005: "db.hint_2005"}
+_HINTS = {1045: "db.hint_1045", 1698: "db.hint_1045", 1049: "db.hint_1049",
+          2003: "db.hint_2003", 2005: "db.hint_2005"}
 
 # What a server-side failure means, in plain words (MySQL/MariaDB error codes).
 _LOST = "the connection to the database was lost"
