@@ -651,4 +651,65 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{flags} cannot be used here; see `python cli.py --help` for which flags go "
               "together.",
     },
+    # --- no usable answer from the portal (app/bitrix/transport.py, client.py) -----------
+    "transport.tls": {
+        "ru": "Проверка TLS портала не прошла для {method}: {reason}. Для коробочного портала "
+              "с самоподписанным сертификатом задайте BITRIX_VERIFY_SSL=false.",
+        "en": "TLS check of the portal failed for {method}: {reason}. For an on-premise portal "
+              "with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
+    },
+    "transport.cannot_connect": {
+        "ru": "не удаётся подключиться к порталу: {reason}",
+        "en": "cannot connect to the portal: {reason}",
+    },
+    "transport.proxy": {"ru": "отказал прокси (HTTPS_PROXY или системные настройки прокси)",
+                        "en": "the proxy failed (HTTPS_PROXY, or the system proxy settings)"},
+    "transport.dns": {"ru": "имя хоста не найдено (DNS)", "en": "host name not found (DNS)"},
+    "transport.refused": {"ru": "соединение отвергнуто (Connection refused)",
+                          "en": "Connection refused"},
+    "transport.connect_timeout": {"ru": "время ожидания соединения истекло",
+                                  "en": "connection timed out"},
+    "transport.no_route": {"ru": "нет маршрута до хоста (No route to host)",
+                           "en": "No route to host"},
+    "transport.reset": {"ru": "соединение сброшено (Connection reset)",
+                        "en": "Connection reset"},
+    "transport.closed": {"ru": "портал закрыл соединение, не ответив",
+                         "en": "the portal closed the connection without answering"},
+    "transport.timed_out": {"ru": "время ожидания истекло", "en": "timed out"},
+    "transport.broke_off": {
+        "ru": "портал оборвал ответ после {size} байт ({reason})",
+        "en": "the portal broke off its answer after {size} bytes ({reason})",
+    },
+    "transport.too_slow": {
+        "ru": "Bitrix24 не ответил полностью за {timeout} с (BITRIX_TIMEOUT)",
+        "en": "Bitrix24 did not answer completely within {timeout} s (BITRIX_TIMEOUT)",
+    },
+    "transport.too_large": {
+        "ru": "Ответ Bitrix24 на {method} больше {size} МБ (BITRIX_MAX_RESPONSE_MB): "
+              "{detail}, чтение остановлено. Настоящая страница — не больше нескольких МБ: "
+              "проверьте, что отвечает по адресу из BITRIX_WEBHOOK_URL (прокси или "
+              "неисправный портал), или увеличьте BITRIX_MAX_RESPONSE_MB, если записи "
+              "действительно так велики.",
+        "en": "Bitrix24's answer to {method} is larger than {size} MB "
+              "(BITRIX_MAX_RESPONSE_MB): {detail}, so reading it was stopped. A real page is "
+              "a few MB at most: check what answers at the address in BITRIX_WEBHOOK_URL (a "
+              "proxy or a broken portal), or raise BITRIX_MAX_RESPONSE_MB if the records "
+              "really are that large.",
+    },
+    "transport.http_404": {
+        "ru": "Портал ответил HTTP 404 (это не ответ REST Bitrix24) на {method}; проверьте "
+              "адрес в BITRIX_WEBHOOK_URL.",
+        "en": "The portal answered HTTP 404 (not a Bitrix24 REST answer) for {method}; check "
+              "the address in BITRIX_WEBHOOK_URL.",
+    },
+    "transport.http_504": {
+        "ru": "внешний сервер портала оборвал запрос (HTTP 504, gateway timeout; облачный "
+              "портал обрывает любой запрос через 60 с)",
+        "en": "the portal's front end cut the request off (HTTP 504, gateway timeout; a cloud "
+              "portal cuts any request at 60 s)",
+    },
+    "transport.not_json": {
+        "ru": "Bitrix24 ответил HTTP {status}, но не JSON ({kind})",
+        "en": "Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
+    },
 }

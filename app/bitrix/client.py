@@ -257,16 +257,12 @@ class Bitrix24Client:
                 "BITRIX_WEBHOOK_URL.", method=method, status=status)
         if status == 404:
             raise PortalAuthError(
-                f"The portal answered HTTP 404 (not a Bitrix24 REST answer) for {method}; "
-                "check the address in BITRIX_WEBHOOK_URL.", method=method, status=status)
+                say("transport.http_404", method=method), method=method, status=status)
         kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
         if status == 504:
-            raise PortalCutOffError(
-                "the portal's front end cut the request off (HTTP 504, gateway timeout; a cloud "
-                "portal cuts any request at 60 s)", method=method, status=status)
-        raise PortalTransportError(
-            f"Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
-            method=method, status=status)
+            raise PortalCutOffError(say("transport.http_504"), method=method, status=status)
+        raise PortalTransportError(say("transport.not_json", status=status, kind=kind),
+                                   method=method, status=status)
 
     # -- batch ----------------------------------------------------------------
 
