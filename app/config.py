@@ -431,10 +431,11 @@ def console_language(argv: Sequence[str]) -> str:
             env_file = argv[index + 1]
         elif arg.startswith("--env-file="):
             env_file = arg.partition("=")[2]
-    if "--demo" in argv:  # the demo reads no settings files: the environment only
-        return normal_language(os.environ.get("SYNC_LANG")) or DEFAULT_LANGUAGE
-    try:
-        found = read_environment(env_file=env_file)
-    except (ConfigError, OSError):
-        return DEFAULT_LANGUAGE
-    return normal_language(found.values.get("SYNC_LANG")) or DEFAULT_LANGUAGE
+    raw = os.environ.get("SYNC_LANG", "").strip()
+    # The demo reads no settings files: the environment only. The environment wins anyway.
+    if not raw and "--demo" not in argv:
+        try:
+            raw = read_environment(env_file=env_file).values.get("SYNC_LANG", "")
+        except (ConfigError, OSError):  # told once the settings are read
+            raw = ""
+    return normal_language(raw) or DEFAULT_LANGUAGE

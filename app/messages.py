@@ -712,4 +712,168 @@ CATALOG: dict[str, dict[str, str]] = {
         "ru": "Bitrix24 ответил HTTP {status}, но не JSON ({kind})",
         "en": "Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
     },
+    # --- mapping and schema problems a run refuses to start with -----------------------
+    "mapping.where": {"ru": "[{name}] в mapping.toml (SYNC_MAPPING_FILE)",
+                      "en": "[{name}] in mapping.toml (SYNC_MAPPING_FILE)"},
+    "mapping.set_method": {"ru": "укажите method в {where}", "en": "set method in {where}"},
+    "mapping.set_param": {
+        "ru": "укажите params.{key} ({what}) в {where} или верните его из {code} в {file}; "
+              "`python cli.py --discover` покажет, что есть на портале",
+        "en": "set params.{key} ({what}) in {where} or return it from {code} in {file}; "
+              "`python cli.py --discover` lists what the portal has",
+    },
+    "mapping.set_fields": {"ru": "укажите fields (поле Bitrix24 = колонка) в {where}",
+                           "en": "set fields (Bitrix24 field = column) in {where}"},
+    "mapping.not_configured": {"ru": "Справочник {name!r} не настроен: {missing}",
+                               "en": "Directory {name!r} is not configured: {missing}"},
+    "mapping.entity_type_id": {"ru": "entityTypeId смарт-процесса",
+                               "en": "the smart process's entityTypeId"},
+    "mapping.iblock_type_id": {"ru": "тип списка, обычно \"lists\"",
+                               "en": "the list type, usually \"lists\""},
+    "mapping.iblock_id": {"ru": "id универсального списка", "en": "the universal list's id"},
+    "mapping.protected": {
+        "ru": "Справочник {name!r} не может писать {column}: эта колонка принадлежит "
+              "мини-приложению и никогда не берётся из Bitrix24; уберите {line} из {where}",
+        "en": "Directory {name!r} may not write {column}: it belongs to the mini-app and is "
+              "never taken from Bitrix24; remove {line} from {where}",
+    },
+    "schema.model_no_column": {
+        "ru": "в модели {model} (таблица {table!r}, {origin}) нет колонки {column!r}; "
+              "добавьте её в модель и в таблицу или исправьте сопоставление",
+        "en": "model {model} (table {table!r}, {origin}) has no column {column!r}; add it to "
+              "the model and the table, or fix the mapping",
+    },
+    "schema.table_no_column": {
+        "ru": "в таблице {table!r} нет колонки {column!r}; добавьте её командой: {sql}",
+        "en": "table {table!r} has no column {column!r}; add it with: {sql}",
+    },
+    "schema.no_table": {"ru": "таблицы {table!r} нет (модель {model})",
+                        "en": "table {table!r} does not exist (model {model})"},
+    "schema.no_tables": {"ru": "таблиц {tables} нет", "en": "tables {tables} do not exist"},
+    "schema.table_of": {"ru": "{table!r} (модель {model})", "en": "{table!r} (model {model})"},
+    "schema.fix_init_db": {
+        "ru": "fix: выполните `python cli.py --init-db` — он создаст недостающие встроенные "
+              "таблицы",
+        "en": "fix: run `python cli.py --init-db`: it creates the missing built-in tables",
+    },
+    "schema.fix_parent_one": {
+        "ru": "fix: создайте её в основном проекте по его моделям: {where}; `--init-db` "
+              "создаёт только встроенные таблицы",
+        "en": "fix: create it in the main project from its models: {where}; `--init-db` "
+              "creates only the built-in tables",
+    },
+    "schema.fix_parent": {
+        "ru": "fix: создайте их в основном проекте по его моделям: {where}; `--init-db` "
+              "создаёт только встроенные таблицы",
+        "en": "fix: create them in the main project from its models: {where}; `--init-db` "
+              "creates only the built-in tables",
+    },
+    "schema.same_database": {
+        "ru": "; если таблицы уже есть, проверьте, та ли это база: {database}",
+        "en": "; if the tables do exist, check that this is the right database: {database}",
+    },
+    # --- settings and mapping files (app/env_files.py) -----------------------------------
+    "files.settings_file": {"ru": "файл настроек", "en": "the settings file"},
+    "files.mapping_file": {"ru": "файл сопоставления", "en": "the mapping file"},
+    "files.unreadable": {"ru": "Не удаётся прочитать {what} {path}: {why}",
+                         "en": "Cannot read {what} {path}: {why}"},
+    "files.encoding": {
+        "ru": "{what} {path}: это не текст в UTF-8, UTF-16 или Windows-1251; fix: откройте "
+              "его в Блокноте и сохраните в кодировке UTF-8",
+        "en": "{what} {path} is not text in UTF-8, UTF-16 or Windows-1251; fix: open it in "
+              "Notepad and save it as UTF-8",
+    },
+    "files.backslashes": {
+        "ru": "{key} в {path}: обратная косая черта в значении в двойных кавычках — это "
+              "управляющая последовательность (\\b, \\t, \\n ...); значение прочитано "
+              "буквально: '{literal}'; fix: пути Windows пишите в одинарных кавычках: "
+              "{key}='{literal}'",
+        "en": "{key} in {path}: backslashes in a double-quoted value are escapes "
+              "(\\b, \\t, \\n ...); read it literally as '{literal}'; fix: write Windows "
+              "paths in single quotes: {key}='{literal}'",
+    },
+    # --- a run's own failures (app/sync/) ------------------------------------------------
+    "db.while_writing": {"ru": "Ошибка базы данных при записи {name}",
+                         "en": "Database error while writing {name}"},
+    "sync.mass_deactivation": {
+        "ru": "Bitrix24 больше не возвращает {gone} из {active} активных записей; это похоже "
+              "на потерю доступа, а не на удаление, поэтому ничего не деактивировано. Если "
+              "так и задумано, запустите с --allow-mass-deactivation.",
+        "en": "Bitrix24 no longer returns {gone} of {active} active records; that looks like "
+              "lost access rather than deletions, so nothing was deactivated. If it is "
+              "intended, run with --allow-mass-deactivation.",
+    },
+    "sync.too_big": {
+        "ru": "{column} слишком велико для базы: {size} байт, а сервер принимает не больше "
+              "{most} байт за один запрос (max_allowed_packet); увеличьте max_allowed_packet "
+              "на сервере или сократите значение в Bitrix24",
+        "en": "{column} is too big for the database: {size} bytes, and the server takes at "
+              "most {most} bytes in one statement (max_allowed_packet); raise "
+              "max_allowed_packet on the server or shorten the value in Bitrix24",
+    },
+    "paging.changed_twice": {
+        "ru": "{method} дважды изменился или вернул меньше строк во время постраничного "
+              "чтения ({problem}); строка могла быть пропущена, поэтому чтение неполное",
+        "en": "{method} changed or came back short while it was read page by page, twice "
+              "({problem}); a row may have been skipped, so the read is incomplete",
+    },
+    # --- the database fails mid-run (app/db/connect.py) ---------------------------------
+    "db.lost": {"ru": "соединение с базой данных потеряно",
+                "en": "the connection to the database was lost"},
+    "db.lost_earlier": {"ru": "{lost} раньше в этой транзакции",
+                        "en": "{lost} earlier in this transaction"},
+    "db.lost_killed": {"ru": "{lost}: его закрыли на сервере (KILL)",
+                       "en": "{lost}: it was killed on the server (KILL)"},
+    "db.lost_gone": {
+        "ru": "{lost} (сервер перезапустился или закрыл соединение, долго простоявшее "
+              "без дела)",
+        "en": "{lost} (the server restarted, or closed a connection that was idle too long)",
+    },
+    "db.lost_during": {
+        "ru": "{lost} во время запроса (перезапуск сервера, KILL или тайм-аут прокси или "
+              "файрвола)",
+        "en": "{lost} during a statement (a server restart, KILL, or a proxy or firewall "
+              "timeout)",
+    },
+    "db.lost_sync": {"ru": "{lost} (commands out of sync)",
+                     "en": "{lost} (commands out of sync)"},
+    "db.lost_idle": {"ru": "{lost}: сервер закрыл его из-за бездействия (wait_timeout)",
+                     "en": "{lost}: the server closed it for inactivity (wait_timeout)"},
+    "db.disk_full": {"ru": "на сервере базы данных кончилось место на диске",
+                     "en": "the database server's disk is full"},
+    "db.too_many_connections": {"ru": "у сервера базы данных слишком много соединений",
+                                "en": "the database server has too many connections"},
+    "db.shutting_down": {"ru": "сервер базы данных останавливается",
+                         "en": "the database server is shutting down"},
+    "db.table_full": {
+        "ru": "таблица переполнена (диск сервера базы данных или предел размера таблицы)",
+        "en": "a table is full (the database server's disk or a table size limit)",
+    },
+    "db.packet": {"ru": "запрос больше max_allowed_packet сервера",
+                  "en": "a statement was larger than the server's max_allowed_packet"},
+    "db.lock_wait": {
+        "ru": "другой сеанс слишком долго держал блокировку тех же строк (lock wait timeout); "
+              "транзакция откачена",
+        "en": "another session held a lock on the same rows for too long (lock wait "
+              "timeout); the transaction was rolled back",
+    },
+    "db.deadlock": {"ru": "взаимоблокировка с другим сеансом; транзакция откачена",
+                    "en": "a deadlock with another session; the transaction was rolled back"},
+    "db.read_only_replica": {
+        "ru": "база данных только для чтения (задан read_only или это реплика)",
+        "en": "the database is read-only (read_only is set, or this is a replica)",
+    },
+    "db.read_only_transaction": {
+        "ru": "база данных только для чтения (транзакция READ ONLY)",
+        "en": "the database is read-only (the transaction is READ ONLY)",
+    },
+    "db.read_only": {"ru": "база данных только для чтения", "en": "the database is read-only"},
+    "db.sqlite_locked": {"ru": "другая программа заблокировала файл базы SQLite",
+                         "en": "another program holds a lock on the SQLite database file"},
+    "db.sqlite_disk_full": {"ru": "на диске базы SQLite кончилось место",
+                            "en": "the disk of the SQLite database is full"},
+    "db.sqlite_read_only": {"ru": "файл базы SQLite только для чтения",
+                            "en": "the SQLite database file is read-only"},
+    "db.sqlite_io": {"ru": "диск базы SQLite не смог прочитать или записать данные",
+                     "en": "the disk of the SQLite database failed to read or write"},
 }

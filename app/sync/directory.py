@@ -54,7 +54,7 @@ class DirectorySync:
             self._read_again_in_full(grown)
         log.info("%s: reading %s", name, mapping.method)
         try:
-            with database_errors(f"Database error while writing {name}"):
+            with database_errors(say("db.while_writing", name=name)):
                 outcome = self._attempt()
                 if outcome == _AGAIN:  # the changes did not add up: read it all now
                     outcome = self._attempt()
@@ -164,9 +164,7 @@ class DirectorySync:
         if gone <= 0 or not (gone * 2 > active or gone == active) \
                 or self.engine.allow_mass_deactivation:
             return False
-        message = (f"Bitrix24 no longer returns {gone} of {active} active records; "
-                   "that looks like lost access rather than deletions, so nothing was "
-                   "deactivated. If it is intended, run with --allow-mass-deactivation.")
+        message = say("sync.mass_deactivation", gone=gone, active=active)
         self.stats.fail(message)
         self.report.add_issue(self.name, None, None, message)
         log.error("%s: %s", self.name, message, extra=IN_REPORT)
