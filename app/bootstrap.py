@@ -75,8 +75,20 @@ def require_python(version: tuple = tuple(sys.version_info)) -> None:
     """Exit 2 with a clear message on a Python older than 3.11 (before anything else fails)."""
     if tuple(version[:2]) >= MINIMUM:
         return
-    print("error: bitrix-sync needs Python {}.{} or newer; {} is Python {}.{}. Install a newer "
-          "Python (python.org) and create the project's virtual environment with it, e.g. "
-          "py -3.11 -m venv .venv on Windows or python3.11 -m venv .venv on Linux"
-          .format(*MINIMUM, sys.executable, *version[:2]), file=sys.stderr)
+    text = OLD_PYTHON
+    try:  # the catalog needs Python 3.7+; older ones get the English text
+        from app.messages import CATALOG
+
+        project = Path(sys.argv[0]).resolve().parent
+        text = "error: " + CATALOG["old_python"][_language(project)]
+    except Exception:  # noqa: BLE001 - any failure here must still end in the message
+        pass
+    print(text.format(major=MINIMUM[0], minor=MINIMUM[1], python=sys.executable,
+                      old_major=version[0], old_minor=version[1]), file=sys.stderr)
     sys.exit(2)
+
+
+OLD_PYTHON = ("error: bitrix-sync needs Python {major}.{minor} or newer; {python} is Python "
+              "{old_major}.{old_minor}. Install a newer Python (python.org) and create the "
+              "project's virtual environment with it, e.g. py -3.11 -m venv .venv on Windows or "
+              "python3.11 -m venv .venv on Linux")

@@ -79,6 +79,16 @@ CATALOG: dict[str, dict[str, str]] = {
               "virtual environment ({python}). Run the Python of the .venv beside cli.py: "
               "{venv_python} {script}",
     },
+    "old_python": {
+        "ru": "bitrix-sync нужен Python {major}.{minor} или новее; {python} — это Python "
+              "{old_major}.{old_minor}. Установите новый Python (python.org) и создайте им "
+              "виртуальное окружение проекта, например py -3.11 -m venv .venv в Windows или "
+              "python3.11 -m venv .venv в Linux",
+        "en": "bitrix-sync needs Python {major}.{minor} or newer; {python} is Python "
+              "{old_major}.{old_minor}. Install a newer Python (python.org) and create the "
+              "project's virtual environment with it, e.g. py -3.11 -m venv .venv on Windows or "
+              "python3.11 -m venv .venv on Linux",
+    },
     # --- settings (app/config.py) ------------------------------------------------------
     "settings.invalid": {
         "ru": "Настройки неверны; ничего не записано. Исправьте и запустите снова:",
@@ -876,4 +886,9 @@ CATALOG: dict[str, dict[str, str]] = {
                             "en": "the SQLite database file is read-only"},
     "db.sqlite_io": {"ru": "диск базы SQLite не смог прочитать или записать данные",
                      "en": "the disk of the SQLite database failed to read or write"},
+    # --- checks before a run (app/sync/runner.py) --------------------------------------
+    "run.setup_problems": {"ru": "Настройка с ошибками; ничего не записано:",
+                           "en": "The setup has problems; nothing was written:"},
+    "run.tables_not_checked": {"ru": "таблицы не проверены: {why}",
+                               "en": "the tables were not checked: {why}"},
 }

@@ -23,6 +23,7 @@ from app.errors import (
     unexpected_error,
 )
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.incremental import Freshness
@@ -147,9 +148,9 @@ def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | No
             if not problems:
                 raise
             problems.append(str(exc) if models is None or db is None
-                            else f"the tables were not checked: {exc}")
+                            else say("run.tables_not_checked", why=exc))
         if problems:
-            raise ConfigError("The setup has problems; nothing was written:\n"
+            raise ConfigError(say("run.setup_problems") + "\n"
                               + "\n".join(f"  - {p}" for p in problems))
     except SyncError:
         if db is not None:
