@@ -143,8 +143,9 @@ def _run(args: argparse.Namespace) -> int:
     set_language(settings.language)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
                   console_level=CLI_CONSOLE, debug_http=args.debug_http)
-    for warning in settings.warnings:
-        log.warning("%s", warning)
+    for warning in settings.warnings:  # a line of the console's own, not a log line
+        print(say("warning", text=warning), file=sys.stderr)
+        log.info("settings warning: %s", warning)
     if args.discover:
         return handlers.discover(args, settings)
     if args.init_db:

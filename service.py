@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print(say("error", text=say("service.log_unwritable", path=settings.log_file,
                                     why=exc.strerror or exc)), file=sys.stderr)
         return ConfigError.exit_code
-    for warning in settings.warnings:
-        log.warning("%s", warning)
+    for warning in settings.warnings:  # a line of the console's own, not a log line
+        print(say("warning", text=warning), file=sys.stderr)
+        log.info("settings warning: %s", warning)
     stop_event = threading.Event()
     restore = install_stop_handlers(stop_event, logger=log)
     try:

@@ -99,6 +99,22 @@ def test_a_wrong_sync_lang_is_refused_naming_the_variable_and_its_file():
     assert f"Где задано: SYNC_LANG ({env_file})." in result.stderr
 
 
+def test_a_settings_warning_is_a_line_of_the_console_not_a_log_line(sqlite_url):
+    env_file = project_folder() / ".env"
+    env_file.write_text(f"DATABASE_URL={sqlite_url}\nMODELS_MODULE=\"C:\\models\\new.py\"\n",
+                        encoding="utf-8")
+
+    result = run("cli.py", "--status")
+
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == (f"предупреждение: MODELS_MODULE в {env_file}: обратная косая черта в "
+                    "значении в двойных кавычках — это управляющая последовательность (\\b, "
+                    "\\t, \\n ...); значение прочитано буквально: 'C:\\models\\new.py'; "
+                    "fix: пути Windows пишите в одинарных кавычках: "
+                    "MODELS_MODULE='C:\\models\\new.py'")
+
+
 def test_nothing_configured_in_english_from_the_environment():
     result = run("cli.py", language="en")
 
