@@ -188,3 +188,41 @@ def test_new_records_are_stamped_now(portal):
         "IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID,
         "FILTER": {">TIMESTAMP_X": site(hour_ago)}})
     assert [e["ID"] for e in violations["result"]] == [str(element_id)]
+
+
+def _changed_since(portal: FakePortal, moment: datetime) -> list[int]:
+    body = call(portal, "crm.item.list", {
+        "entityTypeId": CITY_ENTITY_TYPE_ID, "select": ["id"],
+        "filter": {">=updatedTime": moment.isoformat(timespec="seconds")}})
+    return [item["id"] for item in body["result"]["items"]]
+
+
+def test_a_restored_item_is_new_with_its_old_stamps(portal):
+    """dynamiccontroller.php recover() re-adds the item; Restore.php keeps updatedTime."""
+    first, second = portal.records(CITIES)[:2]
+    highest = max(c["id"] for c in portal.records(CITIES))
+    portal.recycle(CITY_ENTITY_TYPE_ID, second["id"])
+    assert second["id"] not in [c["id"] for c in portal.records(CITIES)]
+    assert portal.records(CITIES)[0]["id"] == first["id"]
+
+    new_id = portal.restore(CITY_ENTITY_TYPE_ID, second["id"])
+
+    restored = portal.records(CITIES)[-1]
+    assert new_id == restored["id"] == highest + 1  # a new id, above every other
+    assert second["id"] not in [c["id"] for c in portal.records(CITIES)]
+    assert (restored["title"], restored["updatedTime"], restored["createdTime"]) == (
+        second["title"], second["updatedTime"], second["createdTime"])
+    # A change query from a minute ago does not see it.
+    assert new_id not in _changed_since(portal, datetime.now(PORTAL_TZ) - timedelta(minutes=1))
+
+
+def test_an_import_sets_an_old_stamp_on_a_new_id(portal):
+    highest = max(c["id"] for c in portal.records(CITIES))
+    old = "2023-05-17T10:00:00+03:00"
+
+    [new_id] = portal.import_items(CITY_ENTITY_TYPE_ID, [
+        {"id": 3, "title": "Импорт", "createdTime": old, "updatedTime": old}])
+
+    assert new_id == highest + 1
+    assert portal.records(CITIES)[-1]["updatedTime"] == old
+    assert new_id not in _changed_since(portal, datetime(2024, 1, 1, tzinfo=PORTAL_TZ))

@@ -31,6 +31,7 @@ from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import (
     ConfigError,
     DatabaseError,
+    MappingError,
     PortalError,
     PortalFatalError,
     PortalMethodError,
@@ -39,6 +40,7 @@ from app.errors import (
 )
 from app.masking import mask
 from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.records import id_field_problem
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
@@ -188,6 +190,9 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         mapping = syncers[name].mapping
         try:
             syncers[name].validate()
+            own_id = id_field_problem(syncers[name])
+            if own_id is not None:
+                raise MappingError(own_id)
         except ConfigError as exc:
             # One fix for every unconfigured directory: the checklist prints it once.
             report.add(f"{name}: mapping", FAIL, str(exc),

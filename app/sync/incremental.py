@@ -7,8 +7,12 @@ directories of a run share one `batch` (the "opening"): for each, the change que
 own filter plus `>= modification time` from the watermark minus SYNC_INCREMENTAL_OVERLAP),
 the count of its own filter, and two probes proving the portal reads our date as a date
 (a bound two years ahead matches nothing; a bound in 2000 finds the first counted
-record). `profile` rides along, so the webhook user's zone is checked every run. A
-directory whose opening cannot prove itself is read in full in the same run.
+record), and the first page of the records with ids above the highest one the table
+holds: a record the portal adds with an old stamp (restored from the recycle bin,
+imported) gets a new id, so it is read whatever its stamp. `profile` rides along, so
+the webhook user's zone is checked every run. A directory whose opening cannot prove
+itself is read in full in the same run. The batch is sent again in halves (each
+directory's commands together) when the portal cuts it off.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from app.bitrix.changes import (
     portal_time,
 )
 from app.bitrix.client import BatchResult, Bitrix24Client
+from app.bitrix.grouped import batch_in_groups
 from app.bitrix.methods import profile as method_profile
 from app.bitrix.paging.query import ListQuery
 from app.bitrix.reconcile import page_total
@@ -78,6 +83,11 @@ class Opening:
     count_query: ListQuery  # the directory's own filter (plus the active condition)
     count_total: int
     count_page: list[dict[str, Any]]  # its first page (up to 50 rows)
+    # The records with ids above `fresh_after` (the table's highest btxid), read whatever
+    # their stamp: their first page as an envelope. The change query's rows above it are
+    # left to this read.
+    fresh_head: dict[str, Any] = field(default_factory=dict)
+    fresh_after: int | None = None
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Plan:
     fingerprint: str = ""
     count_condition: dict[str, Any] = field(default_factory=dict)
     opening: Opening | None = None
+    local_max: int | None = None  # the table's highest btxid (None: no rows), when incremental
 
     @property
     def incremental(self) -> bool:
@@ -284,8 +295,10 @@ class Opener:
 
     def _run(self, plans: list[Plan], zone: PortalZone
              ) -> tuple[BatchResult, PortalTime | None, list[tuple[dict[str, Any], ListQuery]]]:
-        """The batch: profile, then per directory its change query, count and two probes."""
+        """The batch: profile, then per directory its change query, count, two probes and the
+        records above the table's highest id (a directory's commands share a request)."""
         commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
+        groups = [["profile"]]
         queries = []
         future = datetime(datetime.now(UTC).year + 2, 12, 28, 12, tzinfo=UTC)
         for index, plan in enumerate(plans):
@@ -306,14 +319,16 @@ class Opener:
             for label, params in ((f"c{index}", change), (f"n{index}", count),
                                   (f"f{index}", ahead), (f"a{index}", anchor)):
                 commands[label] = (method, ListQuery(method, params).keyset_params(start=0))
+            commands[f"u{index}"] = (method, query.keyset_params(after=plan.local_max, start=0))
+            groups.append([f"{kind}{index}" for kind in "cnfau"])
             queries.append((change, count_query))
-        result = self.client.batch(commands, halt=False)
+        result = batch_in_groups(self.client, commands, groups)
         return result, portal_time(result.time), queries
 
     def _take(self, plan: Plan, index: int, result: BatchResult, started: PortalTime,
               change: dict[str, Any], count_query: ListQuery) -> None:
         method = self.methods[plan.name]
-        labels = {kind: f"{kind}{index}" for kind in "cnfa"}
+        labels = {kind: f"{kind}{index}" for kind in "cnfau"}
         try:
             pages = {kind: result.rows(label, method, f"({label})", missing=PortalError)
                      for kind, label in labels.items()}
@@ -333,12 +348,17 @@ class Opener:
             plan.fall_back(f"{method} does not read the {field_name} bound as a date: the first "
                            "counted record was not found after 2000")
             return
-        rows = pages["c"]
-        head = {"result": result.results[labels["c"]], "total": totals["c"],
-                "next": len(rows) if totals["c"] > len(rows) else None}
-        plan.opening = Opening(started, head, change, count_query, totals["n"], pages["n"])
-        log.debug("%s: %d changed since %s, %d on the portal", plan.name, totals["c"],
-                  plan.state.read_at, totals["n"])
+        head, fresh = (_envelope(result.results[labels[kind]], pages[kind], totals[kind])
+                       for kind in "cu")
+        plan.opening = Opening(started, head, change, count_query, totals["n"], pages["n"],
+                               fresh, plan.local_max)
+        log.debug("%s: %d changed since %s, %d on the portal, %d above id %s", plan.name,
+                  totals["c"], plan.state.read_at, totals["n"], totals["u"], plan.local_max)
+
+
+def _envelope(result: Any, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """A start=0 answer of the opening batch as a list call's envelope (its first page)."""
+    return {"result": result, "total": total, "next": len(rows) if total > len(rows) else None}
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

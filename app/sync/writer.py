@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -241,6 +241,12 @@ class TableWriter:
                 self.conn.execute(update(self.table).where(self.pk.in_(ids))
                                   .values({self.active_column: False}))
         self.stats.deactivated += len(pks)
+
+
+def highest_btxid(conn: Connection, table: Table) -> int | None:
+    """The highest btxid the table holds, active or not (None: no row has one)."""
+    value = conn.execute(select(func.max(table.c.btxid))).scalar()
+    return None if value is None else int(value)
 
 
 def _wire_size(value: Any) -> int:

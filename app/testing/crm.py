@@ -7,6 +7,17 @@ datetime field (``>=updatedTime``...) is read as the server reads it
 ``avshatalov48/bitrix24-core-corp`` → ``CRestUtil::unConvertDateTime``, see clock.py): anything
 strtotime parses, shifted by the webhook user's zone; a value it cannot parse matches no
 items (and is no error).
+
+Records that appear without a fresh stamp (mirror ``avshatalov48/bitrix24-core-corp``):
+
+* an item moved to the recycle bin and restored is a *new* item: ``DynamicController::recover``
+  (modules/crm/lib/recycling/dynamiccontroller.php) unsets ``ID`` and adds the stored fields
+  again, so the item gets the next autoincrement id, and ``Restore::processFieldsBeforeSave``
+  (modules/crm/lib/Service/Operation/Restore.php) sets ``createdTime``/``updatedTime``
+  back to the stored values on purpose;
+* ``crm.item.import`` lets an administrator set the system date fields (docs
+  ``bitrix24/b24restdocs`` api-reference/crm/universal/import/crm-item-import.md): the
+  item gets a new id and whatever ``updatedTime`` the import gave.
 """
 
 import copy
@@ -58,6 +69,7 @@ class CrmApi:
         self._types: dict[int, dict[str, Any]] = {}
         self._fields: dict[int, dict[str, Any] | None] = {}
         self._items: dict[int, Collection] = {}
+        self._bin: dict[tuple[int, int], dict[str, Any]] = {}  # (type, old id) -> stored item
 
     def methods(self) -> dict[str, Handler]:
         return {
@@ -120,6 +132,23 @@ class CrmApi:
         records = [{"createdTime": now, "updatedTime": now, **item,
                     "entityTypeId": entity_type_id} for item in items]
         return coll.add(records, "id")
+
+    def import_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
+        """crm.item.import: new ids, and the stamps the import gives (else the current time)."""
+        return self.add_items(entity_type_id, [{k: v for k, v in item.items() if k != "id"}
+                                               for item in items])
+
+    def recycle(self, entity_type_id: int, item_id: int) -> None:
+        """Move an item to the recycle bin: it leaves the lists, its fields are kept."""
+        coll = self.collection(entity_type_id)
+        self._bin[(entity_type_id, item_id)] = dict(coll.rows[item_id])
+        coll.remove(item_id)
+
+    def restore(self, entity_type_id: int, item_id: int) -> int:
+        """Restore an item from the recycle bin: a new id, the old stamps (see above)."""
+        stored = self._bin.pop((entity_type_id, item_id))
+        stored.pop("id")
+        return self.collection(entity_type_id).add([stored], "id")[0]
 
     def collection(self, entity_type_id: int, *, create: bool = False) -> Collection:
         entity_type_id = int(entity_type_id)

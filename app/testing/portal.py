@@ -259,6 +259,23 @@ class FakePortal:
                 raise KeyError(f"{collection} has no record {record_id}")
             coll.remove(int(record_id))
 
+    def import_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]
+                     ) -> list[int]:
+        """crm.item.import: items added with new ids and the stamps given (crm.py)."""
+        with self._lock:
+            return self._crm.import_items(entity_type_id, items)
+
+    def recycle(self, entity_type_id: int, item_id: int) -> None:
+        """Delete a smart-process item to the recycle bin (it can be restored)."""
+        with self._lock:
+            self._crm.recycle(int(entity_type_id), int(item_id))
+
+    def restore(self, entity_type_id: int, item_id: int) -> int:
+        """Restore a recycled item: it comes back with a new id and its old stamps (crm.py);
+        returns the new id."""
+        with self._lock:
+            return self._crm.restore(int(entity_type_id), int(item_id))
+
     def _collection(self, collection: str) -> tuple[_Family, Collection, str]:
         """The family, records and id key named ``crm:<entityTypeId>``, ``list:<iblockId>``,
         ``user`` or ``department``."""
