@@ -395,6 +395,25 @@ def test_the_service_console_is_a_short_summary(language, seeded, sqlite_url, tm
         assert_english(console)
 
 
+# --- the catalog itself -----------------------------------------------------------------------
+
+
+def test_every_text_has_both_languages_with_the_same_placeholders_and_one_key():
+    import string
+
+    from app import messages
+
+    keys = [key for group in messages.GROUPS for key in group.TEXTS]
+    assert len(keys) == len(set(keys))
+    assert not set(keys) - set(CATALOG)
+    for key, texts in CATALOG.items():
+        assert set(texts) == {"ru", "en"}, key
+        fields = [{f[1] for f in string.Formatter().parse(texts[lang]) if f[1]}
+                  for lang in ("ru", "en")]
+        assert fields[0] == fields[1], key
+        assert not CYRILLIC.search(texts["en"]), key
+
+
 # --- the README quotes the catalog ------------------------------------------------------------
 
 
