@@ -20,10 +20,10 @@ try:
     from app.cron import CronSchedule
     from app.errors import ConfigError, SyncError, describe_exception, exit_codes_help
     from app.logging_setup import force_utf8_console, setup_logging
-    from app.masking import MaskingArgumentParser
     from app.messages import say, set_language
     from app.service.loop import DEFAULT_LOG_FILE, run_service
     from app.service.signals import install_stop_handlers
+    from app.text import ConsoleArgumentParser
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
 
@@ -33,17 +33,10 @@ log = logging.getLogger("bitrix_sync.service")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = MaskingArgumentParser(
-        prog="python service.py",
-        description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
-                    "(time zone SYNC_TIMEZONE) until Ctrl+C, SIGTERM or SIGHUP.",
-        epilog=exit_codes_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--env-file", metavar="PATH", type=Path,
-                        help="read settings from this .env file first")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging and full tracebacks")
+    parser = ConsoleArgumentParser(prog="python service.py", description=say("help.service"),
+                                   epilog=exit_codes_help())
+    parser.add_argument("--env-file", metavar="PATH", type=Path, help=say("help.env_file"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=say("help.verbose"))
     return parser
 
 

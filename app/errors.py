@@ -49,7 +49,7 @@ import textwrap
 from typing import NamedTuple
 
 from app.masking import mask
-from app.messages import say
+from app.messages import language, say
 
 
 class SyncError(Exception):
@@ -282,8 +282,9 @@ EXIT_CODES = (
 
 def exit_codes_help() -> str:
     """EXIT_CODES as the epilog of cli.py's and service.py's --help."""
-    lines = ["exit codes (cli.py, service.py, sync-cron.sh, sync-cron.ps1):"]
+    lines = [say("help.exit_codes")]
     for row in EXIT_CODES:
-        lines += textwrap.wrap(row.meaning, width=79, initial_indent=f"  {row.code:<3}  ",
+        meaning = row.meaning_ru.replace("`", "") if language() == "ru" else row.meaning
+        lines += textwrap.wrap(meaning, width=79, initial_indent=f"  {row.code:<3}  ",
                                subsequent_indent=" " * 7, break_on_hyphens=False)
     return "\n".join(lines)

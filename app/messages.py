@@ -13,7 +13,7 @@ below; a key is defined once (tests/test_voice.py checks).
 
 from __future__ import annotations
 
-from app.catalog import commands, database, portal, run, service, settings, startup
+from app.catalog import commands, database, options, portal, run, service, settings, startup
 
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -81,7 +81,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
 }
 
-GROUPS = (startup, settings, run, commands, database, portal, service)
+GROUPS = (startup, settings, run, commands, database, portal, service, options)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

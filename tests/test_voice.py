@@ -395,6 +395,23 @@ def test_the_service_console_is_a_short_summary(language, seeded, sqlite_url, tm
         assert_english(console)
 
 
+# --- --help --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", ["cli.py", "service.py"])
+def test_help_speaks_the_console_language(script):
+    russian = run(script, "--help")
+    english = run(script, "--help", language="en")
+
+    assert russian.returncode == english.returncode == 0
+    assert russian.stdout.startswith(f"запуск: python {script} [-h]")
+    assert "  -h, --help" in russian.stdout and "показать эту справку и выйти" in russian.stdout
+    assert "коды завершения (cli.py, service.py, sync-cron.sh, sync-cron.ps1):" in russian.stdout
+    assert "usage:" not in russian.stdout and "options:" not in russian.stdout
+    assert english.stdout.startswith(f"usage: python {script} [-h]")
+    assert_english(english.stdout)
+
+
 # --- the catalog itself -----------------------------------------------------------------------
 
 
