@@ -59,6 +59,8 @@ class SyncError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(mask(message))
+        # The English wording of a catalog text, for the log file (app.messages.Said).
+        self.en = mask(getattr(message, "en", message))
 
     @property
     def message(self) -> str:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.masking import MaskingFilter
+from app.masking import EnglishFormatter, MaskingFilter
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -87,7 +87,9 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        # The log file stays English whatever the console's language (SYNC_LANG).
+        handler.setFormatter(EnglishFormatter(FORMAT) if handler is not console
+                             else logging.Formatter(FORMAT))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)

@@ -34,9 +34,32 @@ def language() -> str:
     return _current
 
 
-def say(key: str, /, **values: object) -> str:
-    """The text `key` in the console's language, its placeholders filled from `values`."""
-    return CATALOG[key][_current].format(**values)
+def say(key: str, /, **values: object) -> Said:
+    """The text `key` in the console's language, its placeholders filled from `values`.
+
+    The result also carries its English wording (`.en`), so the log file can stay
+    English while the console speaks the console's language.
+    """
+    english = {name: getattr(value, "en", value) for name, value in values.items()}
+    return Said(CATALOG[key][_current].format(**values), CATALOG[key]["en"].format(**english))
+
+
+class Said(str):
+    """A console text that remembers its English wording (`en`) for the log file;
+    joining two keeps both (`say(a) + say(b)`, `say(a) + "text"`)."""
+
+    en: str
+
+    def __new__(cls, text: str, en: str | None = None) -> Said:
+        said = super().__new__(cls, text)
+        said.en = text if en is None else en
+        return said
+
+    def __add__(self, other: str) -> Said:
+        return Said(str(self) + other, self.en + getattr(other, "en", other))
+
+    def __radd__(self, other: str) -> Said:
+        return Said(other + str(self), getattr(other, "en", other) + self.en)
 
 
 def both(key: str) -> dict[str, str]:
