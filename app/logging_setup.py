@@ -87,9 +87,10 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
-        # The log file stays English whatever the console's language (SYNC_LANG).
-        handler.setFormatter(EnglishFormatter(FORMAT) if handler is not console
-                             else logging.Formatter(FORMAT))
+        # A log line is English, in the file and on the console alike, whatever SYNC_LANG
+        # says: the console's own lines (app.messages) speak its language, so no line
+        # is half one language and half the other.
+        handler.setFormatter(EnglishFormatter(FORMAT))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)

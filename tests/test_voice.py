@@ -198,6 +198,21 @@ def test_the_lock_message_of_a_second_run(language, seeded, sqlite_url, tmp_path
         assert_english(result.stderr)
 
 
+def test_a_retry_warning_on_the_console_is_an_english_log_line_throughout(
+        seeded, sqlite_url, tmp_path, mapping):
+    seeded.fail_raw("crm.item.list", status=502, body="<html>Bad Gateway</html>")
+
+    result = run("cli.py", "--sync", "city", BITRIX_WEBHOOK_URL=seeded.webhook_url,
+                 DATABASE_URL=sqlite_url,
+                 SYNC_MAPPING_FILE=str(write_mapping_toml(tmp_path / "m.toml", mapping)))
+
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert "Bitrix24 answered with HTTP 502 and a non-JSON body (text/html)" in warning
+    assert_english(warning)  # the log line's frame and the error inside it alike
+    assert result.stdout.startswith("справочник")  # the console's own lines: Russian
+
+
 # --- Ctrl+C, then --status --------------------------------------------------------------------
 
 
