@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
 
 from sqlalchemy import Table
@@ -35,7 +34,7 @@ from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
-from app.sync.incremental import Freshness, Opener, Plan, plan_directory
+from app.sync.incremental import Freshness, Opener, Plan, plan_directory, portal_clock
 from app.sync.state import StateBook
 from app.sync.writer import highest_btxid
 from app.syncers.base_syncer import BaseSyncer
@@ -142,7 +141,8 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        now = datetime.now(UTC)
+        portal = states.get(PORTAL_ROW)
+        now = portal_clock(portal.details if portal else {})  # None: the opening decides
         for name in order:
             self.plans[name] = plan_directory(self.syncers[name], self.table(name),
                                               states.get(name), self.freshness, now)

@@ -64,7 +64,8 @@ class StateBook:
         else:
             full_read_at = started.at
         live = writer.live_ids()
-        details = {"errors": stats.errors, "unresolved": unresolved,
+        # offset: the portal's UTC offset at read_at, for the next bound (daylight saving).
+        details = {"errors": stats.errors, "unresolved": unresolved, "offset": started.offset,
                    "rows": len(writer.present_ids()),
                    "active": len(live) if writer.active_column else len(writer.present_ids())}
         self.save(DirectoryState(plan.name, plan.fingerprint, full_read_at=full_read_at,

@@ -5,8 +5,10 @@ them gets the current time, and an edit moves ``updatedTime`` forward. A filter 
 datetime field (``>=updatedTime``...) is read as the server reads it
 (``Base::prepareDateTimeFieldsForFilter`` in crm/lib/controller/base.php, mirror
 ``avshatalov48/bitrix24-core-corp`` → ``CRestUtil::unConvertDateTime``, see clock.py): anything
-strtotime parses, shifted by the webhook user's zone; a value it cannot parse matches no
-items (and is no error).
+strtotime parses, written as the server's wall clock at that instant and shifted by the
+webhook user's zone, then compared with the stored wall clock (in a zone with daylight
+saving time an instant before the autumn switch reads later than the repeated hour); a value
+it cannot parse matches no items (and is no error).
 
 Records that appear without a fresh stamp (mirror ``avshatalov48/bitrix24-core-corp``):
 
@@ -25,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.clock import iso, portal_now, strtotime
+from app.testing.clock import iso, portal_now, strtotime, wall
 from app.testing.envelope import ApiError, MethodResult
 from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
@@ -128,7 +130,7 @@ class CrmApi:
 
     def add_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
         coll = self.collection(entity_type_id, create=True)
-        now = iso(portal_now(self._options))
+        now = iso(portal_now(self._options), self._options.zone)
         records = [{"createdTime": now, "updatedTime": now, **item,
                     "entityTypeId": entity_type_id} for item in items]
         return coll.add(records, "id")
@@ -164,7 +166,7 @@ class CrmApi:
     def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
                touch: bool = True) -> dict[str, Any]:
         if touch:  # the portal stamps every edit; touch=False is a change it did not stamp
-            record["updatedTime"] = iso(portal_now(self._options))
+            record["updatedTime"] = iso(portal_now(self._options), self._options.zone)
         record.update(changes)
         return record
 
@@ -253,13 +255,17 @@ class CrmApi:
         order = self._order(params.get("order"), known)
         select = as_list(params.get("select"))
         dates = self._datetime_fields(entity_type_id)
-        user_offset = self._options.user_zone_offset
+        user_offset, zone = self._options.user_zone_offset, self._options.zone
+
+        def stored_wall(value: Any) -> float | None:
+            at = strtotime(value, zone)
+            return None if at is None else wall(at, zone)
 
         def moment(name: str, value: Any) -> Moment | None:
             if name not in dates:
                 return None
-            at = strtotime(value)
-            return Moment(None if at is None else at - user_offset, strtotime)
+            at = stored_wall(value)  # the server's wall clock at that instant (clock.py)
+            return Moment(None if at is None else at - user_offset, stored_wall)
 
         rows, total, nxt = query(
             self._items[entity_type_id],
