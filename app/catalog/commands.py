@@ -40,6 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "status.last_full_read": {"ru": "последнее полное чтение", "en": "last full read"},
     "status.last_read": {"ru": "последнее чтение", "en": "last read"},
     "status.never": {"ru": "никогда", "en": "never"},
+    "status.read": {"ru": "как", "en": "read"},
     "status.when_ago": {"ru": "{when} ({age} назад)", "en": "{when} ({age} ago)"},
     "status.started": {"ru": "начат", "en": "started"},
     "status.took": {"ru": "длился", "en": "took"},

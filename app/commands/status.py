@@ -127,7 +127,7 @@ class StatusReport:
 
     def _directory_table(self) -> list[str]:
         rows = [(say("table.directory"), say("status.last_full_read"), say("status.last_read"),
-                 say("table.mode"))]
+                 say("status.read"))]
         never = say("status.never")
         for name, state in self.directories.items():
             full = state.full_read_at
