@@ -19,12 +19,14 @@ from app.syncers.mapping import (
 )
 
 # Parameters a method cannot run without, and what the user should look up to fill them.
-# Parameter -> catalog key of what it is (app/messages.py).
 REQUIRED_PARAMS: dict[str, dict[str, str]] = {
-    "crm.item.list": {"entityTypeId": "mapping.entity_type_id"},
-    "lists.element.get": {"IBLOCK_TYPE_ID": "mapping.iblock_type_id",
-                          "IBLOCK_ID": "mapping.iblock_id"},
+    "crm.item.list": {"entityTypeId": "the smart process's entityTypeId"},
+    "lists.element.get": {"IBLOCK_TYPE_ID": "the list type, usually \"lists\"",
+                          "IBLOCK_ID": "the universal list's id"},
 }
+# What each required parameter is, in the console's words (catalog keys, app/messages.py).
+_PARAM_WORDS = {"entityTypeId": "mapping.entity_type_id",
+                "IBLOCK_TYPE_ID": "mapping.iblock_type_id", "IBLOCK_ID": "mapping.iblock_id"}
 
 # The language a text is shown in when no other is asked for (texts are dicts by language).
 DEFAULT_LANGUAGE = "ru"
@@ -162,7 +164,8 @@ class BaseSyncer:
             missing.append(say("mapping.set_method", where=where))
         for key, what in REQUIRED_PARAMS.get(mapping.method, {}).items():
             if mapping.params.get(key) in (None, ""):
-                missing.append(say("mapping.set_param", key=key, what=say(what), where=where,
+                what = say(_PARAM_WORDS[key]) if key in _PARAM_WORDS else what
+                missing.append(say("mapping.set_param", key=key, what=what, where=where,
                                    code=f"{type(self).__name__}.get_bitrix_params()",
                                    file=self.source_file()))
         if not mapping.fields:
