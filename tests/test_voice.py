@@ -18,7 +18,7 @@ from app.db.run_lock import run_lock
 from app.messages import CATALOG
 from app.testing.portal import FakePortal
 from app.testing.seed import seed_portal
-from tests.conftest import ROOT, write_mapping_toml
+from tests.conftest import ROOT, copy_project, write_mapping_toml
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 needs_posix_signals = pytest.mark.skipif(sys.platform == "win32",
@@ -328,11 +328,8 @@ def test_a_verbose_dry_run_lists_records_without_http_debug(seeded, sqlite_url, 
 
 @pytest.mark.parametrize("language", [None, "en"], ids=["ru", "en"])
 def test_outside_the_venv_the_advice_is_to_run_its_python(language, tmp_path):
-    project = tmp_path / "bitrix-sync"
+    project = copy_project(tmp_path / "bitrix-sync", "cli.py")
     (project / ".venv" / "bin").mkdir(parents=True)
-    for name in ("cli.py",):
-        (project / name).write_text((ROOT / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (project / "app").symlink_to(ROOT / "app", target_is_directory=True)
 
     # -S: no site-packages, as when cron runs the system Python instead of the venv's.
     result = subprocess.run([sys.executable, "-S", str(project / "cli.py"), "--help"],
@@ -340,7 +337,9 @@ def test_outside_the_venv_the_advice_is_to_run_its_python(language, tmp_path):
                             text=True, encoding="utf-8", timeout=60)
 
     assert result.returncode == 2
-    venv_python = f"{project / '.venv' / 'bin' / 'python'} {project / 'cli.py'}"
+    bin_python = (f"{project / '.venv'}\\Scripts\\python.exe" if sys.platform == "win32"
+                  else str(project / ".venv" / "bin" / "python"))
+    venv_python = f"{bin_python} {project / 'cli.py'}"
     assert venv_python in result.stderr
     assert "pip install" not in result.stderr and "Traceback" not in result.stderr
     if language is None:
