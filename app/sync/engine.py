@@ -30,6 +30,7 @@ from app.errors import (
     PortalFatalError,
 )
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
@@ -40,7 +41,8 @@ from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
 
-# progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
+# progress(directory, phase, rows): phase is "reading", "writing", "done" (committed) or
+# "stopped" (cut off and rolled back); rows read so far.
 Progress = Callable[[str, str, int], None]
 
 # How often the run lock is checked while the writer waits for pages (it is checked before
@@ -195,8 +197,8 @@ class SyncEngine:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if not report.fatal
-                                               else "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if not report.fatal else "engine.earlier_error"))
                 continue
             self._started.append(name)
             try:
@@ -218,11 +220,11 @@ class SyncEngine:
                 continue  # finished: its outcome is already in the report
             if name != current:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if stopped else
-                                               "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if stopped else "engine.earlier_error"))
             elif stopped:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "stopped; changes rolled back"
+                stats.message = say("engine.rolled_back")
             else:
                 stats.fail(f"did not finish: unexpected error {type(exc).__name__}; "
                            "changes rolled back")
