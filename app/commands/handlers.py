@@ -26,7 +26,7 @@ def check_flags(args: argparse.Namespace) -> None:
     modes = [flag for flag, on in (("--demo", args.demo), ("--discover", args.discover),
                                    ("--check", args.check), ("--init-db", args.init_db)) if on]
     if len(modes) > 1:
-        raise ConfigError(f"{' and '.join(modes)} cannot be combined; run them one at a time.")
+        raise ConfigError(say("flags.combined", flags=say("flags.and").join(modes)))
     stray = [flag for flag, given, allowed in (
         ("--write", args.write is not None, args.discover),
         ("--force", args.force, args.write is not None),
@@ -38,8 +38,7 @@ def check_flags(args: argparse.Namespace) -> None:
         ("--env-file", args.env_file is not None, not args.demo),
     ) if given and not allowed]
     if stray:
-        raise ConfigError(f"{', '.join(stray)} cannot be used here; see `python cli.py --help` "
-                          "for which flags go together.")
+        raise ConfigError(say("flags.stray", flags=", ".join(stray)))
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -59,7 +58,7 @@ def demo(args: argparse.Namespace) -> int:
         if args.dry_run and args.verbose:
             print(mask(result.report.render_planned()))
         if result.report.fatal:
-            print(mask(f"error: {result.report.fatal}"), file=sys.stderr)
+            print(mask(say("error", text=result.report.fatal)), file=sys.stderr)
     return result.report.exit_code
 
 

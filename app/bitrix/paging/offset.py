@@ -22,6 +22,7 @@ from app.bitrix.paging.query import Page
 from app.bitrix.paging.scheduler import Scheduler
 from app.bitrix.paging.steps import Handover, Outcome, ReadContext, Step
 from app.errors import IncompleteReadError, PortalError, PortalRetriableError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,7 @@ class OffsetRead:
             if problem is None:
                 return
         raise IncompleteReadError(
-            f"{query.method} changed or came back short while it was read page by page, twice "
-            f"({problem}); a row may have been skipped, so the read is incomplete",
+            say("paging.changed_twice", method=query.method, problem=problem),
             method=query.method)
 
     def _pass(self, total: int | None) -> None:
