@@ -290,7 +290,8 @@ class SyncReport:
         not run, and what to run next (for the console, in its language)."""
         by_status: dict[str, list[str]] = {}
         for d in self.directories.values():
-            if d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_ERRORS):
+            if d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_WARNINGS,
+                            DirectoryStatus.WITH_ERRORS):
                 kind = "saved"
             elif d.status == DirectoryStatus.FAILED:
                 kind = "failed"

@@ -241,7 +241,7 @@ def test_missing_tables_are_one_problem_for_all_of_them(tmp_path, seeded, mappin
         assert result.stderr.count(f"'{table}'") == 1
     assert check.stdout.count("not exist") == 1
     assert check.stdout.count("--init-db") == 1
-    assert "[FAIL] таблицы: tables 'cities' (model City)" in check.stdout
+    assert "[FAIL] tables: tables 'cities' (model City)" in check.stdout
 
 
 def empty_database(admin_url: str) -> str:
@@ -269,8 +269,8 @@ def test_check_prints_one_fix_for_directories_that_share_it(tmp_path, sqlite_url
     assert len(unconfigured) == 4  # city, category, object, violation: no mapping.toml
     fixes = [line for line in lines(result.stdout) if line.strip().startswith("fix:")]
     assert len(fixes) == len(set(fixes))
-    assert sum("mapping.toml рядом с cli.py" in line for line in fixes) == 1
-    assert sum("не проверены" in line for line in lines(result.stdout)) == 1
+    assert sum("mapping.toml next to cli.py" in line for line in fixes) == 1
+    assert sum("not probed" in line for line in lines(result.stdout)) == 1
 
 
 # --- a successful run is quiet ---------------------------------------------------------------

@@ -106,8 +106,8 @@ def check_items(data: dict) -> dict[str, dict]:
 
 def keys_from(mapping_item: dict, where: str) -> list[str]:
     """The mapping keys a --check "<name>: mapping" item says came from `where`."""
-    origin = mapping_item["detail"].splitlines()[1]  # "method, params — из X; fields — из Y"
-    found = [part.split(" — ", 1) for part in origin.split("; ")]
+    origin = mapping_item["detail"].splitlines()[1]  # "method, params from X; fields from Y"
+    found = [part.split(" from ", 1) for part in origin.split("; ")]
     return next((keys.split(", ") for keys, source in found if source == where), [])
 
 
@@ -148,8 +148,8 @@ def test_parent_models_without_is_active_and_other_class_names(seeded, parent_db
                                ("user", "TgUser", "tg_user")):
         assert items[f"{name}: model"]["status"] == "ok"
         assert items[f"{name}: model"]["detail"] == (
-            f"класс {model} из {parent / 'models.py'}, таблица {table} (имя класса — из "
-            f"[{name}] файла {project / 'mapping.toml'})")
+            f"class {model} from {parent / 'models.py'}, table {table} (the class name from "
+            f"[{name}] of {project / 'mapping.toml'})")
     for name, table in unmarked:
         assert items[f"{name}: deactivation"]["status"] == "warn"
         assert (f"table {table} has no is_active column, so records removed in Bitrix24 are "
@@ -265,9 +265,9 @@ def test_city_syncer_configured_in_code_drives_the_sync(seeded, mysql_url, tmp_p
     where = "app/syncers/city_syncer.py"
     for key, hook in (("method", "get_bitrix_method"), ("params", "get_bitrix_params"),
                       ("fields", "get_field_map")):
-        assert keys_from(item, f"из CitySyncer.{hook}() в {where}") == [key]
+        assert keys_from(item, f"CitySyncer.{hook}() in {where}") == [key]
     assert check_items(check)["city: model"]["detail"].endswith(
-        "(имя класса — встроенное по умолчанию)")
+        "(the class name is the built-in default)")
 
     # A mapping.toml section wins over the code, key by key.
     write_mapping_toml(project / "mapping.toml", {"city": {"params": {"IBLOCK_ID": 52}}})
@@ -277,10 +277,10 @@ def test_city_syncer_configured_in_code_drives_the_sync(seeded, mysql_url, tmp_p
     items = check_items(check)
     assert items["city: mapping"]["detail"].startswith(
         "lists.element.get(IBLOCK_TYPE_ID=lists, IBLOCK_ID=52)")
-    assert keys_from(items["city: mapping"], f"из [city] файла {project / 'mapping.toml'}") == [
+    assert keys_from(items["city: mapping"], f"[city] of {project / 'mapping.toml'}") == [
         "params"]
     assert items["city: portal"]["detail"] == \
-        f"lists.element.get отвечает: записей {len(seeded.records('list:52'))}"
+        f"lists.element.get answers: {len(seeded.records('list:52'))} records"
 
 
 class CodedCitySyncer(CitySyncer):
