@@ -147,3 +147,33 @@ def test_a_directory_that_waits_on_the_portal_outlives_a_short_wait_timeout(
 
     assert report.exit_code == 0, report.render_table()
     assert scalar(mysql_url, "SELECT COUNT(*) FROM objects") == 2600
+
+
+def test_a_row_near_max_allowed_packet_is_measured_exactly(mysql_url):
+    # The guard's quick bound (four bytes a character) overshoots a row of two-byte letters
+    # or escaped quotes; such a row is measured exactly: at the limit it goes in, two bytes
+    # over it fails alone, and the rows around it are written.
+    from app.db.models import City
+    from app.report import SyncReport
+    from app.sync.writer import Prepared, TableWriter
+
+    room = 64 * 1024  # the statement around the row
+    limit = room + (2 * 200 + 2) + (len("name") + 8) + (len("True") + 2) + (len("is_active") + 8)
+    report = SyncReport()
+    db = make_engine(mysql_url)
+    with db.connect() as conn:
+        transaction = conn.begin()
+        writer = TableWriter(conn, City.__table__, directory="city", columns=["name"],
+                             active_column="is_active", new_row_defaults=dict, report=report)
+        writer.load_existing()
+        writer.max_packet = limit
+        writer.write([Prepared(1, {"name": "Ж" * 200}), Prepared(2, {"name": "'" * 201}),
+                      Prepared(3, {"name": "'" * 200}), Prepared(4, {"name": "Ж" * 201}),
+                      Prepared(5, {"name": "x" * 255})])
+        transaction.commit()
+    db.dispose()
+
+    assert [(i.btxid, i.field) for i in report.issues] == [(2, "name"), (4, "name")]
+    assert report.issues[0].message.startswith("name is too big for the database: 404 bytes")
+    stored = query(mysql_url, "SELECT btxid, name FROM cities ORDER BY btxid")
+    assert [(r["btxid"], len(r["name"])) for r in stored] == [(1, 200), (3, 200), (5, 255)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, text, update
@@ -188,8 +189,12 @@ class TableWriter:
         return [self.existing[b][0] for b in btxids if b in self.existing]
 
     def _fits(self, btxid: int, values: dict[str, Any]) -> bool:
-        """False (and the record reported) when its row would exceed max_allowed_packet."""
-        if self.max_packet is None:
+        """False (and the record reported) when its row would exceed max_allowed_packet.
+
+        An upper bound settles nearly every row at once; only a row whose bound passes
+        the limit is measured exactly (encoded, escapes counted).
+        """
+        if self.max_packet is None or _upper_bound(values) <= self.max_packet:
             return True
         sizes = {column: _wire_size(value) for column, value in values.items()}
         total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + _STATEMENT_ROOM
@@ -241,6 +246,26 @@ class TableWriter:
                 self.conn.execute(update(self.table).where(self.pk.in_(ids))
                                   .values({self.active_column: False}))
         self.stats.deactivated += len(pks)
+
+
+# Types whose text in a statement is short and never escaped (NULL, 1, a date, a float).
+_SHORT = frozenset({type(None), bool, float, date, datetime})
+
+
+def _upper_bound(values: dict[str, Any]) -> int:
+    """At least the bytes the row's values and column names take in a statement (_wire_size
+    summed as _fits does), computed without encoding: a character takes at most four bytes
+    in UTF-8 and an escaped one two, so four times the length bounds any text."""
+    total = _STATEMENT_ROOM
+    for column, value in values.items():
+        kind = type(value)
+        if kind is str:
+            total += 4 * len(value) + len(column) + 10
+        elif kind in _SHORT or (kind is int and value.bit_length() < 64):
+            total += len(column) + 40
+        else:
+            total += _wire_size(value) + len(column) + 8
+    return total
 
 
 def _wire_size(value: Any) -> int:
