@@ -116,7 +116,8 @@ class TableWriter:
                 row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
                 inserts.append((record.btxid, row))
                 self._plan("create", record.btxid, values)
-            elif any(current[1].get(k) != v for k, v in values.items()):
+            elif current[1] != values and any(current[1].get(k) != v
+                                              for k, v in values.items()):
                 updates.append((record.btxid, {**values, "_pk": current[0]}))
                 self._plan("update", record.btxid, {k: (current[1].get(k), v)
                                                      for k, v in values.items()
