@@ -94,6 +94,7 @@ class TableWriter:
         # with how the table's counts moved because of them.
         self.stored: dict[int, bool] = {}
         self.created = self.active_change = 0
+        self.returned_active = 0  # rows active before this write that the read returned
         self._pk_of: dict[int, Any] = {}  # btxid -> primary key, for rows looked up by btxid
 
     def load_existing(self) -> None:
@@ -131,6 +132,8 @@ class TableWriter:
             if self.active_column and self.active_column not in values:
                 values[self.active_column] = True  # a record that is back is active again
             current = existing.get(record.btxid)
+            if current is not None and self._was_active(current[1]):
+                self.returned_active += 1
             if not self._fits(record.btxid, values):
                 continue
             if current is None:
@@ -308,8 +311,8 @@ class TableWriter:
         Rows this read wrote are among those it returned, so the table as it is now
         answers for the table as it was.
         """
-        if not self.active_column:
-            return []
+        if not self.active_column or self.returned_active == self.active_before:
+            return []  # every row that was active came in the read
         missing = []
         for part in self._synced_rows(self._active()):
             for btxid, pk in part:
