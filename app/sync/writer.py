@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, false, func, insert, select, text, update
+from sqlalchemy import Boolean, Table, and_, bindparam, false, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +25,8 @@ CHUNK = 1000
 DEACTIVATE_CHUNK = 50_000
 # Synced rows read at a time when the table is scanned (the rows a full read did not return).
 READ_PART = 50_000
+# Bytes of values per multi-row INSERT (what PyMySQL's executemany sends at most).
+_STATEMENT_SIZE = 1_024_000
 # Room in a packet for the statement around one row's values (INSERT INTO ... VALUES).
 _STATEMENT_ROOM = 64 * 1024
 # Characters the driver escapes with a backslash, so each takes two bytes on the wire.
@@ -95,6 +97,7 @@ class TableWriter:
         self.stored: dict[int, bool] = {}
         self.created = self.active_change = 0
         self.returned_active = 0  # rows active before this write that the read returned
+        self._quote: Callable[[Any], str] | bool | None = None  # see _literal()
         self._pk_of: dict[int, Any] = {}  # btxid -> primary key, for rows looked up by btxid
 
     def load_existing(self) -> None:
@@ -172,7 +175,48 @@ class TableWriter:
         return found
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        self.conn.execute(insert(self.table), rows)
+        literal = self._literal()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        for keys, group in groups.items():
+            if literal is None:
+                self.conn.execute(insert(self.table), group)
+                continue
+            # What the driver's executemany would send (one multi-row INSERT per MB), its
+            # values quoted by the driver's own function, without building a parameter set
+            # per row on the way. `%` is doubled: the driver formats the statement once.
+            head = (f"INSERT INTO {self._quoted(self.table.name)} "
+                    f"({', '.join(self._quoted(k) for k in keys)}) VALUES ")
+            values, size = [], 0
+            for row in group:
+                text_row = "(" + ",".join([literal(row[k]) for k in keys]) + ")"
+                values.append(text_row)
+                size += len(text_row) + 1
+                if size >= _STATEMENT_SIZE:
+                    self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
+                    values, size = [], 0
+            if values:
+                self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
+
+    def _literal(self) -> Callable[[Any], str] | None:
+        """PyMySQL's own quoting of a value for a statement, where our values need nothing
+        else: every column of the table takes them as they are (no bind processor of a
+        custom type, a JSON column or the like); None elsewhere."""
+        if self._quote is False:
+            return None
+        if self._quote is None:
+            dialect = self.conn.dialect
+            plain = dialect.driver == "pymysql" and all(
+                isinstance(c.type, Boolean) or c.type._cached_bind_processor(dialect) is None
+                for c in self.table.c)
+            # Connection.escape is what PyMySQL's cursor quotes each parameter with.
+            quote = getattr(self.conn.connection.dbapi_connection, "escape", None)
+            self._quote = quote if plain and callable(quote) else False
+        return self._quote or None
+
+    def _quoted(self, name: str) -> str:
+        return self.conn.dialect.identifier_preparer.quote(name)
 
     def _update(self, rows: list[dict[str, Any]]) -> None:
         # executemany needs one column set per statement; group rows by their keys.
