@@ -8,7 +8,25 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Table, and_, bindparam, false, func, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -89,6 +107,9 @@ class TableWriter:
         self.dry_run = dry_run
         self.pk = list(table.primary_key.columns)[0]
         self.compared = list(dict.fromkeys([*columns, *filter(None, [self.active_column])]))
+        self._compared_set = frozenset(self.compared)
+        self._row_bound = _row_bound([table.c[c] for c in self.compared]) \
+            if self._compared_set <= set(table.c.keys()) else None
         self.seen: set[int] = set()
         self.max_packet: int | None = None  # bytes; None where the database has no such limit
         self.rows_before = self.active_before = 0  # synced rows (and active ones) at the start
@@ -203,8 +224,6 @@ class TableWriter:
         """PyMySQL's own quoting of a value for a statement, where our values need nothing
         else: every column of the table takes them as they are (no bind processor of a
         custom type, a JSON column or the like); None elsewhere."""
-        if self._quote is False:
-            return None
         if self._quote is None:
             dialect = self.conn.dialect
             plain = dialect.driver == "pymysql" and all(
@@ -213,7 +232,28 @@ class TableWriter:
             # Connection.escape is what PyMySQL's cursor quotes each parameter with.
             quote = getattr(self.conn.connection.dbapi_connection, "escape", None)
             self._quote = quote if plain and callable(quote) else False
-        return self._quote or None
+        if self._quote is False:
+            return None
+        from pymysql.constants.SERVER_STATUS import SERVER_STATUS_NO_BACKSLASH_ESCAPES
+        from pymysql.converters import escape_string
+
+        quote = self._quote
+        if self.conn.connection.dbapi_connection.server_status \
+                & SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+            return quote  # quotes are doubled, not escaped: PyMySQL's way for that mode
+
+        def literal(value: Any) -> str:
+            # Connection.escape's own steps for the common types, without its dispatch.
+            kind = value.__class__
+            if kind is str:
+                return "'" + escape_string(value) + "'"
+            if kind is int:
+                return str(value)
+            if value is None:
+                return "NULL"
+            return quote(value)
+
+        return literal
 
     def _quoted(self, name: str) -> str:
         return self.conn.dialect.identifier_preparer.quote(name)
@@ -329,7 +369,12 @@ class TableWriter:
         An upper bound settles nearly every row at once; only a row whose bound passes
         the limit is measured exactly (encoded, escapes counted).
         """
-        if self.max_packet is None or _upper_bound(values) <= self.max_packet:
+        if self.max_packet is None:
+            return True
+        if self._row_bound is not None and self._row_bound <= self.max_packet \
+                and values.keys() <= self._compared_set:
+            return True  # no row of this table's column types can come near the limit
+        if _upper_bound(values) <= self.max_packet:
             return True
         sizes = {column: _wire_size(value) for column, value in values.items()}
         total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + _STATEMENT_ROOM
@@ -395,6 +440,27 @@ class TableWriter:
 
 # Types whose text in a statement is short and never escaped (NULL, 1, a date, a float).
 _SHORT = frozenset({type(None), bool, float, date, datetime})
+
+
+def _row_bound(columns: list[Column]) -> int | None:
+    """The most bytes a row of converted values for `columns` can take in a statement
+    (values.py holds a text to its column's length and a number to its precision);
+    None when a column's values have no such limit (TEXT without a length, a custom type)."""
+    total = _STATEMENT_ROOM
+    for column in columns:
+        kind = column.type
+        if isinstance(kind, String) and kind.length:
+            size = 4 * kind.length + 2
+        elif isinstance(kind, Boolean | Float | Date | DateTime):
+            size = 40
+        elif isinstance(kind, Integer):
+            size = 4400  # Python turns at most 4,300 digits into an int by default
+        elif isinstance(kind, Numeric) and kind.precision and kind.scale is not None:
+            size = kind.precision + 4
+        else:
+            return None
+        total += size + len(column.name) + 8
+    return total
 
 
 def _parts(items: list[int]) -> Iterator[list[int]]:
