@@ -113,8 +113,9 @@ class TableWriter:
         self.seen: set[int] = set()
         self.max_packet: int | None = None  # bytes; None where the database has no such limit
         self.rows_before = self.active_before = 0  # synced rows (and active ones) at the start
-        # btxid -> active, for each record written (or planned) and each row deactivated;
-        # with how the table's counts moved because of them.
+        # How the table's counts moved with what was written (or planned) and deactivated;
+        # a dry run, which writes nothing, also keeps btxid -> active for each such row
+        # (a real run's table already shows them, and a full read's would be all of them).
         self.stored: dict[int, bool] = {}
         self.created = self.active_change = 0
         self.returned_active = 0  # rows active before this write that the read returned
@@ -302,7 +303,8 @@ class TableWriter:
         if before is None:
             self.created += 1
         self.active_change += int(active) - int(bool(before))
-        self.stored[btxid] = active
+        if self.dry_run:
+            self.stored[btxid] = active
 
     def live_count(self) -> int:
         """Rows active once this write commits (what a dry run would leave)."""
