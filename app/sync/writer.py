@@ -55,7 +55,7 @@ _ESCAPED = ("\\", "'", '"', "\0", "\n", "\r", "\x1a")
 _Row = tuple[int, dict[str, Any], bool | None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """One record converted to column values, ready to diff and write."""
 
@@ -252,6 +252,8 @@ class TableWriter:
                 return str(value)
             if value is None:
                 return "NULL"
+            if kind is bool:
+                return "1" if value else "0"
             return quote(value)
 
         return literal
