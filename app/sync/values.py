@@ -188,6 +188,13 @@ def _datetime(value: Any) -> datetime:
     raise ValueProblem(f"is not a date: {value!r}")
 
 
+def comes_back_as_converted(column: Column) -> bool:
+    """Whether normalize() leaves every value of the column as it is (text, whole numbers)."""
+    kind = column.type
+    return isinstance(kind, String) or (isinstance(kind, Integer)
+                                        and not isinstance(kind, Boolean))
+
+
 def normalize(value: Any, column: Column) -> Any:
     """A value read back from the database, in the form convert() produces (for diffing)."""
     if value is None:

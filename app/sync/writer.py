@@ -5,18 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Column,
-    Date,
-    DateTime,
-    Float,
-    Integer,
-    Numeric,
-    String,
     Table,
     and_,
     bindparam,
@@ -33,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
 from app.report import DirectoryReport, PlannedChange, SyncReport
-from app.sync.values import normalize
+from app.sync.packet import STATEMENT_ROOM, row_bound, upper_bound, wire_size
+from app.sync.values import comes_back_as_converted, normalize
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +38,6 @@ DEACTIVATE_CHUNK = 50_000
 READ_PART = 50_000
 # Bytes of values per multi-row INSERT (what PyMySQL's executemany sends at most).
 _STATEMENT_SIZE = 1_024_000
-# Room in a packet for the statement around one row's values (INSERT INTO ... VALUES).
-_STATEMENT_ROOM = 64 * 1024
-# Characters the driver escapes with a backslash, so each takes two bytes on the wire.
-_ESCAPED = ("\\", "'", '"', "\0", "\n", "\r", "\x1a")
 
 
 # A row to write: its btxid, its column values, and whether its row was active (None: new).
@@ -108,7 +97,7 @@ class TableWriter:
         self.pk = list(table.primary_key.columns)[0]
         self.compared = list(dict.fromkeys([*columns, *filter(None, [self.active_column])]))
         self._compared_set = frozenset(self.compared)
-        self._row_bound = _row_bound([table.c[c] for c in self.compared]) \
+        self._row_bound = row_bound([table.c[c] for c in self.compared]) \
             if self._compared_set <= set(table.c.keys()) else None
         self.seen: set[int] = set()
         self.max_packet: int | None = None  # bytes; None where the database has no such limit
@@ -188,12 +177,17 @@ class TableWriter:
             return {}  # the table had no synced rows: only this read's, which are not fresh
         found = {}
         columns = [self.table.c[c] for c in self.compared]
+        normalized = [(c, column) for c, column in zip(self.compared, columns, strict=True)
+                      if not comes_back_as_converted(column)]
         for part in _parts(btxids):
             query = select(self.pk, self.table.c.btxid, *columns).where(
                 self.table.c.btxid.in_(_inline(part)))
             for row in self.conn.execute(query):
-                found[int(row[1])] = (row[0], {c: normalize(row[i + 2], columns[i])
-                                               for i, c in enumerate(self.compared)})
+                values = dict(zip(self.compared, row[2:], strict=True))
+                for c, column in normalized:
+                    if values[c] is not None:
+                        values[c] = normalize(values[c], column)
+                found[int(row[1])] = (row[0], values)
         return found
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
@@ -378,10 +372,10 @@ class TableWriter:
         if self._row_bound is not None and self._row_bound <= self.max_packet \
                 and values.keys() <= self._compared_set:
             return True  # no row of this table's column types can come near the limit
-        if _upper_bound(values) <= self.max_packet:
+        if upper_bound(values) <= self.max_packet:
             return True
-        sizes = {column: _wire_size(value) for column, value in values.items()}
-        total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + _STATEMENT_ROOM
+        sizes = {column: wire_size(value) for column, value in values.items()}
+        total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + STATEMENT_ROOM
         if total <= self.max_packet:
             return True
         column = max(sizes, key=sizes.__getitem__)
@@ -442,31 +436,6 @@ class TableWriter:
         self.stats.deactivated += len(pks)
 
 
-# Types whose text in a statement is short and never escaped (NULL, 1, a date, a float).
-_SHORT = frozenset({type(None), bool, float, date, datetime})
-
-
-def _row_bound(columns: list[Column]) -> int | None:
-    """The most bytes a row of converted values for `columns` can take in a statement
-    (values.py holds a text to its column's length and a number to its precision);
-    None when a column's values have no such limit (TEXT without a length, a custom type)."""
-    total = _STATEMENT_ROOM
-    for column in columns:
-        kind = column.type
-        if isinstance(kind, String) and kind.length:
-            size = 4 * kind.length + 2
-        elif isinstance(kind, Boolean | Float | Date | DateTime):
-            size = 40
-        elif isinstance(kind, Integer):
-            size = 4400  # Python turns at most 4,300 digits into an int by default
-        elif isinstance(kind, Numeric) and kind.precision and kind.scale is not None:
-            size = kind.precision + 4
-        else:
-            return None
-        total += size + len(column.name) + 8
-    return total
-
-
 def _parts(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
@@ -477,28 +446,3 @@ def _inline(ids: list[int]):
     return bindparam("ids", ids, expanding=True, literal_execute=True)
 
 
-def _upper_bound(values: dict[str, Any]) -> int:
-    """At least the bytes the row's values and column names take in a statement (_wire_size
-    summed as _fits does), computed without encoding: a character takes at most four bytes
-    in UTF-8 and an escaped one two, so four times the length bounds any text."""
-    total = _STATEMENT_ROOM
-    for column, value in values.items():
-        kind = type(value)
-        if kind is str:
-            total += 4 * len(value) + len(column) + 10
-        elif kind in _SHORT or (kind is int and value.bit_length() < 64):
-            total += len(column) + 40
-        else:
-            total += _wire_size(value) + len(column) + 8
-    return total
-
-
-def _wire_size(value: Any) -> int:
-    """The bytes a value takes in a statement the driver sends (escaped text, digits)."""
-    if value is None:
-        return 4
-    if isinstance(value, bytes | bytearray):
-        return 2 * len(value) + 3
-    text_value = value if isinstance(value, str) else str(value)
-    size = len(text_value.encode("utf-8", "surrogatepass"))
-    return size + sum(text_value.count(c) for c in _ESCAPED) + 2
