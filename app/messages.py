@@ -46,4 +46,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "ru": "Прервано.",
         "en": "Interrupted.",
     },
+    # --- setup problems (a run's exit 2, --check's mapping items) ----------------------
+    "mapping_id_field": {
+        "ru": "справочник {name!r}: id_field = \"{given}\" — не поле ID метода {method} "
+              "(\"{own}\"). Страницы, проверки по ID и подсчёт удалений идут по \"{own}\", "
+              "и btxid из другого поля сравнивался бы с чужими номерами. Уберите id_field "
+              "({where}): ID найдётся сам; или укажите id_field = \"{own}\"",
+        "en": "directory {name!r}: id_field = \"{given}\" is not the id field of {method} "
+              "(\"{own}\"). Paging, the by-id checks and the removal counts use \"{own}\", "
+              "so a btxid from another field would be compared with other numbers. Remove "
+              "id_field ({where}): the id is found by itself; or set id_field = \"{own}\"",
+    },
 }

@@ -386,6 +386,25 @@ def test_setup_problems_of_every_directory_come_together(seeded, db, db_url, tmp
     assert rows(db, "SELECT COUNT(*) FROM users") == [(0,)]
 
 
+def test_an_id_field_other_than_the_methods_own_is_refused_before_any_write(
+        seeded, db, db_url, tmp_path, mapping):
+    """btxid from one field, removals counted by the method's id: refused (issue 16 §6)."""
+    mapping["category"]["id_field"] = "XML_ID"
+    mapping["city"]["id_field"] = "id"  # the method's own id: fine
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 2
+    lines = report.fatal.splitlines()
+    assert len(lines) == 2 and lines[0] == "The setup has problems; nothing was written:"
+    assert lines[1] == (
+        "  - справочник 'category': id_field = \"XML_ID\" — не поле ID метода "
+        "lists.element.get (\"ID\"). Страницы, проверки по ID и подсчёт удалений идут по "
+        "\"ID\", и btxid из другого поля сравнивался бы с чужими номерами. Уберите id_field "
+        "([category] in mapping.toml): ID найдётся сам; или укажите id_field = \"ID\"")
+    assert rows(db, "SELECT COUNT(*) FROM cities") == [(0,)]
+
+
 def test_a_referenced_directory_s_missing_model_stops_the_run_before_any_write(
         seeded, db, db_url, tmp_path, mapping):
     """--sync category object reads city's table for object's references: its model counts."""

@@ -12,13 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client
+from app.db.connect import describe_db_error
 from app.db.parent_models import ModelSet
 from app.db.sync_state import PORTAL_ROW, DirectoryState
 from app.errors import (
@@ -32,8 +33,9 @@ from app.logging_setup import IN_REPORT
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
-from app.sync.incremental import Freshness, Opener, Plan, plan_directory
+from app.sync.incremental import Freshness, Opener, Plan, plan_directory, portal_clock
 from app.sync.state import StateBook
+from app.sync.writer import highest_btxid
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
@@ -137,12 +139,14 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        now = datetime.now(UTC)
+        portal = states.get(PORTAL_ROW)
+        now = portal_clock(portal.details if portal else {})  # None: the opening decides
         for name in order:
             self.plans[name] = plan_directory(self.syncers[name], self.table(name),
                                               states.get(name), self.freshness, now)
             if not self.plans[name].incremental:
                 self.reads.start(self.plans[name])
+        self._highest_ids([p for p in self.plans.values() if p.incremental])
         self._open(states.get(PORTAL_ROW), order, report)
         for name in order:
             plan = self.plans[name]
@@ -151,6 +155,20 @@ class SyncEngine:
             log.info("%s: read %s%s", name, plan.mode, f" ({plan.reason})" if plan.reason else "")
             if not report.fatal:  # else every directory will be skipped
                 self.reads.start(plan)
+
+    def _highest_ids(self, plans: list[Plan]) -> None:
+        """Each incremental directory's highest btxid: the opening reads every record above
+        it, whatever its stamp (the portal gives every new record a higher id)."""
+        if not plans:
+            return
+        try:
+            with self.db.connect() as conn:
+                for plan in plans:
+                    plan.local_max = highest_btxid(conn, self.table(plan.name))
+        except SQLAlchemyError as exc:
+            for plan in plans:
+                plan.fall_back(f"the table's highest btxid could not be read "
+                               f"({describe_db_error(exc)})")
 
     def _open(self, portal: DirectoryState | None, order: list[str], report: SyncReport) -> None:
         """The opening batch of the incremental reads; a directory it fails is read in full."""

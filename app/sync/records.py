@@ -14,8 +14,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 
 from app.bitrix.client import usable_id
+from app.bitrix.methods import known_profiles
 from app.errors import RecordError
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryReport, SyncReport
 from app.sync.values import ValueProblem, converter
 from app.sync.writer import Prepared, TableWriter
@@ -25,6 +27,22 @@ log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they
 
 # Reference column -> {btxid: local primary key} of the directory it points at.
 References = dict[str, dict[int, Any]]
+
+
+def id_field_problem(syncer: BaseSyncer) -> str | None:
+    """Why the mapping's id_field cannot be used, or None.
+
+    A row's btxid is read from id_field, while paging, the by-id checks and the removal
+    counts use the method's own id: two different fields would compare two id spaces
+    (a removal seen where there is none). So id_field may only name the method's id.
+    """
+    mapping = syncer.mapping
+    known = {p.name: p.id_field for p in known_profiles()}
+    own = known.get(mapping.method.strip().lower())
+    if not mapping.id_field or own is None or mapping.id_field == own:
+        return None
+    return say("mapping_id_field", name=syncer.name, given=mapping.id_field,
+               method=mapping.method, own=own, where=mapping.source("id_field"))
 
 
 class PendingRow:

@@ -19,6 +19,7 @@ from app.logging_setup import IN_REPORT
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.incremental import Freshness
+from app.sync.records import id_field_problem
 from app.sync.run_guard import guarded_run
 from app.syncers import SYNCERS, BaseSyncer
 from app.syncers.mapping import load_mapping_file
@@ -127,6 +128,7 @@ def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | No
     use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
     syncers, order = select_directories(settings, options.names, overrides=overrides)
     problems = [p for name in order for p in syncers[name].problems()]
+    problems += [p for name in order if (p := id_field_problem(syncers[name])) is not None]
     models = db = None
     try:
         try:

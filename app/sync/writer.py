@@ -436,6 +436,12 @@ class TableWriter:
         self.stats.deactivated += len(pks)
 
 
+def highest_btxid(conn: Connection, table: Table) -> int | None:
+    """The highest btxid the table holds, active or not (None: no row has one)."""
+    value = conn.execute(select(func.max(table.c.btxid))).scalar()
+    return None if value is None else int(value)
+
+
 def _parts(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
@@ -444,5 +450,3 @@ def _parts(items: list[int]) -> Iterator[list[int]]:
 def _inline(ids: list[int]):
     """An IN list of ints rendered into the statement (no bound-parameter limit applies)."""
     return bindparam("ids", ids, expanding=True, literal_execute=True)
-
-
