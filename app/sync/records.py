@@ -26,7 +26,7 @@ from app.syncers.base_syncer import BaseSyncer
 log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 # Reference column -> {btxid: local primary key} of the directory it points at.
-References = dict[str, dict[int, Any]]
+References = dict[str, "LocalIds"]
 
 
 def id_field_problem(syncer: BaseSyncer) -> str | None:
@@ -61,7 +61,7 @@ def references(db: Engine, syncer: BaseSyncer, table_of: Callable[[str], Table],
                report: SyncReport, *, dry_run: bool) -> References:
     """Reference column -> {btxid: local id} of the directory it points at (`table_of`
     gives a directory's table); a dry run also refers to rows it only pretended to create."""
-    refs = {column: local_ids(db, table_of(target))
+    refs = {column: LocalIds(db, table_of(target))
             for column, target in syncer.mapping.references.items()}
     if dry_run:
         for column, target in syncer.mapping.references.items():
@@ -69,6 +69,26 @@ def references(db: Engine, syncer: BaseSyncer, table_of: Callable[[str], Table],
                                  for p in report.planned
                                  if p.directory == target and p.action == "create"})
     return refs
+
+
+class LocalIds:
+    """{btxid: local id} of a referenced directory's table, read when first asked: a read
+    that brings no record (a no-op re-sync) reads no referenced table."""
+
+    def __init__(self, db: Engine, table: Table) -> None:
+        self.db, self.table = db, table
+        self._ids: dict[int, Any] | None = None
+
+    def get(self, btxid: int) -> Any:
+        return self._all().get(btxid)
+
+    def update(self, more: dict[int, Any]) -> None:
+        self._all().update(more)
+
+    def _all(self) -> dict[int, Any]:
+        if self._ids is None:
+            self._ids = local_ids(self.db, self.table)
+        return self._ids
 
 
 def local_ids(db: Engine, table: Table) -> dict[int, Any]:
