@@ -398,10 +398,11 @@ def test_an_id_field_other_than_the_methods_own_is_refused_before_any_write(
     lines = report.fatal.splitlines()
     assert len(lines) == 2 and lines[0] == "The setup has problems; nothing was written:"
     assert lines[1] == (
-        "  - справочник 'category': id_field = \"XML_ID\" — не поле ID метода "
-        "lists.element.get (\"ID\"). Страницы, проверки по ID и подсчёт удалений идут по "
-        "\"ID\", и btxid из другого поля сравнивался бы с чужими номерами. Уберите id_field "
-        "([category] in mapping.toml): ID найдётся сам; или укажите id_field = \"ID\"")
+        "  - directory 'category': id_field = \"XML_ID\" is not the id field of "
+        "lists.element.get (\"ID\"). Paging, the by-id checks and the removal counts use "
+        "\"ID\", so a btxid from another field would be compared with other numbers. Remove "
+        "id_field ([category] in mapping.toml): the id is found by itself; or set "
+        "id_field = \"ID\"")
     assert rows(db, "SELECT COUNT(*) FROM cities") == [(0,)]
 
 

@@ -30,17 +30,19 @@ from app.errors import (
     PortalFatalError,
 )
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
-from app.sync.incremental import Freshness, Opener, Plan, plan_directory, portal_clock
+from app.sync.incremental import Freshness, Opener, Plan, plan_directory
 from app.sync.state import StateBook
 from app.sync.writer import highest_btxid
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
 
-# progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
+# progress(directory, phase, rows): phase is "reading", "writing", "done" (committed) or
+# "stopped" (cut off and rolled back); rows read so far.
 Progress = Callable[[str, str, int], None]
 
 # How often the run lock is checked while the writer waits for pages (it is checked before
@@ -139,11 +141,12 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        portal = states.get(PORTAL_ROW)
-        now = portal_clock(portal.details if portal else {})  # None: the opening decides
         for name in order:
+            # SYNC_FULL_EVERY is left to the opening batch, which brings the portal's clock:
+            # a clock difference kept from an earlier run goes stale when this host's clock
+            # is set, and deciding on it here would skip the opening that measures it again.
             self.plans[name] = plan_directory(self.syncers[name], self.table(name),
-                                              states.get(name), self.freshness, now)
+                                              states.get(name), self.freshness, None)
             if not self.plans[name].incremental:
                 self.reads.start(self.plans[name])
         self._highest_ids([p for p in self.plans.values() if p.incremental])
@@ -194,8 +197,8 @@ class SyncEngine:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if not report.fatal
-                                               else "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if not report.fatal else "engine.earlier_error"))
                 continue
             self._started.append(name)
             try:
@@ -217,11 +220,11 @@ class SyncEngine:
                 continue  # finished: its outcome is already in the report
             if name != current:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if stopped else
-                                               "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if stopped else "engine.earlier_error"))
             elif stopped:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "stopped; changes rolled back"
+                stats.message = say("engine.rolled_back")
             else:
                 stats.fail(f"did not finish: unexpected error {type(exc).__name__}; "
                            "changes rolled back")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
+from app.messages import say
 from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.sync.packet import STATEMENT_ROOM, row_bound, upper_bound, wire_size
 from app.sync.values import comes_back_as_converted, normalize
@@ -381,9 +382,8 @@ class TableWriter:
         column = max(sizes, key=sizes.__getitem__)
         self.report.add_issue(
             self.directory, btxid, column,
-            f"{column} is too big for the database: {sizes[column]:,} bytes, and the server "
-            f"takes at most {self.max_packet:,} bytes in one statement (max_allowed_packet); "
-            "raise max_allowed_packet on the server or shorten the value in Bitrix24")
+            say("sync.too_big", column=column, size=f"{sizes[column]:,}",
+                most=f"{self.max_packet:,}"))
         log.warning("%s btxid %s: %s is too big for max_allowed_packet (%d bytes)",
                     self.directory, btxid, column, sizes[column])
         return False
