@@ -20,6 +20,7 @@ from app.catalog import (
     discover,
     options,
     portal,
+    reasons,
     run,
     run_warnings,
     service,
@@ -118,7 +119,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          service, options)
+          service, options, reasons)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win
