@@ -400,6 +400,12 @@ def _as_map(value: Any) -> dict[str, Any]:
 
 def usable_id(value: Any) -> int | None:
     """A Bitrix24 id as a positive int ("42" or 42), or None for anything else."""
+    kind = value.__class__
+    if kind is int:  # asked for every row of every page: the common cases first
+        return value if value > 0 else None
+    if kind is str and value.isdigit() and value.isascii():
+        number = int(value)
+        return number if number > 0 else None
     if isinstance(value, bool):
         return None
     text = str(value).strip()
