@@ -3,7 +3,8 @@
 Every line a person reads on the console — errors, `fix:`/`next:` hints,
 `--check`, `--status`, `--discover`, the demo, the service's start and stop,
 Ctrl+C — comes from `CATALOG` through `say()`, so one run speaks one language.
-The log file stays English and does not use this module.
+The log file stays English: a log record whose message is a catalog text (`Said`)
+reaches the console in the console's language and the log file in English.
 
 Entries are grouped by the screen that shows them; a new text goes into its
 screen's group, with both languages. Placeholders use `str.format` names. The
@@ -13,7 +14,7 @@ below; a key is defined once (tests/test_voice.py checks).
 
 from __future__ import annotations
 
-from app.catalog import commands, database, options, portal, run, service, settings, startup
+from app.catalog import commands, database, logs, options, portal, run, service, settings, startup
 
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -104,7 +105,7 @@ CATALOG: dict[str, dict[str, str]] = {
     },
 }
 
-GROUPS = (startup, settings, run, commands, database, portal, service, options)
+GROUPS = (startup, settings, run, commands, database, portal, service, options, logs)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

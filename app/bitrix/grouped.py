@@ -17,6 +17,7 @@ from typing import Any
 
 from app.bitrix.client import BATCH_SIZE, BatchResult, Bitrix24Client
 from app.errors import PortalCutOffError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,7 @@ def _send(client: Bitrix24Client, commands: Mapping[str, Command],
         return client.batch(chosen, halt=False, shrinkable=len(groups) > 1)
     except PortalCutOffError as exc:
         half = len(groups) // 2
-        log.warning("batch of %d commands: %s; sending it again as two batches",
-                    len(chosen), exc)
+        log.warning(say("log.batch_split", count=len(chosen), error=exc))
         result = _send(client, commands, groups[:half])
         _merge(result, _send(client, commands, groups[half:]))
         return result

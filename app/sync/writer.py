@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
+from app.logging_setup import IN_REPORT
 from app.messages import say
 from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.sync.values import normalize
@@ -202,7 +203,7 @@ class TableWriter:
             say("sync.too_big", column=column, size=f"{sizes[column]:,}",
                 most=f"{self.max_packet:,}"))
         log.warning("%s btxid %s: %s is too big for max_allowed_packet (%d bytes)",
-                    self.directory, btxid, column, sizes[column])
+                    self.directory, btxid, column, sizes[column], extra=IN_REPORT)
         return False
 
     def missing_active(self) -> list[Any]:
