@@ -3,17 +3,19 @@ far from this host's, servers that honour or ignore SELECT (issue 16 §2, §4, �
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from app.bitrix.changes import PortalZone, bound_text, change_field
 from app.testing.php_query import parse_php_query
 from app.testing.seed import CATEGORY_LINK_PROPERTY, FINE_PROPERTY, seed_portal
 from tests.conftest import sync
-from tests.test_incremental import TABLES, assert_matches_portal, modes, rows
+from tests.test_incremental import TABLES, assert_matches_portal, modes, rows, state
 
 VIOLATIONS = TABLES["violation"][1]
 
@@ -115,6 +117,30 @@ def test_the_full_read_is_due_by_the_portals_clock(portal, db, db_url, tmp_path,
     due = mode()
     assert due[0] == "full" and "SYNC_FULL_EVERY (" in due[1]
     assert mode() == ("incremental", None)
+
+
+def test_a_stale_clock_difference_does_not_force_full_reads_for_ever(portal, db, db_url,
+                                                                    tmp_path, mapping):
+    """The clock difference kept from an earlier run is wrong once this host's clock is set
+    right (it was hours slow). It may not keep every run full: the portal's own clock, which
+    the opening batch brings, says the full read is not due, and the difference is measured
+    again."""
+    seed_portal(portal)
+    env = {"SYNC_FULL_EVERY": "1h"}
+    assert sync(portal, db_url, tmp_path, mapping, "city", env=env).ok
+    assert modes(sync(portal, db_url, tmp_path, mapping, "city", env=env)) == {
+        "city": "incremental"}  # its opening measured the difference (about 0)
+    with db.begin() as conn:  # as if measured while this host's clock was 5 hours slow
+        details = json.loads(conn.execute(text(
+            "SELECT details FROM bitrix_sync_state WHERE directory = '(portal)'")).scalar())
+        conn.execute(text("UPDATE bitrix_sync_state SET details = :d "
+                          "WHERE directory = '(portal)'"),
+                     {"d": json.dumps({**details, "clock_skew": 5 * 3600})})
+
+    for _ in range(2):
+        stats = sync(portal, db_url, tmp_path, mapping, "city", env=env).directories["city"]
+        assert (stats.mode, stats.mode_reason) == ("incremental", None)
+    assert abs(state(db, "(portal)")["details"]["clock_skew"]) < 60
 
 
 @pytest.mark.parametrize("honoured", [True, False], ids=["select-honoured", "select-ignored"])

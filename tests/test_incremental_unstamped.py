@@ -124,3 +124,34 @@ def test_cut_off_batches_do_not_cost_the_next_run_a_full_read(portal, db, db_url
     assert len(sent) <= 5, [(r.method, r.status) for r in sent]
     assert [r.status for r in sent].count(504) == 1
     assert_matches_portal(db, portal, "city")
+
+
+def test_one_directory_whose_opening_commands_are_always_cut_off_is_read_in_full(
+        synced, db, db_url, tmp_path, mapping):
+    """Its five commands alone are too heavy for the portal (a change query on a big list):
+    that directory is read in full, the others incrementally, and the run goes on. The
+    client's own retries would have taken the portal for down and ended the run."""
+    portal = synced
+    violations = portal.records("list:52")
+    portal.update_record("list:52", int(violations[1]["ID"]), NAME="Изменено")
+
+    def heavy(params) -> bool:  # the violations' change query is in this batch
+        return any(command.startswith("lists.element.get?") and "IBLOCK_ID=52" in command
+                   and "TIMESTAMP_X" in command for command in params.get("cmd", {}).values())
+
+    portal.fail_raw("batch", status=504, body="<html><body>504 Gateway Time-out</body></html>",
+                    times=None, when=heavy)
+
+    report = sync(portal, db_url, tmp_path, mapping, env={"BITRIX_MAX_RETRIES": "1"})
+
+    assert report.ok, report.render_table()
+    assert modes(report) == {**dict.fromkeys(TABLE_NAMES, "incremental"), "violation": "full"}
+    assert "the incremental read failed" in report.directories["violation"].mode_reason
+    assert report.directories["violation"].updated == 1
+    assert rows(db, f"SELECT name FROM violations WHERE btxid = {violations[1]['ID']}") == [
+        ("Изменено",)]
+    assert_matches_portal(db, portal, "violation")
+    assert state(db, "violation")["mode"] == "full"
+
+
+TABLE_NAMES = ("city", "object", "category", "violation", "user")

@@ -3,7 +3,8 @@
 The opening batch of an incremental run holds, per directory, commands that refer to
 each other (`$result[n0]` in `a0`): they only work inside one batch. When the portal
 cuts such a batch off (504, no answer in time) it is sent again as two batches, each
-with whole groups, down to one group per batch; more than BATCH_SIZE commands are
+with whole groups, down to one group per batch; a group cut off twice alone is left
+without answers (its directory is read in full); more than BATCH_SIZE commands are
 split the same way before anything is sent. The answers come back as one result whose
 `time` is the first batch's: the earliest start, so a watermark taken from it is never
 late.
@@ -49,14 +50,33 @@ def _send(client: Bitrix24Client, commands: Mapping[str, Command],
           groups: list[list[str]]) -> BatchResult:
     chosen = {label: commands[label] for group in groups for label in group}
     try:
-        # A single group cannot be split: the client retries it as it retries any request.
-        return client.batch(chosen, halt=False, shrinkable=len(groups) > 1)
+        return client.batch(chosen, halt=False, shrinkable=True)
     except PortalCutOffError as exc:
+        if len(groups) == 1:
+            return _alone(client, chosen, exc)
         half = len(groups) // 2
         log.warning(say("log.batch_split", count=len(chosen), error=exc))
         result = _send(client, commands, groups[:half])
         _merge(result, _send(client, commands, groups[half:]))
         return result
+
+
+def _alone(client: Bitrix24Client, chosen: Mapping[str, Command],
+           exc: PortalCutOffError) -> BatchResult:
+    """One group, cut off: sent once more; cut off again, its commands go without an answer
+    (the caller reads that directory in full) instead of failing the whole batch.
+
+    The client's own retries would treat a group that is too heavy for the portal's 60 s
+    like a portal that is down, and end the run with PortalUnreachableError; the portal
+    is up, it is these commands that take too long.
+    """
+    log.warning("batch of %d commands: %s; sending it once more", len(chosen), exc)
+    try:
+        return client.batch(chosen, halt=False, shrinkable=True)
+    except PortalCutOffError as again:
+        log.warning("batch of %d commands (%s): %s again; they go without an answer",
+                    len(chosen), ", ".join(chosen), again)
+        return BatchResult()
 
 
 def _merge(into: BatchResult, part: BatchResult) -> None:

@@ -92,12 +92,13 @@ class DirectorySync:
         engine, syncer, table, stats, plan = (self.engine, self.syncer, self.table, self.stats,
                                               self.plan)
         refs = references(engine.db, syncer, engine.table, self.report, dry_run=engine.dry_run)
+        columns = set(table.c.keys())
         with engine.db.connect() as conn:
             transaction = conn.begin()
             writer = TableWriter(
                 conn, table, directory=self.name, columns=syncer.mapping.columns,
                 active_column=syncer.mapping.deactivation_column(table.c.keys()),
-                new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
+                new_row_defaults=lambda: syncer.new_row_defaults(columns),
                 report=self.report, dry_run=engine.dry_run)
             writer.load_existing()
             check = (CountedRemovals(writer, engine.client, plan) if plan.incremental else

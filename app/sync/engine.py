@@ -34,7 +34,7 @@ from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
-from app.sync.incremental import Freshness, Opener, Plan, plan_directory, portal_clock
+from app.sync.incremental import Freshness, Opener, Plan, plan_directory
 from app.sync.state import StateBook
 from app.sync.writer import highest_btxid
 from app.syncers.base_syncer import BaseSyncer
@@ -141,11 +141,12 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        portal = states.get(PORTAL_ROW)
-        now = portal_clock(portal.details if portal else {})  # None: the opening decides
         for name in order:
+            # SYNC_FULL_EVERY is left to the opening batch, which brings the portal's clock:
+            # a clock difference kept from an earlier run goes stale when this host's clock
+            # is set, and deciding on it here would skip the opening that measures it again.
             self.plans[name] = plan_directory(self.syncers[name], self.table(name),
-                                              states.get(name), self.freshness, now)
+                                              states.get(name), self.freshness, None)
             if not self.plans[name].incremental:
                 self.reads.start(self.plans[name])
         self._highest_ids([p for p in self.plans.values() if p.incremental])

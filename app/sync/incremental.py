@@ -125,9 +125,9 @@ def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
                    rules: Freshness, now: datetime | None) -> Plan:
     """Full or incremental for one directory, and why (the reasons --check shows too).
 
-    `now` is the portal's clock as far as it is known before the run asks the portal
-    (portal_clock); None leaves SYNC_FULL_EVERY to the opening batch, which brings the
-    portal's own time.
+    `now` is the portal's clock as --check estimates it (portal_clock); a run passes None
+    and leaves SYNC_FULL_EVERY to the opening batch, which brings the portal's own time
+    (an estimate from an earlier run's clock difference may be stale).
     """
     mapping = syncer.mapping
     plan = Plan(syncer.name, FULL, state=state, fingerprint=fingerprint(syncer, table.name))
