@@ -70,12 +70,12 @@ def _alone(client: Bitrix24Client, chosen: Mapping[str, Command],
     like a portal that is down, and end the run with PortalUnreachableError; the portal
     is up, it is these commands that take too long.
     """
-    log.warning("batch of %d commands: %s; sending it once more", len(chosen), exc)
+    log.warning(say("log.batch_again", count=len(chosen), error=exc))
     try:
         return client.batch(chosen, halt=False, shrinkable=True)
     except PortalCutOffError as again:
-        log.warning("batch of %d commands (%s): %s again; they go without an answer",
-                    len(chosen), ", ".join(chosen), again)
+        log.warning(say("log.batch_unanswered", count=len(chosen), labels=", ".join(chosen),
+                        error=again))
         return BatchResult()
 
 

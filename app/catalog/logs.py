@@ -73,6 +73,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "пакет из {count} команд: {error}; отправляю его снова двумя пакетами",
         "en": "batch of {count} commands: {error}; sending it again as two batches",
     },
+    "log.batch_again": {
+        "ru": "пакет из {count} команд: {error}; отправляю его ещё раз",
+        "en": "batch of {count} commands: {error}; sending it once more",
+    },
+    "log.batch_unanswered": {
+        "ru": "пакет из {count} команд ({labels}): снова {error}; они остаются без ответа",
+        "en": "batch of {count} commands ({labels}): {error} again; they go without an answer",
+    },
     "log.offset_reread": {
         "ru": "{method} изменился или пришёл неполным, пока читался постранично ({problem}); "
               "читаю его ещё раз",
