@@ -451,3 +451,17 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
         if status >= 500 or description.strip().lower() == "sql query error!":
             return PortalDatabaseError(text("own_database"), **kwargs)
         return PortalMethodError(text("rejected"), **kwargs)
+    if key in _RETRY_CODES or (status >= 500 and key not in _AUTH_CODES):
+        return PortalRetriableError(text("busy"), **kwargs)
+    if key in _AUTH_CODES or status == 401 and key != "insufficient_scope":
+        return PortalAuthError(text("webhook_rejected"), **kwargs)
+    if key == "insufficient_scope":
+        return PortalMethodError(text("no_scope"), **kwargs)
+    if key == "error_method_not_found":
+        return PortalMethodError(text("no_method"), **kwargs)
+    if key == "access_denied" and "extended plan" in lowered:
+        # The lists methods on a plan without the Lists feature (RestService, modules/lists).
+        return PortalMethodError(text("plan_lists"), **kwargs)
+    if key == "access_denied":
+        return PortalMethodError(text("access_denied"), **kwargs)
+    return PortalMethodError(text("rejected"), **kwargs)
