@@ -14,7 +14,20 @@ below; a key is defined once (tests/test_voice.py checks).
 
 from __future__ import annotations
 
-from app.catalog import commands, database, logs, options, portal, run, service, settings, startup
+from app.catalog import (
+    check,
+    commands,
+    database,
+    discover,
+    logs,
+    options,
+    portal,
+    run,
+    run_warnings,
+    service,
+    settings,
+    startup,
+)
 
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -103,9 +116,11 @@ CATALOG: dict[str, dict[str, str]] = {
               "so a btxid from another field would be compared with other numbers. Remove "
               "id_field ({where}): the id is found by itself; or set id_field = \"{own}\"",
     },
+
 }
 
-GROUPS = (startup, settings, run, commands, database, portal, service, options, logs)
+GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
+          service, options, logs)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -108,15 +108,34 @@ def run_alive(conn: Connection, run_id: int) -> bool | None:
         return conn.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar() \
             is not None
     if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
-        path = lock_file_for(database_file)
-        if not path.is_file():
-            return False
-        with open(path, "a+b") as handle:
-            if not _try_lock(handle):
-                return True
-            _unlock(handle)
-        return False
+        return _file_locked(lock_file_for(database_file))
     return None
+
+
+def sync_running(conn: Connection) -> bool | None:
+    """Whether some process holds the sync lock of `conn`'s database now (for --check).
+
+    None when the database has no lock to ask. Like run_alive, the SQLite probe holds
+    the lock file for an instant.
+    """
+    dialect = conn.engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+        return conn.execute(text("SELECT IS_USED_LOCK(:name)"),
+                            {"name": mysql_lock_name(database or "")}).scalar() is not None
+    if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
+        return _file_locked(lock_file_for(database_file))
+    return None
+
+
+def _file_locked(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "a+b") as handle:
+        if not _try_lock(handle):
+            return True
+        _unlock(handle)
+    return False
 
 
 def mysql_lock_name(database: str) -> str:
