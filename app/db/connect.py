@@ -173,7 +173,7 @@ def describe_db_error(exc: BaseException) -> str:
     if cause is None and isinstance(exc, PendingRollbackError):
         cause = "db.lost_earlier"
     if cause is not None:
-        return f"{say(cause, lost=say(_LOST))} ({detail})"
+        return say(cause, lost=say(_LOST)) + f" ({detail})"
     hint = _HINTS.get(code)
     return say("db.hinted", detail=detail, hint=say(hint)) if hint else detail
 

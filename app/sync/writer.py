@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
+from app.logging_setup import IN_REPORT
 from app.messages import say
 from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.sync.packet import STATEMENT_ROOM, row_bound, upper_bound, wire_size
@@ -390,7 +391,7 @@ class TableWriter:
             say("sync.too_big", column=column, size=f"{sizes[column]:,}",
                 most=f"{self.max_packet:,}"))
         log.warning("%s btxid %s: %s is too big for max_allowed_packet (%d bytes)",
-                    self.directory, btxid, column, sizes[column])
+                    self.directory, btxid, column, sizes[column], extra=IN_REPORT)
         return False
 
     def missing_active(self) -> list[Any]:
