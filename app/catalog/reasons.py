@@ -127,24 +127,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "order.cycle": {"ru": "справочники зависят друг от друга по кругу: {cycle}",
                     "en": "Directories depend on each other in a cycle: {cycle}"},
     # --- notes a read leaves (a run's table, --json's notices in English) ------------------
-    "notice.no_active_column": {
-        "ru": "в таблице {table} нет столбца is_active, поэтому записи, удалённые в Bitrix24, "
-              "остаются как есть (active_column в [{name}] файла mapping.toml может назвать "
-              "другой столбец; \"\" отключает это замечание)",
-        "en": "table {table} has no is_active column, so records removed in Bitrix24 are left "
-              "as they are (active_column in [{name}] of mapping.toml can name another column; "
-              "\"\" turns this note off)",
-    },
     "notice.unmatched": {
         "ru": "запись без пригодного ID нельзя сопоставить со строкой, поэтому в этом запуске "
               "ничего не деактивировано",
         "en": "a record without a usable id cannot be matched to its row, so nothing was "
               "deactivated in this run",
-    },
-    "notice.offset_not_asked": {
-        "ru": "{method} читается постранично и не умеет отдавать записи по ID, поэтому "
-              "записи, которых он не вернул ({count}), не деактивированы",
-        "en": "{method} is read page by page and cannot be asked for records by id, so the "
-              "{count} record(s) it did not return were not deactivated",
     },
 }

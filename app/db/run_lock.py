@@ -90,8 +90,7 @@ def run_lock(conn: Connection) -> Iterator[HeldLock]:
             yield held
     else:
         if dialect != "sqlite":
-            log.warning("no run lock for %s databases; make sure only one sync runs at a time",
-                        dialect)
+            log.warning(say("log.no_run_lock", dialect=dialect))
         yield HeldLock()
 
 
@@ -206,7 +205,7 @@ class _MysqlLock(HeldLock):
         except SQLAlchemyError as exc:
             # Without it a second run would take our row for a dead one: a worse label,
             # not a worse sync.
-            log.warning("cannot mark run %s as alive: %s", run_id, describe_db_error(exc))
+            log.warning(say("log.not_alive", run=run_id, why=describe_db_error(exc)))
             return
         self._run = (run_id, conn)
 

@@ -160,7 +160,7 @@ class DirectorySync:
 
     def _notice(self, notice: Said) -> None:
         self.stats.notices.append(notice)
-        log.warning("%s: %s", self.name, notice)
+        log.warning(say("log.notice", name=self.name, notice=notice))
 
     def _refused(self, gone: int, active: int) -> bool:
         """True (and the directory failed) when `gone` of `active` rows looks like lost access."""

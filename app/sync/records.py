@@ -166,9 +166,9 @@ class RecordConverter:
         local = self.refs[column].get(int(value))
         if local is None:
             self.stats.warnings += 1
-            log.warning("%s btxid %s: %s refers to %s %s, which is not in the local table; "
-                        "stored NULL", self.name, btxid, column,
-                        self.syncer.mapping.references[column], value)
+            log.warning(say("log.missing_reference", name=self.name, btxid=btxid,
+                            column=column, target=self.syncer.mapping.references[column],
+                            value=value))
         return local
 
     def note_absent_fields(self) -> None:

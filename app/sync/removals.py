@@ -32,7 +32,7 @@ def unmatched_notice() -> Said:
 
 def no_active_column_notice(name: str, table: str) -> Said:
     """Said once per directory (report, log, --check) when nothing can be deactivated."""
-    return say("notice.no_active_column", name=name, table=table)
+    return say("log.no_active_column", table=table, name=name)
 
 
 @dataclass
@@ -98,8 +98,8 @@ class OffsetRemovals(RemovalCheck):
         if listed is None:
             if self.stats.fetched <= PAGE_SIZE:  # one page: one answer, nothing skipped
                 return KeysetRemovals(self.writer).find()
-            return Removals(notices=[say("notice.offset_not_asked", method=self.query.method,
-                                         count=len(missing))])
+            return Removals(notices=[
+                say("log.removed_unchecked", method=self.query.method, count=len(missing))])
         if listed:
             log.info("%s: %d record(s) the pages skipped are still in Bitrix24; kept active",
                      self.writer.directory, len(listed))
