@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -37,6 +38,7 @@ DEFAULT_SIZES = "20k,58k,208k"
 QUICK_SIZES = "20k,58k"
 DEFAULT_MEMORY_ROWS = "1m"
 QUICK_MEMORY_ROWS = "100k"
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +84,11 @@ def plan(args: argparse.Namespace) -> list[s.Size]:
     return sizes
 
 
+def command_line(argv: list[str]) -> str:
+    """The command as typed, a password in --db-url masked (it goes into README.md)."""
+    return _PASSWORD.sub(r"\1***@", shlex.join(["python", "-m", "benchmarks", *argv]))
+
+
 def _language() -> None:
     from app.messages import LANGUAGES, set_language
 
@@ -94,7 +101,7 @@ def sit(args: argparse.Namespace, argv: list[str], tell) -> s.Sitting:
     """Run every measured process of one sitting and keep what they measured."""
     from app.testing.portal import self_signed_tls
 
-    sitting = s.Sitting(command=shlex.join(["python", "-m", "benchmarks", *argv]),
+    sitting = s.Sitting(command=command_line(argv),
                         started=time.time(),
                         settings={"latency": args.latency, "row_cost": args.row_cost,
                                   "rate": args.rate, "burst": args.burst})

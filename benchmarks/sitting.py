@@ -305,7 +305,7 @@ class SizeRuns:
                 continue
             run = Run(self.size, msg(peers.LABELS[name]))
             if not peers.installed(name):
-                run.error = msg("bench_not_installed")
+                run.note = msg("bench_not_installed")
             else:
                 measure(run, ["peer", name], self.env, portal, timeout=self.args.timeout)
             self._keep(run, tell)
@@ -318,10 +318,12 @@ class SizeRuns:
 
     def _keep(self, run: Run, tell) -> None:
         self.runs.append(run)
-        shown = "failed: " + run.error if run.error else (
-            f"{run.wall:.2f} s, cpu {run.cpu or 0:.2f} s, {run.requests} requests, "
-            f"{run.rss_mb or 0:.0f} MB" + (f", {run.mismatches} rows differ"
-                                           if run.mismatches is not None else ""))
+        if run.error or run.wall is None:
+            shown = f"failed: {run.error}" if run.error else run.note
+        else:
+            shown = (f"{run.wall:.2f} s, cpu {run.cpu or 0:.2f} s, {run.requests} requests, "
+                     f"{run.rss_mb or 0:.0f} MB" + (f", {run.mismatches} rows differ"
+                                                    if run.mismatches is not None else ""))
         tell(f"  {run.label}: {shown}")
 
 
