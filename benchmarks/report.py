@@ -38,6 +38,10 @@ def _check(run: Run) -> str:
     if run.error:
         return say("bench_failed", error=run.error.replace("|", "/"))
     notes = [run.note] if run.note else []
+    walls = run.extra.get("walls", ())
+    if len(walls) > 1:
+        notes.append(say("bench_help_note", count=len(walls), low=_num(min(walls)),
+                         high=_num(max(walls))))
     if run.mismatches is not None:
         notes.append(say("bench_db_equal") if run.mismatches == 0
                      else say("bench_db_differs", rows=_int(run.mismatches)))

@@ -214,8 +214,6 @@ def help_runs(env: dict[str, str], count: int) -> Run:
                        env=env, capture_output=True, check=True)
         walls.append(time.perf_counter() - began)
     run = Run(None, "`python cli.py --help`", wall=statistics.median(walls))
-    run.note = (msg("bench_help_note", count=count, low=f"{min(walls):.2f}",
-                     high=f"{max(walls):.2f}") if count > 1 else "")
     run.extra["walls"] = walls
     return run
 
