@@ -171,7 +171,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
             return run
         run.wall = time.perf_counter() - began
         own = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    if not own or own.get("exit_code", 0) != 0 and not done.stdout.strip():
+    if not own or (own.get("exit_code", 0) != 0 and not done.stdout.strip()):
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         run.error = " | ".join(tail) or f"exit code {done.returncode}"
         return run
