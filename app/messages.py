@@ -115,6 +115,8 @@ CATALOG: dict[str, dict[str, str]] = {
                       "en": "no run at {size} (`--sizes`)"},
     "bench_vs": {"ru": "{ours} с против {theirs} с = {ratio}",
                  "en": "{ours} s vs {theirs} s = {ratio}"},
+    "bench_peer_limited": {"ru": "; аналог получил {count} × 503 и ждал — сравнение нечестное",
+                           "en": "; the peer got {count} × 503 and waited: no fair comparison"},
     "bench_cpu_figures": {"ru": "{cpu} с / {rows} строк = {per_row} мкс",
                           "en": "{cpu} s / {rows} rows = {per_row} µs"},
     "bench_cpu_marginal": {"ru": " (каждая строка сверх 58k до 208k: {per_row} мкс)",

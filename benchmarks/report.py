@@ -126,6 +126,9 @@ def _ratio_target(j: _Judge, size: str, peer: str, limit: float, key: str) -> li
         return [say(key), say("bench_missing", size=size), _verdict(None)]
     ratio = ours.wall / theirs.wall
     figures = say("bench_vs", ours=_num(ours.wall), theirs=_num(theirs.wall), ratio=_num(ratio))
+    if theirs.limited:  # the peer waited out 503s: its time is not its ordinary read
+        return [say(key), figures + say("bench_peer_limited", count=theirs.limited),
+                _verdict(None)]
     return [say(key), figures, _verdict(ratio <= limit)]
 
 
