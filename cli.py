@@ -12,21 +12,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
 
-from app.bootstrap import require_python  # standard library only
+from app.bootstrap import require_packages, require_python  # standard library only
 
 require_python()  # before imports that an old Python cannot even parse
+# Only what every command needs is imported here: --help and a plain sync start fast, and the
+# modules of --check, --discover, --demo and --status (and the database layer) load when used.
+# So a package missing from the environment is caught by name here, not at first use.
+require_packages()
 
 try:
     from app.commands import handlers
-    from app.commands.progress import live_progress, progress_wanted
-    from app.commands.status import gather_status, parse_age
-    from app.config import load_settings
+    from app.config import console_language, load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
     from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
-    from app.masking import MaskingArgumentParser
+    from app.messages import say, set_language
     from app.report import SyncReport
-    from app.sync.runner import RunOptions, run_sync
     from app.syncers import SYNCERS
+    from app.text import ConsoleArgumentParser
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
 
@@ -34,86 +36,74 @@ except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the v
 
 log = logging.getLogger("bitrix_sync")
 
+
+def run_sync(settings, options, **kwargs):
+    """app.sync.runner.run_sync, imported when a sync runs (it brings SQLAlchemy)."""
+    from app.sync.runner import run_sync as run
+
+    return run(settings, options, **kwargs)
+
+
+def parse_age(text: str):
+    """--max-age's type (app.commands.status.parse_age, imported when the flag is given)."""
+    from app.commands.status import parse_age as parse
+
+    return parse(text)
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = MaskingArgumentParser(
-        prog="python cli.py",
-        description="One-way sync of Bitrix24 directories into the local database.",
-        epilog=exit_codes_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--sync", nargs="+", metavar="NAME", choices=list(SYNCERS),
-                        help=f"directories to sync (default: all): {' '.join(SYNCERS)}")
-    parser.add_argument("--webhook-url", metavar="URL",
-                        help="Bitrix24 webhook URL (overrides BITRIX_WEBHOOK_URL); its secret "
-                             "shows in the process list and shell history, so prefer "
-                             "BITRIX_WEBHOOK_URL in the environment or .env")
-    parser.add_argument("--env-file", metavar="PATH", type=Path,
-                        help="read settings from this .env file first")
-    parser.add_argument("--json", action="store_true",
-                        help="print the report as one JSON object on stdout")
-    parser.add_argument("--full", action="store_true",
-                        help="read every directory in full this run, not only what changed "
-                             "(a full read also runs by itself every SYNC_FULL_EVERY)")
-    parser.add_argument("--allow-mass-deactivation", action="store_true",
-                        help="deactivate even when more than half of a directory vanished")
-    parser.add_argument("--init-db", action="store_true",
-                        help="create the built-in tables on an empty database, then exit")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging and full tracebacks")
+    parser = ConsoleArgumentParser(prog="python cli.py", description=say("help.cli"),
+                                   epilog=exit_codes_help())
+    option = parser.add_argument
+    option("--sync", nargs="+", metavar="NAME", choices=list(SYNCERS),
+           help=say("help.sync", names=" ".join(SYNCERS)))
+    option("--webhook-url", metavar="URL", help=say("help.webhook_url"))
+    option("--env-file", metavar="PATH", type=Path, help=say("help.env_file"))
+    option("--json", action="store_true", help=say("help.json"))
+    option("--full", action="store_true", help=say("help.full"))
+    option("--allow-mass-deactivation", action="store_true", help=say("help.allow_mass"))
+    option("--init-db", action="store_true", help=say("help.init_db"))
+    option("-v", "--verbose", action="store_true", help=say("help.verbose"))
+    option("--debug-http", action="store_true", help=say("help.debug_http"))
     # Getting started: a demo, discovery, checks, dry runs and progress.
-    parser.add_argument("--demo", action="store_true",
-                        help="sync a built-in demo portal with sample data into a SQLite file; "
-                             "reads no settings and touches no real portal or database")
-    parser.add_argument("--demo-db", metavar="PATH", type=Path,
-                        help="the SQLite file of --demo (default: demo.db next to cli.py)")
-    parser.add_argument("--discover", action="store_true",
-                        help="list the smart processes, universal lists and fields the "
-                             "webhook can see")
-    parser.add_argument("--write", metavar="PATH", type=Path,
-                        help="with --discover: write a commented mapping skeleton to PATH")
-    parser.add_argument("--force", action="store_true",
-                        help="with --write: overwrite an existing file")
-    parser.add_argument("--entity-type-id", metavar="ID", type=int, action="append",
-                        help="with --discover: also describe this smart process (for a webhook "
-                             "without CRM administrator rights); repeatable")
-    parser.add_argument("--check", action="store_true",
-                        help="check settings, database, tables, webhook and mapping; "
-                             "writes nothing (exit 0, 2 or 3)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="read everything, write nothing, report what would change "
-                             "(--verbose lists each record)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress line (stderr shows only warnings and errors anyway, "
-                             "unless --verbose)")
+    option("--demo", action="store_true", help=say("help.demo"))
+    option("--demo-db", metavar="PATH", type=Path, help=say("help.demo_db"))
+    option("--discover", action="store_true", help=say("help.discover"))
+    option("--write", metavar="PATH", type=Path, help=say("help.write"))
+    option("--force", action="store_true", help=say("help.force"))
+    option("--entity-type-id", metavar="ID", type=int, action="append",
+           help=say("help.entity_type_id"))
+    option("--check", action="store_true", help=say("help.check"))
+    option("--dry-run", action="store_true", help=say("help.dry_run"))
+    option("-q", "--quiet", action="store_true", help=say("help.quiet"))
     # Operations: run history and the health check.
-    parser.add_argument("--status", action="store_true",
-                        help="show the last runs, the last success and the next scheduled run, "
-                             "then exit (needs only the database settings)")
-    parser.add_argument("--max-age", metavar="AGE", type=parse_age,
-                        help="with --status: exit 1 when the last successful run is older than "
-                             "AGE (units s, m, h, d, e.g. 26h) or there is none")
+    option("--status", action="store_true", help=say("help.status"))
+    option("--max-age", metavar="AGE", type=parse_age, help=say("help.max_age"))
     # Set by sync-cron.sh / sync-cron.ps1 so the run history tells cron runs apart.
-    parser.add_argument("--trigger", choices=("cli", "cron"), default="cli",
-                        help=argparse.SUPPRESS)
+    option("--trigger", choices=("cli", "cron"), default="cli", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     force_utf8_console()
+    set_language(console_language(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.max_age is not None and not args.status:
-            parser.error("--max-age works only with --status")
+            parser.error(say("help.max_age_alone"))
     except SystemExit as exc:
         return int(exc.code or 0)
-    setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE)
+    args.verbose = args.verbose or args.debug_http
+    setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE,
+                  debug_http=args.debug_http)
     try:
         return _run(args)
     except SyncError as exc:
         return _fail(args, SyncReport.from_error(exc))
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        report = getattr(exc, "report", None)
+        text = report.render_stop() if isinstance(report, SyncReport) else say("interrupted")
+        print(text, file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:  # the boundary: one line unless --verbose
         if args.verbose:
@@ -131,16 +121,21 @@ def _run(args: argparse.Namespace) -> int:
         return handlers.check(args, load)
     settings = load(require_webhook=not (args.init_db or args.status),
                     require_database=not args.discover)
+    set_language(settings.language)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
-                  console_level=CLI_CONSOLE)
-    for warning in settings.warnings:
-        log.warning("%s", warning)
+                  console_level=CLI_CONSOLE, debug_http=args.debug_http)
+    for warning in settings.warnings:  # a line of the console's own, not a log line
+        print(say("warning", text=warning), file=sys.stderr)
+        log.info("settings warning: %s", warning)
     if args.discover:
         return handlers.discover(args, settings)
     if args.init_db:
         return _init_db(settings)
     if args.status:
         return _status(args, settings)
+    from app.commands.progress import live_progress, progress_wanted
+    from app.sync.runner import RunOptions
+
     options = RunOptions(names=tuple(args.sync or ()),
                          allow_mass_deactivation=args.allow_mass_deactivation,
                          dry_run=args.dry_run, trigger=args.trigger, full=args.full)
@@ -162,11 +157,14 @@ def _init_db(settings) -> int:
     check_connection(engine)
     created = create_builtin_tables(engine)
     engine.dispose()
-    _emit("Created tables: " + ", ".join(created) if created else "All tables already exist.")
+    _emit(say("init_db.created", tables=", ".join(created)) if created
+          else say("init_db.exist"))
     return 0
 
 
 def _status(args: argparse.Namespace, settings) -> int:
+    from app.commands.status import gather_status
+
     status = gather_status(settings, max_age=args.max_age)
     _emit(json.dumps(status.to_dict(), ensure_ascii=False) if args.json else status.render())
     return status.exit_code
@@ -187,14 +185,14 @@ def _print(args: argparse.Namespace, report: SyncReport) -> None:
     else:
         _emit(report.render_table(fatal=False))
         if report.fatal:  # on stderr, once: the table above does not repeat it
-            print(f"error: {report.fatal}", file=sys.stderr)
+            print(say("error", text=report.fatal), file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, report: SyncReport) -> int:
     if args.json:
         _emit(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
     else:
-        print(f"error: {report.fatal}", file=sys.stderr)
+        print(say("error", text=report.fatal), file=sys.stderr)
     return report.exit_code
 
 

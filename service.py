@@ -16,13 +16,14 @@ from app.bootstrap import require_python  # standard library only
 require_python()  # before imports that an old Python cannot even parse
 
 try:
-    from app.config import load_settings
+    from app.config import console_language, load_settings
     from app.cron import CronSchedule
     from app.errors import ConfigError, SyncError, describe_exception, exit_codes_help
     from app.logging_setup import force_utf8_console, setup_logging
-    from app.masking import MaskingArgumentParser
+    from app.messages import say, set_language
     from app.service.loop import DEFAULT_LOG_FILE, run_service
     from app.service.signals import install_stop_handlers
+    from app.text import ConsoleArgumentParser
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
     from app.bootstrap import exit_missing_package
 
@@ -32,22 +33,16 @@ log = logging.getLogger("bitrix_sync.service")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = MaskingArgumentParser(
-        prog="python service.py",
-        description="Sync Bitrix24 directories on the cron schedule SYNC_SCHEDULE "
-                    "(time zone SYNC_TIMEZONE) until Ctrl+C, SIGTERM or SIGHUP.",
-        epilog=exit_codes_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--env-file", metavar="PATH", type=Path,
-                        help="read settings from this .env file first")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging and full tracebacks")
+    parser = ConsoleArgumentParser(prog="python service.py", description=say("help.service"),
+                                   epilog=exit_codes_help())
+    parser.add_argument("--env-file", metavar="PATH", type=Path, help=say("help.env_file"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=say("help.verbose"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     force_utf8_console()
+    set_language(console_language(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
@@ -56,19 +51,24 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(env_file=args.env_file)
         schedule = CronSchedule(settings.sync_schedule, settings.sync_timezone)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(say("error", text=exc), file=sys.stderr)
         return ConfigError.exit_code
+    set_language(settings.language)
     # The service always keeps a log file; the CLI only when LOG_FILE is set.
     settings = dataclasses.replace(
         settings, log_file=settings.log_file or settings.project_dir / DEFAULT_LOG_FILE)
     try:
-        setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose)
+        # The console: warnings, errors and the service's own short lines (app.service.loop);
+        # the settings in effect and each run's details go to the log file.
+        setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
+                      console_level="WARNING")
     except OSError as exc:
-        print(f"error: cannot write the log file {settings.log_file}: {exc.strerror or exc}; "
-              "set LOG_FILE to a writable path", file=sys.stderr)
+        print(say("error", text=say("service.log_unwritable", path=settings.log_file,
+                                    why=exc.strerror or exc)), file=sys.stderr)
         return ConfigError.exit_code
-    for warning in settings.warnings:
-        log.warning("%s", warning)
+    for warning in settings.warnings:  # a line of the console's own, not a log line
+        print(say("warning", text=warning), file=sys.stderr)
+        log.info("settings warning: %s", warning)
     stop_event = threading.Event()
     restore = install_stop_handlers(stop_event, logger=log)
     try:

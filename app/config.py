@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +14,7 @@ from app.cron import format_duration, parse_duration, schedule_problems
 from app.env_files import read_env_file
 from app.errors import ConfigError
 from app.masking import mask, register_secret
+from app.messages import DEFAULT_LANGUAGE, LANGUAGES, normal_language, say
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Names another folder to use in PROJECT_DIR's place for .env, mapping.toml, the log file
@@ -45,6 +46,7 @@ VARIABLES = (
     "MODELS_MODULE",
     "LOG_LEVEL",
     "LOG_FILE",
+    "SYNC_LANG",
 )
 
 # BITRIX_MAX_RESPONSE_MB's default. The largest real answer, a batch of 50 pages of wide
@@ -60,7 +62,6 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ENVIRONMENT = "environment"
 # The Bitrix24 menu path in the words of the Russian interface.
 WEBHOOK_MENU = "«Разработчикам» → «Другое» → «Входящий вебхук»"
-WEBHOOK_WHERE = f"адрес входящего вебхука (Bitrix24: {WEBHOOK_MENU})"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Settings:
     models_module: str | None = None
     log_level: str = "INFO"
     log_file: Path | None = None
+    language: str = DEFAULT_LANGUAGE  # of the console (SYNC_LANG); the log file stays English
     project_dir: Path = PROJECT_DIR
     sources: tuple[str, ...] = ()
     # (variable, raw value, where it came from) for every variable that was set
@@ -158,10 +160,8 @@ def read_environment(
     """Merge the process environment and .env files; earlier sources win."""
     project_dir = project_dir or project_home()
     if env_file is not None and not Path(env_file).is_file():
-        raise ConfigError(
-            f"The settings file given with --env-file does not exist: {env_file}",
-            variables=("--env-file",),
-        )
+        raise ConfigError(say("settings.env_file_missing", path=env_file),
+                          variables=("--env-file",))
     process = dict(os.environ if environ is None else environ)
     layers: list[tuple[str, Mapping[str, str | None]]] = [(ENVIRONMENT, process)]
     candidates = [Path(env_file)] if env_file is not None else []
@@ -204,7 +204,7 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             env[name], origins[name] = value, f"--{name.lower().replace('_', '-')}"
-    if not env:
+    if not set(env) - {"SYNC_LANG"}:  # the console's language alone configures nothing
         raise nothing_configured(found.looked_in)
     read = _Variables(env, origins, found)
     # Read in this order: the problems are listed in it.
@@ -222,7 +222,11 @@ def load_settings(
     read.problems += schedule_problems(schedule, zone)
     level = read.get("LOG_LEVEL", "INFO").upper()
     if level not in _LEVELS:
-        read.problem("LOG_LEVEL", f"must be one of {', '.join(_LEVELS)}, got {level!r}")
+        read.problem("LOG_LEVEL", say("settings.one_of", allowed=", ".join(_LEVELS), raw=level))
+    language = normal_language(read.get("SYNC_LANG"))
+    if language is None:
+        read.problem("SYNC_LANG", say("settings.one_of", allowed=", ".join(LANGUAGES),
+                                      raw=read.get("SYNC_LANG")))
     mapping_file = _mapping_file(read, project_dir)
     full_every = read.duration("SYNC_FULL_EVERY", "24h")
     overlap = read.duration("SYNC_INCREMENTAL_OVERLAP", "10m")
@@ -245,6 +249,7 @@ def load_settings(
         models_module=read.get("MODELS_MODULE") or None,
         log_level=level,
         log_file=_path(read.get("LOG_FILE"), project_dir),
+        language=language or DEFAULT_LANGUAGE,
         project_dir=project_dir,
         sources=found.sources,
         origins=tuple((name, env[name], origins[name]) for name in VARIABLES if name in env),
@@ -273,20 +278,21 @@ class _Variables:
         try:
             value = float(raw)
         except ValueError:
-            self.problem(name, f"must be a {'whole ' if whole else ''}number, got {raw!r}")
+            self.problem(name, say("settings.whole_number" if whole else "settings.number",
+                                   raw=raw))
             return minimum
         if whole and not value.is_integer():  # int() would silently cut 2.5 to 2
-            self.problem(name, f"must be a whole number, got {raw!r}")
+            self.problem(name, say("settings.whole_number", raw=raw))
             return minimum
         if value < minimum:
-            self.problem(name, f"must be at least {minimum:g}, got {raw!r}")
+            self.problem(name, say("settings.at_least", minimum=f"{minimum:g}", raw=raw))
         return value
 
     def duration(self, name: str, default: str) -> timedelta:
         raw = self.get(name, default)
         value = parse_duration(raw)
         if value is None:
-            self.problem(name, f"must be a duration such as 10m, 24h or 0, got {raw!r}")
+            self.problem(name, say("settings.duration", raw=raw))
             return parse_duration(default) or timedelta(0)
         return value
 
@@ -296,7 +302,7 @@ class _Variables:
         if value in _TRUE:
             return True
         if value not in _FALSE:
-            self.problem(name, f"must be true or false, got {raw!r}")
+            self.problem(name, say("settings.flag", raw=raw))
         return False
 
     def raise_problems(self) -> None:
@@ -307,11 +313,9 @@ class _Variables:
                           for name, text in self.problems)
         where = _read_from(self.found.looked_in, self.origins,
                            [name for name, _ in self.problems])
-        also = "".join(f"\nwarning: {text}" for text in self.found.warnings)
-        raise ConfigError(
-            f"Settings are not valid; nothing was written. Fix these and run again:\n{lines}"
-            + where + also, variables=tuple(name for name, _ in self.problems),
-        )
+        also = "".join("\n" + say("warning", text=text) for text in self.found.warnings)
+        raise ConfigError(say("settings.invalid") + "\n" + lines + where + also,
+                          variables=tuple(name for name, _ in self.problems))
 
 
 def _webhook_url(read: _Variables, *, required: bool) -> str:
@@ -319,7 +323,8 @@ def _webhook_url(read: _Variables, *, required: bool) -> str:
     webhook = read.get("BITRIX_WEBHOOK_URL")
     if not webhook:
         if required:
-            read.problem("BITRIX_WEBHOOK_URL", f"is not set; впишите {WEBHOOK_WHERE}")
+            read.problem("BITRIX_WEBHOOK_URL",
+                         say("settings.not_set_webhook", menu=say("settings.webhook_menu")))
         return webhook
     problem = _webhook_problem(webhook)
     if problem and not required:  # --status and --init-db never call the portal
@@ -337,16 +342,14 @@ def _database_url(read: _Variables, *, required: bool) -> str:
     database_url = read.get("DATABASE_URL")
     if database_url:
         if "://" not in database_url:
-            read.problem("DATABASE_URL", "must be an SQLAlchemy URL such as "
-                         "mysql+pymysql://user:password@host:3306/db or sqlite:///sync.db")
+            read.problem("DATABASE_URL", say("settings.database_url"))
         return database_url
     user = read.get("MYSQL_USER")
     if not user and required:  # --discover needs only the webhook
-        read.problem("MYSQL_USER", "is not set; впишите пользователя MySQL "
-                     "(или задайте DATABASE_URL)")
+        read.problem("MYSQL_USER", say("settings.not_set_mysql_user"))
     port = read.get("MYSQL_PORT", "3306")
     if not port.isdigit() or not 0 < int(port) < 65536:
-        read.problem("MYSQL_PORT", f"must be a port number, got {port!r}")
+        read.problem("MYSQL_PORT", say("settings.port", raw=port))
     password = read.env.get("MYSQL_PASSWORD") or ""  # as written: spaces may belong to it
     if password:
         register_secret(password)
@@ -359,27 +362,22 @@ def _mapping_file(read: _Variables, project_dir: Path) -> Path | None:
     """SYNC_MAPPING_FILE, or mapping.toml in the project folder when it exists."""
     mapping_file = _path(read.get("SYNC_MAPPING_FILE"), project_dir)
     if mapping_file is not None and not mapping_file.is_file():
-        read.problem("SYNC_MAPPING_FILE", f"file not found: {mapping_file}")
+        read.problem("SYNC_MAPPING_FILE", say("settings.file_not_found", path=mapping_file))
     elif mapping_file is None and (project_dir / "mapping.toml").is_file():
         mapping_file = project_dir / "mapping.toml"
     return mapping_file
 
 
+_FOUND = {True: "settings.file_empty", False: "settings.file_not_there"}
+
+
 def nothing_configured(looked_in: tuple[tuple[str, bool], ...]) -> ConfigError:
     """Not one setting anywhere: where settings were looked for and what to do next."""
-    places = [f"  {i}. {path} ({'found, but sets nothing' if found else 'not found'})"
+    places = [f"  {i}. {path} ({say(_FOUND[found])})"
               for i, (path, found) in enumerate(looked_in, start=2)]
-    return ConfigError(
-        "No settings found; nothing was written. Looked for them in this order "
-        "(the first place that sets a variable wins):\n  1. environment variables\n"
-        + "\n".join(places) + "\n"
-        "next: 1) скопируйте .env.example в .env (рядом с cli.py или в корень родительского "
-        "проекта);\n"
-        f"      2) впишите в него BITRIX_WEBHOOK_URL — {WEBHOOK_WHERE} — и настройки базы "
-        "данных (MYSQL_* или DATABASE_URL);\n"
-        "      3) запустите `python cli.py --check`.\n"
-        "      Посмотреть работу без настроек: `python cli.py --demo`.",
-        variables=("BITRIX_WEBHOOK_URL", "DATABASE_URL"))
+    return ConfigError(say("settings.nothing", places="\n".join(places),
+                           menu=say("settings.webhook_menu")),
+                       variables=("BITRIX_WEBHOOK_URL", "DATABASE_URL"))
 
 
 def _read_from(looked_in: tuple[tuple[str, bool], ...], origins: dict[str, str],
@@ -387,11 +385,16 @@ def _read_from(looked_in: tuple[tuple[str, bool], ...], origins: dict[str, str],
     """Where the variables named in the problems were set, and which files were read."""
     if not names:
         return ""
-    set_where = [f"{name} ({origins[name]})" for name in names if name in origins]
-    files = ", then ".join(f"{path} ({'read' if found else 'not found'})"
-                           for path, found in looked_in)
-    return ("\n" + (f"Set in: {', '.join(set_where)}.\n" if set_where else "")
-            + f"Read: environment variables, then {files}.")
+    set_where = [f"{name} ({_origin(origins[name])})" for name in names if name in origins]
+    files = say("settings.then").join(
+        f"{path} ({say('settings.file_read' if found else _FOUND[False])})"
+        for path, found in looked_in)
+    return ("\n" + (say("settings.set_in", places=", ".join(set_where)) + "\n"
+                    if set_where else "") + say("settings.read_from", files=files))
+
+
+def _origin(origin: str) -> str:
+    return say("settings.environment") if origin == ENVIRONMENT else origin
 
 
 def _webhook_problem(url: str) -> str | None:
@@ -400,13 +403,13 @@ def _webhook_problem(url: str) -> str | None:
     # Show only where it points: a malformed URL may carry the code anywhere.
     shown = f"{parts.scheme}://{parts.hostname}/..." if parts.hostname else "(unparsable)"
     if parts.hostname == _EXAMPLE_HOST:
-        return f"is still the example from .env.example; впишите {WEBHOOK_WHERE}"
+        return say("settings.example_webhook", menu=say("settings.webhook_menu"))
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must look like {shape}, got {shown}"
+        return say("settings.webhook_shape", shape=shape, shown=shown)
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        return f"must use https:// (Bitrix24 rejects plain http), got {shown}"
+        return say("settings.webhook_https", shown=shown)
     if not _WEBHOOK.match(parts.path):
-        return f"must look like {shape} (user id and code after /rest/), got {shown}"
+        return say("settings.webhook_path", shape=shape, shown=shown)
     return None
 
 
@@ -416,3 +419,23 @@ def _path(raw: str, base: Path) -> Path | None:
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
 
+
+
+def console_language(argv: Sequence[str]) -> str:
+    """SYNC_LANG as early as it can be known (before the settings are checked): from the
+    environment or the .env files (--env-file's first, when `argv` names one); the default
+    when it is unset, wrong or unreadable."""
+    env_file = None
+    for index, arg in enumerate(argv):
+        if arg == "--env-file" and index + 1 < len(argv):
+            env_file = argv[index + 1]
+        elif arg.startswith("--env-file="):
+            env_file = arg.partition("=")[2]
+    raw = os.environ.get("SYNC_LANG", "").strip()
+    # The demo reads no settings files: the environment only. The environment wins anyway.
+    if not raw and "--demo" not in argv:
+        try:
+            raw = read_environment(env_file=env_file).values.get("SYNC_LANG", "")
+        except (ConfigError, OSError):  # told once the settings are read
+            raw = ""
+    return normal_language(raw) or DEFAULT_LANGUAGE

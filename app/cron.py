@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from app.errors import ConfigError
+from app.messages import say
 
-_EXAMPLES = "'0 3 * * *' (every day at 03:00) or '*/30 * * * *' (every 30 minutes)"
-_FIELDS = "minute hour day-of-month month day-of-week"
 _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
 # Abbreviations Russian admins type, with the zone they mean. Spelling similarity would
@@ -71,7 +70,7 @@ class CronSchedule:
                 message = f"{name} {text}"
             else:
                 lines = "\n".join(f"  - {name} {text}" for name, text in problems)
-                message = f"The schedule settings are not valid. Fix these and run again:\n{lines}"
+                message = say("cron.invalid_settings") + "\n" + lines
             raise ConfigError(message, variables=tuple(name for name, _ in problems))
         assert zone is not None
         self._zone = zone
@@ -209,37 +208,33 @@ class _LocalZone(_Zone):
 def _expression_problem(expression: str) -> str | None:
     """Why the cron expression is unusable, or None."""
     shown = repr(expression)
-    hint = f"use 5 fields ({_FIELDS}), e.g. {_EXAMPLES}"
+    hint = say("cron.hint", fields=say("cron.fields"), examples=say("cron.examples"))
     if not expression:
-        return f"is empty; {hint}"
+        return say("cron.empty", hint=hint)
     fields = expression.split()
     if fields[0].startswith("@"):
         if len(fields) != 1 or fields[0].lower() not in _ALIASES:
-            aliases = ", ".join(sorted(_ALIASES))
-            return f"= {shown} is not a valid cron expression; {hint}, or one of {aliases}"
+            return say("cron.bad_alias", shown=shown, hint=hint,
+                       aliases=", ".join(sorted(_ALIASES)))
     elif len(fields) != 5:
-        extra = " (seconds and years are not supported)" if len(fields) in (6, 7) else ""
-        return (f"= {shown} is not a valid cron expression: "
-                f"it has {len(fields)} fields{extra}; {hint}")
+        extra = say("cron.no_seconds") if len(fields) in (6, 7) else ""
+        return say("cron.field_count", shown=shown, count=len(fields), extra=extra, hint=hint)
     try:
         croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError:
-        return f"= {shown} never fires (no such date, e.g. 30 February); use e.g. {_EXAMPLES}"
+        return say("cron.never", shown=shown, examples=say("cron.examples"))
     except (CroniterError, ValueError, KeyError, TypeError, IndexError) as exc:
-        return f"= {shown} is not a valid cron expression ({exc}); {hint}"
+        return say("cron.invalid", shown=shown, why=exc, hint=hint)
     return None
 
 
 def _zone_problem(key: str) -> str:
-    text = f"= {key!r} is not a known time zone"
     try:
         ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        return (f"{text}: no time zone database found; install the tzdata package "
-                "(pip install tzdata), it is listed in requirements.txt")
+        return say("cron.no_tzdata", key=key)
     if _OFFSET_LIKE.match(key):
-        return (f"{text}: use a zone name, not an offset, e.g. Europe/Moscow; "
-                "a name also follows daylight-saving changes")
+        return say("cron.offset", key=key)
     names = available_timezones()
     lowered = {name.lower(): name for name in names}
     close = [lowered[key.lower()]] if key.lower() in lowered else []
@@ -249,9 +244,8 @@ def _zone_problem(key: str) -> str:
     cities = {name.rsplit("/", 1)[-1].lower(): name for name in names if "/" in name}
     close = close or ([cities[key.lower()]] if key.lower() in cities else [])
     close = close or difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
-    suggestion = f" (did you mean {close[0]}?)" if close else ""
-    return (f"{text}{suggestion}; use an IANA name such as Europe/Moscow or "
-            "Asia/Yekaterinburg, or leave it empty for the machine's local time")
+    suggestion = say("cron.did_you_mean", zone=close[0]) if close else ""
+    return say("cron.unknown_zone", key=key, suggestion=suggestion)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from app.errors import ConfigError
+from app.messages import say
 
 # Longest BOM first: the UTF-32 LE BOM starts with the UTF-16 LE one.
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -44,16 +45,15 @@ def read_text(path: Path, *, what: str) -> tuple[str, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise ConfigError(say("files.unreadable", what=say(what), path=path,
+                              why=exc.strerror or exc)) from None
     encoding = _encoding_of(data)
     try:
         text = data.decode(encoding) if encoding else None
     except UnicodeDecodeError:
         text = None
     if text is None:
-        raise ConfigError(
-            f"{what.capitalize()} {path} is not text in UTF-8, UTF-16 or Windows-1251; "
-            "fix: откройте его в Блокноте и сохраните в кодировке UTF-8")
+        raise ConfigError(say("files.encoding", what=say(what), path=path))
     return text.removeprefix("\ufeff"), encoding.removesuffix("-sig")
 
 
@@ -78,7 +78,7 @@ def _encoding_of(data: bytes) -> str | None:
 
 def read_env_file(path: Path) -> EnvFile:
     """Parse one .env file; a double-quoted value with lone backslashes is read literally."""
-    text, encoding = read_text(path, what="the settings file")
+    text, encoding = read_text(path, what="files.settings_file")
     values = dotenv_values(stream=io.StringIO(text), interpolate=True)
     found = EnvFile(path, dict(values), encoding)
     for binding in parse_stream(io.StringIO(text)):
@@ -90,8 +90,6 @@ def read_env_file(path: Path) -> EnvFile:
             continue
         literal = _ESCAPE.sub(lambda m: m[1] if m[1] in '\\"' else m[0], quoted["inner"])
         found.values[binding.key] = literal
-        found.warnings.append(
-            f"{binding.key} in {path}: backslashes in a double-quoted value are escapes "
-            f"(\\b, \\t, \\n ...); read it literally as '{literal}'; fix: пути Windows "
-            f"пишите в одинарных кавычках: {binding.key}='{literal}'")
+        found.warnings.append(say("files.backslashes", key=binding.key, path=path,
+                                  literal=literal))
     return found

@@ -49,6 +49,7 @@ import textwrap
 from typing import NamedTuple
 
 from app.masking import mask
+from app.messages import language, say
 
 
 class SyncError(Exception):
@@ -58,6 +59,8 @@ class SyncError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(mask(message))
+        # The English wording of a catalog text, for the log file (app.messages.Said).
+        self.en = mask(getattr(message, "en", message))
 
     @property
     def message(self) -> str:
@@ -191,6 +194,15 @@ class LockLostError(SyncError):
     exit_code = 4
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl+C ended a run: the KeyboardInterrupt again, with the run's report (what was
+    committed, what was rolled back) for the console to tell."""
+
+    def __init__(self, report: object) -> None:
+        super().__init__()
+        self.report = report
+
+
 class StopRequested(Exception):
     """The run was asked to stop; raised where that is noticed, from the reader up.
 
@@ -206,8 +218,7 @@ def describe_exception(exc: BaseException) -> str:
 
 def unexpected_error(exc: BaseException) -> SyncError:
     """A bug told as our error, in one line: what it was and where the traceback is (exit 1)."""
-    return SyncError(f"Unexpected error: {describe_exception(exc)} "
-                     "(run with --verbose for the traceback)")
+    return SyncError(say("unexpected", what=describe_exception(exc)))
 
 
 # Ctrl+C (KeyboardInterrupt) in the CLI; the service exits 128 + the signal's number.
@@ -273,8 +284,9 @@ EXIT_CODES = (
 
 def exit_codes_help() -> str:
     """EXIT_CODES as the epilog of cli.py's and service.py's --help."""
-    lines = ["exit codes (cli.py, service.py, sync-cron.sh, sync-cron.ps1):"]
+    lines = [say("help.exit_codes")]
     for row in EXIT_CODES:
-        lines += textwrap.wrap(row.meaning, width=79, initial_indent=f"  {row.code:<3}  ",
+        meaning = row.meaning_ru.replace("`", "") if language() == "ru" else row.meaning
+        lines += textwrap.wrap(meaning, width=79, initial_indent=f"  {row.code:<3}  ",
                                subsequent_indent=" " * 7, break_on_hyphens=False)
     return "\n".join(lines)

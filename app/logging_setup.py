@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.masking import MaskingFilter
+from app.masking import EnglishFormatter, MaskingFilter
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -59,12 +59,14 @@ def force_utf8_console() -> None:
 
 
 def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
-                  verbose: bool = False, console_level: str | int | None = None) -> None:
+                  verbose: bool = False, console_level: str | int | None = None,
+                  debug_http: bool = False) -> None:
     """Configure the root logger once; calling again replaces the handlers.
 
     `level` is the log file's level and the console's; `console_level` (cli.py:
     CLI_CONSOLE) raises the console's above it and keeps IN_REPORT lines off it.
-    --verbose makes both DEBUG.
+    --verbose makes both DEBUG; urllib3's lines of each HTTP request only come with
+    `debug_http` too (cli.py --debug-http), so a verbose dry run lists records, not traffic.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -85,12 +87,16 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        # A log line is English, in the file and on the console alike, whatever SYNC_LANG
+        # says: the console's own lines (app.messages) speak its language, so no line
+        # is half one language and half the other.
+        handler.setFormatter(EnglishFormatter(FORMAT))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
-    # urllib3 logs full request paths (with the webhook code) at DEBUG.
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # urllib3 logs full request paths (with the webhook code, masked by every handler) at DEBUG.
+    logging.getLogger("urllib3").setLevel(
+        logging.DEBUG if verbose and debug_http else logging.WARNING)
 
 
 def _number(level: str | int) -> int:

@@ -33,6 +33,8 @@ class MaskingFilter(logging.Filter):
     """Logging filter that masks secrets in the final message of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "english"):  # the first handler sees the arguments still
+            record.english = mask(_english(record))
         message = record.getMessage()
         masked = mask(message)
         if record.exc_info and record.exc_info[1] is not None:
@@ -46,6 +48,34 @@ class MaskingFilter(logging.Filter):
         if masked != message or record.args:
             record.msg, record.args = masked, None
         return True
+
+
+def _english(record: logging.LogRecord) -> str:
+    """The record's message with each argument in its English wording where it has one
+    (a catalog text or one of our errors carries it as `.en`): the log file's words."""
+    args = record.args
+    if isinstance(args, tuple):
+        args = tuple(getattr(arg, "en", arg) for arg in args)
+    msg = getattr(record.msg, "en", record.msg)
+    try:
+        return str(msg) % args if args else str(msg)
+    except (TypeError, ValueError):
+        return record.getMessage()
+
+
+class EnglishFormatter(logging.Formatter):
+    """The log file's formatter: the English wording MaskingFilter kept on the record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        english = getattr(record, "english", None)
+        if english is None:
+            return super().format(record)
+        saved = record.msg, record.args
+        record.msg, record.args = english, None
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args = saved
 
 
 class MaskingArgumentParser(argparse.ArgumentParser):

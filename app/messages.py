@@ -6,10 +6,14 @@ Ctrl+C — comes from `CATALOG` through `say()`, so one run speaks one language.
 The log file stays English and does not use this module.
 
 Entries are grouped by the screen that shows them; a new text goes into its
-screen's group, with both languages. Placeholders use `str.format` names.
+screen's group, with both languages. Placeholders use `str.format` names. The
+larger groups live in app/catalog/ (one module per subject) and are merged in
+below; a key is defined once (tests/test_voice.py checks).
 """
 
 from __future__ import annotations
+
+from app.catalog import commands, database, options, portal, run, service, settings, startup
 
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
@@ -30,9 +34,32 @@ def language() -> str:
     return _current
 
 
-def say(key: str, /, **values: object) -> str:
-    """The text `key` in the console's language, its placeholders filled from `values`."""
-    return CATALOG[key][_current].format(**values)
+def say(key: str, /, **values: object) -> Said:
+    """The text `key` in the console's language, its placeholders filled from `values`.
+
+    The result also carries its English wording (`.en`), so the log file can stay
+    English while the console speaks the console's language.
+    """
+    english = {name: getattr(value, "en", value) for name, value in values.items()}
+    return Said(CATALOG[key][_current].format(**values), CATALOG[key]["en"].format(**english))
+
+
+class Said(str):
+    """A console text that remembers its English wording (`en`) for the log file;
+    joining two keeps both (`say(a) + say(b)`, `say(a) + "text"`)."""
+
+    en: str
+
+    def __new__(cls, text: str, en: str | None = None) -> Said:
+        said = super().__new__(cls, text)
+        said.en = text if en is None else en
+        return said
+
+    def __add__(self, other: str) -> Said:
+        return Said(str(self) + other, self.en + getattr(other, "en", other))
+
+    def __radd__(self, other: str) -> Said:
+        return Said(other + str(self), getattr(other, "en", other) + self.en)
 
 
 def both(key: str) -> dict[str, str]:
@@ -40,11 +67,40 @@ def both(key: str) -> dict[str, str]:
     return dict(CATALOG[key])
 
 
+def normal_language(raw: str | None) -> str | None:
+    """'RU ' -> 'ru'; None when `raw` names no language of the catalog (empty: the default)."""
+    code = (raw or "").strip().lower() or DEFAULT_LANGUAGE
+    return code if code in LANGUAGES else None
+
+
 CATALOG: dict[str, dict[str, str]] = {
     # --- general -----------------------------------------------------------------------
+    "error": {
+        "ru": "ошибка: {text}",
+        "en": "error: {text}",
+    },
+    "warning": {
+        "ru": "предупреждение: {text}",
+        "en": "warning: {text}",
+    },
     "interrupted": {
         "ru": "Прервано.",
         "en": "Interrupted.",
+    },
+    "unexpected": {
+        "ru": "Непредвиденная ошибка: {what} (подробности — с --verbose)",
+        "en": "Unexpected error: {what} (run with --verbose for the traceback)",
+    },
+    # --- setup problems (a run's exit 2, --check's mapping items) ----------------------
+    "mapping_id_field": {
+        "ru": "справочник {name!r}: id_field = \"{given}\" — не поле ID метода {method} "
+              "(\"{own}\"). Страницы, проверки по ID и подсчёт удалений идут по \"{own}\", "
+              "и btxid из другого поля сравнивался бы с чужими номерами. Уберите id_field "
+              "({where}): ID найдётся сам; или укажите id_field = \"{own}\"",
+        "en": "directory {name!r}: id_field = \"{given}\" is not the id field of {method} "
+              "(\"{own}\"). Paging, the by-id checks and the removal counts use \"{own}\", "
+              "so a btxid from another field would be compared with other numbers. Remove "
+              "id_field ({where}): the id is found by itself; or set id_field = \"{own}\"",
     },
     # --- benchmark (python -m benchmarks: the Markdown for README.md and performance.md) --
     "bench_col_size": {"ru": "размер", "en": "size"},
@@ -191,3 +247,10 @@ CATALOG: dict[str, dict[str, str]] = {
               "`crm.item.list` rejects, so `crm.item` is added to its own table of lower-case "
               "id methods (as it has `crm.type`)."},
 }
+
+GROUPS = (startup, settings, run, commands, database, portal, service, options)
+for _group in GROUPS:
+    _twice = CATALOG.keys() & _group.TEXTS.keys()
+    if _twice:  # one text per key: a second definition would silently win
+        raise RuntimeError(f"catalog keys defined twice: {', '.join(sorted(_twice))}")
+    CATALOG.update(_group.TEXTS)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import SyncError
+from app.messages import say
 from app.text import render_table
 
 # "errors" means three things in the JSON; one StrEnum each keeps them apart in the code.
@@ -204,6 +205,11 @@ class SyncReport:
             state = "ok" if self.ok else "with errors"
         return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
+    def counts_line(self) -> str:
+        """The run's totals in words of the console's language, for the service's console."""
+        t = self.totals
+        return ", ".join(f"{say(f'table.{k}')} {t[k]}" for k in Counter)
+
     @property
     def did_work(self) -> bool:
         """Whether any directory got as far as reading rows (worth a table)."""
@@ -217,9 +223,12 @@ class SyncReport:
         caller that prints it apart) is not repeated beside its directory, and the
         directories that did not run share one line.
         """
-        head = ("directory", "mode", *Counter, "seconds", "status")
-        rows = [head] + [(d.name, d.mode, *(str(getattr(d, k)) for k in Counter),
-                          f"{d.seconds:.2f}", d.status) for d in self.directories.values()]
+        head = tuple(say(f"table.{word}") for word in ("directory", "mode", *Counter,
+                                                       "seconds", "status"))
+        rows = [head] + [(d.name, say(f"table.mode_{d.mode}"),
+                          *(str(getattr(d, k)) for k in Counter),
+                          f"{d.seconds:.2f}", say(f"table.status_{d.status}"))
+                         for d in self.directories.values()]
         out = render_table(rows, right=range(2, len(head) - 1), rule=True)
         said = {self.fatal} if self.fatal else set()
         by_message: dict[str, list[str]] = {}
@@ -240,26 +249,53 @@ class SyncReport:
                 issue.field) if p)
             messages.append(f"{where}: {issue.message}")
         if len(issues) > 50:
-            messages.append(f"... and {len(issues) - 50} more record errors (see --json)")
+            messages.append(say("table.more_errors", count=len(issues) - 50))
         if self.fatal and fatal and not any(self.fatal in line for line in messages):
             messages.append(self.fatal)
         if self.dry_run:
-            messages.append("Dry run: nothing was written.")
+            messages.append(say("table.dry_run"))
         return "\n".join(out + ([""] + messages if messages else []))
 
     def render_planned(self) -> str:
         """The dry run's planned writes, one line per record (for --dry-run --verbose)."""
         if not self.planned:
-            return "Dry run: no record would change."
-        lines = [f"Dry run: {len(self.planned)} records would change:"]
+            return say("planned.none")
+        lines = [say("planned.head", count=len(self.planned))]
         for change in self.planned:
             if change.action == "update":
                 what = "; ".join(f"{c}: {_shown(old)} -> {_shown(new)}"
                                  for c, (old, new) in change.fields.items())
             else:
                 what = ", ".join(f"{c}={_shown(v)}" for c, v in change.fields.items())
-            lines.append(f"  {change.directory} btxid {change.btxid}: {change.action}"
-                         + (f" {what}" if what else ""))
+            lines.append(f"  {change.directory} btxid {change.btxid}: "
+                         f"{say('planned.' + change.action)}" + (f" {what}" if what else ""))
+        return "\n".join(lines)
+
+    def render_stop(self) -> str:
+        """What Ctrl+C left behind: the directories committed, the one rolled back, those
+        not run, and what to run next (for the console, in its language)."""
+        by_status: dict[str, list[str]] = {}
+        for d in self.directories.values():
+            if d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_ERRORS):
+                kind = "saved"
+            elif d.status == DirectoryStatus.FAILED:
+                kind = "failed"
+            elif d.message and d.message.startswith(say("engine.not_run", why="")):
+                kind = "not_run"
+            else:
+                kind = "rolled_back"
+            by_status.setdefault(kind, []).append(d.name)
+        lines = [say("stop.head")]
+        if self.dry_run:
+            lines.append(say("stop.dry_run"))
+        elif not by_status.get("saved"):
+            lines.append(say("stop.nothing_saved"))
+        for kind in ("saved", "failed", "rolled_back", "not_run"):
+            if by_status.get(kind) and not (self.dry_run and kind == "saved"):
+                lines.append(say(f"stop.{kind}", names=", ".join(by_status[kind])))
+        rest = [n for k in ("failed", "rolled_back", "not_run") for n in by_status.get(k, [])]
+        lines.append(say("stop.next", names=" ".join(rest)) if rest and not self.dry_run
+                     else say("stop.next_all"))
         return "\n".join(lines)
 
 

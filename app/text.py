@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import unicodedata
 from collections.abc import Collection, Sequence
+
+from app.masking import MaskingArgumentParser
+from app.messages import say
 
 
 def one_line(text: str) -> str:
@@ -39,3 +43,18 @@ def render_table(rows: Sequence[Sequence[str]], *, right: Collection[int] = (),
     if rule:
         lines.insert(1, indent + "  ".join("-" * w for w in widths))
     return lines
+
+
+class ConsoleArgumentParser(MaskingArgumentParser):
+    """argparse in the console's language: our help texts, its own headings and -h too
+    (its error messages stay its own English)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(add_help=False, formatter_class=_Formatter, **kwargs)
+        self._optionals.title = say("help.options")
+        self.add_argument("-h", "--help", action="help", help=say("help.help"))
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:
+        super().add_usage(usage, actions, groups, prefix=prefix or say("help.usage"))

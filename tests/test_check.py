@@ -168,7 +168,8 @@ FAILURES = [
     ("probe-access", _access_denied, "city: portal", "право на чтение", 3),
     ("field-typo", _field_typo, "object: field ufCrm5_170912500",
      "может быть, ufCrm5_1709125001?", 2),
-    ("id-field-typo", _id_field_typo, "city: field ident", "btxid would stay empty", 2),
+    ("id-field-not-the-methods", _id_field_typo, "city: mapping",
+     'id_field = "ident" is not the id field of crm.item.list ("id")', 2),
     ("user-brief", _user_brief, "user: field EMAIL", "отметьте право user_basic", 3),
 ]
 WARNINGS = [

@@ -96,7 +96,7 @@ def test_bad_webhook_code_exits_3_and_never_shows_the_code(capsys, env, seeded, 
     log_file = tmp_path / "sync.log"
     monkeypatch.setenv("LOG_FILE", str(log_file))
 
-    code, out, err = run_cli(capsys, "--webhook-url", bad, "--verbose", "--json")
+    code, out, err = run_cli(capsys, "--webhook-url", bad, "--debug-http", "--json")
 
     assert code == 3
     assert json.loads(out)["fatal"].startswith("The portal rejected the webhook")

@@ -254,8 +254,8 @@ def test_nothing_configured_says_where_it_looked_and_what_to_do(tmp_path):
               text.index(f"2. {project / '.env'} (not found)"),
               text.index(f"3. {project.parent / '.env'} (not found)")]
     assert places == sorted(places)
-    assert "«Разработчикам» → «Другое» → «Входящий вебхук»" in text
-    assert "скопируйте .env.example в .env" in text and "python cli.py --demo" in text
+    assert "Developer resources → Other → Inbound webhook" in text
+    assert "copy .env.example to .env" in text and "python cli.py --demo" in text
 
 
 def test_the_placeholder_webhook_of_env_example_is_named(tmp_path):

@@ -147,3 +147,61 @@ def test_a_directory_that_waits_on_the_portal_outlives_a_short_wait_timeout(
 
     assert report.exit_code == 0, report.render_table()
     assert scalar(mysql_url, "SELECT COUNT(*) FROM objects") == 2600
+
+
+def test_a_row_near_max_allowed_packet_is_measured_exactly(mysql_url):
+    # The guard's quick bound (four bytes a character) overshoots a row of two-byte letters
+    # or escaped quotes; such a row is measured exactly: at the limit it goes in, two bytes
+    # over it fails alone, and the rows around it are written.
+    from app.db.models import City
+    from app.report import SyncReport
+    from app.sync.writer import Prepared, TableWriter
+
+    room = 64 * 1024  # the statement around the row
+    limit = room + (2 * 200 + 2) + (len("name") + 8) + (len("True") + 2) + (len("is_active") + 8)
+    report = SyncReport()
+    db = make_engine(mysql_url)
+    with db.connect() as conn:
+        transaction = conn.begin()
+        writer = TableWriter(conn, City.__table__, directory="city", columns=["name"],
+                             active_column="is_active", new_row_defaults=dict, report=report)
+        writer.load_existing()
+        writer.max_packet = limit
+        writer.write([Prepared(1, {"name": "Ж" * 200}), Prepared(2, {"name": "'" * 201}),
+                      Prepared(3, {"name": "'" * 200}), Prepared(4, {"name": "Ж" * 201}),
+                      Prepared(5, {"name": "x" * 255})])
+        transaction.commit()
+    db.dispose()
+
+    assert [(i.btxid, i.field) for i in report.issues] == [(2, "name"), (4, "name")]
+    assert report.issues[0].message.startswith("name is too big for the database: 404 bytes")
+    stored = query(mysql_url, "SELECT btxid, name FROM cities ORDER BY btxid")
+    assert [(r["btxid"], len(r["name"])) for r in stored] == [(1, 200), (3, 200), (5, 255)]
+
+
+@pytest.mark.parametrize("modes", ["", "NO_BACKSLASH_ESCAPES"])
+def test_text_the_sql_quotes_around_comes_back_as_it_went(mysql_url, modes):
+    # New rows go as multi-row INSERT text: every character SQL or the driver treats
+    # specially must come back unchanged, also on a server that doubles quotes instead
+    # of escaping them.
+    from app.db.models import City
+    from app.report import SyncReport
+    from app.sync.writer import Prepared, TableWriter
+
+    names = ["100%", "%s", "%(name)s", "a'b", 'q"q', "back\\slash", "nul\0x", "new\nline\r",
+             "\x1a", "Ж😀", "\\'); DROP TABLE cities; --", "'); DROP TABLE cities; --"]
+    db = make_engine(non_strict(mysql_url, modes))
+    report = SyncReport()
+    with db.connect() as conn:
+        transaction = conn.begin()
+        writer = TableWriter(conn, City.__table__, directory="city", columns=["name"],
+                             active_column="is_active", new_row_defaults=dict, report=report)
+        writer.load_existing()
+        writer.write([Prepared(i, {"name": name}) for i, name in enumerate(names, 1)])
+        transaction.commit()
+    db.dispose()
+
+    assert report.issues == []
+    stored = query(mysql_url, "SELECT btxid, name, is_active FROM cities ORDER BY btxid")
+    assert [(r["btxid"], r["name"], r["is_active"]) for r in stored] == \
+        [(i, name, 1) for i, name in enumerate(names, 1)]

@@ -51,11 +51,12 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
 
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert lines[0].split()[:4] == ["directory", "mode", "fetched", "created"]
+    # No SYNC_LANG anywhere: the whole screen is Russian, the default.
+    assert lines[0].split()[:4] == ["справочник", "чтение", "прочитано", "создано"]
     for name in ("city", "category", "object", "violation", "user"):
         row = next(line.split() for line in lines if line.startswith(name + " "))
-        assert row[1] == "full" and row[2:4] == [str(counts[name])] * 2 and row[-1] == "ok"
-    assert f"The demo data is in {database.resolve()} (SQLite)" in first.stdout
+        assert row[1] == "полное" and row[2:4] == [str(counts[name])] * 2 and row[-1] == "ок"
+    assert f"Демо-данные — в {database.resolve()} (SQLite)" in first.stdout
     assert "ещё раз" in first.stdout and "next: подключите свой портал" in first.stdout
     assert "--discover" in first.stdout
     assert first.stderr == ""  # quiet: no INFO lines on the console

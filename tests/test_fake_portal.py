@@ -359,13 +359,20 @@ def test_lists_element_get_filters_and_orders_by_id(live):
         "IBLOCK_ID": VIOLATION_IBLOCK_ID,
         "FILTER": {">ID": ids[24]},
         "ELEMENT_ORDER": {"ID": "desc"},
-        "SELECT": ["NAME"],
+        "SELECT": ["ID", "NAME"],
     }
-    rows = call(live, "lists.element.get", params).json()["result"]
+    answer = call(live, "lists.element.get", params).json()
 
-    assert [r["ID"] for r in rows] == list(reversed(ids[25:]))
-    # SELECT is ignored: the server's select is fixed and adds every field and property.
-    assert rows == list(reversed(live.records(f"list:{VIOLATION_IBLOCK_ID}")[25:]))
+    everything = list(reversed(live.records(f"list:{VIOLATION_IBLOCK_ID}")[25:]))
+    assert [r["ID"] for r in everything] == list(reversed(ids[25:]))
+    # SELECT is honoured (docs since 2025-11): the selected keys only, the same total.
+    assert answer["result"] == [{"ID": r["ID"], "NAME": r["NAME"]} for r in everything]
+    assert answer["total"] == len(everything)
+    # An older server ignores it: its select is fixed and adds every field and property.
+    live.lists_select_honoured = False
+    older = call(live, "lists.element.get", params).json()
+    live.lists_select_honoured = True
+    assert (older["result"], older["total"]) == (everything, len(everything))
     ranged = {**params, "FILTER": {"><ID": [ids[2], ids[4]], "!%NAME": "котлован"}}
     got = call(live, "lists.element.get", ranged).json()["result"]
     assert {r["ID"] for r in got} <= set(ids[2:5]) and got

@@ -119,9 +119,15 @@ def test_user_timestamp_filter_takes_the_site_format_in_user_time_only(portal):
     body = users(site(hour_ago))
     assert [(u["ID"], u["TIMESTAMP_X"]) for u in body["result"]] == [("44", {})]
     assert body["total"] == 1
-    # ISO is not the site format: it matches nobody, and an empty page has no total.
+    # ISO 8601 works too (user-get.md), read as the same instant.
+    assert [u["ID"] for u in users(hour_ago.isoformat())["result"]] == ["44"]
+    assert users(datetime.now(PORTAL_TZ).isoformat())["result"] == []
+    # Not on a server that hands the value to the ORM unconverted: it matches nobody, and
+    # an empty page has no total.
+    portal.user_get_takes_iso = False
     iso = users(hour_ago.isoformat())
     assert iso["result"] == [] and "total" not in iso
+    portal.user_get_takes_iso = True
     # The value is the user's local time: for a user two hours east, half an hour ahead of
     # the portal's wall clock is an hour and a half ago.
     soon = site(datetime.now(PORTAL_TZ) + timedelta(minutes=30))
@@ -188,3 +194,71 @@ def test_new_records_are_stamped_now(portal):
         "IBLOCK_TYPE_ID": "lists", "IBLOCK_ID": VIOLATION_IBLOCK_ID,
         "FILTER": {">TIMESTAMP_X": site(hour_ago)}})
     assert [e["ID"] for e in violations["result"]] == [str(element_id)]
+
+
+def test_a_portal_in_berlin_follows_daylight_saving_time(portal):
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    portal.zone = ZoneInfo("Europe/Berlin")
+
+    def at(moment: str) -> None:
+        stamp = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+        portal.clock_offset = stamp - time.time()
+
+    at("2026-10-25T00:30:00")  # 02:30 CEST, half an hour before the clocks go back
+    assert call(portal, "profile")["result"]["TIME_ZONE_OFFSET"] == 7200
+    element = portal.records(f"list:{CATEGORY_IBLOCK_ID}")[1]
+    at("2026-10-25T01:10:00")  # 02:10 CET: the repeated hour
+    portal.update_record(f"list:{CATEGORY_IBLOCK_ID}", element["ID"], NAME="Повторный час")
+    body = call(portal, "profile")
+    assert body["result"]["TIME_ZONE_OFFSET"] == 3600
+    assert body["time"]["date_start"].endswith("+01:00")
+
+    def changed(since: str) -> list[str]:
+        rows = call(portal, "lists.element.get",
+                    {**LIST, "FILTER": {">=TIMESTAMP_X": since}})["result"]
+        return [r["ID"] for r in rows]
+
+    # Stored as the wall clock 02:10 with no zone: a bound of 02:20 (the wall clock of
+    # 00:20 UTC, before the change) misses it; the server compares wall clocks.
+    assert changed("25.10.2026 02:20:00") == []
+    assert changed("25.10.2026 02:05:00") == [element["ID"]]
+
+
+def _changed_since(portal: FakePortal, moment: datetime) -> list[int]:
+    body = call(portal, "crm.item.list", {
+        "entityTypeId": CITY_ENTITY_TYPE_ID, "select": ["id"],
+        "filter": {">=updatedTime": moment.isoformat(timespec="seconds")}})
+    return [item["id"] for item in body["result"]["items"]]
+
+
+def test_a_restored_item_is_new_with_its_old_stamps(portal):
+    """dynamiccontroller.php recover() re-adds the item; Restore.php keeps updatedTime."""
+    first, second = portal.records(CITIES)[:2]
+    highest = max(c["id"] for c in portal.records(CITIES))
+    portal.recycle(CITY_ENTITY_TYPE_ID, second["id"])
+    assert second["id"] not in [c["id"] for c in portal.records(CITIES)]
+    assert portal.records(CITIES)[0]["id"] == first["id"]
+
+    new_id = portal.restore(CITY_ENTITY_TYPE_ID, second["id"])
+
+    restored = portal.records(CITIES)[-1]
+    assert new_id == restored["id"] == highest + 1  # a new id, above every other
+    assert second["id"] not in [c["id"] for c in portal.records(CITIES)]
+    assert (restored["title"], restored["updatedTime"], restored["createdTime"]) == (
+        second["title"], second["updatedTime"], second["createdTime"])
+    # A change query from a minute ago does not see it.
+    assert new_id not in _changed_since(portal, datetime.now(PORTAL_TZ) - timedelta(minutes=1))
+
+
+def test_an_import_sets_an_old_stamp_on_a_new_id(portal):
+    highest = max(c["id"] for c in portal.records(CITIES))
+    old = "2023-05-17T10:00:00+03:00"
+
+    [new_id] = portal.import_items(CITY_ENTITY_TYPE_ID, [
+        {"id": 3, "title": "Импорт", "createdTime": old, "updatedTime": old}])
+
+    assert new_id == highest + 1
+    assert portal.records(CITIES)[-1]["updatedTime"] == old
+    assert new_id not in _changed_since(portal, datetime(2024, 1, 1, tzinfo=PORTAL_TZ))

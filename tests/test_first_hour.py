@@ -68,8 +68,8 @@ def test_nothing_configured_is_one_message_with_the_places_and_the_next_step(tmp
     assert err.startswith("error: No settings found; nothing was written.")
     assert f"2. {project / '.env'} (not found)" in err
     assert f"3. {project.parent / '.env'} (not found)" in err
-    assert err.count("«Разработчикам» → «Другое» → «Входящий вебхук»") == 1
-    assert "next: 1) скопируйте .env.example в .env" in err
+    assert err.count("Developer resources → Other → Inbound webhook") == 1
+    assert "next: 1) copy .env.example to .env" in err
     assert len(lines(err)) <= 10
 
 

@@ -187,7 +187,7 @@ def test_ctrl_c_in_the_cli_is_recorded_as_stopped(seeded, db_url, tmp_path, mapp
 
     [row] = runs(db_url)
     assert (row["status"], row["exit_code"], row["error"]) == (
-        "stopped", 130, "interrupted (KeyboardInterrupt)")
+        "stopped", 130, "stopped by Ctrl+C; the directory in progress was rolled back")
 
 
 def test_an_unwritable_history_never_costs_the_sync(seeded, db_url, tmp_path, mapping, caplog):

@@ -386,6 +386,26 @@ def test_setup_problems_of_every_directory_come_together(seeded, db, db_url, tmp
     assert rows(db, "SELECT COUNT(*) FROM users") == [(0,)]
 
 
+def test_an_id_field_other_than_the_methods_own_is_refused_before_any_write(
+        seeded, db, db_url, tmp_path, mapping):
+    """btxid from one field, removals counted by the method's id: refused (issue 16 §6)."""
+    mapping["category"]["id_field"] = "XML_ID"
+    mapping["city"]["id_field"] = "id"  # the method's own id: fine
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.exit_code == 2
+    lines = report.fatal.splitlines()
+    assert len(lines) == 2 and lines[0] == "The setup has problems; nothing was written:"
+    assert lines[1] == (
+        "  - directory 'category': id_field = \"XML_ID\" is not the id field of "
+        "lists.element.get (\"ID\"). Paging, the by-id checks and the removal counts use "
+        "\"ID\", so a btxid from another field would be compared with other numbers. Remove "
+        "id_field ([category] in mapping.toml): the id is found by itself; or set "
+        "id_field = \"ID\"")
+    assert rows(db, "SELECT COUNT(*) FROM cities") == [(0,)]
+
+
 def test_a_referenced_directory_s_missing_model_stops_the_run_before_any_write(
         seeded, db, db_url, tmp_path, mapping):
     """--sync category object reads city's table for object's references: its model counts."""

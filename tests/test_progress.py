@@ -97,13 +97,14 @@ def test_progress_on_a_real_terminal(tmp_path, quiet):
     os.close(master)
 
     assert child.returncode == 0, stderr
-    assert "rows read" not in stdout and stdout.startswith("directory")
+    # No SYNC_LANG in the child's environment: the screen is Russian, the default.
+    assert "строк прочитано" not in stdout and stdout.startswith("справочник")
     if quiet:
-        assert "rows read" not in stderr and "INFO" not in stderr
+        assert "строк прочитано" not in stderr and "INFO" not in stderr
     else:
         for name in DIRECTORIES:
-            assert f"{name:<10} done" in stderr
-        assert "rows/s" in stderr and "INFO" not in stderr  # progress, not log lines
+            assert f"{name:<10} готово" in stderr
+        assert "строк/с" in stderr and "INFO" not in stderr  # progress, not log lines
     # What the screen keeps: one line per directory (redrawn in place) and the result.
     assert len(stderr.replace("\r\n", "\n").split("\n")) - 1 + len(stdout.splitlines()) <= 20
 
@@ -113,4 +114,4 @@ def test_no_progress_into_a_pipe(tmp_path):
     child = run_demo_with_stderr(tmp_path, subprocess.PIPE)
     stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 0
-    assert b"rows read" not in stdout + stderr and stderr == b""
+    assert "строк прочитано".encode() not in stdout + stderr and stderr == b""

@@ -8,6 +8,7 @@ import pytest
 
 from app import errors
 from app.bitrix.client import Bitrix24Client, php_query
+from app.bitrix.grouped import batch_in_groups
 from app.bitrix.methods import profile as list_method
 from app.bitrix.reading import ListQuery, ListReader
 from app.testing.portal import FakePortal, self_signed_tls
@@ -130,7 +131,8 @@ def test_keyset_chain_reads_2500_rows_per_request(portal):
     assert ids(rows) == expected  # every row exactly once
     assert [r.method for r in portal.requests] == ["crm.item.list", "batch"]
     (commands,) = batch_commands(portal)
-    assert len(commands) == 25 and "p0" in commands  # 24 pages + one to see the end
+    # 1,184 rows after the first page: 23 full pages and the short one that ends the chain.
+    assert len(commands) == 24 and "p0" in commands
     assert "filter[%3Eid]=$result[p0][items][49][id]" in commands["p1"]
 
 
@@ -431,6 +433,34 @@ def test_an_offset_batch_cut_off_is_sent_again_in_halves(cut):
         client.close()
 
 
+def test_grouped_commands_stay_together_when_a_batch_is_cut_off(portal):
+    """The opening batch of an incremental run: a group's commands refer to each other
+    ($result[n0]), so a cut-off batch is halved between groups, never inside one, and more
+    than 50 commands are split the same way before anything is sent."""
+    first = portal.add_items(1036, [{"title": f"Город {i}"} for i in range(5)])[0]
+    portal.fail_raw("batch", status=504, body="<html>504 Gateway Time-out</html>",
+                    times=None, when=lambda params: len(params.get("cmd") or {}) > 20)
+    query = ListQuery("crm.item.list", {"entityTypeId": 1036})
+    commands, groups = {}, []
+    for g in range(6):  # six groups of ten commands: 60
+        labels = [f"n{g}", *(f"a{g}x{i}" for i in range(9))]
+        commands[labels[0]] = ("crm.item.list", query.keyset_params(start=0))
+        anchor = ListQuery("crm.item.list", query.with_filter({"=id": query.first_id_ref(
+            labels[0])}))
+        commands.update({label: ("crm.item.list", anchor.keyset_params(start=0))
+                         for label in labels[1:]})
+        groups.append(labels)
+
+    result = batch_in_groups(make_client(portal), commands, groups)
+
+    assert not result.errors and set(result.results) == set(commands)
+    assert all(result.results[label]["items"][0]["id"] == first
+               for group in groups for label in group[1:])
+    batches = [(len(r.params["cmd"]), r.status) for r in portal.requests if r.method == "batch"]
+    assert batches == [(50, 504), (20, 200), (30, 504), (10, 200), (20, 200), (10, 200)]
+    assert isinstance(result.time, dict)
+
+
 def test_fake_portal_serves_https(tmp_path, monkeypatch):
     context, cert = self_signed_tls(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
@@ -446,7 +476,7 @@ def test_fake_portal_serves_https(tmp_path, monkeypatch):
 def test_slow_batches_are_made_smaller(portal, monkeypatch, caplog):
     from app.bitrix.paging import keyset
 
-    monkeypatch.setattr(keyset, "SPLIT_MIN_PAGES", 1000)  # one chain, read batch by batch
+    monkeypatch.setattr(keyset, "split_min_pages", lambda most: 1000)  # one chain, batch by batch
     expected = sparse_items(portal, 6000)
     # The portal's own `time.duration` says how long each batch took, not this machine's
     # load: 0.9 s a page of 50 rows (50 pages: 45 s), with no real waiting.

@@ -75,8 +75,8 @@ def test_a_missing_table_of_another_project_s_model_is_not_sent_to_init_db(
                       RunOptions(names=("city", "object")), overrides=PARENT_MAPPING)
 
     assert report.exit_code == 2
-    assert (f"table 'site' does not exist (model Site); fix: создайте её в основном проекте по "
-            f"его моделям: Site ({models})") in report.fatal
-    assert "выполните `python cli.py --init-db`" not in report.fatal
+    assert (f"table 'site' does not exist (model Site); fix: create it in the main project "
+            f"from its models: Site ({models})") in report.fatal
+    assert "run `python cli.py --init-db`" not in report.fatal
     assert count(engine, "town") == 0
     engine.dispose()

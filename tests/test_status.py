@@ -64,8 +64,9 @@ def test_status_without_history_needs_no_webhook(capsys, sqlite_url, monkeypatch
     assert code == 0
     lines = out.splitlines()
     assert lines[:2] == ["No runs recorded yet.", "Last success: none recorded"]
-    assert lines[2].startswith("Next run: ") and lines[2].endswith(
-        " 03:00:00+00:00 (SYNC_SCHEDULE '0 3 * * *', UTC)")
+    assert lines[2].startswith("Next run of the service (service.py): ") and lines[2].endswith(
+        " 03:00:00+00:00 (SYNC_SCHEDULE '0 3 * * *', UTC); cron and Task Scheduler keep "
+        "their own times")
     assert len(lines) == 3
 
     code, out, _ = run_cli(capsys, "--status", "--max-age", "26h")
@@ -88,7 +89,7 @@ def test_status_lists_the_runs_newest_first(capsys, history):
                                 "title) is too long (256 characters; the column holds 255)")
     assert first[0] == "1" and first[4:7] == ["cli", "ok", "99"]
     assert lines[5].startswith("Last success: run 1, finished ")
-    assert lines[6].startswith("Next run: ")
+    assert lines[6].startswith("Next run of the service (service.py): ")
 
 
 def test_status_json(capsys, history):
@@ -152,7 +153,8 @@ def test_times_are_shown_in_the_schedule_zone(history, tmp_path):
     assert lines[2].split()[:5] == ["1", "2024-06-02", "00:00:03", "41s", "cli"]
     assert lines[3:] == [
         "Last success: run 1, finished 2024-06-02 00:00:44 (5h 59m ago)",
-        "Next run: 2024-06-03 00:00:00+03:00 (SYNC_SCHEDULE '0 0 * * *', Europe/Moscow)",
+        "Next run of the service (service.py): 2024-06-03 00:00:00+03:00 (SYNC_SCHEDULE "
+        "'0 0 * * *', Europe/Moscow); cron and Task Scheduler keep their own times",
         "Max age 6h: OK",
     ]
     assert status.to_dict()["next_run"] == "2024-06-03T00:00:00+03:00"

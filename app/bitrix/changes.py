@@ -146,16 +146,34 @@ class PortalZone:
         return self.user_offset - self.portal_offset
 
 
-def bound_text(change: ChangeField, instant: datetime, zone: PortalZone) -> str:
-    """`instant` (aware) as the filter value the method reads as that instant or earlier."""
+def bound_text(change: ChangeField, instant: datetime, zone: PortalZone,
+               then_offset: int | None = None) -> str:
+    """`instant` (aware) as the filter value the method reads as that instant or earlier.
+
+    `then_offset` is the portal's UTC offset in force at `instant` (None: the current one).
+    The server stores these stamps as its local wall clock without a zone and compares them
+    with our value turned into a wall clock with the offset of *one* moment only
+    (``CharToDateFunction``, CORE main/classes/mysql/database.php). Where daylight saving
+    time moved the clock between `instant` and now, a change at t >= instant is stored as
+    t + off(t), which is never below instant + min(off(instant), off(now)): the bound is
+    built for that lower wall clock, so it reaches back by the hour the clock moved.
+    """
     margin = timedelta(seconds=abs(zone.difference))
+    then = zone.portal_offset if then_offset is None else then_offset
     if change.site_format:
         if zone.site_format is None:
             raise ValueError("the site format is needed for " + change.name)
-        # User-local wall time; the margin covers a server that shifts the other way.
+        # The server reads our text as the user's wall clock now and subtracts (user − portal
+        # offset, now): text = instant + min(then, now) − portal(now) + user(now). In spring
+        # (then < now) that reaches back by the hour the clock jumped ahead; the margin
+        # covers a server that shifts the other way.
+        back = timedelta(seconds=max(0, zone.portal_offset - then))
         local = instant.astimezone(UTC).replace(tzinfo=None) + timedelta(
-            seconds=zone.user_offset) - margin
+            seconds=zone.user_offset) - margin - back
         return site_text(local, zone.site_format)
-    moment = instant - margin if change.shifted else instant
+    # An ISO value is written as the server's wall clock at that instant, with off(instant):
+    # in autumn (then > now) that lies above the repeated hour, so move back by the hour.
+    back = timedelta(seconds=max(0, then - zone.portal_offset))
+    moment = instant - back - (margin if change.shifted else timedelta(0))
     portal = timezone(timedelta(seconds=zone.portal_offset))
     return moment.astimezone(portal).isoformat(timespec="seconds")

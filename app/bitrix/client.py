@@ -30,6 +30,7 @@ from app.errors import (
     PortalTransportError,
 )
 from app.masking import mask
+from app.messages import say
 
 __all__ = ["BatchRef", "BatchResult", "Bitrix24Client", "php_query"]
 
@@ -88,8 +89,12 @@ class Bitrix24Client:
         limiter: RateLimiter | None = None,
         operating: OperatingBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        batch_commands: int = BATCH_SIZE,
     ) -> None:
         self.base_url = webhook_url.rstrip("/") + "/"
+        # Commands a list read puts in one batch (at most the portal's 50); tests use fewer
+        # so that request budgets show on small lists.
+        self.batch_commands = max(1, min(BATCH_SIZE, batch_commands))
         self.timeout = timeout
         self.verify_ssl = verify_ssl
         self.max_retries = max_retries
@@ -256,16 +261,12 @@ class Bitrix24Client:
                 "BITRIX_WEBHOOK_URL.", method=method, status=status)
         if status == 404:
             raise PortalAuthError(
-                f"The portal answered HTTP 404 (not a Bitrix24 REST answer) for {method}; "
-                "check the address in BITRIX_WEBHOOK_URL.", method=method, status=status)
+                say("transport.http_404", method=method), method=method, status=status)
         kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
         if status == 504:
-            raise PortalCutOffError(
-                "the portal's front end cut the request off (HTTP 504, gateway timeout; a cloud "
-                "portal cuts any request at 60 s)", method=method, status=status)
-        raise PortalTransportError(
-            f"Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
-            method=method, status=status)
+            raise PortalCutOffError(say("transport.http_504"), method=method, status=status)
+        raise PortalTransportError(say("transport.not_json", status=status, kind=kind),
+                                   method=method, status=status)
 
     # -- batch ----------------------------------------------------------------
 
@@ -432,36 +433,41 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
     docs' table says, and a command's error inside a batch has no status at all.
     """
     key = code.lower()
-    said = f"(Bitrix24 said: {code}" + (f": {description})" if description else ")")
+    said = say("portal.said", answer=f"{code}: {description}" if description else code)
     kwargs = {"method": method, "status": status, "code": code}
+
+    def text(name: str) -> str:
+        return say(f"portal.{name}", method=method, said=said)
+
+    lowered = description.lower()
     if key == "overload_limit":
-        return PortalOverloadError(
-            f"Bitrix24 support has blocked REST calls on this portal (OVERLOAD_LIMIT) {said}. "
-            "Retrying will not help; contact Bitrix24 support.", **kwargs)
-    if key == "access_denied" and "commercial plan" in description.lower():
-        return PortalPlanError(
-            f"The portal's Bitrix24 plan does not allow REST calls {said}: the REST API and "
-            "webhooks work only on commercial plans. The webhook itself is not the problem; "
-            "the portal's administrator has to move the portal to a commercial plan.", **kwargs)
+        return PortalOverloadError(text("overload"), **kwargs)
+    if key == "access_denied" and "commercial plan" in lowered:
+        return PortalPlanError(text("plan_rest"), **kwargs)
     if key == "authorization_error":
-        return PortalAuthError(
-            f"The portal could not act as the webhook's owner {said}: the employee who "
-            "created the webhook has been deactivated (fired) or has lost the rights. Create "
-            "the webhook again as an active employee and put its URL in BITRIX_WEBHOOK_URL.",
-            **kwargs)
-    if key == "invalid_request" and "https" in description.lower():
-        return PortalAuthError(
-            f"The portal accepts only https {said}; BITRIX_WEBHOOK_URL must start with "
-            "https://.", **kwargs)
+        return PortalAuthError(text("owner"), **kwargs)
+    if key == "invalid_request" and "https" in lowered:
+        return PortalAuthError(text("https_only"), **kwargs)
     if key == "error_core":
         # restexception.php: an SQL failure is ERROR_CORE "SQL query error!" with HTTP 500;
         # any other exception without a code is ERROR_CORE with 400 and its own message.
         if status >= 500 or description.strip().lower() == "sql query error!":
-            return PortalDatabaseError(
-                f"The portal's own database failed on {method} {said}. This is a fault on the "
-                "Bitrix24 side; it was retried once, and this directory waits for the next "
-                "run. If it stays, tell Bitrix24 support.", **kwargs)
-        return PortalMethodError(f"Bitrix24 rejected {method} {said}", **kwargs)
+            return PortalDatabaseError(text("own_database"), **kwargs)
+        return PortalMethodError(text("rejected"), **kwargs)
+    if key in _RETRY_CODES or (status >= 500 and key not in _AUTH_CODES):
+        return PortalRetriableError(text("busy"), **kwargs)
+    if key in _AUTH_CODES or status == 401 and key != "insufficient_scope":
+        return PortalAuthError(text("webhook_rejected"), **kwargs)
+    if key == "insufficient_scope":
+        return PortalMethodError(text("no_scope"), **kwargs)
+    if key == "error_method_not_found":
+        return PortalMethodError(text("no_method"), **kwargs)
+    if key == "access_denied" and "extended plan" in lowered:
+        # The lists methods on a plan without the Lists feature (RestService, modules/lists).
+        return PortalMethodError(text("plan_lists"), **kwargs)
+    if key == "access_denied":
+        return PortalMethodError(text("access_denied"), **kwargs)
+    return PortalMethodError(text("rejected"), **kwargs)
     if key in _RETRY_CODES or (status >= 500 and key not in _AUTH_CODES):
         return PortalRetriableError(f"Bitrix24 is busy or failing on {method} {said}", **kwargs)
     if key in _AUTH_CODES or status == 401 and key != "insufficient_scope":

@@ -18,9 +18,12 @@ read, filtered, counted, described or checked. Sources (Bitrix's server code; mi
 * ``select`` is honoured by crm.item.list (``Item::listAction`` cuts each item to it, CORP
   crm/lib/controller/item.php) and by the legacy crm.*.list methods
   (``CCrmRestProxyBase::internalizeSelectFields``, CORP crm/classes/general/restservice.php;
-  commit 217a5de). lists.element.get builds a fixed select plus every field and property
-  (CORE lists/lib/rest/restservice.php); user.get selects what the scope allows;
-  department.get has none; crm.type.list's is undocumented. Not sent to those.
+  commit 217a5de). lists.element.get takes ``SELECT`` (``ID``, ``NAME``, ``PROPERTY_<id>``...)
+  in the current docs (``bitrix24/b24restdocs`` api-reference/lists/elements/
+  lists-element-get.md, since 2025-11); an older server builds a fixed select plus every
+  field and property (CORE lists/lib/rest/restservice.php) and ignores it, which costs
+  nothing but the bytes. user.get selects what the scope allows; department.get has none;
+  crm.type.list's is undocumented. Not sent to those.
 * Modification-time fields: see app/bitrix/changes.py for how each is bounded.
   crm.activity.list has no DATE_MODIFY (its field is LAST_UPDATED, ``CCrmActivity::GetFields``,
   CORP crm/classes/general/crm_activity.php), which no read has proved yet: read in full.
@@ -58,6 +61,11 @@ class ChangeField:
     name: str
     site_format: bool  # the site format in the webhook user's local time (else ISO 8601)
     shifted: bool  # the server moves an ISO bound by the user's zone difference
+    iso_too: bool = False  # ISO 8601 is read as well, when the site format is not known
+
+    def as_iso(self) -> ChangeField:
+        """The same field bounded in ISO 8601, moved back by the user's zone difference."""
+        return ChangeField(self.name, site_format=False, shifted=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +80,7 @@ class MethodProfile:
     order: Order
     id_list_key: str | None  # the filter key that takes a list of ids (None: cannot)
     honours_select: bool
+    select_key: str  # the name of its select param ("select", lists.element.get's "SELECT")
     change: ChangeField | None  # None: no proven modification-time filter, read in full
     required_params: Mapping[str, str]  # param -> what the user should look up
     scopes: tuple[str, ...]  # any one of them lets the webhook call the method
@@ -94,7 +103,8 @@ _NONE: Mapping[str, str] = MappingProxyType({})
 
 def _profile(name: str, paging: Paging, **given) -> MethodProfile:
     base = dict(id_field="ID", rows_key=None, filter_key="filter", order=Order.ORDER,
-                id_list_key=None, honours_select=False, change=None, required_params=_NONE,
+                id_list_key=None, honours_select=False, select_key="select", change=None,
+                required_params=_NONE,
                 scopes=(name.split(".", 1)[0],), fields_method=None, fields_params=(),
                 top_level_filter=False, reserved_params=frozenset(), active_field=None)
     return MethodProfile(name=name, paging=paging, **{**base, **given})
@@ -109,15 +119,17 @@ _PROFILES: dict[str, MethodProfile] = {p.name: p for p in (
              fields_method="crm.item.fields", fields_params=("entityTypeId",)),
     _profile("crm.type.list", Paging.KEYSET, id_field="id", rows_key="types"),
     _profile("user.get", Paging.KEYSET, filter_key="FILTER", order=Order.SORT,
+             # ISO as well: docs api-reference/user/user-get.md (bitrix24/b24restdocs)
              id_list_key="ID", change=ChangeField("TIMESTAMP_X", site_format=True,
-                                                  shifted=False),
+                                                  shifted=False, iso_too=True),
              scopes=USER_SCOPES, fields_method="user.fields", top_level_filter=True,
              reserved_params=frozenset({"SORT", "ORDER", "START", "FILTER", "SELECT",
                                         "ADMIN_MODE", "IMAGE_RESIZE"}),
              # prepareUserValue: anything but 'N' and empty is 'Y' (CORE rest/lib/api/user.php)
              active_field="ACTIVE"),
     _profile("lists.element.get", Paging.KEYSET, filter_key="FILTER",
-             order=Order.ELEMENT_ORDER, id_list_key="ID",
+             order=Order.ELEMENT_ORDER, id_list_key="ID", honours_select=True,
+             select_key="SELECT",
              change=ChangeField("TIMESTAMP_X", site_format=True, shifted=False),
              required_params=MappingProxyType({
                  "IBLOCK_TYPE_ID": "the list type, usually \"lists\"",

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from app.bitrix.client import Bitrix24Client
-from app.bitrix.reading import ListReader, Page, ReaderPool, ReadSummary
+from app.bitrix.reading import BatchMixer, ListReader, Page, ReaderPool, ReadSummary
 from app.errors import StopRequested
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,8 @@ class ReadPipeline:
         self.read_ahead = read_ahead
         self.workers = workers
         self._executor = ReaderPool(workers)
+        # The directories' last, half-empty batches go out together.
+        self._mixer = BatchMixer(client)
         self._feeds: dict[str, DirectoryFeed] = {}
 
     def start(self, name: str, method: str, params: Mapping[str, Any] | None, *,
@@ -113,7 +115,8 @@ class ReadPipeline:
         feed = self._feeds.get(name)
         if feed is None:
             reader = ListReader(self.client, method, params, executor=self._executor,
-                                max_in_flight=self.workers)
+                                max_in_flight=self.workers, mixer=self._mixer,
+                                tag=_tag(len(self._feeds)))
             feed = self._feeds[name] = DirectoryFeed(name, reader, read_ahead=self.read_ahead,
                                                      head=head).start()
         return feed
@@ -140,3 +143,10 @@ class ReadPipeline:
         self._executor.shutdown(wait=False, cancel_futures=True)
         # The readers' connections close now, not whenever garbage collection gets to them.
         self.client.close()
+
+
+def _tag(index: int) -> str:
+    """A read's label prefix: two letters (aa, ab, ...), the same length for every read so one
+    read's labels never spell another's; never a number (the portal would turn a map keyed
+    by numbers into a list)."""
+    return chr(ord("a") + index // 26 % 26) + chr(ord("a") + index % 26)

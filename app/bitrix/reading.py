@@ -18,12 +18,13 @@ from app.bitrix.changes import PortalTime, portal_time
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.bitrix.methods import Paging
 from app.bitrix.paging.keyset import KeysetRead
+from app.bitrix.paging.mixer import BatchMixer
 from app.bitrix.paging.offset import OffsetRead
 from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import ReaderPool, Scheduler
 from app.bitrix.paging.steps import BatchSize, Handover, PagingStrategy, ReadContext
 
-__all__ = ["ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
+__all__ = ["BatchMixer", "ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Page], None]
@@ -53,12 +54,16 @@ class ListReader:
     def __init__(self, client: Bitrix24Client, method: str,
                  params: Mapping[str, Any] | None = None, *, executor: Executor | None = None,
                  max_in_flight: int = 8, cancel: threading.Event | None = None,
-                 fields: Iterable[str] | None = None) -> None:
+                 fields: Iterable[str] | None = None, mixer: BatchMixer | None = None,
+                 tag: str = "") -> None:
         self.client = client
         self.query = ListQuery(method, params, fields)
         self.cancel = cancel or threading.Event()
-        self.ctx = ReadContext(client, self.query, BatchSize(self.query.method), self.cancel)
+        size = BatchSize(self.query.method, client.batch_commands)
+        self.ctx = ReadContext(client, self.query, size, self.cancel, mixer, tag)
         self.scheduler = Scheduler(self.ctx, executor, max_in_flight)
+        if mixer is not None:
+            mixer.reading(+1)  # from now: its half-empty batches may be worth waiting for
 
     @property
     def batch_commands(self) -> int:
@@ -67,6 +72,13 @@ class ListReader:
 
     def read(self, emit: Emit, head: dict[str, Any] | None = None) -> ReadSummary:
         """Read the list; `head` is its first page when that came already (in a batch)."""
+        try:
+            return self._read(emit, head)
+        finally:
+            if self.ctx.mixer is not None:
+                self.ctx.mixer.reading(-1)
+
+    def _read(self, emit: Emit, head: dict[str, Any] | None) -> ReadSummary:
         query = self.query
         if query.keyset_ruled_out:
             log.info("%s: the filter bounds the id itself or uses LOGIC; reading by offset",

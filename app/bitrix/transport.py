@@ -27,6 +27,7 @@ from app.errors import (
     PortalUnreachableError,
 )
 from app.masking import mask
+from app.messages import say
 
 # Connecting is quick when the portal is up; a host that does not accept a connection in
 # this time is down, and waiting the whole BITRIX_TIMEOUT for it would only delay saying so.
@@ -132,20 +133,18 @@ def _failed(exc: requests.exceptions.RequestException, method: str,
             timeout: float) -> PortalTransportError | PortalUnreachableError:
     """Our error for a request that got no answer; messages never carry the URL."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return PortalUnreachableError(
-            f"TLS check of the portal failed for {method}: {reason_of(exc)[0]}. For an "
-            "on-premise portal with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
-            method=method)
+        return PortalUnreachableError(say("transport.tls", method=method,
+                                          reason=worded(reason_of(exc)[0])), method=method)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return PortalTransportError(
-            f"cannot connect to the portal: connection timed out "
-            f"({min(CONNECT_TIMEOUT, timeout):g} s)", method=method, reached=False)
+            say("transport.cannot_connect", reason=worded("connection timed out"))
+            + f" ({min(CONNECT_TIMEOUT, timeout):g} s)", method=method, reached=False)
     if isinstance(exc, requests.exceptions.Timeout):
         return _too_slow(method, timeout)
     reason, reached = reason_of(exc)
     if reason == _CLOSED:
-        return PortalCutOffError(reason, method=method)
-    return PortalTransportError(f"cannot connect to the portal: {reason}",
+        return PortalCutOffError(worded(reason), method=method)
+    return PortalTransportError(say("transport.cannot_connect", reason=worded(reason)),
                                 method=method, reached=reached)
 
 
@@ -178,23 +177,36 @@ def _read_body(response: requests.Response, method: str, deadline: float, timeou
         if time.monotonic() >= deadline:
             raise _too_slow(method, timeout) from None
         raise PortalCutOffError(
-            f"the portal broke off its answer after {len(body):,} bytes ({reason_of(exc)[0]})",
+            say("transport.broke_off", size=f"{len(body):,}", reason=worded(reason_of(exc)[0])),
             method=method, status=response.status_code) from None
 
 
 def _too_slow(method: str, timeout: float) -> PortalCutOffError:
-    return PortalCutOffError(
-        f"Bitrix24 did not answer completely within {timeout:g} s (BITRIX_TIMEOUT)",
-        method=method)
+    return PortalCutOffError(say("transport.too_slow", timeout=f"{timeout:g}"), method=method)
 
 
 def _too_large(method: str, max_bytes: int, detail: str) -> PortalAnswerTooLargeError:
     return PortalAnswerTooLargeError(
-        f"Bitrix24's answer to {method} is larger than {max_bytes / 2**20:g} MB "
-        f"(BITRIX_MAX_RESPONSE_MB): {detail}, so reading it was stopped. A real page is a few "
-        "MB at most: check what answers at the address in BITRIX_WEBHOOK_URL (a proxy or a "
-        "broken portal), or raise BITRIX_MAX_RESPONSE_MB if the records really are that large.",
+        say("transport.too_large", method=method, size=f"{max_bytes / 2**20:g}", detail=detail),
         method=method)
+
+
+# The labels of _REASONS in the console's words (catalog keys).
+_WORDS = {
+    "the proxy failed (HTTPS_PROXY, or the system proxy settings)": "transport.proxy",
+    "host name not found (DNS)": "transport.dns",
+    "Connection refused": "transport.refused",
+    "connection timed out": "transport.connect_timeout",
+    "No route to host": "transport.no_route",
+    "Connection reset": "transport.reset",
+    _CLOSED: "transport.closed",
+    "timed out": "transport.timed_out",
+}
+
+
+def worded(label: str) -> str:
+    """A reason_of() label as the console says it (other labels, class names, as they are)."""
+    return say(_WORDS[label]) if label in _WORDS else label
 
 
 def reason_of(exc: BaseException) -> tuple[str, bool]:

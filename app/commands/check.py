@@ -31,6 +31,7 @@ from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import (
     ConfigError,
     DatabaseError,
+    MappingError,
     PortalError,
     PortalFatalError,
     PortalMethodError,
@@ -38,7 +39,8 @@ from app.errors import (
     PortalPlanError,
 )
 from app.masking import mask
-from app.sync.incremental import INCREMENTAL, describe, plan_directory
+from app.sync.incremental import INCREMENTAL, describe, plan_directory, portal_clock
+from app.sync.records import id_field_problem
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
     RunOptions,
@@ -188,6 +190,9 @@ def _check_mapping(report: CheckReport, settings: Settings, names: tuple[str, ..
         mapping = syncers[name].mapping
         try:
             syncers[name].validate()
+            own_id = id_field_problem(syncers[name])
+            if own_id is not None:
+                raise MappingError(own_id)
         except ConfigError as exc:
             # One fix for every unconfigured directory: the checklist prints it once.
             report.add(f"{name}: mapping", FAIL, str(exc),
@@ -316,7 +321,7 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
     rules = freshness(settings, RunOptions())
     portal = states.get(PORTAL_ROW)
     site_format = portal.details.get("site_format") if portal else None
-    now = datetime.now(UTC)
+    now = portal_clock(portal.details if portal else {}) or datetime.now(UTC)
     for name in modelled:
         table = models.get(syncers[name].mapping.model).__table__
         plan = plan_directory(syncers[name], table, states.get(name), rules, now)
@@ -324,6 +329,8 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
         if plan.mode == INCREMENTAL and plan.change.site_format:
             problem = portal.details.get("site_format_problem") if portal else None
             detail += (f" (the portal's date format: {site_format})" if site_format else
+                       f"; {problem}, so the bound goes in ISO 8601 (the run's probes check "
+                       "it)" if problem and plan.change.iso_too else
                        f"; but {problem}, so it is read in full" if problem else
                        "; the first such run learns the portal's date format")
         report.add(f"{name}: read", OK, detail)

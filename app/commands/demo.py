@@ -23,6 +23,7 @@ from app.db.connect import database_errors, make_engine
 from app.db.schema import create_builtin_tables
 from app.errors import ConfigError, DatabaseError
 from app.masking import register_secret
+from app.messages import say
 from app.report import SyncReport
 from app.sync.engine import Progress
 from app.sync.runner import RunOptions, run_sync
@@ -52,18 +53,13 @@ class DemoResult:
         counts = ", ".join(f"{table} {count}" for table, count in self.rows.items())
         t = self.report.totals
         lines = [self.report.render_table(fatal=False), "",
-                 f"The demo data is in {self.database} (SQLite): {counts}.",
-                 "Открыть можно любым просмотрщиком SQLite, например: "
-                 f'sqlite3 "{self.database}" "SELECT name FROM objects LIMIT 5"']
+                 say("demo.where", database=self.database, counts=counts),
+                 say("demo.open", database=self.database)]
         if self.first_run:
-            lines.append("Запустите `python cli.py --demo` ещё раз: повторная синхронизация "
-                         "читает только изменения, поэтому ничего не читает, не создаёт и не "
-                         "меняет.")
+            lines.append(say("demo.again"))
         elif not (t["created"] or t["updated"] or t["deactivated"]) and self.report.ok:
-            lines.append("This was a re-sync of the same data: nothing was created, updated or "
-                         "deactivated (the sync is idempotent).")
-        lines.append("next: подключите свой портал — README, «Пять шагов к рабочей "
-                     "синхронизации»: `python cli.py --discover`, затем `python cli.py --check`.")
+            lines.append(say("demo.resync"))
+        lines.append(say("demo.next"))
         return "\n".join(lines)
 
 
@@ -87,9 +83,8 @@ def run_demo(database: Path, options: RunOptions | None = None, *,
         create_builtin_tables(engine)
     except (OSError, DatabaseError) as exc:
         # e.g. the project folder is read-only (unpacked under Program Files)
-        raise ConfigError(f"Cannot use {database} for the demo database ({exc}); choose a "
-                          "writable place with --demo-db PATH.", variables=("--demo-db",)
-                          ) from None
+        raise ConfigError(say("demo.unwritable", database=database, why=exc),
+                          variables=("--demo-db",)) from None
     finally:
         engine.dispose()
     # A fresh code each run: the demo webhook is a secret like any other.

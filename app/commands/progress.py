@@ -12,6 +12,7 @@ from typing import TextIO
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from app.messages import say
 from app.sync.engine import Progress
 
 
@@ -41,8 +42,9 @@ class TerminalProgress:
         now = self.clock()
         started = self.started.setdefault(directory, self.free_since)
         seconds = max(now - started, 1e-3)
-        line = (f"{directory:<10} {phase:<8} {rows:>8} rows read  {rows / seconds:>8.0f} rows/s"
-                f"  {tqdm.format_interval(seconds)}")
+        line = say("progress.line", directory=f"{directory:<10}",
+                   phase=f"{say('progress.' + phase):<8}", rows=f"{rows:>8}",
+                   rate=f"{rows / seconds:>8.0f}", took=tqdm.format_interval(seconds))
         bar = self.bars.get(directory)
         if bar is None:
             bar = self.bars[directory] = tqdm(
@@ -51,7 +53,7 @@ class TerminalProgress:
         else:
             bar.set_description_str(line, refresh=phase != "reading")
             bar.update(0)  # while reading, redraws at most every mininterval
-        if phase == "done":
+        if phase in ("done", "stopped"):
             bar.close()
             self.free_since = now
 

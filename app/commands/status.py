@@ -9,10 +9,18 @@ from datetime import UTC, datetime, timedelta
 from app.config import Settings
 from app.cron import DURATION_UNITS, CronSchedule, format_duration, format_moment, parse_duration
 from app.db.connect import check_connection, make_engine
-from app.db.history import PROCESS_GONE, RunRecord, RunStatus, last_success, recent_runs
+from app.db.history import (
+    PROCESS_GONE,
+    STOPPED_BY_CTRL_C,
+    RunRecord,
+    RunStatus,
+    last_success,
+    recent_runs,
+)
 from app.db.run_lock import run_alive
 from app.db.sync_state import PORTAL_ROW, DirectoryState, load_states
 from app.errors import ConfigError
+from app.messages import say
 from app.report import Counter
 from app.text import render_table, shorten
 
@@ -85,53 +93,61 @@ class StatusReport:
         zone = self.schedule.zone_name if self.schedule else "UTC"
         lines: list[str] = []
         if self.runs:
-            lines.append(f"Runs, newest first (times in {zone}):")
+            lines.append(say("status.runs", zone=zone))
             lines += ["  " + line for line in self._table()]
         else:
-            lines.append("No runs recorded yet.")
+            lines.append(say("status.no_runs"))
         if self.last_success is None:
-            lines.append("Last success: none recorded")
+            lines.append(say("status.no_success"))
         else:
             run = self.last_success
-            lines.append(f"Last success: run {run.id}, finished "
-                         f"{self._local(run.finished_at or run.started_at)} "
-                         f"({format_duration(self.success_age)} ago)")
+            lines.append(say("status.success", id=run.id,
+                             when=self._local(run.finished_at or run.started_at),
+                             age=format_duration(self.success_age)))
         if self.schedule is not None:
-            lines.append(f"Next run: {format_moment(self.next_run)} (SYNC_SCHEDULE "
-                         f"'{self.schedule.expression}', {self.schedule.zone_name})")
+            # SYNC_SCHEDULE is the service's timetable; cron or Task Scheduler keep their own.
+            lines.append(say("status.next_run", when=format_moment(self.next_run),
+                             expression=self.schedule.expression,
+                             zone=self.schedule.zone_name))
         else:
-            lines.append(f"Next run: unknown, {self.schedule_problem}")
+            lines.append(say("status.next_run_unknown", problem=self.schedule_problem))
         if self.directories:
-            lines.append(f"Directories (portal's clock, shown in {zone}):")
+            lines.append(say("status.directories", zone=zone))
             lines += ["  " + line for line in self._directory_table()]
         if self.max_age is not None:
             limit = _age_text(self.max_age)
             if self.fresh:
-                lines.append(f"Max age {limit}: OK")
+                lines.append(say("status.fresh", limit=limit))
             elif self.last_success is None:
-                lines.append(f"Max age {limit}: STALE, no successful run recorded")
+                lines.append(say("status.stale_none", limit=limit))
             else:
-                lines.append(f"Max age {limit}: STALE, the last success is "
-                             f"{format_duration(self.success_age)} old")
+                lines.append(say("status.stale", limit=limit,
+                                 age=format_duration(self.success_age)))
         return "\n".join(lines)
 
     def _directory_table(self) -> list[str]:
-        rows = [("directory", "last full read", "last read", "read")]
+        rows = [(say("table.directory"), say("status.last_full_read"), say("status.last_read"),
+                 say("status.read"))]
+        never = say("status.never")
         for name, state in self.directories.items():
             full = state.full_read_at
-            rows.append((name, self._local(full) + f" ({format_duration(self.now - full)} ago)"
-                         if full else "never", self._local(state.read_at) if state.read_at
-                         else "never", state.mode or "-"))
+            rows.append((name, say("status.when_ago", when=self._local(full),
+                                   age=format_duration(self.now - full)) if full else never,
+                         self._local(state.read_at) if state.read_at else never,
+                         say(f"table.mode_{state.mode}") if state.mode else "-"))
         return render_table(rows)
 
     def _table(self) -> list[str]:
-        head = ("id", "started", "took", "trigger", "status", *_TABLE_COUNTERS)
+        head = ("id", say("status.started"), say("status.took"), say("status.trigger"),
+                say("table.status"), *(say(f"table.{k}") for k in _TABLE_COUNTERS))
         rows = [head]
         for run in self.runs:
             took = format_duration(timedelta(seconds=run.seconds)) \
                 if run.seconds is not None else "-"
             totals = run.totals
-            status = f"{run.status} (the process is gone)" if run.process_gone else run.status
+            status = say(f"status.run_{run.status}")
+            if run.process_gone:
+                status = say("status.gone", status=status)
             rows.append((str(run.id), self._local(run.started_at), took, run.triggered_by,
                          status, *(str(totals[k]) for k in _TABLE_COUNTERS)))
         lines = render_table(rows, right={0, 2, *range(5, len(head))})
@@ -141,7 +157,7 @@ class StatusReport:
             out.append(line)
             error = self.runs[index - 1].error if index else None
             if error:
-                out.append(indent + shorten(error, 200))
+                out.append(indent + shorten(_in_words(error), 200))
         return out
 
     def _local(self, moment: datetime) -> str:
@@ -179,6 +195,13 @@ def _settled(conn, run: RunRecord) -> RunRecord:
         return run
     return replace(run, status=RunStatus.INTERRUPTED, process_gone=True,
                    error=run.error or PROCESS_GONE)
+
+
+def _in_words(error: str) -> str:
+    """A stored error the history words itself (English, stable) in the console's language;
+    any other error as it was recorded."""
+    known = {PROCESS_GONE: "status.process_gone", STOPPED_BY_CTRL_C: "status.ctrl_c"}
+    return say(known[error]) if error in known else error
 
 
 def _age_text(age: timedelta) -> str:

@@ -11,42 +11,26 @@ from sqlalchemy.exc import DataError, IntegrityError, PendingRollbackError, SQLA
 
 from app.config import mask_database_url
 from app.errors import ConfigError, DatabaseError
+from app.messages import say
 
-_HINTS = {
-    1045: "check MYSQL_USER and MYSQL_PASSWORD",
-    1049: "create the database first (CREATE DATABASE ... CHARACTER SET utf8mb4) or fix "
-          "MYSQL_DATABASE",
-    2003: "check MYSQL_HOST and MYSQL_PORT and that the server is running",
-    2005: "check MYSQL_HOST",
-}
+# What to check for a connection the server refused (catalog keys, app/messages.py).
+_HINTS = {1045: "db.hint_1045", 1698: "db.hint_1045", 1049: "db.hint_1049",
+          2003: "db.hint_2003", 2005: "db.hint_2005"}
 
-# What a server-side failure means, in plain words (MySQL/MariaDB error codes).
-_LOST = "the connection to the database was lost"
+# What a server-side failure means, in plain words (catalog keys; MySQL/MariaDB error codes).
+_LOST = "db.lost"
 _CAUSES = {
-    1021: "the database server's disk is full",
-    1040: "the database server has too many connections",
-    1053: "the database server is shutting down",
-    1114: "a table is full (the database server's disk or a table size limit)",
-    1153: "a statement was larger than the server's max_allowed_packet",
-    1205: "another session held a lock on the same rows for too long (lock wait timeout); "
-          "the transaction was rolled back",
-    1213: "a deadlock with another session; the transaction was rolled back",
-    1290: "the database is read-only (read_only is set, or this is a replica)",
-    1792: "the database is read-only (the transaction is READ ONLY)",
-    1836: "the database is read-only",
-    1927: f"{_LOST}: it was killed on the server (KILL)",
-    2006: f"{_LOST} (the server restarted, or closed a connection that was idle too long)",
-    2013: f"{_LOST} during a statement (a server restart, KILL, or a proxy or firewall "
-          "timeout)",
-    2014: f"{_LOST} (commands out of sync)",
-    2055: _LOST,
-    4031: f"{_LOST}: the server closed it for inactivity (wait_timeout)",
+    1021: "db.disk_full", 1040: "db.too_many_connections", 1053: "db.shutting_down",
+    1114: "db.table_full", 1153: "db.packet", 1205: "db.lock_wait", 1213: "db.deadlock",
+    1290: "db.read_only_replica", 1792: "db.read_only_transaction", 1836: "db.read_only",
+    1927: "db.lost_killed", 2006: "db.lost_gone", 2013: "db.lost_during", 2014: "db.lost_sync",
+    2055: _LOST, 4031: "db.lost_idle",
 }
 _SQLITE_CAUSES = {
-    "database is locked": "another program holds a lock on the SQLite database file",
-    "disk is full": "the disk of the SQLite database is full",
-    "readonly database": "the SQLite database file is read-only",
-    "disk i/o error": "the disk of the SQLite database failed to read or write",
+    "database is locked": "db.sqlite_locked",
+    "disk is full": "db.sqlite_disk_full",
+    "readonly database": "db.sqlite_read_only",
+    "disk i/o error": "db.sqlite_io",
 }
 # Errors about the values of the row(s) sent: splitting a chunk finds the record at fault.
 # Anything else (the connection, the server, the transaction) is not about one record.
@@ -151,11 +135,11 @@ def describe_db_error(exc: BaseException) -> str:
     if cause is None and getattr(exc, "connection_invalidated", False):
         cause = _LOST
     if cause is None and isinstance(exc, PendingRollbackError):
-        cause = f"{_LOST} earlier in this transaction"
+        cause = "db.lost_earlier"
     if cause is not None:
-        return f"{cause} ({detail})"
+        return f"{say(cause, lost=say(_LOST))} ({detail})"
     hint = _HINTS.get(code)
-    return f"{detail}" + (f" ({hint})" if hint else "")
+    return say("db.hinted", detail=detail, hint=say(hint)) if hint else detail
 
 
 def _sqlite_cause(detail: str) -> str | None:
@@ -187,7 +171,7 @@ def check_connection(engine: Engine) -> None:
     """Raise DatabaseError (exit 3) when the database cannot be reached."""
     url = engine.url.render_as_string(hide_password=True)
     try:
-        with database_errors(f"Cannot connect to the database {url}"), engine.connect() as conn:
+        with database_errors(say("db.cannot_connect", url=url)), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except TypeError as exc:  # the driver refused an option from the URL's query string
         raise ConfigError(

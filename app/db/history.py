@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
+from app.messages import say
 from app.report import Counter, DirectoryStatus, SyncReport
 from app.text import shorten
 
@@ -51,6 +52,9 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"  # the process died mid-run (killed, crashed, connection lost)
 PROCESS_GONE = ("the process ended before the run finished (killed, crashed or lost its "
                 "database connection)")
+# The error of a run Ctrl+C ended in the CLI (no stop handlers there): in words, not the
+# exception's class name; --status shows it in the console's language.
+STOPPED_BY_CTRL_C = "stopped by Ctrl+C; the directory in progress was rolled back"
 
 
 _ERROR_LIMIT = 2000
@@ -193,7 +197,8 @@ class RunHistory:
             error = shorten(unexpected_error(crash).message, _ERROR_LIMIT)
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
             status, code = RunStatus.STOPPED, INTERRUPTED
-            error = f"interrupted ({type(crash).__name__})"
+            error = STOPPED_BY_CTRL_C if isinstance(crash, KeyboardInterrupt) \
+                else f"stopped: the process was told to exit ({type(crash).__name__})"
         counts = {name: d.as_dict() for name, d in report.directories.items()}
         values = dict(finished_at=_naive_utc(report.finished_at), status=status,
                       exit_code=code, error=error,
@@ -214,8 +219,8 @@ class RunHistory:
         if row is None:
             return ""
         run = _record(row)
-        return (f" (run {run.id}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC by "
-                f"{run.triggered_by} on {run.host}, pid {run.pid})")
+        return say("lock.holder", id=run.id, when=f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+                   trigger=run.triggered_by, host=run.host, pid=run.pid)
 
     def _write(self, action):
         if self._broken:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import database_errors, describe_db_error
 from app.errors import DatabaseError, LockHeldError, LockLostError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,6 @@ _MYSQL_NAME_LIMIT = 64  # MySQL 5.7+ rejects longer GET_LOCK names
 # A run may keep its lock connection idle for a long time; hosts that set a short
 # wait_timeout would otherwise drop it mid-run and silently release the lock.
 _LOCK_SESSION_TIMEOUT = 7 * 24 * 3600
-_LOST_ADVICE = ("another sync may be running now, so this run stopped before writing more "
-                "(the directory in progress was rolled back; those finished before are kept). "
-                "Run again to sync the rest")
 
 
 class HeldLock:
@@ -227,8 +225,8 @@ class _MysqlLock(HeldLock):
             self.conn.rollback()
 
     def _lost(self, why: str) -> LockLostError:
-        return LockLostError(f"This run lost its lock on the database {self.database!r} "
-                             f"(the MySQL lock {self.name!r}: {why}); {_LOST_ADVICE}.")
+        return LockLostError(say("lock.lost_mysql", database=self.database, name=self.name,
+                                 why=why) + say("lock.lost_advice"))
 
 
 @contextlib.contextmanager
@@ -241,8 +239,7 @@ def _mysql_lock(conn: Connection) -> Iterator[_MysqlLock]:
                                     {"name": name}).one()
         conn.commit()
     if got != 1:
-        raise LockHeldError(f"Another sync is already running against the database "
-                            f"{database!r} (the MySQL lock {name!r} is taken)")
+        raise LockHeldError(say("lock.held_mysql", database=database, name=name))
     try:
         yield _MysqlLock(conn, database or "", name, session)
     finally:
@@ -269,9 +266,8 @@ class _FileLock(HeldLock):
         except OSError:
             same = False
         if not same:
-            raise LockLostError(f"This run lost its lock on the database {self.path.stem!r} "
-                                f"(the lock file {self.path} was deleted or replaced); "
-                                f"{_LOST_ADVICE}.")
+            raise LockLostError(say("lock.lost_file", database=self.path.stem, path=self.path)
+                                + say("lock.lost_advice"))
 
     def run_alive(self, run_id: int) -> bool:
         return False  # we hold the only lock there is: any other 'running' row is dead
@@ -286,8 +282,7 @@ def _file_lock(path: Path) -> Iterator[_FileLock]:
                             "the folder of the SQLite database must be writable") from None
     try:
         if not _try_lock(handle):
-            raise LockHeldError(f"Another sync is already running against the database "
-                                f"{path.stem!r} (the lock file {path} is locked)")
+            raise LockHeldError(say("lock.held_file", database=path.stem, path=path))
         try:
             yield _FileLock(path, handle)
         finally:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from app.db.connect import database_errors
 from app.db.parent_models import ModelSet
+from app.messages import say
 
 
 def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSet) -> list[str]:
@@ -26,17 +27,17 @@ def schema_problems(engine: Engine, needs: dict[str, list[str]], models: ModelSe
         model_columns = {c.name: c for c in table.columns}
         for column in columns:
             if column not in model_columns:
-                problems.append(f"model {model_name} (table {table.name!r}, {models.origin}) "
-                                f"has no column {column!r}; add it to the model and the table, "
-                                "or fix the mapping")
+                problems.append(say("schema.model_no_column", model=model_name,
+                                    table=table.name, origin=models.origin, column=column))
         if table.name not in tables:
             missing.append((table.name, model_name, models.get(model_name)))
             continue
         existing = {c["name"] for c in inspector.get_columns(table.name)}
         for column in columns:
             if column in model_columns and column not in existing:
-                problems.append(f"table {table.name!r} has no column {column!r}; add it with: "
-                                + _add_column_sql(engine, table.name, model_columns[column]))
+                problems.append(say("schema.table_no_column", table=table.name, column=column,
+                                    sql=_add_column_sql(engine, table.name,
+                                                        model_columns[column])))
     if missing:
         problems.insert(0, missing_tables_problem(missing, every=len(missing) == len(needs),
                                                   database=engine.url.database))
@@ -53,21 +54,19 @@ def missing_tables_problem(missing: list[tuple[str, str, type]], *, every: bool,
     from app.db.models import Base
 
     if len(missing) == 1:
-        what = "table {!r} does not exist (model {})".format(*missing[0][:2])
+        what = say("schema.no_table", table=missing[0][0], model=missing[0][1])
     else:
-        what = "tables " + ", ".join(f"{t!r} (model {m})" for t, m, _ in missing) + \
-            " do not exist"
+        what = say("schema.no_tables", tables=", ".join(
+            say("schema.table_of", table=t, model=m) for t, m, _ in missing))
     foreign = [model for _, _, model in missing if model.__table__.metadata is not Base.metadata]
     if not foreign:
-        fix = ("fix: выполните `python cli.py --init-db` — он создаст недостающие встроенные "
-               "таблицы")
+        fix = say("schema.fix_init_db")
     else:
         where = ", ".join(dict.fromkeys(f"{m.__name__} ({_source_of(m)})" for m in foreign))
-        them = "её" if len(missing) == 1 else "их"
-        fix = (f"fix: создайте {them} в основном проекте по его моделям: {where}; `--init-db` "
-               "создаёт только встроенные таблицы")
+        fix = say("schema.fix_parent_one" if len(missing) == 1 else "schema.fix_parent",
+                  where=where)
     if every and database:
-        fix += f"; если таблицы уже есть, проверьте, та ли это база: {database}"
+        fix += say("schema.same_database", database=database)
     return f"{what}; {fix}"
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.config import Settings
 from app.cron import CronSchedule, format_moment
 from app.db.history import RunStatus, run_status
 from app.errors import LockHeldError
+from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import SyncReport
 from app.service.scheduler import Scheduler
 from app.sync.runner import RunOptions, run_sync
@@ -42,6 +45,11 @@ def run_service(
         log.info("  %s", line)
     if settings.sources:
         log.info("  settings files: %s", ", ".join(settings.sources))
+    # The console gets one short summary; the details above are in the log file.
+    first = say("service.first_now") if settings.sync_on_start else say(
+        "service.first_at", when=format_moment(schedule.next_after((clock or _now)())))
+    tell(say("service.started", pid=os.getpid(), expression=schedule.expression,
+             zone=schedule.zone_name, first=first, log_file=settings.log_file))
 
     def job() -> SyncReport:
         return run_sync(settings, RunOptions(trigger="service"), stop_event=stop_event,
@@ -52,20 +60,42 @@ def run_service(
                           run_on_start=settings.sync_on_start, on_result=_after_run, **extra)
     scheduler.run()
     log.info("bitrix-sync service stopped")
+    tell(say("service.stopped"))
+
+
+def tell(text: str) -> None:
+    """A line for the person watching the service's console, in its language."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _after_run(result: object, next_run: datetime | None) -> None:
     """One line after each run: how a stop or a held lock ended it, and the next run time."""
-    if isinstance(result, SyncReport) and run_status(result) == RunStatus.STOPPED:
+    report = result if isinstance(result, SyncReport) else None
+    if report is not None and run_status(report) == RunStatus.STOPPED:
         log.warning("run stopped before finishing %s: nothing of them was written (the one in "
-                    "progress was rolled back)", ", ".join(result.unfinished))
+                    "progress was rolled back)", ", ".join(report.unfinished), extra=IN_REPORT)
+        tell(say("service.run_stopped", names=", ".join(report.unfinished)))
     if next_run is None:  # stopping: there is no next run
         return
+    when = format_moment(next_run)
     # A held lock turns a run away before it starts a directory; a lost one (exit 4 too)
     # ends a run that did start, and its error is logged already.
-    if isinstance(result, SyncReport) and result.fatal_exit_code == LockHeldError.exit_code \
-            and not result.directories:
+    if report is not None and report.fatal_exit_code == LockHeldError.exit_code \
+            and not report.directories:
         log.warning("skipped this run because another sync holds the lock; next run at %s",
-                    format_moment(next_run))
+                    when, extra=IN_REPORT)
+        tell(say("service.skipped", next=when))
+        return
+    log.info("next run at %s", when)
+    if report is None:
+        tell(say("service.run_crashed", next=when))
+    elif report.fatal:
+        tell(say("service.run_failed", error=report.fatal, next=when))
     else:
-        log.info("next run at %s", format_moment(next_run))
+        tell(say("service.run_done", state=say(
+            "service.state_ok" if report.ok else "service.state_errors"),
+            summary=report.counts_line(), next=when))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from app.db.connect import database_errors
 from app.errors import PortalError, PortalFatalError, StopRequested
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.incremental import FULL, references_grew
 from app.sync.records import RecordConverter, references
@@ -53,7 +54,7 @@ class DirectorySync:
             self._read_again_in_full(grown)
         log.info("%s: reading %s", name, mapping.method)
         try:
-            with database_errors(f"Database error while writing {name}"):
+            with database_errors(say("db.while_writing", name=name)):
                 outcome = self._attempt()
                 if outcome == _AGAIN:  # the changes did not add up: read it all now
                     outcome = self._attempt()
@@ -63,7 +64,9 @@ class DirectorySync:
                 # and the history count what was committed.
                 stats.created = stats.updated = stats.deactivated = 0
             stats.seconds = time.monotonic() - started
-            self.engine.progress(name, "done", stats.fetched)
+            # A directory cut off (a stop, Ctrl+C, a database error) is not "done".
+            self.engine.progress(name, "done" if name in self.engine.committed else "stopped",
+                                 stats.fetched)
         if outcome != _DONE:
             return
         if stats.status != DirectoryStatus.FAILED and stats.errors:
@@ -89,12 +92,13 @@ class DirectorySync:
         engine, syncer, table, stats, plan = (self.engine, self.syncer, self.table, self.stats,
                                               self.plan)
         refs = references(engine.db, syncer, engine.table, self.report, dry_run=engine.dry_run)
+        columns = set(table.c.keys())
         with engine.db.connect() as conn:
             transaction = conn.begin()
             writer = TableWriter(
                 conn, table, directory=self.name, columns=syncer.mapping.columns,
                 active_column=syncer.mapping.deactivation_column(table.c.keys()),
-                new_row_defaults=lambda: syncer.new_row_defaults(set(table.c.keys())),
+                new_row_defaults=lambda: syncer.new_row_defaults(columns),
                 report=self.report, dry_run=engine.dry_run)
             writer.load_existing()
             check = (CountedRemovals(writer, engine.client, plan) if plan.incremental else
@@ -110,7 +114,7 @@ class DirectorySync:
             except StopRequested:
                 transaction.rollback()
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "stopped; changes rolled back"
+                stats.message = say("engine.rolled_back")
                 return _ENDED
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing
@@ -161,9 +165,7 @@ class DirectorySync:
         if gone <= 0 or not (gone * 2 > active or gone == active) \
                 or self.engine.allow_mass_deactivation:
             return False
-        message = (f"Bitrix24 no longer returns {gone} of {active} active records; "
-                   "that looks like lost access rather than deletions, so nothing was "
-                   "deactivated. If it is intended, run with --allow-mass-deactivation.")
+        message = say("sync.mass_deactivation", gone=gone, active=active)
         self.stats.fail(message)
         self.report.add_issue(self.name, None, None, message)
         log.error("%s: %s", self.name, message, extra=IN_REPORT)

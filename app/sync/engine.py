@@ -12,13 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.bitrix.client import Bitrix24Client
+from app.db.connect import describe_db_error
 from app.db.parent_models import ModelSet
 from app.db.sync_state import PORTAL_ROW, DirectoryState
 from app.errors import (
@@ -29,16 +30,19 @@ from app.errors import (
     PortalFatalError,
 )
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
 from app.sync.incremental import Freshness, Opener, Plan, plan_directory
 from app.sync.state import StateBook
+from app.sync.writer import highest_btxid
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger(__name__)
 
-# progress(directory, phase, rows): phase is "reading", "writing" or "done"; rows read so far.
+# progress(directory, phase, rows): phase is "reading", "writing", "done" (committed) or
+# "stopped" (cut off and rolled back); rows read so far.
 Progress = Callable[[str, str, int], None]
 
 # How often the run lock is checked while the writer waits for pages (it is checked before
@@ -137,12 +141,15 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        now = datetime.now(UTC)
         for name in order:
+            # SYNC_FULL_EVERY is left to the opening batch, which brings the portal's clock:
+            # a clock difference kept from an earlier run goes stale when this host's clock
+            # is set, and deciding on it here would skip the opening that measures it again.
             self.plans[name] = plan_directory(self.syncers[name], self.table(name),
-                                              states.get(name), self.freshness, now)
+                                              states.get(name), self.freshness, None)
             if not self.plans[name].incremental:
                 self.reads.start(self.plans[name])
+        self._highest_ids([p for p in self.plans.values() if p.incremental])
         self._open(states.get(PORTAL_ROW), order, report)
         for name in order:
             plan = self.plans[name]
@@ -151,6 +158,20 @@ class SyncEngine:
             log.info("%s: read %s%s", name, plan.mode, f" ({plan.reason})" if plan.reason else "")
             if not report.fatal:  # else every directory will be skipped
                 self.reads.start(plan)
+
+    def _highest_ids(self, plans: list[Plan]) -> None:
+        """Each incremental directory's highest btxid: the opening reads every record above
+        it, whatever its stamp (the portal gives every new record a higher id)."""
+        if not plans:
+            return
+        try:
+            with self.db.connect() as conn:
+                for plan in plans:
+                    plan.local_max = highest_btxid(conn, self.table(plan.name))
+        except SQLAlchemyError as exc:
+            for plan in plans:
+                plan.fall_back(f"the table's highest btxid could not be read "
+                               f"({describe_db_error(exc)})")
 
     def _open(self, portal: DirectoryState | None, order: list[str], report: SyncReport) -> None:
         """The opening batch of the incremental reads; a directory it fails is read in full."""
@@ -176,8 +197,8 @@ class SyncEngine:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if not report.fatal
-                                               else "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if not report.fatal else "engine.earlier_error"))
                 continue
             self._started.append(name)
             try:
@@ -199,11 +220,11 @@ class SyncEngine:
                 continue  # finished: its outcome is already in the report
             if name != current:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "not run: " + ("the run stopped early" if stopped else
-                                               "an earlier error ended the run")
+                stats.message = say("engine.not_run", why=say(
+                    "engine.stopped_early" if stopped else "engine.earlier_error"))
             elif stopped:
                 stats.status = DirectoryStatus.SKIPPED
-                stats.message = "stopped; changes rolled back"
+                stats.message = say("engine.rolled_back")
             else:
                 stats.fail(f"did not finish: unexpected error {type(exc).__name__}; "
                            "changes rolled back")

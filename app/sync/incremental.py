@@ -7,8 +7,12 @@ directories of a run share one `batch` (the "opening"): for each, the change que
 own filter plus `>= modification time` from the watermark minus SYNC_INCREMENTAL_OVERLAP),
 the count of its own filter, and two probes proving the portal reads our date as a date
 (a bound two years ahead matches nothing; a bound in 2000 finds the first counted
-record). `profile` rides along, so the webhook user's zone is checked every run. A
-directory whose opening cannot prove itself is read in full in the same run.
+record), and the first page of the records with ids above the highest one the table
+holds: a record the portal adds with an old stamp (restored from the recycle bin,
+imported) gets a new id, so it is read whatever its stamp. `profile` rides along, so
+the webhook user's zone is checked every run. A directory whose opening cannot prove
+itself is read in full in the same run. The batch is sent again in halves (each
+directory's commands together) when the portal cuts it off.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from app.bitrix.changes import (
     portal_time,
 )
 from app.bitrix.client import BatchResult, Bitrix24Client
+from app.bitrix.grouped import batch_in_groups
 from app.bitrix.methods import profile as method_profile
 from app.bitrix.paging.query import ListQuery
 from app.bitrix.reconcile import page_total
@@ -78,6 +83,11 @@ class Opening:
     count_query: ListQuery  # the directory's own filter (plus the active condition)
     count_total: int
     count_page: list[dict[str, Any]]  # its first page (up to 50 rows)
+    # The records with ids above `fresh_after` (the table's highest btxid), read whatever
+    # their stamp: their first page as an envelope. The change query's rows above it are
+    # left to this read.
+    fresh_head: dict[str, Any] = field(default_factory=dict)
+    fresh_after: int | None = None
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Plan:
     fingerprint: str = ""
     count_condition: dict[str, Any] = field(default_factory=dict)
     opening: Opening | None = None
+    local_max: int | None = None  # the table's highest btxid (None: no rows), when incremental
 
     @property
     def incremental(self) -> bool:
@@ -111,8 +122,13 @@ class Freshness:
 
 
 def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
-                   rules: Freshness, now: datetime) -> Plan:
-    """Full or incremental for one directory, and why (the reasons --check shows too)."""
+                   rules: Freshness, now: datetime | None) -> Plan:
+    """Full or incremental for one directory, and why (the reasons --check shows too).
+
+    `now` is the portal's clock as --check estimates it (portal_clock); a run passes None
+    and leaves SYNC_FULL_EVERY to the opening batch, which brings the portal's own time
+    (an estimate from an earlier run's clock difference may be stale).
+    """
     mapping = syncer.mapping
     plan = Plan(syncer.name, FULL, state=state, fingerprint=fingerprint(syncer, table.name))
     why = static_reason(syncer, table)
@@ -129,15 +145,33 @@ def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
         plan.reason = "no complete full read recorded yet"
     elif state.fingerprint != plan.fingerprint:
         plan.reason = "the mapping changed since the last full read"
-    elif now - state.full_read_at >= rules.full_every:
-        plan.reason = (f"the last full read is older than SYNC_FULL_EVERY "
-                       f"({format_duration(rules.full_every)})")
+    elif now is not None and full_read_due(state, rules, now):
+        plan.reason = full_read_due(state, rules, now)
     elif state.details.get("errors"):
         plan.reason = (f"{state.details['errors']} record(s) could not be stored last time; "
                        "read in full until they are")
     else:
         plan.mode = INCREMENTAL
     return plan
+
+
+def full_read_due(state: DirectoryState, rules: Freshness, now: datetime) -> str | None:
+    """Why SYNC_FULL_EVERY calls for a full read at `now` (the portal's clock), or None.
+
+    full_read_at is a stamp on the portal's clock, so it is compared with the portal's
+    clock too: a host clock running slow would otherwise postpone the full read for ever.
+    """
+    if state.full_read_at is None or now - state.full_read_at < rules.full_every:
+        return None
+    return (f"the last full read is older than SYNC_FULL_EVERY "
+            f"({format_duration(rules.full_every)})")
+
+
+def portal_clock(facts: dict[str, Any]) -> datetime | None:
+    """The portal's clock now, estimated from this host's clock and the difference the last
+    opening batch measured ("(portal)" row, clock_skew); None when never measured."""
+    skew = _int(facts.get("clock_skew"))
+    return None if skew is None else datetime.now(UTC) + timedelta(seconds=skew)
 
 
 def static_reason(syncer: BaseSyncer, table) -> str | None:
@@ -206,14 +240,22 @@ class Opener:
         self.read_params = read_params
         self.methods = methods
         self.learned = False  # facts changed: the caller saves them
+        # The portal's offset the last run knew: in force at the watermarks of rows that
+        # do not keep their own (details "offset").
+        self.known_offset = _int(self.facts.get("portal_offset"))
 
     def open(self, plans: list[Plan]) -> None:
         """Fill each plan's opening, or switch it to a full read with the reason."""
         plans = [p for p in plans if p.incremental]
         if not plans:
             return
+        # A field that takes nothing but the site format needs it every run; user.get takes
+        # ISO too, so for it one attempt at learning it is enough (a webhook without the
+        # lists scope would otherwise ask lists.get again on every run).
+        strict = any(p.change.site_format and not p.change.iso_too for p in plans)
         site = any(p.change.site_format for p in plans)
-        if not self._known(site):
+        tried = bool(self.facts.get("site_format") or self.facts.get("site_format_problem"))
+        if not self._known(strict) or (site and not tried):
             self._learn(site, plans)
         for _ in range(2):
             zone = self._zone([p for p in plans if p.incremental])
@@ -228,7 +270,11 @@ class Opener:
             user_offset = _int(_as_dict(result.results.get("profile")).get("TIME_ZONE_OFFSET"))
             if (user_offset, started.offset) == (zone.user_offset, zone.portal_offset):
                 for index, plan in enumerate(usable):
-                    self._take(plan, index, result, started, *queries[index])
+                    due = full_read_due(plan.state, self.rules, started.at)
+                    if due:  # by the portal's own clock, now that it has told it
+                        plan.fall_back(due)
+                    else:
+                        self._take(plan, index, result, started, *queries[index])
                 return
             # The zone moved since it was learned: bounds built with it may be late. Again.
             self.facts.update(portal_offset=started.offset, user_offset=user_offset)
@@ -277,15 +323,21 @@ class Opener:
             return None
         if not facts.get("site_format"):
             for plan in plans:
-                if plan.change.site_format:
+                if plan.change.site_format and plan.change.iso_too:
+                    # user.get without lists.get (no lists scope): ISO, which the probes
+                    # prove or disprove in this same batch (user-get.md gives both forms).
+                    plan.change = plan.change.as_iso()
+                elif plan.change.site_format:
                     plan.fall_back(facts.get("site_format_problem")
                                    or "the portal's date format is not known")
         return PortalZone(facts["portal_offset"], facts["user_offset"], facts.get("site_format"))
 
     def _run(self, plans: list[Plan], zone: PortalZone
              ) -> tuple[BatchResult, PortalTime | None, list[tuple[dict[str, Any], ListQuery]]]:
-        """The batch: profile, then per directory its change query, count and two probes."""
+        """The batch: profile, then per directory its change query, count, two probes and the
+        records above the table's highest id (a directory's commands share a request)."""
         commands: dict[str, tuple[str, dict[str, Any]]] = {"profile": ("profile", {})}
+        groups = [["profile"]]
         queries = []
         future = datetime(datetime.now(UTC).year + 2, 12, 28, 12, tzinfo=UTC)
         for index, plan in enumerate(plans):
@@ -293,12 +345,13 @@ class Opener:
             query = ListQuery(method, self.read_params(plan.name))
             field_name = plan.change.name
             since = plan.state.read_at - self.rules.overlap
-            change = query.with_filter({f">={field_name}": bound_text(plan.change, since, zone)})
+            change = query.with_filter({f">={field_name}": bound_text(
+                plan.change, since, zone, self._then(plan))})
             count = query.with_filter(plan.count_condition) if plan.count_condition \
                 else dict(query.params)
             if method_profile(method).honours_select:
                 count = {k: v for k, v in count.items() if k.lower() != "select"}
-                count["select"] = [query.id_field]
+                count[method_profile(method).select_key] = [query.id_field]
             count_query = ListQuery(method, count)
             ahead = query.with_filter({f">={field_name}": bound_text(plan.change, future, zone)})
             anchor = query.with_filter({f"={query.id_field}": count_query.first_id_ref(
@@ -306,14 +359,34 @@ class Opener:
             for label, params in ((f"c{index}", change), (f"n{index}", count),
                                   (f"f{index}", ahead), (f"a{index}", anchor)):
                 commands[label] = (method, ListQuery(method, params).keyset_params(start=0))
+            commands[f"u{index}"] = (method, query.keyset_params(after=plan.local_max, start=0))
+            groups.append([f"{kind}{index}" for kind in "cnfau"])
             queries.append((change, count_query))
-        result = self.client.batch(commands, halt=False)
-        return result, portal_time(result.time), queries
+        sent = datetime.now(UTC)
+        result = batch_in_groups(self.client, commands, groups)
+        started = portal_time(result.time)
+        if started is not None:
+            self._measure_skew(started.at - sent)
+        return result, started, queries
+
+    def _measure_skew(self, skew: timedelta) -> None:
+        """Keep how far the portal's clock is from this host's (for portal_clock); a change
+        under a minute is latency, not worth a write."""
+        seconds = round(skew.total_seconds())
+        known = _int(self.facts.get("clock_skew"))
+        if known is None or abs(seconds - known) > 60:
+            self.facts["clock_skew"] = seconds
+            self.learned = True
+
+    def _then(self, plan: Plan) -> int | None:
+        """The portal's UTC offset in force at the plan's watermark (None: unknown)."""
+        kept = _int(plan.state.details.get("offset"))
+        return kept if kept is not None else self.known_offset
 
     def _take(self, plan: Plan, index: int, result: BatchResult, started: PortalTime,
               change: dict[str, Any], count_query: ListQuery) -> None:
         method = self.methods[plan.name]
-        labels = {kind: f"{kind}{index}" for kind in "cnfa"}
+        labels = {kind: f"{kind}{index}" for kind in "cnfau"}
         try:
             pages = {kind: result.rows(label, method, f"({label})", missing=PortalError)
                      for kind, label in labels.items()}
@@ -333,12 +406,17 @@ class Opener:
             plan.fall_back(f"{method} does not read the {field_name} bound as a date: the first "
                            "counted record was not found after 2000")
             return
-        rows = pages["c"]
-        head = {"result": result.results[labels["c"]], "total": totals["c"],
-                "next": len(rows) if totals["c"] > len(rows) else None}
-        plan.opening = Opening(started, head, change, count_query, totals["n"], pages["n"])
-        log.debug("%s: %d changed since %s, %d on the portal", plan.name, totals["c"],
-                  plan.state.read_at, totals["n"])
+        head, fresh = (_envelope(result.results[labels[kind]], pages[kind], totals[kind])
+                       for kind in "cu")
+        plan.opening = Opening(started, head, change, count_query, totals["n"], pages["n"],
+                               fresh, plan.local_max)
+        log.debug("%s: %d changed since %s, %d on the portal, %d above id %s", plan.name,
+                  totals["c"], plan.state.read_at, totals["n"], totals["u"], plan.local_max)
+
+
+def _envelope(result: Any, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """A start=0 answer of the opening batch as a list call's envelope (its first page)."""
+    return {"result": result, "total": total, "next": len(rows) if total > len(rows) else None}
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

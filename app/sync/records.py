@@ -14,17 +14,35 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 
 from app.bitrix.client import usable_id
+from app.bitrix.methods import known_profiles
 from app.errors import RecordError
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import DirectoryReport, SyncReport
-from app.sync.values import ValueProblem, convert
+from app.sync.values import ValueProblem, converter
 from app.sync.writer import Prepared, TableWriter
 from app.syncers.base_syncer import BaseSyncer
 
 log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
 # Reference column -> {btxid: local primary key} of the directory it points at.
-References = dict[str, dict[int, Any]]
+References = dict[str, "LocalIds"]
+
+
+def id_field_problem(syncer: BaseSyncer) -> str | None:
+    """Why the mapping's id_field cannot be used, or None.
+
+    A row's btxid is read from id_field, while paging, the by-id checks and the removal
+    counts use the method's own id: two different fields would compare two id spaces
+    (a removal seen where there is none). So id_field may only name the method's id.
+    """
+    mapping = syncer.mapping
+    known = {p.name: p.id_field for p in known_profiles()}
+    own = known.get(mapping.method.strip().lower())
+    if not mapping.id_field or own is None or mapping.id_field == own:
+        return None
+    return say("mapping_id_field", name=syncer.name, given=mapping.id_field,
+               method=mapping.method, own=own, where=mapping.source("id_field"))
 
 
 class PendingRow:
@@ -43,7 +61,7 @@ def references(db: Engine, syncer: BaseSyncer, table_of: Callable[[str], Table],
                report: SyncReport, *, dry_run: bool) -> References:
     """Reference column -> {btxid: local id} of the directory it points at (`table_of`
     gives a directory's table); a dry run also refers to rows it only pretended to create."""
-    refs = {column: local_ids(db, table_of(target))
+    refs = {column: LocalIds(db, table_of(target))
             for column, target in syncer.mapping.references.items()}
     if dry_run:
         for column, target in syncer.mapping.references.items():
@@ -51,6 +69,26 @@ def references(db: Engine, syncer: BaseSyncer, table_of: Callable[[str], Table],
                                  for p in report.planned
                                  if p.directory == target and p.action == "create"})
     return refs
+
+
+class LocalIds:
+    """{btxid: local id} of a referenced directory's table, read when first asked: a read
+    that brings no record (a no-op re-sync) reads no referenced table."""
+
+    def __init__(self, db: Engine, table: Table) -> None:
+        self.db, self.table = db, table
+        self._ids: dict[int, Any] | None = None
+
+    def get(self, btxid: int) -> Any:
+        return self._all().get(btxid)
+
+    def update(self, more: dict[int, Any]) -> None:
+        self._all().update(more)
+
+    def _all(self) -> dict[int, Any]:
+        if self._ids is None:
+            self._ids = local_ids(self.db, self.table)
+        return self._ids
 
 
 def local_ids(db: Engine, table: Table) -> dict[int, Any]:
@@ -70,9 +108,15 @@ class RecordConverter:
         self.name = syncer.name
         self.stats: DirectoryReport = report.directory(syncer.name)
         self.unmatched = False  # a record without a usable id came: no row may be deactivated
-        # (Bitrix24 field, column, its Column, whether it refers to another directory)
-        self.fields = [(field_name, column, table.c[column], column in refs)
+        # (Bitrix24 field, column, its value's conversion, whether it refers to another
+        # directory): settled once per read, used for every record.
+        self.fields = [(field_name, column,
+                        converter(table.c[column], is_reference=column in refs), column in refs)
                        for field_name, column in syncer.mapping.fields.items()]
+        self.id_field = syncer.mapping.id_field
+        # A syncer without its own transform() passes the record as it came.
+        own = getattr(syncer.transform, "__func__", None) is not BaseSyncer.transform
+        self.transform = syncer.transform if own else None
 
     def page(self, page: list[dict[str, Any]], writer: TableWriter) -> list[Prepared]:
         """A page's records as column values (each counted as fetched); a record that cannot
@@ -93,17 +137,18 @@ class RecordConverter:
 
     def prepare(self, raw: dict[str, Any]) -> Prepared:
         """Convert one Bitrix24 record into column values; RecordError if it cannot be."""
-        record = self.syncer.transform(raw)
-        id_field = self.syncer.mapping.id_field or ("id" if "id" in record else "ID")
+        record = raw if self.transform is None else self.transform(raw)
+        id_field = self.id_field or ("id" if "id" in record else "ID")
         raw_id = record.get(id_field)
-        btxid = usable_id(raw_id)
+        btxid = raw_id if raw_id.__class__ is int and raw_id > 0 else usable_id(raw_id)
         if btxid is None:
             raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r}); the record "
                               "was not stored", directory=self.name, field=id_field)
         values: dict[str, Any] = {}
-        for field_name, column, target, is_ref in self.fields:
+        get = record.get
+        for field_name, column, convert_value, is_ref in self.fields:
             try:
-                value = convert(record.get(field_name), target, is_reference=is_ref)
+                value = convert_value(get(field_name))
             except ValueProblem as problem:
                 raise RecordError(f"{column} (from {field_name}) {problem}",
                                   directory=self.name, btxid=btxid, field=column) from None

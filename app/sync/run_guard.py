@@ -9,6 +9,7 @@ from app.db.connect import check_connection, make_engine
 from app.db.history import RunHistory
 from app.db.run_lock import HeldLock, run_lock
 from app.errors import LockHeldError
+from app.messages import say
 from app.report import SyncReport
 
 
@@ -39,8 +40,8 @@ def guarded_run(database_url: str, trigger: str, report: SyncReport) -> Iterator
             try:
                 held = stack.enter_context(run_lock(conn))
             except LockHeldError as exc:
-                raise LockHeldError(f"{exc}{history.holder()}; this run did not start. "
-                                    "Try again when that run has finished.") from None
+                raise LockHeldError(say("lock.did_not_start", held=exc,
+                                        holder=history.holder())) from None
             run_id = None if report.dry_run else history.begin(trigger, report,
                                                                alive=held.run_alive)
             if run_id is not None:

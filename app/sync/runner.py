@@ -14,11 +14,20 @@ from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
-from app.errors import ConfigError, DatabaseError, LockHeldError, SyncError, unexpected_error
+from app.errors import (
+    ConfigError,
+    DatabaseError,
+    LockHeldError,
+    RunInterrupted,
+    SyncError,
+    unexpected_error,
+)
 from app.logging_setup import IN_REPORT
+from app.messages import say
 from app.report import SyncReport
 from app.sync.engine import Progress, SyncEngine, run_order
 from app.sync.incremental import Freshness
+from app.sync.records import id_field_problem
 from app.sync.run_guard import guarded_run
 from app.syncers import SYNCERS, BaseSyncer
 from app.syncers.mapping import load_mapping_file
@@ -127,6 +136,7 @@ def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | No
     use_limits(settings.webhook_url, settings.bitrix_rate_limit, settings.bitrix_rate_burst)
     syncers, order = select_directories(settings, options.names, overrides=overrides)
     problems = [p for name in order for p in syncers[name].problems()]
+    problems += [p for name in order if (p := id_field_problem(syncers[name])) is not None]
     models = db = None
     try:
         try:
@@ -140,9 +150,9 @@ def prepare_run(settings: Settings, options: RunOptions, *, overrides: dict | No
             if not problems:
                 raise
             problems.append(str(exc) if models is None or db is None
-                            else f"the tables were not checked: {exc}")
+                            else say("run.tables_not_checked", why=exc))
         if problems:
-            raise ConfigError("The setup has problems; nothing was written:\n"
+            raise ConfigError(say("run.setup_problems") + "\n"
                               + "\n".join(f"  - {p}" for p in problems))
     except SyncError:
         if db is not None:
@@ -184,6 +194,8 @@ def run_sync(
                                   progress=progress, lock_check=held.check,
                                   freshness=freshness(settings, options))
                 sync.run(order, report)
+    except KeyboardInterrupt as exc:  # the CLI tells what was saved and what rolled back
+        raise RunInterrupted(report) from exc
     finally:
         if client is not None:  # every pooled connection to the portal, retried ones too
             client.close()

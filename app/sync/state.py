@@ -63,9 +63,8 @@ class StateBook:
             unresolved = unresolved or bool(plan.state.details.get("unresolved"))
         else:
             full_read_at = started.at
-        live = writer.live_ids()
-        details = {"errors": stats.errors, "unresolved": unresolved,
-                   "rows": len(writer.present_ids()),
-                   "active": len(live) if writer.active_column else len(writer.present_ids())}
+        # offset: the portal's UTC offset at read_at, for the next bound (daylight saving).
+        details = {"errors": stats.errors, "unresolved": unresolved, "offset": started.offset,
+                   "rows": writer.present_count(), "active": writer.live_count()}
         self.save(DirectoryState(plan.name, plan.fingerprint, full_read_at=full_read_at,
                                  read_at=started.at, mode=plan.mode.value, details=details), conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -38,39 +39,75 @@ def unwrap(value: Any) -> Any:
 
 def convert(value: Any, column: Column, *, is_reference: bool = False) -> Any:
     """The value for `column`, or None; raises ValueProblem with a reason."""
-    value = unwrap(value)
-    if is_reference and value in (0, "0"):
-        value = None
-    if value is not None:
-        value = _to_type(value, column)
-    if value is None and not column.nullable and not column.primary_key:
-        raise ValueProblem("is empty, but the column does not allow NULL")
-    return value
+    return converter(column, is_reference=is_reference)(value)
 
 
-def _to_type(value: Any, column: Column) -> Any:
-    kind = column.type
-    if isinstance(value, list) and not isinstance(kind, String | Text):
-        raise ValueProblem(f"has several values {value!r}, but the column holds one")
-    if isinstance(kind, Boolean):
-        return _boolean(value)
-    if isinstance(kind, Integer):
-        return _integer(value)
-    if isinstance(kind, Float):
-        return float(_decimal(value, kind))
-    if isinstance(kind, Numeric):
-        return _decimal(value, kind)
-    if isinstance(kind, DateTime):
-        return _datetime(value)
-    if isinstance(kind, Date):
-        return _datetime(value).date()
+def converter(column: Column, *, is_reference: bool = False) -> Callable[[Any], Any]:
+    """convert() for one column, its type's checks chosen once (a directory's read builds
+    one per column and runs it for every record)."""
+    to_type = _typed(column.type)
+    required = not column.nullable and not column.primary_key
+
+    def convert_value(value: Any) -> Any:
+        if value.__class__ is str:  # the common case, without unwrap's checks
+            value = value or None
+        elif value is not None:
+            value = unwrap(value)
+        if is_reference and value in (0, "0"):
+            value = None
+        if value is not None:
+            return to_type(value)
+        if required:
+            raise ValueProblem("is empty, but the column does not allow NULL")
+        return None
+
+    return convert_value
+
+
+def _typed(kind: Any) -> Callable[[Any], Any]:
+    """The conversion of a present (unwrapped, non-empty) value into a column of type `kind`."""
     if isinstance(kind, String | Text):
-        text = ", ".join(map(str, value)) if isinstance(value, list) else _text(value)
-        length = getattr(kind, "length", None)
+        return _text_of_length(getattr(kind, "length", None))
+    if isinstance(kind, Boolean):
+        single = _boolean
+    elif isinstance(kind, Integer):
+        single = _integer
+    elif isinstance(kind, Float):
+        def single(value: Any) -> float:
+            return float(_decimal(value, kind))
+    elif isinstance(kind, Numeric):
+        def single(value: Any) -> Decimal:
+            return _decimal(value, kind)
+    elif isinstance(kind, DateTime):
+        single = _datetime
+    elif isinstance(kind, Date):
+        def single(value: Any) -> date:
+            return _datetime(value).date()
+    else:
+        def single(value: Any) -> Any:
+            return value
+
+    def one_value(value: Any) -> Any:
+        if isinstance(value, list):
+            raise ValueProblem(f"has several values {value!r}, but the column holds one")
+        return single(value)
+
+    return one_value
+
+
+def _text_of_length(length: int | None) -> Callable[[Any], str]:
+    def text_value(value: Any) -> str:
+        if value.__class__ is str:
+            text = value
+        elif isinstance(value, list):
+            text = ", ".join(map(str, value))
+        else:
+            text = _text(value)
         if length and len(text) > length:
             raise ValueProblem(f"is too long ({len(text)} characters; the column holds {length})")
         return text
-    return value
+
+    return text_value
 
 
 def _text(value: Any) -> str:
@@ -91,10 +128,14 @@ def _boolean(value: Any) -> bool:
 
 
 def _integer(value: Any) -> int:
+    if value.__class__ is int:
+        return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
         return value
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        return int(value)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
@@ -145,6 +186,13 @@ def _datetime(value: Any) -> datetime:
         except ValueError:
             continue
     raise ValueProblem(f"is not a date: {value!r}")
+
+
+def comes_back_as_converted(column: Column) -> bool:
+    """Whether normalize() leaves every value of the column as it is (text, whole numbers)."""
+    kind = column.type
+    return isinstance(kind, String) or (isinstance(kind, Integer)
+                                        and not isinstance(kind, Boolean))
 
 
 def normalize(value: Any, column: Column) -> Any:

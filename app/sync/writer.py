@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.connect import describe_db_error, names_a_record
 from app.db.schema import column_from_error
+from app.messages import say
 from app.report import DirectoryReport, PlannedChange, SyncReport
-from app.sync.values import normalize
+from app.sync.packet import STATEMENT_ROOM, row_bound, upper_bound, wire_size
+from app.sync.values import comes_back_as_converted, normalize
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +35,17 @@ CHUNK = 1000
 # Rows deactivated per statement; ids are rendered inline, so SQLite's bound-parameter
 # limit does not apply and a directory is in practice deactivated in one statement.
 DEACTIVATE_CHUNK = 50_000
-# Room in a packet for the statement around one row's values (INSERT INTO ... VALUES).
-_STATEMENT_ROOM = 64 * 1024
-# Characters the driver escapes with a backslash, so each takes two bytes on the wire.
-_ESCAPED = ("\\", "'", '"', "\0", "\n", "\r", "\x1a")
+# Synced rows read at a time when the table is scanned (the rows a full read did not return).
+READ_PART = 50_000
+# Bytes of values per multi-row INSERT (what PyMySQL's executemany sends at most).
+_STATEMENT_SIZE = 1_024_000
 
 
-@dataclass
+# A row to write: its btxid, its column values, and whether its row was active (None: new).
+_Row = tuple[int, dict[str, Any], bool | None]
+
+
+@dataclass(slots=True)
 class Prepared:
     """One record converted to column values, ready to diff and write."""
 
@@ -39,15 +56,17 @@ class Prepared:
 class TableWriter:
     """Diffs prepared records against the table and writes only what changed.
 
-    The existing rows (btxid → primary key and mapped values) are read once;
-    new rows are inserted in multi-row chunks and changed rows updated in
-    executemany batches. A chunk the database rejects for a record's values
-    (a duplicate, an out-of-range number, a text too long) is split in halves
-    inside savepoints until the bad record(s) are found, so they fail alone and
-    the rest commit with a few statements rather than one per row. Any other
-    database error (a lost connection, a lock wait timeout, a deadlock, a
-    read-only or full server) is raised at once: it is about no record, and
-    splitting on a dead connection would only report every record as bad.
+    The table is never read whole: its counts come from SQL, and each batch of
+    records is compared with the rows of just those btxids (so a re-sync costs by
+    its changes and a full read holds a batch, not the table). New rows are
+    inserted in multi-row chunks and changed rows updated in executemany batches.
+    A chunk the database rejects for a record's values (a duplicate, an
+    out-of-range number, a text too long) is split in halves inside savepoints
+    until the bad record(s) are found, so they fail alone and the rest commit with
+    a few statements rather than one per row. Any other database error (a lost
+    connection, a lock wait timeout, a deadlock, a read-only or full server) is
+    raised at once: it is about no record, and splitting on a dead connection
+    would only report every record as bad.
 
     A row too big for the server's ``max_allowed_packet`` is never sent (the
     server would drop the connection): it fails alone, naming its largest field.
@@ -77,20 +96,35 @@ class TableWriter:
         self.stats: DirectoryReport = report.directory(directory)
         self.dry_run = dry_run
         self.pk = list(table.primary_key.columns)[0]
-        self.existing: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self.compared = list(dict.fromkeys([*columns, *filter(None, [self.active_column])]))
+        self._compared_set = frozenset(self.compared)
+        self._row_bound = row_bound([table.c[c] for c in self.compared]) \
+            if self._compared_set <= set(table.c.keys()) else None
         self.seen: set[int] = set()
         self.max_packet: int | None = None  # bytes; None where the database has no such limit
-        self.stored: dict[int, bool] = {}  # btxid -> active, for each record written (or planned)
+        self.rows_before = self.active_before = 0  # synced rows (and active ones) at the start
+        # How the table's counts moved with what was written (or planned) and deactivated;
+        # a dry run, which writes nothing, also keeps btxid -> active for each such row
+        # (a real run's table already shows them, and a full read's would be all of them).
+        self.stored: dict[int, bool] = {}
+        self.created = self.active_change = 0
+        self.returned_active = 0  # rows active before this write that the read returned
+        self._quote: Callable[[Any], str] | bool | None = None  # see _literal()
+        self._pk_of: dict[int, Any] = {}  # btxid -> primary key, for rows looked up by btxid
 
     def load_existing(self) -> None:
+        """What the write needs to know of the table before it starts: its counts."""
         if self.conn.dialect.name in ("mysql", "mariadb"):
             self.max_packet = int(self.conn.execute(text("SELECT @@max_allowed_packet")).scalar())
-        compared = list(dict.fromkeys([*self.columns, *filter(None, [self.active_column])]))
-        query = select(self.pk, self.table.c.btxid, *(self.table.c[c] for c in compared)).where(
-            self.table.c.btxid.is_not(None))
-        for row in self.conn.execute(query):
-            values = {c: normalize(row[i + 2], self.table.c[c]) for i, c in enumerate(compared)}
-            self.existing[int(row[1])] = (row[0], values)
+        synced = self.table.c.btxid.is_not(None)
+        self.rows_before = self.conn.execute(select(func.count()).where(synced)).scalar() or 0
+        self.active_before = self.rows_before if not self.active_column else \
+            self.conn.execute(select(func.count()).where(synced, self._active())).scalar() or 0
+
+    def _active(self):
+        """The SQL condition of an active row (NULL and false are not)."""
+        column = self.table.c[self.active_column]
+        return and_(column.is_not(None), column != false())
 
     def keep(self, btxid: int) -> None:
         """The portal still has this record, though it could not be stored: never deactivate it."""
@@ -98,25 +132,33 @@ class TableWriter:
 
     def write(self, records: Iterable[Prepared]) -> None:
         """Upsert a batch of records (a page or several)."""
-        inserts, updates = [], []
+        fresh = []
         for record in records:
             if record.btxid in self.seen:
                 log.debug("%s: btxid %s came twice in one read; keeping the first",
                           self.directory, record.btxid)
                 continue
             self.seen.add(record.btxid)
+            fresh.append(record)
+        existing = self._rows_of([r.btxid for r in fresh])
+        inserts, updates = [], []
+        for record in fresh:
             values = dict(record.values)
             if self.active_column and self.active_column not in values:
                 values[self.active_column] = True  # a record that is back is active again
-            current = self.existing.get(record.btxid)
+            current = existing.get(record.btxid)
+            if current is not None and self._was_active(current[1]):
+                self.returned_active += 1
             if not self._fits(record.btxid, values):
                 continue
             if current is None:
                 row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
-                inserts.append((record.btxid, row))
+                inserts.append((record.btxid, row, None))
                 self._plan("create", record.btxid, values)
-            elif any(current[1].get(k) != v for k, v in values.items()):
-                updates.append((record.btxid, {**values, "_pk": current[0]}))
+            elif current[1] != values and any(current[1].get(k) != v
+                                              for k, v in values.items()):
+                updates.append((record.btxid, {**values, "_pk": current[0]},
+                                self._was_active(current[1])))
                 self._plan("update", record.btxid, {k: (current[1].get(k), v)
                                                      for k, v in values.items()
                                                      if current[1].get(k) != v})
@@ -127,8 +169,92 @@ class TableWriter:
         for start in range(0, len(updates), CHUNK):
             self._run_chunk(updates[start:start + CHUNK], self._update, "updated")
 
+    def _was_active(self, values: dict[str, Any]) -> bool:
+        return bool(values.get(self.active_column)) if self.active_column else True
+
+    def _rows_of(self, btxids: list[int]) -> dict[int, tuple[Any, dict[str, Any]]]:
+        """btxid -> (primary key, compared values) of those of `btxids` the table holds."""
+        if not btxids or not self.rows_before:
+            return {}  # the table had no synced rows: only this read's, which are not fresh
+        found = {}
+        columns = [self.table.c[c] for c in self.compared]
+        normalized = [(c, column) for c, column in zip(self.compared, columns, strict=True)
+                      if not comes_back_as_converted(column)]
+        for part in _parts(btxids):
+            query = select(self.pk, self.table.c.btxid, *columns).where(
+                self.table.c.btxid.in_(_inline(part)))
+            for row in self.conn.execute(query):
+                values = dict(zip(self.compared, row[2:], strict=True))
+                for c, column in normalized:
+                    if values[c] is not None:
+                        values[c] = normalize(values[c], column)
+                found[int(row[1])] = (row[0], values)
+        return found
+
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        self.conn.execute(insert(self.table), rows)
+        literal = self._literal()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        for keys, group in groups.items():
+            if literal is None:
+                self.conn.execute(insert(self.table), group)
+                continue
+            # What the driver's executemany would send (one multi-row INSERT per MB), its
+            # values quoted by the driver's own function, without building a parameter set
+            # per row on the way. `%` is doubled: the driver formats the statement once.
+            head = (f"INSERT INTO {self._quoted(self.table.name)} "
+                    f"({', '.join(self._quoted(k) for k in keys)}) VALUES ")
+            values, size = [], 0
+            for row in group:
+                text_row = "(" + ",".join([literal(row[k]) for k in keys]) + ")"
+                values.append(text_row)
+                size += len(text_row) + 1
+                if size >= _STATEMENT_SIZE:
+                    self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
+                    values, size = [], 0
+            if values:
+                self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
+
+    def _literal(self) -> Callable[[Any], str] | None:
+        """PyMySQL's own quoting of a value for a statement, where our values need nothing
+        else: every column of the table takes them as they are (no bind processor of a
+        custom type, a JSON column or the like); None elsewhere."""
+        if self._quote is None:
+            dialect = self.conn.dialect
+            plain = dialect.driver == "pymysql" and all(
+                isinstance(c.type, Boolean) or c.type._cached_bind_processor(dialect) is None
+                for c in self.table.c)
+            # Connection.escape is what PyMySQL's cursor quotes each parameter with.
+            quote = getattr(self.conn.connection.dbapi_connection, "escape", None)
+            self._quote = quote if plain and callable(quote) else False
+        if self._quote is False:
+            return None
+        from pymysql.constants.SERVER_STATUS import SERVER_STATUS_NO_BACKSLASH_ESCAPES
+        from pymysql.converters import escape_string
+
+        quote = self._quote
+        if self.conn.connection.dbapi_connection.server_status \
+                & SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+            return quote  # quotes are doubled, not escaped: PyMySQL's way for that mode
+
+        def literal(value: Any) -> str:
+            # Connection.escape's own steps for the common types, without its dispatch.
+            kind = value.__class__
+            if kind is str:
+                return "'" + escape_string(value) + "'"
+            if kind is int:
+                return str(value)
+            if value is None:
+                return "NULL"
+            if kind is bool:
+                return "1" if value else "0"
+            return quote(value)
+
+        return literal
+
+    def _quoted(self, name: str) -> str:
+        return self.conn.dialect.identifier_preparer.quote(name)
 
     def _update(self, rows: list[dict[str, Any]]) -> None:
         # executemany needs one column set per statement; group rows by their keys.
@@ -140,14 +266,14 @@ class TableWriter:
                          .values({k: bindparam(k) for k in keys}))
             self.conn.execute(statement, group)
 
-    def _run_chunk(self, chunk: list[tuple[int, dict]], action: Callable, counter: str) -> None:
+    def _run_chunk(self, chunk: list[_Row], action: Callable, counter: str) -> None:
         if self.dry_run:
             setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
             self._stored(chunk)
             return
         try:
             with self.conn.begin_nested():
-                action([row for _, row in chunk])
+                action([row for _, row, _ in chunk])
         except SQLAlchemyError as exc:
             if not names_a_record(exc):
                 raise
@@ -163,44 +289,101 @@ class TableWriter:
         setattr(self.stats, counter, getattr(self.stats, counter) + len(chunk))
         self._stored(chunk)
 
-    def _stored(self, chunk: list[tuple[int, dict]]) -> None:
-        for btxid, row in chunk:
-            self.stored[btxid] = bool(row.get(self.active_column, True)) \
-                if self.active_column else True
+    def _stored(self, chunk: list[_Row]) -> None:
+        for btxid, row, was_active in chunk:
+            active = bool(row.get(self.active_column, True)) if self.active_column else True
+            self._mark(btxid, active, was_active)
+
+    def _mark(self, btxid: int, active: bool, was_active: bool | None) -> None:
+        """Note a row written (or planned): `was_active` is None for a row that was not there."""
+        before = self.stored.get(btxid, was_active)
+        if before is None:
+            self.created += 1
+        self.active_change += int(active) - int(bool(before))
+        if self.dry_run:
+            self.stored[btxid] = active
+
+    def live_count(self) -> int:
+        """Rows active once this write commits (what a dry run would leave)."""
+        if not self.active_column:
+            return self.present_count()
+        return self.active_before + self.active_change
+
+    def present_count(self) -> int:
+        """Rows with a btxid once this write commits, active or not."""
+        return self.rows_before + self.created
 
     def live_ids(self) -> set[int]:
         """Btxids of the rows active once this write commits (what a dry run would leave)."""
-        active = {b for b, (_, values) in self.existing.items()
-                  if not self.active_column or values.get(self.active_column)}
+        condition = [self._active()] if self.active_column else []
+        active = set(self._synced_ids(*condition))
         for btxid, on in self.stored.items():
             (active.add if on else active.discard)(btxid)
         return active
 
     def unstored_ids(self) -> set[int]:
         """Btxids the portal returned that are not in the table (their records failed)."""
-        return self.seen - set(self.existing) - set(self.stored)
-
-    def present_ids(self) -> set[int]:
-        """Btxids of every row in the table once this write commits, active or not."""
-        return set(self.existing) | set(self.stored)
+        candidates = [b for b in self.seen if b not in self.stored]
+        return set(candidates) - set(self._pks_of(candidates))
 
     def pks(self, btxids) -> list[Any]:
-        return [self.existing[b][0] for b in btxids if b in self.existing]
+        """Primary keys of the rows of `btxids` the table holds."""
+        found = self._pks_of(list(btxids))
+        return list(found.values())
+
+    def _pks_of(self, btxids: list[int]) -> dict[int, Any]:
+        """btxid -> primary key, for those of `btxids` the table holds (remembered)."""
+        wanted = [b for b in btxids if b not in self._pk_of]
+        for part in _parts(wanted):
+            query = select(self.table.c.btxid, self.pk).where(
+                self.table.c.btxid.in_(_inline(part)))
+            self._pk_of.update((int(b), pk) for b, pk in self.conn.execute(query))
+        return {b: self._pk_of[b] for b in btxids if b in self._pk_of}
+
+    def _synced_ids(self, *conditions) -> Iterator[int]:
+        """The btxids of the table's synced rows meeting `conditions`, read a part at a time."""
+        for part in self._synced_rows(*conditions):
+            for btxid, _ in part:
+                yield btxid
+
+    def _synced_rows(self, *conditions) -> Iterator[list[tuple[int, Any]]]:
+        """(btxid, primary key) of the synced rows meeting `conditions`, in btxid order, a
+        part at a time: memory holds one part, not the table."""
+        btxid, after = self.table.c.btxid, None
+        while True:
+            query = select(btxid, self.pk).where(btxid.is_not(None), *conditions)
+            if after is not None:
+                query = query.where(btxid > after)
+            part = [(int(b), pk) for b, pk in
+                    self.conn.execute(query.order_by(btxid).limit(READ_PART))]
+            if part:
+                yield part
+            if len(part) < READ_PART:
+                return
+            after = part[-1][0]
 
     def _fits(self, btxid: int, values: dict[str, Any]) -> bool:
-        """False (and the record reported) when its row would exceed max_allowed_packet."""
+        """False (and the record reported) when its row would exceed max_allowed_packet.
+
+        An upper bound settles nearly every row at once; only a row whose bound passes
+        the limit is measured exactly (encoded, escapes counted).
+        """
         if self.max_packet is None:
             return True
-        sizes = {column: _wire_size(value) for column, value in values.items()}
-        total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + _STATEMENT_ROOM
+        if self._row_bound is not None and self._row_bound <= self.max_packet \
+                and values.keys() <= self._compared_set:
+            return True  # no row of this table's column types can come near the limit
+        if upper_bound(values) <= self.max_packet:
+            return True
+        sizes = {column: wire_size(value) for column, value in values.items()}
+        total = sum(sizes.values()) + sum(len(c) + 8 for c in sizes) + STATEMENT_ROOM
         if total <= self.max_packet:
             return True
         column = max(sizes, key=sizes.__getitem__)
         self.report.add_issue(
             self.directory, btxid, column,
-            f"{column} is too big for the database: {sizes[column]:,} bytes, and the server "
-            f"takes at most {self.max_packet:,} bytes in one statement (max_allowed_packet); "
-            "raise max_allowed_packet on the server or shorten the value in Bitrix24")
+            say("sync.too_big", column=column, size=f"{sizes[column]:,}",
+                most=f"{self.max_packet:,}"))
         log.warning("%s btxid %s: %s is too big for max_allowed_packet (%d bytes)",
                     self.directory, btxid, column, sizes[column])
         return False
@@ -210,28 +393,38 @@ class TableWriter:
         return self.pks(self.missing_active_ids())
 
     def missing_active_ids(self) -> list[int]:
-        """Btxids of active synced rows that the complete read did not return."""
-        if not self.active_column:
-            return []
-        return [btxid for btxid, (_, values) in self.existing.items()
-                if btxid not in self.seen and values.get(self.active_column)]
+        """Btxids of active synced rows that the complete read did not return.
+
+        Rows this read wrote are among those it returned, so the table as it is now
+        answers for the table as it was.
+        """
+        if not self.active_column or self.returned_active == self.active_before:
+            return []  # every row that was active came in the read
+        missing = []
+        for part in self._synced_rows(self._active()):
+            for btxid, pk in part:
+                if btxid not in self.seen:
+                    missing.append(btxid)
+                    self._pk_of[btxid] = pk
+        return missing
 
     def active_count(self) -> int:
-        return sum(1 for _, values in self.existing.values() if values.get(self.active_column))
+        """Active synced rows before this write."""
+        return self.active_before
 
     def table_counts(self) -> dict[str, int]:
-        """Rows with a btxid and active ones, as loaded (before this write)."""
-        return {"rows": len(self.existing),
-                "active": self.active_count() if self.active_column else len(self.existing)}
+        """Rows with a btxid and active ones, before this write."""
+        return {"rows": self.rows_before, "active": self.active_before}
 
     def _plan(self, action: str, btxid: int, fields: dict[str, Any]) -> None:
         if self.dry_run:  # what --dry-run --verbose lists and --dry-run --json carries
             self.report.planned.append(PlannedChange(self.directory, action, btxid, fields))
 
     def deactivate(self, pks: list[Any]) -> None:
-        btxid_of = {pk: btxid for btxid, (pk, _) in self.existing.items()}
+        """Mark these rows (found by missing_active() or pks(), so active) inactive."""
+        btxid_of = {pk: btxid for btxid, pk in self._pk_of.items()}
         for pk in pks:
-            self.stored[btxid_of[pk]] = False
+            self._mark(btxid_of[pk], False, True)
             if self.dry_run:
                 self._plan("deactivate", btxid_of[pk], {})
         if not self.dry_run:
@@ -243,12 +436,17 @@ class TableWriter:
         self.stats.deactivated += len(pks)
 
 
-def _wire_size(value: Any) -> int:
-    """The bytes a value takes in a statement the driver sends (escaped text, digits)."""
-    if value is None:
-        return 4
-    if isinstance(value, bytes | bytearray):
-        return 2 * len(value) + 3
-    text_value = value if isinstance(value, str) else str(value)
-    size = len(text_value.encode("utf-8", "surrogatepass"))
-    return size + sum(text_value.count(c) for c in _ESCAPED) + 2
+def highest_btxid(conn: Connection, table: Table) -> int | None:
+    """The highest btxid the table holds, active or not (None: no row has one)."""
+    value = conn.execute(select(func.max(table.c.btxid))).scalar()
+    return None if value is None else int(value)
+
+
+def _parts(items: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def _inline(ids: list[int]):
+    """An IN list of ints rendered into the statement (no bound-parameter limit applies)."""
+    return bindparam("ids", ids, expanding=True, literal_execute=True)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from app.config import PROJECT_DIR
 from app.errors import MappingError
+from app.messages import say
 from app.syncers.mapping import (
     DEFAULT_ACTIVE,
     DirectoryMapping,
@@ -23,6 +24,9 @@ REQUIRED_PARAMS: dict[str, dict[str, str]] = {
     "lists.element.get": {"IBLOCK_TYPE_ID": "the list type, usually \"lists\"",
                           "IBLOCK_ID": "the universal list's id"},
 }
+# What each required parameter is, in the console's words (catalog keys, app/messages.py).
+_PARAM_WORDS = {"entityTypeId": "mapping.entity_type_id",
+                "IBLOCK_TYPE_ID": "mapping.iblock_type_id", "IBLOCK_ID": "mapping.iblock_id"}
 
 # The language a text is shown in when no other is asked for (texts are dicts by language).
 DEFAULT_LANGUAGE = "ru"
@@ -154,19 +158,19 @@ class BaseSyncer:
     def problems(self) -> list[str]:
         """What keeps the mapping from working, each with where to fix it; empty when fine."""
         mapping = self.mapping
-        where = f"[{self.name}] in mapping.toml (SYNC_MAPPING_FILE)"
+        where = say("mapping.where", name=self.name)
         missing = []
         if not mapping.method:
-            missing.append(f"set method in {where}")
+            missing.append(say("mapping.set_method", where=where))
         for key, what in REQUIRED_PARAMS.get(mapping.method, {}).items():
             if mapping.params.get(key) in (None, ""):
-                missing.append(f"set params.{key} ({what}) in {where} or return it from "
-                               f"{type(self).__name__}.get_bitrix_params() in "
-                               f"{self.source_file()}; `python cli.py --discover` lists what "
-                               "the portal has")
+                what = say(_PARAM_WORDS[key]) if key in _PARAM_WORDS else what
+                missing.append(say("mapping.set_param", key=key, what=what, where=where,
+                                   code=f"{type(self).__name__}.get_bitrix_params()",
+                                   file=self.source_file()))
         if not mapping.fields:
-            missing.append(f"set fields (Bitrix24 field = column) in {where}")
-        found = [f"Directory {self.name!r} is not configured: " + "; ".join(missing)] \
+            missing.append(say("mapping.set_fields", where=where))
+        found = [say("mapping.not_configured", name=self.name, missing="; ".join(missing))] \
             if missing else []
         for bitrix, column in mapping.fields.items():
             if column in self.protected_columns:
@@ -179,8 +183,7 @@ class BaseSyncer:
         return found
 
     def _protected(self, column: str, line: str, where: str) -> str:
-        return (f"Directory {self.name!r} may not write {column}: it belongs to the mini-app "
-                f"and is never taken from Bitrix24; remove {line} from {where}")
+        return say("mapping.protected", name=self.name, column=column, line=line, where=where)
 
     def validate(self) -> None:
         """Raise MappingError when the mapping cannot work (e.g. a portal id nobody set)."""

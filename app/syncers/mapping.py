@@ -65,7 +65,7 @@ def load_mapping_file(path: Path | None, known: set[str]) -> dict[str, dict[str,
         return {}
     try:
         # A BOM, UTF-16 or cp1251 from a Windows editor: read as what it is (TOML allows none).
-        text, _ = read_text(Path(path), what="the mapping file")
+        text, _ = read_text(Path(path), what="files.mapping_file")
         data = tomllib.loads(text)
     except ConfigError as exc:
         raise MappingError(str(exc)) from None

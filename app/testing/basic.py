@@ -9,7 +9,7 @@ is the portal's clock in ISO 8601.
 
 from typing import Any, Protocol
 
-from app.testing.clock import PORTAL_TZ, ClockOptions, iso, portal_now
+from app.testing.clock import ClockOptions, iso, portal_now, zone_offset
 from app.testing.methods import Handler
 
 
@@ -33,7 +33,8 @@ class BasicApi:
         return list(self._options.scopes)
 
     def profile(self, params: dict[str, Any]) -> dict[str, Any]:
-        zone = PORTAL_TZ.utcoffset(None).total_seconds()
+        # date('Z') is the offset in force now: it changes with daylight saving time.
+        zone = zone_offset(portal_now(self._options), self._options.zone)
         return {
             "ID": str(self._options.user_id),
             "ADMIN": True,
@@ -45,4 +46,4 @@ class BasicApi:
         }
 
     def server_time(self, params: dict[str, Any]) -> str:
-        return iso(portal_now(self._options))
+        return iso(portal_now(self._options), self._options.zone)

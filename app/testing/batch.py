@@ -180,7 +180,8 @@ def run_batch(
             totals[label] = outcome.total
         if outcome.next is not None:
             nexts[label] = outcome.next
-        times[label] = time_block(clock, clock + cost, cost, running, reset_at)
+        times[label] = time_block(clock, clock + cost, cost, running, reset_at,
+                                  calls.options.zone)
         clock += cost
     calls.operating.bill("batch", latency + delay, now)
     payload = {

@@ -21,7 +21,7 @@ Sources (Bitrix's own code, mirror ``avshatalov48/bitrix-core-business``):
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol
 
 PORTAL_TZ = timezone(timedelta(hours=3), "MSK")
@@ -40,6 +40,7 @@ class ClockOptions(Protocol):
     clock_offset: float
     site_format: str
     user_zone_offset: int
+    zone: tzinfo  # the portal's time zone (a fixed offset, or zoneinfo with DST)
 
 
 def portal_now(options: ClockOptions) -> float:
@@ -47,9 +48,20 @@ def portal_now(options: ClockOptions) -> float:
     return time.time() + options.clock_offset
 
 
-def iso(timestamp: float) -> str:
+def iso(timestamp: float, zone: tzinfo = PORTAL_TZ) -> str:
     """An instant as the REST API writes it: ISO 8601 in the portal's zone, whole seconds."""
-    return datetime.fromtimestamp(timestamp, PORTAL_TZ).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, zone).isoformat(timespec="seconds")
+
+
+def zone_offset(timestamp: float, zone: tzinfo) -> int:
+    """The zone's UTC offset (seconds) in force at the instant."""
+    return int(datetime.fromtimestamp(timestamp, zone).utcoffset().total_seconds())
+
+
+def wall(timestamp: float, zone: tzinfo) -> float:
+    """The server's wall clock at the instant, as seconds (what a DATETIME column holds): in
+    autumn two instants an hour apart share one wall clock."""
+    return timestamp + zone_offset(timestamp, zone)
 
 
 def _strftime_pattern(site_format: str) -> str:
@@ -58,31 +70,40 @@ def _strftime_pattern(site_format: str) -> str:
 
 def site_text(timestamp: float, options: ClockOptions) -> str:
     """An instant in the site format, in the webhook user's local time (how lists show it)."""
-    local = datetime.fromtimestamp(timestamp + options.user_zone_offset, PORTAL_TZ)
+    local = datetime.fromtimestamp(wall(timestamp, options.zone) + options.user_zone_offset, UTC)
     text = local.strftime(_strftime_pattern(options.site_format))
     if "T" in options.site_format.replace("TT", ""):
         text = text.replace("AM", "am").replace("PM", "pm")
     return text
 
 
-def site_instant(value: Any, options: ClockOptions) -> float | None:
-    """A filter value in the site format, read as the user's local time; None if it is not."""
+def site_wall(value: Any, options: ClockOptions) -> float | None:
+    """A filter value in the site format as CharToDateFunction hands it to the database: the
+    server's wall clock (seconds, compare with ``wall``) = the text minus the user's personal
+    difference; None if it does not parse."""
     if not isinstance(value, str):
         return None
     try:
         naive = datetime.strptime(value.strip(), _strftime_pattern(options.site_format))
     except ValueError:
         return None
-    return naive.replace(tzinfo=PORTAL_TZ).timestamp() - options.user_zone_offset
+    return naive.replace(tzinfo=UTC).timestamp() - options.user_zone_offset
 
 
 def stored_site_instant(value: Any, options: ClockOptions) -> float | None:
     """A stamp given by seed data or a test (``dd.mm.yyyy hh:mm:ss`` or ISO, the portal's
     zone when naive), whatever the portal's own site format."""
-    return strtotime(value)
+    return strtotime(value, options.zone)
 
 
-def strtotime(value: Any) -> float | None:
+def iso_instant(value: Any, zone: tzinfo = PORTAL_TZ) -> float | None:
+    """An ISO 8601 value (naive: the server's zone) as an instant; None for anything else."""
+    if not isinstance(value, str) or not _ISO.fullmatch(value.strip()):
+        return None
+    return strtotime(value, zone)
+
+
+def strtotime(value: Any, zone: tzinfo = PORTAL_TZ) -> float | None:
     """What PHP's strtotime makes of the forms a client sends: ISO 8601 (with or without an
     offset; naive is the server's zone) or dd.mm.yyyy [hh:mm[:ss]]; None when it cannot."""
     if not isinstance(value, str):
@@ -103,5 +124,5 @@ def strtotime(value: Any) -> float | None:
         except ValueError:
             return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=PORTAL_TZ)
+        moment = moment.replace(tzinfo=zone)
     return moment.timestamp()

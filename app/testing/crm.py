@@ -5,8 +5,21 @@ them gets the current time, and an edit moves ``updatedTime`` forward. A filter 
 datetime field (``>=updatedTime``...) is read as the server reads it
 (``Base::prepareDateTimeFieldsForFilter`` in crm/lib/controller/base.php, mirror
 ``avshatalov48/bitrix24-core-corp`` → ``CRestUtil::unConvertDateTime``, see clock.py): anything
-strtotime parses, shifted by the webhook user's zone; a value it cannot parse matches no
-items (and is no error).
+strtotime parses, written as the server's wall clock at that instant and shifted by the
+webhook user's zone, then compared with the stored wall clock (in a zone with daylight
+saving time an instant before the autumn switch reads later than the repeated hour); a value
+it cannot parse matches no items (and is no error).
+
+Records that appear without a fresh stamp (mirror ``avshatalov48/bitrix24-core-corp``):
+
+* an item moved to the recycle bin and restored is a *new* item: ``DynamicController::recover``
+  (modules/crm/lib/recycling/dynamiccontroller.php) unsets ``ID`` and adds the stored fields
+  again, so the item gets the next autoincrement id, and ``Restore::processFieldsBeforeSave``
+  (modules/crm/lib/Service/Operation/Restore.php) sets ``createdTime``/``updatedTime``
+  back to the stored values on purpose;
+* ``crm.item.import`` lets an administrator set the system date fields (docs
+  ``bitrix24/b24restdocs`` api-reference/crm/universal/import/crm-item-import.md): the
+  item gets a new id and whatever ``updatedTime`` the import gave.
 """
 
 import copy
@@ -14,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.clock import iso, portal_now, strtotime
+from app.testing.clock import iso, portal_now, strtotime, wall
 from app.testing.envelope import ApiError, MethodResult
 from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
@@ -58,6 +71,7 @@ class CrmApi:
         self._types: dict[int, dict[str, Any]] = {}
         self._fields: dict[int, dict[str, Any] | None] = {}
         self._items: dict[int, Collection] = {}
+        self._bin: dict[tuple[int, int], dict[str, Any]] = {}  # (type, old id) -> stored item
 
     def methods(self) -> dict[str, Handler]:
         return {
@@ -116,10 +130,27 @@ class CrmApi:
 
     def add_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
         coll = self.collection(entity_type_id, create=True)
-        now = iso(portal_now(self._options))
+        now = iso(portal_now(self._options), self._options.zone)
         records = [{"createdTime": now, "updatedTime": now, **item,
                     "entityTypeId": entity_type_id} for item in items]
         return coll.add(records, "id")
+
+    def import_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]) -> list[int]:
+        """crm.item.import: new ids, and the stamps the import gives (else the current time)."""
+        return self.add_items(entity_type_id, [{k: v for k, v in item.items() if k != "id"}
+                                               for item in items])
+
+    def recycle(self, entity_type_id: int, item_id: int) -> None:
+        """Move an item to the recycle bin: it leaves the lists, its fields are kept."""
+        coll = self.collection(entity_type_id)
+        self._bin[(entity_type_id, item_id)] = dict(coll.rows[item_id])
+        coll.remove(item_id)
+
+    def restore(self, entity_type_id: int, item_id: int) -> int:
+        """Restore an item from the recycle bin: a new id, the old stamps (see above)."""
+        stored = self._bin.pop((entity_type_id, item_id))
+        stored.pop("id")
+        return self.collection(entity_type_id).add([stored], "id")[0]
 
     def collection(self, entity_type_id: int, *, create: bool = False) -> Collection:
         entity_type_id = int(entity_type_id)
@@ -135,7 +166,7 @@ class CrmApi:
     def edited(self, record: dict[str, Any], changes: Mapping[str, Any], *,
                touch: bool = True) -> dict[str, Any]:
         if touch:  # the portal stamps every edit; touch=False is a change it did not stamp
-            record["updatedTime"] = iso(portal_now(self._options))
+            record["updatedTime"] = iso(portal_now(self._options), self._options.zone)
         record.update(changes)
         return record
 
@@ -224,13 +255,17 @@ class CrmApi:
         order = self._order(params.get("order"), known)
         select = as_list(params.get("select"))
         dates = self._datetime_fields(entity_type_id)
-        user_offset = self._options.user_zone_offset
+        user_offset, zone = self._options.user_zone_offset, self._options.zone
+
+        def stored_wall(value: Any) -> float | None:
+            at = strtotime(value, zone)
+            return None if at is None else wall(at, zone)
 
         def moment(name: str, value: Any) -> Moment | None:
             if name not in dates:
                 return None
-            at = strtotime(value)
-            return Moment(None if at is None else at - user_offset, strtotime)
+            at = stored_wall(value)  # the server's wall clock at that instant (clock.py)
+            return Moment(None if at is None else at - user_offset, stored_wall)
 
         rows, total, nxt = query(
             self._items[entity_type_id],

@@ -94,6 +94,7 @@ class Dispatcher:
             self.log.append(RequestRecord(method or "", params, status, rows, received))
         reply.arrival = arrival
         reply.clock_offset = self.options.clock_offset
+        reply.zone = self.options.zone
         reply.delay += self.options.latency
         return self._cut(reply)
 

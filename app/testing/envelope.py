@@ -4,6 +4,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from app.testing.clock import PORTAL_TZ, iso
@@ -66,7 +67,8 @@ def as_result(value: Any) -> MethodResult:
 
 
 def time_block(
-    start: float, finish: float, processing: float, operating: float, reset_at: int
+    start: float, finish: float, processing: float, operating: float, reset_at: int,
+    zone: tzinfo = PORTAL_TZ,
 ) -> dict[str, Any]:
     """The ``time`` of a successful answer, on the portal's clock (``CRestServer::appendDebugInfo``
     in modules/rest/classes/general/rest.php: ``date_start`` is ``date('c', start)``); errors
@@ -76,8 +78,8 @@ def time_block(
         "finish": finish,
         "duration": finish - start,
         "processing": processing,
-        "date_start": iso(start),
-        "date_finish": iso(finish),
+        "date_start": iso(start, zone),
+        "date_finish": iso(finish, zone),
         "operating_reset_at": reset_at,
         "operating": operating,
     }
@@ -99,6 +101,7 @@ class Reply:
     timing: tuple[float, float, int] | None = None
     clock_offset: float = 0.0  # the portal's clock minus ours (see clock.py)
     busy: float = 0.0  # seconds the portal's clock counts beyond the real wait (busy_row_cost)
+    zone: tzinfo = PORTAL_TZ  # the portal's time zone (clock.py)
 
     def render(self) -> bytes:
         if self.raw is not None:
@@ -108,7 +111,7 @@ class Reply:
             processing, operating, reset_at = self.timing
             payload["time"] = time_block(
                 self.arrival, time.time() + self.clock_offset + self.busy, processing,
-                operating, reset_at
+                operating, reset_at, self.zone
             )
         return json.dumps(payload).encode("utf-8")
 

@@ -4,9 +4,14 @@ lists.element.get, as ``RestService::getElement`` and ``Entity\\Element`` do
 (modules/lists/lib/rest/restservice.php, modules/lists/lib/entity/element.php in
 bitrix-core-business):
 
-* ``SELECT`` is ignored: the select is fixed (``ID``, ``NAME``...) plus every field and
-  property of the list, so every row carries everything (properties without a value are left
-  out here, and every scalar is a string);
+* without ``SELECT`` the select is fixed (``ID``, ``NAME``...) plus every field and property
+  of the list, so every row carries everything (properties without a value are left out
+  here, and every scalar is a string). The current docs (``bitrix24/b24restdocs``
+  api-reference/lists/elements/lists-element-get.md, since 2025-11) give ``SELECT`` (``ID``,
+  ``CODE``, ``NAME``, ``PROPERTY_<id>``...; "if no fields are specified, all available
+  fields are returned"): a row then carries the selected keys only, and ``total`` is the
+  same. ``lists_select_honoured = False`` is an older server, which ignores ``SELECT``
+  (the CORE mirror's ``RestService::getElement`` never reads it);
 * ``FILTER`` goes through ``IRestService::sanitizeFilter`` with the operators
   ``"" !% >= >< !>< > <= < % = * !`` and the fields of ``Element::getAvailableFields`` plus the
   list's own FIELD_IDs and ``PROPERTY_<CODE>``; the operator is every leading non-letter and
@@ -46,16 +51,17 @@ from typing import Any, Protocol
 from app.testing.clock import (
     ClockOptions,
     portal_now,
-    site_instant,
     site_text,
+    site_wall,
     stored_site_instant,
     strtotime,
+    wall,
 )
 from app.testing.envelope import ApiError, MethodResult
 from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
 from app.testing.paging import query, start_of
-from app.testing.php_query import int_or_none, items_of, upper_keys
+from app.testing.php_query import as_list, int_or_none, items_of, upper_keys
 from app.testing.store import Collection
 
 _FIRST_VALUE_ROW = 311200
@@ -77,6 +83,7 @@ _MODIFY_ALIASES = {"DATE_MODIFY_FROM": ">=TIMESTAMP_X", "DATE_MODIFY_TO": "<=TIM
 
 class ListsOptions(ClockOptions, Protocol):
     lists_on_plan: bool  # False: the portal's plan has no Lists feature
+    lists_select_honoured: bool  # False: an older server that ignores SELECT
 
 
 def _required(name: str) -> ApiError:
@@ -303,10 +310,12 @@ class ListsApi:
         def moment(name: str, value: Any) -> Moment | None:
             if name.upper() != "TIMESTAMP_X":
                 return None
-            at = site_instant(value, options)
-            if at is None and declared and strtotime(value) is not None:
-                at = strtotime(value) - options.user_zone_offset  # unConvertDateTime, no offset
-            return Moment(at, lambda stored: stored)
+            at = site_wall(value, options)  # compared as wall clocks (clock.py)
+            instant = strtotime(value, options.zone)
+            if at is None and declared and instant is not None:
+                # unConvertDateTime writes the instant as the server's wall clock, no offset
+                at = wall(instant, options.zone) - options.user_zone_offset
+            return Moment(at, lambda stored: wall(stored, options.zone))
 
         if upper.get("ELEMENT_ID"):
             spec["=ID"] = upper["ELEMENT_ID"]
@@ -327,7 +336,10 @@ class ListsApi:
         )
         if not rows:  # getElement: `if ($elements) ... else return [];`
             return MethodResult([], None, None, 0)
-        result = [_render_element(self._shown(r, declared)) for r in rows]
+        select = {str(name).upper() for name in as_list(upper.get("SELECT")) or [] if name}
+        if not options.lists_select_honoured or "*" in select:
+            select = set()
+        result = [_render_element(self._shown(r, declared, select)) for r in rows]
         return MethodResult(result, 0 if total is None else total, nxt, len(rows))
 
     def _sanitized(self, iblock_id: int, raw_filter: Any) -> dict[str, Any]:
@@ -350,10 +362,13 @@ class ListsApi:
             spec[key] = value
         return spec
 
-    def _shown(self, record: Mapping[str, Any], declared: bool) -> dict[str, Any]:
+    def _shown(self, record: Mapping[str, Any], declared: bool,
+               select: set[str]) -> dict[str, Any]:
         shown = {k: v for k, v in record.items() if k != "TIMESTAMP_X"}
         if declared:
             shown["TIMESTAMP_X"] = site_text(record["TIMESTAMP_X"], self._options)
+        if select:  # an empty SELECT is "every field"
+            shown = {k: v for k, v in shown.items() if k in select}
         return shown
 
 

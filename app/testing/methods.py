@@ -1,4 +1,11 @@
-"""The method table: REST method names, the scopes that open them and their handlers."""
+"""The method table: REST method names, the scopes that open them and their handlers.
+
+A method outside the webhook's scopes (lists.get on a webhook without ``lists``) is refused
+with ``insufficient_scope`` "The request requires higher privileges than provided by the
+webhook token", HTTP 401: the webhook check throws an ``OAuthException``, 401 by default
+(modules/rest/lib/apauth/auth.php in ``avshatalov48/bitrix-core-business``; the docs say
+403, and inside ``batch`` it is the command's ``result_error``).
+"""
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any

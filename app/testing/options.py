@@ -1,5 +1,6 @@
 """The knobs of a fake portal that its parts read live (tests change them on a running portal)."""
 
+from datetime import tzinfo
 from typing import Protocol
 
 
@@ -28,3 +29,5 @@ class PortalOptions(Protocol):
     clock_offset: float  # the portal's clock minus ours, seconds
     site_format: str  # the culture's FORMAT_DATETIME, e.g. "DD.MM.YYYY HH:MI:SS"
     user_zone_offset: int  # the webhook user's personal zone minus the portal's, seconds
+    zone: tzinfo  # the portal's time zone: fixed, or zoneinfo with daylight saving time
+    user_get_takes_iso: bool  # user.get's TIMESTAMP_X filter reads ISO 8601 too (users.py)

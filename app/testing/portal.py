@@ -26,7 +26,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import tzinfo
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from app.testing.basic import BasicApi
 from app.testing.crm import CrmApi
@@ -84,6 +86,7 @@ class FakePortal:
         clock_offset: float = 0.0,
         site_format: str = "DD.MM.YYYY HH:MI:SS",
         user_zone_offset: int = 0,
+        zone: tzinfo | str = PORTAL_TZ,
     ) -> None:
         # The parts read these knobs live: tests change them on a running portal.
         self.user_id = user_id
@@ -110,6 +113,8 @@ class FakePortal:
         self.rest_on_plan = True  # False: a free plan without REST
         self.owner_active = True  # False: the webhook's owner was deactivated
         self.lists_on_plan = True  # False: a plan without the Lists feature (lists.py)
+        self.lists_select_honoured = True  # False: an older server ignoring SELECT (lists.py)
+        self.user_get_takes_iso = True  # False: user.get reads TIMESTAMP_X in the site format
         # Seconds after which the cloud's front end cuts a request ("504" page or "drop").
         self.request_cut = request_cut
         self.cut_answer = cut_answer
@@ -118,6 +123,9 @@ class FakePortal:
         self.clock_offset = clock_offset
         self.site_format = site_format
         self.user_zone_offset = user_zone_offset
+        # The portal's time zone: a fixed offset, or an IANA name ("Europe/Berlin") whose
+        # daylight saving time moves its wall clock (clock.py).
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
 
         self._lock = threading.RLock()
         self._server: PortalServer | None = None
@@ -258,6 +266,23 @@ class FakePortal:
             if int(record_id) not in coll.rows:
                 raise KeyError(f"{collection} has no record {record_id}")
             coll.remove(int(record_id))
+
+    def import_items(self, entity_type_id: int, items: Iterable[Mapping[str, Any]]
+                     ) -> list[int]:
+        """crm.item.import: items added with new ids and the stamps given (crm.py)."""
+        with self._lock:
+            return self._crm.import_items(entity_type_id, items)
+
+    def recycle(self, entity_type_id: int, item_id: int) -> None:
+        """Delete a smart-process item to the recycle bin (it can be restored)."""
+        with self._lock:
+            self._crm.recycle(int(entity_type_id), int(item_id))
+
+    def restore(self, entity_type_id: int, item_id: int) -> int:
+        """Restore a recycled item: it comes back with a new id and its old stamps (crm.py);
+        returns the new id."""
+        with self._lock:
+            return self._crm.restore(int(entity_type_id), int(item_id))
 
     def _collection(self, collection: str) -> tuple[_Family, Collection, str]:
         """The family, records and id key named ``crm:<entityTypeId>``, ``list:<iblockId>``,

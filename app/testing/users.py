@@ -6,16 +6,20 @@ offset is exact (ORM ``offset``, the only list method here that honours one); th
 ``[]`` without ``total``; ``start=-1`` runs no count, so a page then shows ``total: 0``.
 
 * ``TIMESTAMP_X`` (the last change, on the portal's clock; stamped when a user is stored
-  without one and on every edit) is filterable with ``>=``/``>``..., but its value passes to
-  the ORM unconverted, so only the portal's site format in the webhook user's local time
-  works (clock.py); anything else, ISO included, matches nobody. In the answer it is the
-  ORM's DateTime object, which ``json_encode`` renders as ``{}`` (the docs' own example).
+  without one and on every edit) is filterable with ``>=``/``>``...: the portal's site
+  format in the webhook user's local time works (clock.py), and so does ISO 8601, which the
+  current docs (``bitrix24/b24restdocs`` api-reference/user/user-get.md) give beside the
+  site format (read as that instant's wall clock, moved by the user's zone like
+  crm.item.list). ``user_get_takes_iso = False`` is a server as the CORE mirror has it: the
+  value passes to the ORM unconverted (``prepareUserFilter``), so ISO matches nobody.
+  Anything else matches nobody either. In the answer it is the ORM's DateTime object,
+  which ``json_encode`` renders as ``{}`` (the docs' own example).
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.clock import portal_now, site_instant, stored_site_instant
+from app.testing.clock import iso_instant, portal_now, site_wall, stored_site_instant, wall
 from app.testing.envelope import MethodResult
 from app.testing.filters import Moment, as_bool, with_moments
 from app.testing.methods import Handler
@@ -110,7 +114,13 @@ class UsersApi:
         def moment(name: str, value: Any) -> Moment | None:
             if name.upper() != "TIMESTAMP_X":
                 return None
-            return Moment(site_instant(value, self._options), lambda stored: stored)
+            options = self._options
+            zone = options.zone  # compared as wall clocks (clock.py)
+            at = site_wall(value, options)
+            instant = iso_instant(value, zone) if options.user_get_takes_iso else None
+            if at is None and instant is not None:
+                at = wall(instant, zone) - options.user_zone_offset
+            return Moment(at, lambda stored: wall(stored, zone))
 
         spec = with_moments(spec, moment)
 

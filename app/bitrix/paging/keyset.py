@@ -1,12 +1,18 @@
 """Keyset paging: chains of `>id` pages inside batches, the id range split into counted spans.
 
 After a plain first page (which also gives `total`), the rest is read by chained commands
-inside `batch`: 50 pages (2,500 rows) per HTTP request, each command filtering on the
-previous one's last id through `$result[...]`; the chain ends at the first short page and
-later commands are ignored. With more than SPLIT_MIN_PAGES pages left, the id range,
-bounded by the first page and one reverse-ordered page, is split into spans (`>lo`, `<hi`)
-that one batch counts (`start=0`); each span is then read by its own chain, in parallel,
-and a span that turns out crowded (uneven ids) is split and counted again.
+inside `batch`, each command filtering on the previous one's last id through `$result[...]`;
+a chain ends at the first short page and later commands are ignored. A list of more than
+two batches is split: its first chain batch also asks for the highest id (one reverse-ordered
+command), then the id range up to it is split into spans (`>lo`, `<hi`, the last open) that
+one batch counts (each span's first command has `start=0`), each span read by its own chain,
+in parallel, and a span that turns out crowded (uneven ids) is split and counted again.
+
+Every batch is filled to its 50 commands: a span that knows how many pages it has left gets
+exactly that many commands (its pages and one short page to see the end), spans share a
+batch, and a span longer than the room left goes on in the next one (`fill`). A batch goes
+out once its commands are there, or half-empty only when nothing else is left to run; so a
+read costs about ceil(rows / 2,500) requests plus the first page and the last few.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, BatchResult, extract_rows
+from app.bitrix.client import PAGE_SIZE, BatchResult, extract_rows
 from app.bitrix.paging.query import Page
 from app.bitrix.paging.scheduler import Scheduler
 from app.bitrix.paging.steps import Command, Handover, Outcome, ReadContext, Step
@@ -24,15 +30,28 @@ from app.errors import IncompleteReadError, PortalError, PortalRetriableError
 
 log = logging.getLogger(__name__)
 
-# One split range is sized for this many pages, so one batch of 50 chained
-# commands reads it with room to spare for uneven id density.
-RANGE_PAGES = 48
-# Split the id range only when more than this many pages remain after the
-# first one: below it, one or two chained batches are as fast and cheaper.
-SPLIT_MIN_PAGES = 2 * BATCH_SIZE
-# A counted span holding more pages than this is split and counted again rather
-# than read by one chain batch after batch.
-REPROBE_PAGES = 2 * RANGE_PAGES
+
+# Parts of a split span cover this much more than the ids seen say its rows need: a part
+# that turns out empty costs a command, one that is crowded a request.
+SPREAD = 1.25
+
+
+def split_min_pages(most: int) -> int:
+    """Split the id range only when more pages than this remain after the first page: below
+    it, one or two chain batches are as fast and cost no counting."""
+    return 2 * most
+
+
+def range_pages(most: int) -> int:
+    """One split span is sized for this many pages (a batch's worth, with room to spare
+    for uneven id density)."""
+    return max(1, most - 2)
+
+
+def reprobe_pages(most: int) -> int:
+    """A counted span holding more pages than this is split and counted again rather than
+    read by one chain batch after batch (for parallel reads)."""
+    return 2 * range_pages(most)
 
 
 @dataclass
@@ -49,12 +68,23 @@ class Span:
     # Rows without a usable id that ended the page before and were handed over already:
     # read again from `after`, they come first and are dropped.
     repeat: tuple[dict[str, Any], ...] = ()
+    # Ids per row on the pages just read (None: not known): how wide a part of the span
+    # holds a given number of rows, where the ids run as they did there.
+    spacing: float | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.pages_left is not None
+
+    def needs(self) -> int:
+        """Commands that read the rest of a span whose size is known: its full pages and
+        the short (maybe empty) page that shows the chain its end."""
+        return math.floor(self.pages_left) + 1 if self.pages_left is not None else 1
 
     def commands(self, most: int) -> int:
         if self.pages_left is None:
-            return most
-        # +1: a chain only knows it is done when it sees a short (maybe empty) page.
-        return max(1, min(most, self.take or most, math.ceil(self.pages_left) + 1))
+            return max(1, min(most, self.take or most))
+        return max(1, min(most, self.take or most, self.needs()))
 
 
 @dataclass
@@ -63,7 +93,8 @@ class ChainNews:
 
     # Chains that ended on a short page: (last id read, upper bound).
     ended: list[tuple[int, int | None]] = field(default_factory=list)
-    spare: list[Span] = field(default_factory=list)  # short chains to pack with others
+    going_on: list[Span] = field(default_factory=list)  # chains to go on in later batches
+    highest: int | None = None  # the highest id, when the batch asked for it
 
 
 def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
@@ -71,7 +102,9 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
 
     Splitting an id range evenly assumes evenly spread ids; a few far-off
     ids (one item created with a huge id, an imported block) leave most
-    parts empty and one holding nearly every row. So each part's first
+    parts empty and one holding nearly every row. So the parts are as wide
+    as the ids on the pages just read say the span's rows need (with a
+    margin), the last part holds whatever lies beyond, and each part's first
     command counts it (`start=0`): an empty part costs one command, not a
     request, the others are then sized by what they hold, and a crowded
     one is split and counted again. The parts share batches and start
@@ -82,42 +115,65 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
     for span in spans:
         top = span.before - 1 if span.before is not None else highest
         pages = span.pages_left or 0.0
-        count = max(1, min(most, math.ceil(pages / RANGE_PAGES), top - span.after))
+        width = top - span.after
+        if span.spacing:
+            width = min(width, max(1, math.ceil(pages * PAGE_SIZE * span.spacing * SPREAD)))
+        count = max(1, min(most, math.ceil(pages / range_pages(most)), width))
         if count == 1:  # nothing to split (ids added past the highest one seen)
             parts.append(replace(span, count=True, take=None))
             continue
-        bounds = [span.after + (top - span.after) * i // count for i in range(count)]
+        bounds = [span.after + width * i // count for i in range(count)]
         parts += [Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
                        pages / count, count=True, repeat=span.repeat if i == 0 else ())
                   for i, low in enumerate(bounds)]
     steps: list[Step] = []
     for i in range(0, len(parts), most):
         group = parts[i:i + most]
-        take = max(1, most // len(group))
-        steps.append(ChainStep(spans=tuple(replace(p, take=take) for p in group),
-                               highest=highest))
+        share, extra = divmod(most, len(group))  # the whole batch, spread over the parts
+        steps.append(ChainStep(spans=tuple(replace(p, take=share + (j < extra))
+                                           for j, p in enumerate(group)), highest=highest))
     return steps
 
 
-def pack(spans: list[Span], most: int, highest: int) -> list[Step]:
-    """Short chains packed into as few batches as fit them (first fit, longest first)."""
+def fill(spans: list[Span], most: int, idle: bool, highest: int
+         ) -> tuple[list[Step], list[Span]]:
+    """Batches of `most` commands from the spans waiting to go on, and the spans left over.
+
+    A span of known size takes the commands it needs when they fit, longest first; the
+    room left goes to part of the longest span that did not fit, which goes on in a later
+    batch (a chain can only go on from its last page), else to spans of unknown size (each
+    counts itself with its first command). A batch short of `most` commands goes out only
+    when nothing else is running (`idle`); until then its spans wait for others.
+    """
+    waiting = sorted(spans, key=lambda s: -s.needs() if s.known else 0)
     steps: list[Step] = []
-    bins: list[list[Span]] = []
-    sizes: list[int] = []
-    for span in sorted(spans, key=lambda s: -s.commands(most)):
-        size = span.commands(most)
-        if size >= most:
-            steps.append(ChainStep(spans=(span,), highest=highest))
-            continue
-        for i, used in enumerate(sizes):
-            if used + size <= most:
-                bins[i].append(span)
-                sizes[i] += size
-                break
+    while waiting:
+        demand = sum(s.needs() if s.known else 1 for s in waiting)
+        if demand < most and not (idle and not steps):
+            break  # the full batches just made will bring chains to share this one with
+        batch, waiting = _one_batch(waiting, most)
+        steps.append(ChainStep(spans=tuple(batch), highest=highest))
+    return steps, waiting
+
+
+def _one_batch(waiting: list[Span], most: int) -> tuple[list[Span], list[Span]]:
+    room, batch, rest = most, [], []
+    for span in waiting:
+        if span.known and span.needs() <= room:
+            batch.append(replace(span, take=span.needs()))
+            room -= span.needs()
         else:
-            bins.append([span])
-            sizes.append(size)
-    return steps + [ChainStep(spans=tuple(b), highest=highest) for b in bins]
+            rest.append(span)
+    if room > 0 and rest and rest[0].known:  # part of the longest: it goes on later
+        batch.append(replace(rest[0], take=room))
+        rest, room = rest[1:], 0
+    unknown = [s for s in rest if not s.known][:room]
+    if unknown:
+        share, extra = divmod(room, len(unknown))
+        batch += [replace(s, count=True, take=share + (j < extra))
+                  for j, s in enumerate(unknown)]
+        rest = [s for s in rest if all(s is not u for u in unknown)]
+    return batch, rest
 
 
 @dataclass
@@ -126,14 +182,21 @@ class ChainStep(Step):
 
     spans: tuple[Span, ...]
     highest: int = 0  # the highest id when the read began (split reads)
+    # The batch also asks for the highest id (one reverse-ordered page), and a long list
+    # is split up to it: the first chain batch of a list that will be split.
+    tail: bool = False
 
     def run(self, ctx: ReadContext) -> Outcome:
         plan, commands = self._chain_commands(ctx)
+        if self.tail:  # first: a chain's end cannot stop it (halt)
+            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.keyset_params(descending=True)),
+                        **commands}
         result = self.send(ctx, commands, halt=True)
         if isinstance(result, Outcome):
             return result
         ctx.size.took(result.seconds, len(commands))
-        outcome = Outcome(news=ChainNews())
+        outcome = Outcome(news=ChainNews(highest=self._highest(ctx, result)))
+        highest = outcome.news.highest or self.highest
         going_on: list[Span] = []
         crowded: list[Span] = []
         for span, labels in plan:
@@ -144,12 +207,30 @@ class ChainStep(Step):
                 return outcome
             if rest is None:
                 continue
-            if span.count and rest.pages_left is not None and rest.pages_left > REPROBE_PAGES:
+            # Split: a counted span that turned out crowded (twice what it was sized for, or
+            # more), and what is left after the first chain batch of a long list (more than
+            # another batch), up to the highest id.
+            if rest.pages_left is not None and rest.pages_left > (
+                    max(reprobe_pages(ctx.size.value), 2 * (span.pages_left or 0))
+                    if span.count else
+                    ctx.size.value if outcome.news.highest else math.inf):
                 crowded.append(rest)
             else:
                 going_on.append(rest)
-        self._queue_the_rest(ctx, going_on, crowded, outcome)
+        outcome.news.going_on = going_on
+        outcome.follow_ups.extend(probes(crowded, ctx.size.value, highest))
         return outcome
+
+    def _highest(self, ctx: ReadContext, result: BatchResult) -> int | None:
+        """The highest id the tail command found (None: not asked, or no answer)."""
+        label = f"{ctx.tag}t"
+        if not self.tail or result.problem(label, ctx.method, "") is not None:
+            return None  # read as one chain: slower, not wrong
+        try:
+            rows = extract_rows(result.results[label])
+            return ctx.query.ends(rows)[0] if rows else None
+        except PortalError:
+            return None
 
     def halves(self) -> list[Step]:
         # One chain plans fewer commands by itself once the list's batch size is smaller.
@@ -165,8 +246,9 @@ class ChainStep(Step):
         query, method = ctx.query, ctx.method
         plan: list[tuple[Span, list[str]]] = []
         commands: dict[str, Command] = {}
+        most = ctx.size.value - (1 if self.tail else 0)  # the tail command takes one place
         for span in self.spans:
-            labels = [f"p{len(commands) + i}" for i in range(span.commands(ctx.size.value))]
+            labels = [f"{ctx.tag}p{len(commands) + i}" for i in range(span.commands(most))]
             for i, label in enumerate(labels):
                 after = span.after if i == 0 else query.last_id_ref(labels[i - 1])
                 start = 0 if span.count and i == 0 else -1
@@ -185,6 +267,7 @@ class ChainStep(Step):
         """
         query, method = ctx.query, ctx.method
         after, pages_left, pages, repeat = span.after, span.pages_left, 0, span.repeat
+        began, rows_read = None, 0  # the first id and the rows read here: the ids' spacing
         for i, label in enumerate(labels):
             error = result.problem(label, method, f"(command {label}; the batch stopped "
                                    "before it)", missing=PortalRetriableError)
@@ -206,6 +289,8 @@ class ChainStep(Step):
                 outcome.pages.append(_without_repeats(rows, repeat))
                 after, repeat = last, unusable
                 pages += 1
+                began = first if began is None else began
+                rows_read += len(rows)
             if i == 0 and span.count and isinstance(result.totals.get(label), int):
                 pages_left = (result.totals[label] - len(rows)) / PAGE_SIZE
             elif pages_left is not None:
@@ -223,7 +308,8 @@ class ChainStep(Step):
         # At exactly 0 it only has to see its empty last page.
         return Span(after, span.before,
                     pages_left if pages_left is not None and pages_left >= 0 else None,
-                    repeat=repeat)
+                    repeat=repeat,
+                    spacing=(after - began) / (rows_read - 1) if rows_read > 1 else None)
 
     def _resume(self, ctx: ReadContext, rest: Span, error: PortalError, outcome: Outcome,
                 *, halted_by_another: bool, read_some: bool) -> None:
@@ -233,23 +319,13 @@ class ChainStep(Step):
             # the ignored commands after another chain's end, whose references point at
             # nothing). Not this chain's fault: it goes on alone, where nothing else can
             # stop it.
-            outcome.follow_ups.append(ChainStep(spans=(rest,), highest=self.highest))
+            outcome.follow_ups.append(ChainStep(spans=(rest,), highest=self.highest,
+                                                alone=True))
             return
         step = replace(self, spans=(rest,), attempt=0 if read_some else self.attempt)
         retried = step.retry(ctx, error)
         outcome.follow_ups.extend(retried.follow_ups)
         outcome.failure = outcome.failure or retried.failure
-
-    def _queue_the_rest(self, ctx: ReadContext, going_on: list[Span], crowded: list[Span],
-                        outcome: Outcome) -> None:
-        """Chains this batch did not finish: long ones alone, short ones shared, crowded split."""
-        most = ctx.size.value
-        for span in going_on:
-            if span.commands(most) > most // 2:
-                outcome.follow_ups.append(ChainStep(spans=(span,), highest=self.highest))
-            else:
-                outcome.news.spare.append(span)
-        outcome.follow_ups.extend(probes(crowded, most, self.highest))
 
 
 def _without_repeats(rows: Page, repeat: tuple[dict[str, Any], ...]) -> Page:
@@ -269,7 +345,7 @@ class KeysetRead:
         self.handover = handover
         self._highest = 0
         self._ended: list[tuple[int, int | None]] = []
-        self._spare: list[Span] = []  # short chains waiting to share a batch
+        self._waiting: list[Span] = []  # chains waiting for a batch with room
 
     def first_params(self) -> dict[str, Any]:
         return self.ctx.query.keyset_params(start=0)
@@ -281,34 +357,32 @@ class KeysetRead:
         self._confirm_chain_ends(total)
 
     def _chains(self, first_page: Page, total: int | None) -> list[Step]:
+        """The first chain: alone in the pool for a short list; for a long one, a batch that
+        also asks for the highest id, so the rest can be split (ChainStep.tail)."""
         ctx, query = self.ctx, self.ctx.query
         _, after, repeat = query.ends(first_page)
         pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
-        if pages_left is None or pages_left <= SPLIT_MIN_PAGES:
-            return [ChainStep(spans=(Span(after, None, pages_left, repeat=repeat),))]
-        tail = ctx.client.call(query.method, query.keyset_params(descending=True))
-        tail_rows = extract_rows(tail.get("result"))
-        self._highest = query.ends(tail_rows)[0] if tail_rows else after
+        span = Span(after, None, pages_left, repeat=repeat)
+        most = ctx.size.value
+        if pages_left is None or pages_left <= split_min_pages(most):
+            self._waiting.append(span)
+            return []
         log.debug("%s: %d rows; counting id spans to read them as parallel chains",
                   query.method, total)
-        return probes([Span(after, None, pages_left, repeat=repeat)], ctx.size.value,
-                      self._highest)
+        return [ChainStep(spans=(replace(span, take=most - 1),), tail=True)]
 
     def _take(self, outcome: Outcome) -> None:
         for page in outcome.pages:
             self.handover(page)
         if outcome.news is not None:
             self._ended.extend(outcome.news.ended)
-            self._spare.extend(outcome.news.spare)
+            self._waiting.extend(outcome.news.going_on)
+            self._highest = outcome.news.highest or self._highest
 
     def _release(self, idle: bool) -> list[Step]:
-        """Short chains are held back until they fill a batch together or nothing else is
-        left to run: each alone would cost a request."""
-        most = self.ctx.size.value
-        if not self._spare or not (idle or sum(s.commands(most) for s in self._spare) >= most):
-            return []
-        spare, self._spare = self._spare, []
-        return pack(spare, most, self._highest)
+        """Batches filled from the chains waiting to go on (`fill`)."""
+        steps, self._waiting = fill(self._waiting, self.ctx.size.value, idle, self._highest)
+        return steps
 
     def _confirm_chain_ends(self, total: int | None) -> None:
         """Fewer rows than `total`: make sure every chain really reached its end.

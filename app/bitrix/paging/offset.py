@@ -5,7 +5,9 @@ The first page gives `total`; the other pages, `start` = 50, 100, ... (the serve
 independent, so a failed one is retried alone. The pages are asked in descending id order
 where the method takes an order, and the read is checked for a list that shifted under it
 (see `OffsetRead._problem`); a shifted list is read once more before the read counts as
-incomplete.
+incomplete. Pages are handed over as they arrive; the check keeps only a summary of each
+page (its count, total and first and last id), so memory follows the pages in flight, not
+the size of the list.
 """
 
 from __future__ import annotations
@@ -13,20 +15,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.bitrix.client import PAGE_SIZE, extract_rows
 from app.bitrix.paging.query import Page
 from app.bitrix.paging.scheduler import Scheduler
 from app.bitrix.paging.steps import Handover, Outcome, ReadContext, Step
 from app.errors import IncompleteReadError, PortalError, PortalRetriableError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
 # A list read by offset that shifted while it was read is read once more before the read
 # counts as incomplete.
 OFFSET_PASSES = 2
-Pages = dict[int, tuple[Page, int | None]]  # start -> (rows, total)
+
+
+class PageSummary(NamedTuple):
+    """What the shift check needs of one offset page, once its rows are handed over."""
+
+    rows: int
+    total: int | None
+    first: int | None  # first and last id (None: the page is empty or an id is no number)
+    last: int | None
+    numbered: bool  # every row has a numeric id
+    disorder: str | None  # ids not running the list's way inside the page
+
+
+Pages = dict[int, PageSummary]  # start -> summary
 
 
 @dataclass
@@ -42,7 +58,7 @@ class OffsetStep(Step):
 
     def run(self, ctx: ReadContext) -> Outcome:
         query, method = ctx.query, ctx.method
-        labels = {f"o{start}": start for start in self.starts}
+        labels = {f"{ctx.tag}o{start}": start for start in self.starts}
         commands = {label: (method, query.offset_params(start)) for label, start in labels.items()}
         result = self.send(ctx, commands, halt=False)
         if isinstance(result, Outcome):
@@ -74,7 +90,9 @@ class OffsetRead:
         self.scheduler = scheduler
         self.handover = handover
         self._pages: Pages = {}
-        self._seen: set[Any] = set()  # rows already handed over (a second pass repeats rows)
+        # The ids of rows already handed over (a second pass repeats rows); no rows kept.
+        self._seen: set[Any] = set()
+        self._falling: bool | None = None  # the ids' direction; None: not checked
 
     def first_params(self) -> dict[str, Any]:
         return self.ctx.query.offset_params(0)
@@ -99,7 +117,8 @@ class OffsetRead:
                 first = extract_rows(envelope.get("result"))
                 total = envelope.get("total") if isinstance(envelope.get("total"), int) else None
                 self._hand_over_fresh(first)
-            self._pages = {0: (first, total)}
+            self._falling = self._direction(first)
+            self._pages = {0: self._summary(0, first, total)}
             self._pass(total)
             if ctx.cancel.is_set():
                 return
@@ -107,8 +126,7 @@ class OffsetRead:
             if problem is None:
                 return
         raise IncompleteReadError(
-            f"{query.method} changed or came back short while it was read page by page, twice "
-            f"({problem}); a row may have been skipped, so the read is incomplete",
+            say("paging.changed_twice", method=query.method, problem=problem),
             method=query.method)
 
     def _pass(self, total: int | None) -> None:
@@ -125,14 +143,13 @@ class OffsetRead:
                 return
             self.scheduler.run([OffsetStep(starts=tuple(starts[i:i + most]))
                                 for i in range(0, len(starts), most)], self._take)
-            last_rows, _ = self._pages[max(self._pages)]
-            if total is not None or len(last_rows) < PAGE_SIZE:
+            if total is not None or self._pages[max(self._pages)].rows < PAGE_SIZE:
                 return
             start = max(self._pages) + PAGE_SIZE
 
     def _take(self, outcome: Outcome) -> None:
         for start, page, total in outcome.news or ():
-            self._pages[start] = (page, total)
+            self._pages[start] = self._summary(start, page, total)
             self._hand_over_fresh(page)
 
     def _problem(self) -> str | None:
@@ -148,41 +165,64 @@ class OffsetRead:
         rows deleted as a different total, both together as a repeat.
         """
         pages = sorted(self._pages.items())
-        first_total = pages[0][1][1]
-        for start, (rows, total) in pages:
-            total = 0 if total is None and not rows else total
+        first_total = pages[0][1].total
+        for start, page in pages:
+            total = 0 if page.total is None and not page.rows else page.total
             if first_total is not None and total is not None and total != first_total:
                 return f"the total went from {first_total} to {total} at start={start}"
-        for index, (start, (rows, _)) in enumerate(pages[:-1]):
-            if len(rows) != PAGE_SIZE:
-                later = sum(len(r) for _, (r, _t) in pages[index + 1:])
-                return f"the page at start={start} had {len(rows)} rows, and {later} followed"
-        count = sum(len(rows) for _, (rows, _) in pages)
+        for index, (start, page) in enumerate(pages[:-1]):
+            if page.rows != PAGE_SIZE:
+                later = sum(p.rows for _, p in pages[index + 1:])
+                return f"the page at start={start} had {page.rows} rows, and {later} followed"
+        count = sum(page.rows for _, page in pages)
         if first_total is not None and count != first_total:
             return f"{count} rows arrived but the portal counted {first_total}"
         return self._ids_out_of_order(pages)
 
-    def _ids_out_of_order(self, pages: list[tuple[int, tuple[Page, int | None]]]) -> str | None:
-        id_field = self.ctx.query.id_field
-        keyed = [(start, _loose_int(row.get(id_field))) for start, (rows, _) in pages
-                 for row in rows]
-        if any(key is None for _, key in keyed):
+    def _ids_out_of_order(self, pages: list[tuple[int, PageSummary]]) -> str | None:
+        if self._falling is None or not all(page.numbered for _, page in pages):
             return None  # rows without ids: the counts above are all there is to check
-        keys = [key for _, key in keyed]
-        if self.ctx.query.offset_ordered:
-            falling = True
-        else:  # the method's own order: use it when the first page is in id order
-            head = [_loose_int(row.get(id_field)) for row in pages[0][1][0]]
-            falling = head == sorted(head, reverse=True) and len(set(head)) == len(head)
-            if not falling and not (head == sorted(head) and len(set(head)) == len(head)):
-                return None
-        for (start, key), previous in zip(keyed[1:], keys, strict=False):
-            if (key >= previous) if falling else (key <= previous):
-                return f"id {key} after id {previous} on the page at start={start}"
+        previous: int | None = None
+        for start, page in pages:
+            if page.disorder is not None:
+                return page.disorder
+            if page.first is None:
+                continue
+            if previous is not None and ((page.first >= previous) if self._falling
+                                         else (page.first <= previous)):
+                return f"id {page.first} after id {previous} on the page at start={start}"
+            previous = page.last
         return None
+
+    def _direction(self, first: Page) -> bool | None:
+        """True: ids fall (we asked for it, or the first page shows it); False: they rise;
+        None: the method's own order is not by id, so the ids cannot be checked."""
+        if self.ctx.query.offset_ordered:
+            return True
+        id_field = self.ctx.query.id_field
+        head = [_loose_int(row.get(id_field)) for row in first]
+        if None in head or len(set(head)) != len(head):
+            return None
+        if head == sorted(head, reverse=True):
+            return True
+        return False if head == sorted(head) else None
+
+    def _summary(self, start: int, rows: Page, total: int | None) -> PageSummary:
+        keys = [_loose_int(row.get(self.ctx.query.id_field)) for row in rows]
+        if None in keys or not keys:
+            return PageSummary(len(rows), total, None, None, not keys, None)
+        disorder = None
+        for key, previous in zip(keys[1:], keys, strict=False):
+            if (key >= previous) if self._falling else (key <= previous):
+                disorder = f"id {key} after id {previous} on the page at start={start}"
+                break
+        return PageSummary(len(rows), total, keys[0], keys[-1], True, disorder)
 
     def _row_key(self, row: Mapping[str, Any]) -> Any:
         value = row.get(self.ctx.query.id_field)
+        number = _loose_int(value)
+        if number is not None and str(number) == str(value):
+            return number  # an int is a fraction of a string's size
         return str(value) if value is not None else repr(sorted(row.items(), key=str))
 
     def _hand_over_fresh(self, rows: Page) -> None:
@@ -199,6 +239,8 @@ class OffsetRead:
 
 
 def _loose_int(value: Any) -> int | None:
+    if value is None:
+        return None
     try:
         return int(str(value))
     except ValueError:

@@ -61,7 +61,7 @@ class ListQuery:
             return
         # crm.item.list returns `id` only when it is selected (array_intersect_key).
         names = [self.spec.id_field, *fields]
-        self.params["select"] = list(dict.fromkeys(n for n in names if n))
+        self.params[self.spec.select_key] = list(dict.fromkeys(n for n in names if n))
 
     def _user_filter(self) -> tuple[str | None, dict[str, Any]]:
         for key, value in self.params.items():

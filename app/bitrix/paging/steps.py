@@ -11,11 +11,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.bitrix.client import BATCH_SIZE, BatchResult, Bitrix24Client, retries_for
 from app.bitrix.paging.query import ListQuery, Page
 from app.errors import PortalCutOffError, PortalError, PortalRetriableError
+
+if TYPE_CHECKING:
+    from app.bitrix.paging.mixer import BatchMixer
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +30,12 @@ MIN_BATCH_COMMANDS = 5
 
 
 class BatchSize:
-    """Commands per batch for one list: 50 until a batch is cut off or slow, then fewer."""
+    """Commands per batch for one list: 50 (or the client's `batch_commands`) until a batch
+    is cut off or slow, then fewer."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, most: int = BATCH_SIZE) -> None:
         self.method = method
-        self._value = BATCH_SIZE
+        self._value = most
         self._lock = threading.Lock()
 
     @property
@@ -69,6 +73,10 @@ class ReadContext:
     query: ListQuery
     size: BatchSize
     cancel: threading.Event
+    # Half-empty batches go out with other lists' (None: alone); `tag` starts this read's
+    # labels, so they stay apart from the other lists' in a shared batch.
+    mixer: BatchMixer | None = None
+    tag: str = ""
 
     @property
     def method(self) -> str:
@@ -92,6 +100,7 @@ class Step:
 
     attempt: int = 0
     delay: float = 0.0
+    alone: bool = False  # never shares its batch with another list's (BatchMixer)
 
     def run(self, ctx: ReadContext) -> Outcome:
         raise NotImplementedError
@@ -120,9 +129,12 @@ class Step:
              ) -> BatchResult | Outcome:
         """The batch's result; or, when the portal cut it off, the follow-ups that send it
         again in halves (the list keeps the smaller size), down to MIN_BATCH_COMMANDS."""
+        shrinkable = len(commands) > MIN_BATCH_COMMANDS
         try:
-            return ctx.client.batch(commands, halt=halt,
-                                    shrinkable=len(commands) > MIN_BATCH_COMMANDS)
+            if ctx.mixer is not None and not self.alone:
+                return ctx.mixer.batch(commands, halt=halt, shrinkable=shrinkable,
+                                       most=ctx.size.value)
+            return ctx.client.batch(commands, halt=halt, shrinkable=shrinkable)
         except PortalCutOffError as exc:
             if len(commands) <= MIN_BATCH_COMMANDS:
                 return self.retry(ctx, exc)

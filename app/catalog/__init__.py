@@ -1,0 +1,1 @@
+"""The console's texts by subject, both languages each; app.messages merges them into CATALOG."""
