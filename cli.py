@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     except Exception as exc:  # the boundary: one line unless --verbose
         if args.verbose:
-            log.exception("Unexpected error")
+            log.exception(say("log.unexpected"))
         return _fail(args, SyncReport.from_error(unexpected_error(exc)))
 
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_service(settings, schedule, stop_event=stop_event)
     except Exception as exc:  # the boundary: the loop itself failed, not a run
-        log.error("the service failed: %s", describe_exception(exc))
+        log.error(say("log.service_failed", what=describe_exception(exc)))
         log.debug("traceback of the service failure", exc_info=exc)
         return SyncError.exit_code
     finally:

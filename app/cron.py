@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from app.errors import ConfigError
-from app.messages import say
+from app.messages import Said, say
 
 _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
@@ -274,14 +274,31 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(seconds=float(match.group(1)) * DURATION_UNITS[match.group(2)])
 
 
-def format_duration(delta: timedelta) -> str:
-    """A rough human length such as '41s', '3m 5s', '2h 10m' or '1d 3h'."""
+def _parts(delta: timedelta) -> tuple[int, int, int, int]:
     seconds = int(abs(delta.total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
+    return days, hours, minutes, seconds
+
+
+def format_duration(delta: timedelta) -> str:
+    """A rough human length such as '41s', '3m 5s', '2h 10m' or '1d 3h'."""
+    days, hours, minutes, seconds = _parts(delta)
     if days:
         return f"{days}d {hours}h"
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def said_duration(delta: timedelta) -> Said:
+    """format_duration's length in the console's words ('3 мин 5 с'), English for the log."""
+    days, hours, minutes, seconds = _parts(delta)
+    if days:
+        return say("log.days", days=days, hours=hours)
+    if hours:
+        return say("log.hours", hours=hours, minutes=minutes)
+    if minutes:
+        return say("log.minutes", minutes=minutes, seconds=seconds)
+    return say("log.seconds", seconds=seconds)

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from app.masking import EnglishFormatter, MaskingFilter
+from app.masking import EnglishFormatter, MaskingFilter, mask
+from app.messages import say
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -45,6 +46,26 @@ class _PoolResetFailure(logging.Filter):
             record.args, record.exc_info, record.exc_text = None, None, None
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return self.verbose
+
+
+class ConsoleFormatter(EnglishFormatter):
+    """The console's formatter. A record logged with a catalog text (`log.warning(say(...))`)
+    is a line of the console in its language, "предупреждение: …" / "warning: …"; the log
+    file (EnglishFormatter) keeps its English wording. Any other record (another library's,
+    an INFO line of --verbose) is an English log line throughout: no console line is half
+    one language and half the other."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not getattr(record, "said", False):
+            return super().format(record)
+        text = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            text = say("error", text=text)
+        elif record.levelno >= logging.WARNING:
+            text = say("warning", text=text)
+        if record.exc_text:  # --verbose: the traceback, masked already
+            text = f"{text}\n{record.exc_text}"
+        return mask(text)
 
 
 def force_utf8_console() -> None:
@@ -86,11 +107,10 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         file.setLevel(file_level)
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
+    console.setFormatter(ConsoleFormatter(FORMAT))
     for handler in handlers:
-        # A log line is English, in the file and on the console alike, whatever SYNC_LANG
-        # says: the console's own lines (app.messages) speak its language, so no line
-        # is half one language and half the other.
-        handler.setFormatter(EnglishFormatter(FORMAT))
+        if handler is not console:
+            handler.setFormatter(EnglishFormatter(FORMAT))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)

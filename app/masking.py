@@ -35,6 +35,8 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "english"):  # the first handler sees the arguments still
             record.english = mask(_english(record))
+            # A catalog text (app.messages.Said): the console may speak its language.
+            record.said = hasattr(record.msg, "en") and not record.args
         message = record.getMessage()
         masked = mask(message)
         if record.exc_info and record.exc_info[1] is not None:

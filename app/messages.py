@@ -3,7 +3,8 @@
 Every line a person reads on the console — errors, `fix:`/`next:` hints,
 `--check`, `--status`, `--discover`, the demo, the service's start and stop,
 Ctrl+C — comes from `CATALOG` through `say()`, so one run speaks one language.
-The log file stays English and does not use this module.
+The log file stays English: a log record whose message is a catalog text (`Said`)
+reaches the console in the console's language and the log file in English.
 
 Entries are grouped by the screen that shows them; a new text goes into its
 screen's group, with both languages. Placeholders use `str.format` names. The
@@ -15,11 +16,15 @@ from __future__ import annotations
 
 from app.catalog import (
     benchmark,
+    check,
     commands,
     database,
+    discover,
+    logs,
     options,
     portal,
     run,
+    run_warnings,
     service,
     settings,
     startup,
@@ -112,9 +117,11 @@ CATALOG: dict[str, dict[str, str]] = {
               "so a btxid from another field would be compared with other numbers. Remove "
               "id_field ({where}): the id is found by itself; or set id_field = \"{own}\"",
     },
+
 }
 
-GROUPS = (startup, settings, run, commands, database, portal, service, options, benchmark)
+GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
+          service, options, logs, benchmark)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -28,6 +28,8 @@ class DirectoryStatus(StrEnum):
     """How one directory ended."""
 
     OK = "ok"
+    # synced, nothing failed, but a mapped field came in no record (it stayed empty)
+    WITH_WARNINGS = "ok_with_warnings"
     WITH_ERRORS = "errors"  # synced, but some records could not be stored
     FAILED = "failed"  # not synced, or not completely; nothing was deactivated
     SKIPPED = "skipped"  # not run, or stopped and rolled back
@@ -86,6 +88,8 @@ class DirectoryReport:
     complete: bool = False
     message: str | None = None
     notices: list[str] = field(default_factory=list)  # facts about the run, not problems
+    # Mapped Bitrix24 fields (-> column) that no record read carried
+    absent_fields: dict[str, str] = field(default_factory=dict)
     mode: str = "full"  # how it was read: "full" or "incremental"
     mode_reason: str | None = None  # why it was read in full
 
@@ -94,6 +98,7 @@ class DirectoryReport:
         for counter in Counter:
             setattr(self, counter, 0)
         self.warnings, self.complete = 0, False
+        self.absent_fields = {}
         self.mode, self.mode_reason = mode, reason
 
     def fail(self, message: str) -> None:
@@ -110,6 +115,8 @@ class DirectoryReport:
             data["message"] = self.message
         if self.notices:
             data["notices"] = list(self.notices)
+        if self.absent_fields:
+            data["absent_fields"] = dict(self.absent_fields)
         return data
 
 
@@ -159,7 +166,8 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return self.fatal is None and all(
-            d.status in (DirectoryStatus.OK, DirectoryStatus.SKIPPED)
+            d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_WARNINGS,
+                         DirectoryStatus.SKIPPED)
             for d in self.directories.values())
 
     @property
@@ -202,7 +210,8 @@ class SyncReport:
         elif self.unfinished:
             state = "stopped early"
         else:
-            state = "ok" if self.ok else "with errors"
+            state = "with errors" if not self.ok else "ok, with warnings" if any(
+                d.absent_fields for d in self.directories.values()) else "ok"
         return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
     def counts_line(self) -> str:
@@ -213,7 +222,8 @@ class SyncReport:
     @property
     def did_work(self) -> bool:
         """Whether any directory got as far as reading rows (worth a table)."""
-        return any(d.fetched or d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_ERRORS)
+        return any(d.fetched or d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_WARNINGS,
+                                             DirectoryStatus.WITH_ERRORS)
                    for d in self.directories.values())
 
     def render_table(self, *, fatal: bool = True) -> str:
@@ -237,6 +247,10 @@ class SyncReport:
                 by_message.setdefault(d.message, []).append(d.name)
         messages = [f"{', '.join(names)}: {message}" for message, names in by_message.items()]
         messages += [f"{d.name}: {n}" for d in self.directories.values() for n in d.notices]
+        messages += [say("report.absent_field", directory=d.name, field=bitrix, column=column,
+                         fetched=d.fetched)
+                     for d in self.directories.values()
+                     for bitrix, column in d.absent_fields.items()]
         # One problem is told once: a directory's failure is also an issue (for --json), and
         # a fatal one also the run's; the table shows each where it is said first.
         told = [d.message for d in self.directories.values() if d.message]
@@ -276,7 +290,8 @@ class SyncReport:
         not run, and what to run next (for the console, in its language)."""
         by_status: dict[str, list[str]] = {}
         for d in self.directories.values():
-            if d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_ERRORS):
+            if d.status in (DirectoryStatus.OK, DirectoryStatus.WITH_WARNINGS,
+                            DirectoryStatus.WITH_ERRORS):
                 kind = "saved"
             elif d.status == DirectoryStatus.FAILED:
                 kind = "failed"

@@ -70,8 +70,8 @@ def test_every_item_passes_on_a_good_setup(world):
     for table in ("cities", "objects", "violation_categories", "violations", "users"):
         assert f"table {table}" in names and f"{table}.btxid unique" in names
     assert report.item("city: portal").detail == "crm.item.list answers: 8 records"
-    assert report.render().endswith("next: `python cli.py --dry-run` покажет, что изменит "
-                                    "синхронизация, ничего не записывая; затем `python cli.py`.")
+    assert report.render().endswith("next: `python cli.py --dry-run` shows what a sync would "
+                                    "change without writing anything; then `python cli.py`.")
 
 
 def _no_webhook(w):
@@ -163,14 +163,14 @@ FAILURES = [
      "ALTER TABLE objects ADD COLUMN address VARCHAR(512) NULL;", 2),
     ("webhook-code", _bad_code, "webhook", "rejected the webhook", 3),
     ("webhook-unreachable", _portal_down, "webhook", "Connection refused", 3),
-    ("scope", _no_lists_scope, "category: scope", "отметьте право lists", 3),
+    ("scope", _no_lists_scope, "category: scope", "tick the lists scope", 3),
     ("probe-not-found", _wrong_list_id, "category: portal", "ERROR_IBLOCK_NOT_FOUND", 2),
-    ("probe-access", _access_denied, "city: portal", "право на чтение", 3),
+    ("probe-access", _access_denied, "city: portal", "read access", 3),
     ("field-typo", _field_typo, "object: field ufCrm5_170912500",
-     "может быть, ufCrm5_1709125001?", 2),
+     "perhaps ufCrm5_1709125001?", 2),
     ("id-field-not-the-methods", _id_field_typo, "city: mapping",
      'id_field = "ident" is not the id field of crm.item.list ("id")', 2),
-    ("user-brief", _user_brief, "user: field EMAIL", "отметьте право user_basic", 3),
+    ("user-brief", _user_brief, "user: field EMAIL", "tick the user_basic (or user) scope", 3),
 ]
 WARNINGS = [
     ("field-empty", _field_empty_everywhere, "violation: field PROPERTY_230",
@@ -238,14 +238,14 @@ def test_an_unusable_database_driver_keeps_the_checklist(world):
 
 
 @pytest.mark.parametrize(("state", "fix"), [
-    ("rest_on_plan", "перевести его на коммерческий тариф Bitrix24"),
-    ("overloaded", "обратитесь в поддержку Bitrix24"),
-    ("owner_active", "создайте вебхук заново от имени активного сотрудника"),
+    ("rest_on_plan", "move it to a commercial Bitrix24 plan"),
+    ("overloaded", "contact Bitrix24 support"),
+    ("owner_active", "create the webhook again as an active employee"),
 ], ids=["free-plan", "overload", "owner-deactivated"])
 def test_a_refused_webhook_gets_the_fix_for_its_reason(world, state, fix):
     setattr(world.portal, state, state == "overloaded")
     item = world.check().item("webhook")
-    assert item.status == FAIL and fix in item.fix and "скопируйте адрес" not in item.fix
+    assert item.status == FAIL and fix in item.fix and "copy the inbound webhook" not in item.fix
 
 
 def test_settings_and_connection_problems_together_exit_2(world):
@@ -268,7 +268,7 @@ def test_btxid_without_unique_index_is_a_warning_naming_duplicates(db_url, seede
 
     assert item.status == WARN
     assert "1 btxid value(s) already appear more than once" in item.detail
-    assert item.fix == ("удалите повторяющиеся строки, затем выполните: CREATE UNIQUE INDEX "
+    assert item.fix == ("delete the repeated rows, then run: CREATE UNIQUE INDEX "
                         "ux_users_btxid ON users (btxid);")
 
 
@@ -303,3 +303,46 @@ def test_check_on_mariadb_passes(mysql_url, tmp_path):
         seed_portal(portal)
         report = World(portal, mysql_url, tmp_path).check()
     assert report.exit_code == 0, report.render()
+
+
+def test_an_unfilled_reference_is_named_even_when_its_directory_is_not_checked(
+        sqlite_url, tmp_path):
+    with FakePortal() as portal:
+        seed_portal(portal, plain_category=True)
+        world = World(portal, sqlite_url, tmp_path)
+        del world.mapping["violation"]["fields"]["PROPERTY_212"]
+
+        report = world.check("violation")  # the categories are read only for their ids
+
+    item = report.item("violation: reference category_id -> category")
+    assert item.status == WARN and report.exit_code == 0
+    assert "PROPERTY_212" in item.detail and 'PROPERTY_212 = "category_id"' in item.fix
+
+
+def test_a_left_out_link_of_a_smart_process_is_named_and_a_filled_one_is_ok(
+        seeded, sqlite_url, tmp_path):
+    world = World(seeded, sqlite_url, tmp_path)
+    del world.mapping["object"]["fields"]["parentId1036"]  # objects without their city
+    world.mapping["object"].pop("references")
+
+    report = world.check()
+
+    item = report.item("object: reference city_id -> city")
+    assert item.status == WARN and "parentId1036" in item.detail
+    assert report.item("violation: reference category_id -> category").status == OK
+
+
+def test_a_sync_holding_the_lock_of_a_sqlite_database_is_said(world):
+    from app.db.run_lock import run_lock
+
+    engine = make_engine(world.db_url)
+    try:
+        with engine.connect() as conn, run_lock(conn):
+            report = world.check()
+    finally:
+        engine.dispose()
+
+    item = report.item("sync now")
+    assert item.status == WARN and report.exit_code == 0
+    assert item.detail.startswith("a sync is running now")
+    assert "sync now" not in [i.name for i in world.check().items]

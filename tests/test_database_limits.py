@@ -205,3 +205,25 @@ def test_text_the_sql_quotes_around_comes_back_as_it_went(mysql_url, modes):
     stored = query(mysql_url, "SELECT btxid, name, is_active FROM cities ORDER BY btxid")
     assert [(r["btxid"], r["name"], r["is_active"]) for r in stored] == \
         [(i, name, 1) for i, name in enumerate(names, 1)]
+
+
+def test_tls_asked_for_in_the_url_is_still_required(mysql_url):
+    # Connections share one TLS context when the URL says nothing about TLS (connect.py);
+    # a URL's own TLS settings still go to PyMySQL as they are. The test server has no
+    # certificate from a public CA (or no TLS at all), so a verified TLS session fails.
+    import certifi
+
+    from app.db.connect import check_connection
+    from app.errors import DatabaseError
+
+    plain = make_engine(mysql_url)
+    verified = make_engine(f"{mysql_url}&ssl_ca={quote(certifi.where())}&ssl_verify_cert=true")
+    try:
+        check_connection(plain)
+        with plain.connect() as one, plain.connect() as two:
+            assert [c.execute(text("SELECT 1")).scalar() for c in (one, two)] == [1, 1]
+        with pytest.raises(DatabaseError):
+            check_connection(verified)
+    finally:
+        plain.dispose()
+        verified.dispose()

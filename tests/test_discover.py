@@ -10,13 +10,12 @@ import pytest
 import cli
 from app.bitrix.client import Bitrix24Client
 from app.commands.discover import (
-    CRM_ADMIN_NOTE,
-    USER_BRIEF_NOTE,
     discover,
     mapping_skeleton,
     render_text,
 )
 from app.errors import MappingError
+from app.messages import say
 from app.sync.runner import RunOptions, run_sync
 from app.syncers import SYNCERS
 from app.syncers.mapping import load_mapping_file
@@ -44,7 +43,7 @@ def test_lists_smart_processes_lists_and_user_fields_with_samples(seeded):
     assert [(s.kind, s.key, s.title) for s in found.sources] == [
         ("smart_process", 1036, "Города"), ("smart_process", 1040, "Объекты"),
         ("list", 48, "Категории нарушений"), ("list", 52, "Нарушения"),
-        ("users", None, "Сотрудники")]
+        ("users", None, "Employees")]
     assert found.notes == []
     first_object = seeded.records("crm:1040")[0]
     address = field_of(found, "smart_process", 1040, "ufCrm5_1709125001")
@@ -70,11 +69,11 @@ def test_without_crm_admin_rights_says_what_to_do_and_takes_ids_by_hand():
         portal.fail("crm.type.getByEntityTypeId", status=400, error="ACCESS_DENIED")
         untitled = found_on(portal, entity_type_ids=(1036,))
 
-    assert CRM_ADMIN_NOTE in blind.notes
+    assert say("discover.note.crm_admin") in blind.notes
     assert [(s.key, s.title) for s in untitled.of_kind("smart_process")] == [(1036, "")]
     assert untitled.sources[0].field_named("ufCrm3_1709124411").title == "Регион"
     assert any(n.startswith("Smart process 1036: no title: Access denied") for n in untitled.notes)
-    assert "--entity-type-id" in CRM_ADMIN_NOTE and "entityTypeId" in CRM_ADMIN_NOTE
+    assert "--entity-type-id" in say("discover.note.crm_admin")
     assert [s.kind for s in blind.sources] == ["list", "list", "users"]
     assert [(s.key, s.title) for s in told.of_kind("smart_process")] == [(1040, "Объекты")]
     assert told.of_kind("smart_process")[0].field_named("parentId1036").links_to == 1036
@@ -87,7 +86,7 @@ def test_missing_scopes_are_noted_and_user_brief_hides_contacts():
 
     assert [s.kind for s in found.of_kind("smart_process")] == []
     assert any("no crm scope" in note for note in found.notes)
-    assert USER_BRIEF_NOTE in found.notes
+    assert say("discover.note.user_brief") in found.notes
     assert field_of(found, "users", None, "EMAIL").sample == ""
 
 
@@ -110,7 +109,7 @@ def test_cli_json_is_one_object_and_text_is_aligned(capsys, monkeypatch, seeded)
     assert len(rows) == 4 and all(row.strip() for row in rows)
     for line in rows:  # Cyrillic titles must not shift the columns
         assert line[column - 2:column] == "  " and line[column] != " "
-    assert "Next: `python cli.py --discover --write mapping.toml`" in out
+    assert "next: `python cli.py --discover --write mapping.toml`" in out
     assert seeded.code not in out
 
 
@@ -129,7 +128,7 @@ def test_written_skeleton_is_a_working_mapping(capsys, monkeypatch, seeded, sqli
         assert overrides[name]["params"] == DEMO_MAPPING[name]["params"], name
         assert overrides[name]["fields"] == DEMO_MAPPING[name]["fields"], name
     assert overrides["object"]["references"] == {"city_id": "city"}
-    assert "# ufCrm3_1709124411 = \"\"  # Регион (string); например: Москва" in text
+    assert "# ufCrm3_1709124411 = \"\"  # Регион (string); e.g. Москва" in text
     for name, syncer in SYNCERS.items():
         syncer(overrides.get(name)).validate()
     report = run_sync(settings_for(seeded, sqlite_url, tmp_path), RunOptions(),
@@ -170,7 +169,7 @@ def test_skeleton_survives_awkward_titles_and_names(tmp_path):
     data = tomllib.loads(text)
     assert data["city"]["params"] == {"entityTypeId": 1050}
     assert data["city"]["fields"] == {"title": "name"}
-    assert "# ufCrm9_1 = \"\"  # Код города (string[]); например: [a]" in text
+    assert "# ufCrm9_1 = \"\"  # Код города (string[]); e.g. [a]" in text
 
 
 def test_write_never_overwrites_without_force(capsys, monkeypatch, seeded, tmp_path):

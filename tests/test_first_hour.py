@@ -269,7 +269,7 @@ def test_check_prints_one_fix_for_directories_that_share_it(tmp_path, sqlite_url
     assert len(unconfigured) == 4  # city, category, object, violation: no mapping.toml
     fixes = [line for line in lines(result.stdout) if line.strip().startswith("fix:")]
     assert len(fixes) == len(set(fixes))
-    assert sum("mapping.toml рядом с cli.py" in line for line in fixes) == 1
+    assert sum("mapping.toml next to cli.py" in line for line in fixes) == 1
     assert sum("not probed" in line for line in lines(result.stdout)) == 1
 
 

@@ -147,9 +147,9 @@ def test_parent_models_without_is_active_and_other_class_names(seeded, parent_db
     for name, model, table in (("city", "Town", "town"), ("object", "Site", "site"),
                                ("user", "TgUser", "tg_user")):
         assert items[f"{name}: model"]["status"] == "ok"
-        assert items[f"{name}: model"]["detail"].startswith(f"class {model}, table {table}")
-        assert "model" in keys_from(items[f"{name}: mapping"],
-                                    f"[{name}] in {project / 'mapping.toml'}")
+        assert items[f"{name}: model"]["detail"] == (
+            f"class {model} from {parent / 'models.py'}, table {table} (the class name from "
+            f"[{name}] of {project / 'mapping.toml'})")
     for name, table in unmarked:
         assert items[f"{name}: deactivation"]["status"] == "warn"
         assert (f"table {table} has no is_active column, so records removed in Bitrix24 are "
@@ -266,7 +266,8 @@ def test_city_syncer_configured_in_code_drives_the_sync(seeded, mysql_url, tmp_p
     for key, hook in (("method", "get_bitrix_method"), ("params", "get_bitrix_params"),
                       ("fields", "get_field_map")):
         assert keys_from(item, f"CitySyncer.{hook}() in {where}") == [key]
-    assert keys_from(item, f"built-in defaults (CitySyncer in {where})") == ["model"]
+    assert check_items(check)["city: model"]["detail"].endswith(
+        "(the class name is the built-in default)")
 
     # A mapping.toml section wins over the code, key by key.
     write_mapping_toml(project / "mapping.toml", {"city": {"params": {"IBLOCK_ID": 52}}})
@@ -276,7 +277,7 @@ def test_city_syncer_configured_in_code_drives_the_sync(seeded, mysql_url, tmp_p
     items = check_items(check)
     assert items["city: mapping"]["detail"].startswith(
         "lists.element.get(IBLOCK_TYPE_ID=lists, IBLOCK_ID=52)")
-    assert keys_from(items["city: mapping"], f"[city] in {project / 'mapping.toml'}") == [
+    assert keys_from(items["city: mapping"], f"[city] of {project / 'mapping.toml'}") == [
         "params"]
     assert items["city: portal"]["detail"] == \
         f"lists.element.get answers: {len(seeded.records('list:52'))} records"

@@ -79,7 +79,7 @@ def test_a_sixth_directory_is_discovered_checked_and_synced(seeded, tmp_path):
     written = cli("--discover", "--write", str(project / "mapping.toml"))
     assert written.returncode == 0, written.stderr
     mapping = (project / "mapping.toml").read_text("utf-8")
-    assert "# Регионы: таблица regions (модель Region). Источник: «Регионы»." in mapping
+    assert "# Regions: table regions (model Region). Source: «Регионы»." in mapping
     assert f"[region]\nmethod = \"crm.item.list\"\nparams = {{ entityTypeId = " \
            f"{REGION_ENTITY_TYPE_ID} }}" in mapping
 

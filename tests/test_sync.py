@@ -459,6 +459,7 @@ def test_an_offset_read_that_skipped_a_live_record_does_not_deactivate_it(
                              for i in range(1, 152)])
     assert made == list(range(1, 152))
     mapping["user"]["params"] = params
+    mapping["user"]["fields"] = {"NAME": "first_name", "WORK_POSITION": "position"}
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
     done = skip_across_a_boundary(portal, "user.get", "50", lambda: [
         portal.update_record("user", 151, WORK_POSITION="other"),
@@ -487,6 +488,7 @@ def test_an_offset_read_of_a_method_not_asked_by_id_deactivates_nothing(
     # the answer holds ids it was not asked for and nothing can be confirmed.
     portal.add_users([{"NAME": f"U{i}", "WORK_POSITION": "staff"} for i in range(1, 121)])
     mapping["user"]["params"] = {"FILTER": {">ID": 0, "WORK_POSITION": "staff"}}
+    mapping["user"]["fields"] = {"NAME": "first_name", "WORK_POSITION": "position"}
     assert sync(portal, db_url, tmp_path, mapping, "user").ok
     portal.delete_record("user", 120)
 

@@ -129,6 +129,21 @@ def test_a_trickling_portal_ends_the_run_by_itself(tmp_path, sqlite_url):
 # -- a size cap on answers ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("body", [
+    b'\xef\xbb\xbf{"result": [{"ID": "1"}], "total": 1}',  # a PHP file saved with a BOM
+    b'{"result": [{"ID": "1", "NAME": "\\ud800"}], "total": 1}',  # a lone surrogate escape
+], ids=["byte order mark", "lone surrogate"])
+def test_an_answer_the_json_module_reads_is_read(body):
+    with MisbehavingPortal(fixed("application/json", body)) as portal:
+        client = Bitrix24Client(portal.webhook_url, timeout=5, max_retries=0)
+        try:
+            answer = client.call("user.get")
+        finally:
+            client.close()
+    assert answer["result"][0]["ID"] == "1"
+    assert answer["total"] == 1
+
+
 def test_an_endless_answer_stops_at_the_cap_and_is_not_retried():
     with MisbehavingPortal(endless()) as portal:
         client = Bitrix24Client(portal.webhook_url, max_response_bytes=1 * MB, max_retries=3)

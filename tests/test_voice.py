@@ -3,6 +3,7 @@ default) and in English (SYNC_LANG=en), never half one language and half the oth
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -198,19 +199,122 @@ def test_the_lock_message_of_a_second_run(language, seeded, sqlite_url, tmp_path
         assert_english(result.stderr)
 
 
-def test_a_retry_warning_on_the_console_is_an_english_log_line_throughout(
-        seeded, sqlite_url, tmp_path, mapping):
-    seeded.fail_raw("crm.item.list", status=502, body="<html>Bad Gateway</html>")
+@pytest.mark.parametrize("language", [None, "en"], ids=["ru", "en"])
+def test_a_retry_warning_speaks_the_console_language_and_the_log_file_english(
+        language, seeded, sqlite_url, tmp_path, mapping):
+    seeded.fail("crm.item.list", status=503, error="QUERY_LIMIT_EXCEEDED",
+                description="Too many requests")
+    log_file = tmp_path / "sync.log"
 
-    result = run("cli.py", "--sync", "city", BITRIX_WEBHOOK_URL=seeded.webhook_url,
-                 DATABASE_URL=sqlite_url,
+    result = run("cli.py", "--sync", "city", language=language,
+                 BITRIX_WEBHOOK_URL=seeded.webhook_url, DATABASE_URL=sqlite_url,
+                 LOG_FILE=str(log_file),
                  SYNC_MAPPING_FILE=str(write_mapping_toml(tmp_path / "m.toml", mapping)))
 
     assert result.returncode == 0, result.stderr
-    [warning] = [line for line in result.stderr.splitlines() if " WARNING " in line]
-    assert "Bitrix24 answered with HTTP 502 and a non-JSON body (text/html)" in warning
-    assert_english(warning)  # the log line's frame and the error inside it alike
-    assert result.stdout.startswith("справочник")  # the console's own lines: Russian
+    english = ("Bitrix24 crm.item.list: Bitrix24 is busy or failing on crm.item.list (Bitrix24 "
+               "said: QUERY_LIMIT_EXCEEDED: Too many requests); retry 1/")
+    log = log_file.read_text(encoding="utf-8")
+    assert f" WARNING app.bitrix.client: {english}" in log  # the log file: English, always
+    assert_english(log)
+    [warning] = [line for line in result.stderr.splitlines() if "QUERY_LIMIT" in line]
+    assert " WARNING " not in result.stderr and "app.bitrix" not in result.stderr
+    if language is None:
+        assert warning.startswith(
+            "предупреждение: Bitrix24 crm.item.list: Bitrix24 перегружен или сбоит на "
+            "crm.item.list (ответ Bitrix24: QUERY_LIMIT_EXCEEDED: Too many requests); повтор 1/")
+        assert warning.endswith(" с") and "retry" not in warning
+        assert result.stdout.startswith("справочник")
+    else:
+        assert warning.startswith(f"warning: {english}")
+        assert_english(result.stderr + result.stdout)
+    assert seeded.code not in result.stdout + result.stderr + log
+
+
+@pytest.mark.parametrize("language", [None, "en"], ids=["ru", "en"])
+def test_a_portal_that_answers_nothing_is_told_in_one_language(language, sqlite_url, tmp_path,
+                                                               mapping):
+    log_file = tmp_path / "sync.log"
+
+    result = run("cli.py", "--sync", "city", language=language,
+                 BITRIX_WEBHOOK_URL="http://127.0.0.1:9/rest/1/Secr3tCodeXYZ/",
+                 DATABASE_URL=sqlite_url, BITRIX_MAX_RETRIES="1", LOG_FILE=str(log_file),
+                 SYNC_MAPPING_FILE=str(write_mapping_toml(tmp_path / "m.toml", mapping)))
+
+    assert result.returncode == 3
+    log = log_file.read_text(encoding="utf-8")
+    assert "; retry 1/1 in " in log
+    assert "(every request failed; gave up after 2 attempts). Check that the portal " in log
+    assert_english(log)
+    retry, error = result.stderr.splitlines()
+    if language is None:
+        assert re.match(r"предупреждение: Bitrix24 [\w.]+: не удаётся подключиться к порталу",
+                        retry)
+        assert "; повтор 1/1 через " in retry
+        assert error.startswith("ошибка: не удаётся подключиться к порталу")
+        assert error.endswith("(не удался ни один запрос; попыток: 2). Проверьте, что адрес "
+                              "портала в BITRIX_WEBHOOK_URL верен и доступен с этой машины.")
+        assert "gave up" not in error and "Check" not in error
+    else:
+        assert re.match(r"warning: Bitrix24 [\w.]+: cannot connect to the portal", retry)
+        assert error.endswith("(every request failed; gave up after 2 attempts). Check that "
+                              "the portal address in BITRIX_WEBHOOK_URL is right and reachable "
+                              "from this machine.")
+        assert_english(result.stderr)
+    assert "Secr3tCodeXYZ" not in result.stdout + result.stderr + log
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_a_service_warning_speaks_the_console_language_and_the_log_file_english(
+        language, capsys, tmp_path):
+    from app import messages
+    from app.logging_setup import setup_logging
+    from tests.test_scheduler import FakeClock, Recorder, make, utc
+
+    messages.set_language(language)
+    log_file = tmp_path / "service.log"
+    setup_logging("INFO", log_file=log_file, console_level="WARNING")  # as service.py does
+    clock = FakeClock(utc(2024, 1, 10, 12, 0))
+    scheduler = make("0 3 * * *", clock, Recorder(clock))
+    scheduler.tick(clock.now)
+    clock.now = utc(2024, 1, 5, 11, 55)  # a wrong clock corrected by NTP
+
+    scheduler.tick(clock.now)
+
+    logging.shutdown()
+    console = capsys.readouterr().err
+    assert ("WARNING app.service.scheduler: the clock moved back by 5d 0h; next run "
+            "recomputed: 2024-01-06 03:00:00+00:00") in log_file.read_text(encoding="utf-8")
+    if language == "ru":
+        assert console == ("предупреждение: часы переведены назад на 5 д 0 ч; следующий запуск "
+                           "пересчитан: 2024-01-06 03:00:00+00:00\n")
+    else:
+        assert console == ("warning: the clock moved back by 5d 0h; next run recomputed: "
+                           "2024-01-06 03:00:00+00:00\n")
+
+
+def test_every_console_warning_of_app_is_a_catalog_text():
+    """A WARNING or ERROR log call of app/ (and cli.py, service.py) reaches the console
+    without --verbose: its message is a catalog text (`log.warning(say(...))`), shown in the
+    console's language and written to the log file in English; or it is kept off the
+    console (extra=IN_REPORT) because the console prints that problem itself."""
+    import ast
+
+    sources = [ROOT / "cli.py", ROOT / "service.py",
+               *(path for path in (ROOT / "app").rglob("*.py") if "testing" not in path.parts)]
+    plain = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("warning", "error", "exception", "critical")
+                    and "log" in ast.unparse(node.func.value).lower()):
+                continue
+            said = (node.args and isinstance(node.args[0], ast.Call)
+                    and ast.unparse(node.args[0].func) == "say" and len(node.args) == 1)
+            kept_off = any(k.arg == "extra" for k in node.keywords)
+            if not (said or kept_off):
+                plain.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert plain == []
 
 
 # --- Ctrl+C, then --status --------------------------------------------------------------------

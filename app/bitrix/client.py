@@ -192,9 +192,7 @@ class Bitrix24Client:
                     blocked += wait
                     if blocked > self.operating_wait_budget:
                         raise self._give_up(exc, attempt + 1) from None
-                    log.warning("Bitrix24 %s: the method's 10-minute time budget is spent "
-                                "(OPERATION_TIME_LIMIT); waiting %.0f s for it to free",
-                                method, wait)
+                    log.warning(say("log.time_budget_wait", method=method, wait=wait))
                     self.sleep(wait)
                     continue
                 if code == "query_limit_exceeded" and self.limiter is not None:
@@ -205,8 +203,8 @@ class Bitrix24Client:
                 if attempt > retries_for(exc, self.max_retries) or \
                         spent + delay > self.retry_budget:
                     raise self._give_up(exc, attempt) from None
-                log.warning("Bitrix24 %s: %s; retry %d/%d in %.1f s",
-                            method, exc, attempt, self.max_retries, delay)
+                log.warning(say("log.retry", method=method, error=exc, attempt=attempt,
+                                retries=self.max_retries, delay=delay))
                 self.sleep(delay)
                 continue
             self.outage.succeeded()
@@ -216,14 +214,13 @@ class Bitrix24Client:
     def _respect_budget(self, method: str, billed: tuple[str, ...]) -> None:
         pause = self.operating.pause_before((method, *billed))
         if pause > 0:
-            log.warning("Bitrix24 %s has used most of its 10-minute time budget; pausing %.0f s "
-                        "so the portal does not block it", method, pause)
+            log.warning(say("log.time_budget_pause", method=method, pause=pause))
             self.sleep(pause)
         if self.limiter is not None:
             self.limiter.acquire()
 
     def _give_up(self, exc: PortalRetriableError, attempts: int) -> PortalError:
-        return PortalRetriableError(f"{exc} (gave up after {attempts} attempts)",
+        return PortalRetriableError(say("log.gave_up", error=exc, attempts=attempts),
                                     method=exc.method, status=exc.status, code=exc.code)
 
     def _post_once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -400,6 +397,12 @@ def _as_map(value: Any) -> dict[str, Any]:
 
 def usable_id(value: Any) -> int | None:
     """A Bitrix24 id as a positive int ("42" or 42), or None for anything else."""
+    kind = value.__class__
+    if kind is int:  # asked for every row of every page: the common cases first
+        return value if value > 0 else None
+    if kind is str and value.isdigit() and value.isascii():
+        number = int(value)
+        return number if number > 0 else None
     if isinstance(value, bool):
         return None
     text = str(value).strip()
@@ -468,29 +471,3 @@ def classify_error(method: str, status: int, code: str, description: str) -> Por
     if key == "access_denied":
         return PortalMethodError(text("access_denied"), **kwargs)
     return PortalMethodError(text("rejected"), **kwargs)
-    if key in _RETRY_CODES or (status >= 500 and key not in _AUTH_CODES):
-        return PortalRetriableError(f"Bitrix24 is busy or failing on {method} {said}", **kwargs)
-    if key in _AUTH_CODES or status == 401 and key != "insufficient_scope":
-        return PortalAuthError(
-            f"The portal rejected the webhook {said}. Check BITRIX_WEBHOOK_URL: the code may be "
-            "wrong, deleted or expired.", **kwargs)
-    if key == "insufficient_scope":
-        return PortalMethodError(
-            f"The webhook has no permission for {method} {said}; tick the needed scope "
-            "(crm, lists, user, department) on the webhook in Bitrix24.", **kwargs)
-    if key == "error_method_not_found":
-        return PortalMethodError(
-            f"Bitrix24 does not know the method {method} {said}; check the method name in "
-            "the mapping and the webhook's scopes.", **kwargs)
-    if key == "access_denied" and "extended plan" in description.lower():
-        # The lists methods on a plan without the Lists feature (RestService, modules/lists).
-        return PortalMethodError(
-            f"The portal's Bitrix24 plan does not include {method} {said}: universal lists "
-            "work only on extended plans. The webhook is not the problem; the portal's "
-            "administrator has to change the plan (the other directories are synced).",
-            **kwargs)
-    if key == "access_denied":
-        return PortalMethodError(
-            f"Access denied to {method} {said}; the webhook's user needs read access to it.",
-            **kwargs)
-    return PortalMethodError(f"Bitrix24 rejected {method} {said}", **kwargs)

@@ -18,6 +18,7 @@ from typing import Any
 
 from app.bitrix.client import BATCH_SIZE, BatchResult, Bitrix24Client
 from app.errors import PortalCutOffError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ def _send(client: Bitrix24Client, commands: Mapping[str, Command],
         if len(groups) == 1:
             return _alone(client, chosen, exc)
         half = len(groups) // 2
-        log.warning("batch of %d commands: %s; sending it again as two batches",
-                    len(chosen), exc)
+        log.warning(say("log.batch_split", count=len(chosen), error=exc))
         result = _send(client, commands, groups[:half])
         _merge(result, _send(client, commands, groups[half:]))
         return result
@@ -70,12 +70,12 @@ def _alone(client: Bitrix24Client, chosen: Mapping[str, Command],
     like a portal that is down, and end the run with PortalUnreachableError; the portal
     is up, it is these commands that take too long.
     """
-    log.warning("batch of %d commands: %s; sending it once more", len(chosen), exc)
+    log.warning(say("log.batch_again", count=len(chosen), error=exc))
     try:
         return client.batch(chosen, halt=False, shrinkable=True)
     except PortalCutOffError as again:
-        log.warning("batch of %d commands (%s): %s again; they go without an answer",
-                    len(chosen), ", ".join(chosen), again)
+        log.warning(say("log.batch_unanswered", count=len(chosen), labels=", ".join(chosen),
+                        error=again))
         return BatchResult()
 
 

@@ -14,6 +14,7 @@ from app.errors import (
     PortalTransportError,
     PortalUnreachableError,
 )
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +105,15 @@ class Outage:
                 raise self._final
             if over or tries.count > self.max_retries:
                 raise PortalRetriableError(
-                    f"Bitrix24 {error.method}: {error} (gave up after {tries.count} attempts)",
+                    say("log.method_gave_up", method=error.method, error=error,
+                        attempts=tries.count),
                     method=error.method, status=error.status)
             self._round += 1
             self._due = now + wait
             tries.round = self._round
-            log.warning("Bitrix24 %s: %s; retry %d/%d in %.1f s", error.method, error,
-                        max(self._round, tries.count), self.max_retries, wait)
+            log.warning(say("log.retry", method=error.method, error=error,
+                            attempt=max(self._round, tries.count), retries=self.max_retries,
+                            delay=wait))
             return wait
 
     def succeeded(self) -> None:
@@ -123,10 +126,7 @@ class Outage:
 
 
 def _down(error: PortalTransportError, attempts: int) -> PortalUnreachableError:
-    what = ("Check that the portal address in BITRIX_WEBHOOK_URL is right and reachable from "
-            "this machine." if not error.reached else
-            "Check that BITRIX_WEBHOOK_URL points at the portal itself (not a web page or a "
-            "proxy's error page), and the network between this machine and the portal.")
+    what = say("log.portal_down_reached" if error.reached else "log.portal_down_unreached")
     return PortalUnreachableError(
-        f"{error} (every request failed; gave up after {attempts} attempts). {what}",
+        say("log.portal_down", error=error, attempts=attempts, what=what),
         method=error.method, status=error.status)

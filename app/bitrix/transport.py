@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 import urllib3
 
@@ -76,8 +77,19 @@ class Answer:
     body: bytes
 
     def json(self) -> Any:
-        """The body as JSON; ValueError when it is not JSON (an HTML page, a cut-off body)."""
-        return json.loads(self.body)
+        """The body as JSON; ValueError when it is not JSON (an HTML page, a cut-off body).
+
+        orjson parses a page of rows in about half the time of the json module. What it
+        refuses (a UTF-8 byte order mark, a lone surrogate escape, NaN, an HTML page) goes
+        to the json module, so what is accepted and the error raised stay the json
+        module's. One difference is left: an integer past 64 bits becomes a float, and
+        PHP's json_encode never writes one (its integers are 64-bit; larger numbers are
+        already floats in PHP).
+        """
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return json.loads(self.body)
 
 
 def is_loopback(url: str) -> bool:

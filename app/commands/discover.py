@@ -18,9 +18,11 @@ from typing import Any
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.bitrix.methods import USER_SCOPES
 from app.commands.console import is_empty, short
+from app.commands.id_match import likely_reference, row_ids
 from app.config import Settings
 from app.db import models
 from app.errors import ConfigError, PortalMethodError
+from app.messages import language, say
 from app.syncers import SYNCERS
 from app.syncers.base_syncer import any_language
 from app.text import one_line, render_table
@@ -30,18 +32,6 @@ SMART_PROCESS, LIST, USERS = "smart_process", "list", "users"
 LIST_TYPES = ("lists", "bitrix_processes")
 
 BRIEF_HIDDEN = ("EMAIL", "PERSONAL_MOBILE", "WORK_PHONE", "PERSONAL_PHONE")
-
-CRM_ADMIN_NOTE = (
-    "crm.type.list needs CRM administrator rights, and the user who created this webhook does "
-    "not have them, so smart processes cannot be listed. Either create the webhook as a CRM "
-    "administrator, or find each smart process's entityTypeId yourself: it is the number in "
-    "the smart process's address in Bitrix24 (.../crm/type/<entityTypeId>/list/...). Then run "
-    "`python cli.py --discover --entity-type-id <entityTypeId>` to see its fields "
-    "(crm.type.getByEntityTypeId and crm.item.fields need only read access) and set "
-    "params.entityTypeId in mapping.toml.")
-USER_BRIEF_NOTE = (
-    "The webhook has only the user_brief scope: user.get hides EMAIL, PERSONAL_MOBILE and "
-    "WORK_PHONE. Tick user_basic (or user) on the webhook to sync them.")
 
 
 @dataclass
@@ -67,6 +57,9 @@ class Source:
     params: dict[str, Any]
     fields: list[FieldInfo] = field(default_factory=list)
     extra: str = ""
+    # The first page of records, kept to match reference values (not part of --json).
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    complete: bool = True  # the first page held every record
 
     def field_named(self, name: str) -> FieldInfo | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -84,8 +77,9 @@ class Discovery:
         return [s for s in self.sources if s.kind == kind]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scopes": self.scopes, "sources": [asdict(s) for s in self.sources],
-                "notes": self.notes}
+        sources = [{k: v for k, v in asdict(s).items() if k not in ("rows", "complete")}
+                   for s in self.sources]
+        return {"scopes": self.scopes, "sources": sources, "notes": self.notes}
 
 
 def make_client(settings: Settings, *, max_retries: int = 2) -> Bitrix24Client:
@@ -105,20 +99,17 @@ def discover(client: Bitrix24Client, *, entity_type_ids: tuple[int, ...] = ()) -
     if "crm" in found.scopes:
         _smart_processes(client, found, entity_type_ids)
     else:
-        found.notes.append("The webhook has no crm scope, so smart processes are not visible; "
-                           "tick crm on the webhook if a directory is a smart process.")
+        found.notes.append(say("discover.note.no_crm"))
     if "lists" in found.scopes:
         _lists(client, found)
     else:
-        found.notes.append("The webhook has no lists scope, so universal lists are not visible; "
-                           "tick lists on the webhook if a directory is a universal list.")
+        found.notes.append(say("discover.note.no_lists"))
     if any(s in found.scopes for s in USER_SCOPES):
         _users(client, found)
         if not {"user", "user_basic"} & set(found.scopes):
-            found.notes.append(USER_BRIEF_NOTE)
+            found.notes.append(say("discover.note.user_brief"))
     else:
-        found.notes.append("The webhook has no user scope, so employees cannot be synced; "
-                           "tick user (or user_basic) on the webhook.")
+        found.notes.append(say("discover.note.no_user"))
     return found
 
 
@@ -128,8 +119,9 @@ def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int
         for page in client.list_pages("crm.type.list", {}):
             types.update({int(row["entityTypeId"]): row for row in page})
     except PortalMethodError as exc:
-        found.notes.append(CRM_ADMIN_NOTE if (exc.code or "").upper() == "ACCESS_DENIED"
-                           else f"Smart processes could not be listed: {exc}")
+        found.notes.append(say("discover.note.crm_admin")
+                           if (exc.code or "").upper() == "ACCESS_DENIED"
+                           else say("discover.note.no_smart_processes", error=exc))
     for entity_type_id in wanted:
         if entity_type_id in types:
             continue
@@ -139,21 +131,22 @@ def _smart_processes(client: Bitrix24Client, found: Discovery, wanted: tuple[int
             types[entity_type_id] = envelope["result"]["type"]
         except PortalMethodError as exc:
             # The title is a nicety; the fields below may still be readable.
-            found.notes.append(f"Smart process {entity_type_id}: no title: {exc}")
+            found.notes.append(say("discover.note.no_title", id=entity_type_id, error=exc))
             types[entity_type_id] = {"entityTypeId": entity_type_id}
     for entity_type_id, row in types.items():
         params = {"entityTypeId": entity_type_id}
         try:
             described = client.call("crm.item.fields", params)["result"].get("fields") or {}
-            rows = extract_rows(client.call("crm.item.list", params)["result"])
+            page = client.call("crm.item.list", params)
+            rows = extract_rows(page["result"])
         except PortalMethodError as exc:
-            found.notes.append(f"Smart process {entity_type_id}: {exc}")
+            found.notes.append(say("discover.note.smart_process", id=entity_type_id, error=exc))
             continue
         found.sources.append(Source(
             SMART_PROCESS, entity_type_id, str(row.get("title") or ""), "crm.item.list", params,
             [_crm_field(name, spec, rows) for name, spec in described.items()],
             extra=f"type id {row['id']}, custom fields ufCrm{row['id']}_..." if "id" in row
-            else ""))
+            else "", rows=rows, complete="next" not in page))
 
 
 def _crm_field(name: str, spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
@@ -166,12 +159,12 @@ def _crm_field(name: str, spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
     parent = settings.get("parentEntityTypeId") if isinstance(settings, dict) else None
     if parent:
         info.links_to = int(parent)
-        info.note = f"link to smart process {parent}"
+        info.note = say("discover.field.link_smart_process", id=parent)
     elif spec.get("statusType"):
-        info.note = f"stages {spec['statusType']}"
+        info.note = say("discover.field.stages", stages=spec["statusType"])
     elif isinstance(spec.get("items"), list) and spec["items"]:
-        info.note = "choices: " + short(", ".join(str(i.get("VALUE", "")) for i in spec["items"]
-                                                   if isinstance(i, dict)), 60)
+        info.note = say("discover.field.choices", values=short(", ".join(
+            str(i.get("VALUE", "")) for i in spec["items"] if isinstance(i, dict)), 60))
     return info
 
 
@@ -182,15 +175,16 @@ def _lists(client: Bitrix24Client, found: Discovery) -> None:
                      for row in page]
         except PortalMethodError as exc:
             if type_id == "lists":  # other list types may simply not exist on this portal
-                found.notes.append(f"Universal lists could not be listed: {exc}")
+                found.notes.append(say("discover.note.no_lists_read", error=exc))
             continue
         for info in lists:
             params = {"IBLOCK_TYPE_ID": type_id, "IBLOCK_ID": int(info["ID"])}
             try:
                 described = client.call("lists.field.get", params)["result"]
-                rows = extract_rows(client.call("lists.element.get", params)["result"])
+                page = client.call("lists.element.get", params)
+                rows = extract_rows(page["result"])
             except PortalMethodError as exc:
-                found.notes.append(f"List {info['ID']}: {exc}")
+                found.notes.append(say("discover.note.list", id=info["ID"], error=exc))
                 continue
             specs = described.values() if isinstance(described, dict) else described
             fields = [_list_field(spec, rows) for spec in specs if isinstance(spec, dict)]
@@ -201,7 +195,8 @@ def _lists(client: Bitrix24Client, found: Discovery) -> None:
             code = f", code {info['CODE']}" if info.get("CODE") else ""
             found.sources.append(Source(LIST, int(info["ID"]), str(info.get("NAME") or ""),
                                         "lists.element.get", params, fields,
-                                        extra=f"IBLOCK_TYPE_ID {type_id}{code}"))
+                                        extra=f"IBLOCK_TYPE_ID {type_id}{code}", rows=rows,
+                                        complete="next" not in page))
 
 
 def _list_field(spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
@@ -211,25 +206,28 @@ def _list_field(spec: dict[str, Any], rows: list[dict]) -> FieldInfo:
                      str(spec.get("NAME") or ""), _sample(rows, name))
     if kind == "E" and spec.get("LINK_IBLOCK_ID"):
         info.links_to = int(spec["LINK_IBLOCK_ID"])
-        info.note = f"link to list {spec['LINK_IBLOCK_ID']}"
+        info.note = say("discover.field.link_list", id=spec["LINK_IBLOCK_ID"])
     elif kind == "L" and isinstance(spec.get("DISPLAY_VALUES_FORM"), dict):
-        info.note = "choices: " + short(", ".join(map(str, spec["DISPLAY_VALUES_FORM"].values())),
-                                        60)
+        info.note = say("discover.field.choices", values=short(
+            ", ".join(map(str, spec["DISPLAY_VALUES_FORM"].values())), 60))
     elif kind.startswith("S:employee"):
-        info.note = "employee id"
+        info.note = say("discover.field.employee")
     return info
 
 
 def _users(client: Bitrix24Client, found: Discovery) -> None:
     try:
         titles = client.call("user.fields")["result"]
-        rows = extract_rows(client.call("user.get", {})["result"])
+        page = client.call("user.get", {})
+        rows = extract_rows(page["result"])
     except PortalMethodError as exc:
-        found.notes.append(f"Employees could not be read: {exc}")
+        found.notes.append(say("discover.note.no_users", error=exc))
         return
     fields = [FieldInfo(name, _kind_of(_first(rows, name)), str(title), _sample(rows, name))
               for name, title in titles.items()]
-    found.sources.append(Source(USERS, None, "Сотрудники", "user.get", {}, fields))
+    found.sources.append(Source(USERS, None, say("discover.employees"), "user.get", {}, fields,
+                                rows=rows,
+                                complete="next" not in page))
 
 
 def _first(rows: list[dict], name: str) -> Any:
@@ -255,26 +253,21 @@ def _kind_of(value: Any) -> str:
 
 def render_text(found: Discovery) -> str:
     """The listing --discover prints: each source with an aligned table of its fields."""
-    out = [f"Webhook scopes: {', '.join(found.scopes) or '(none reported)'}"]
-    headings = {
-        SMART_PROCESS: "Smart processes (crm.type.list): method crm.item.list, "
-                       "params.entityTypeId",
-        LIST: "Universal lists (lists.get): method lists.element.get, "
-              "params.IBLOCK_TYPE_ID and params.IBLOCK_ID",
-        USERS: "Employees (user.fields): method user.get",
-    }
-    for kind, heading in headings.items():
+    out = [say("discover.scopes", scopes=", ".join(found.scopes) or say("discover.no_scopes"))]
+    for kind in (SMART_PROCESS, LIST, USERS):
         sources = found.of_kind(kind)
-        out += ["", heading + ("" if sources else ": none found")]
+        out += ["", say(f"discover.heading.{kind}")
+                + ("" if sources else say("discover.none_found"))]
         for source in sources:
             label = {SMART_PROCESS: "entityTypeId", LIST: "IBLOCK_ID"}.get(kind)
             what = f"  «{one_line(source.title)}»" + (f"  {label} {source.key}" if label else "")
             out.append(what + (f"  ({source.extra})" if source.extra else ""))
-            rows = [("field", "type", "title", "sample", "note")]
+            rows = [tuple(say(f"discover.column.{c}")
+                          for c in ("field", "type", "title", "sample", "note"))]
             rows += [(f.name, f.type, f.title, f.sample, f.note) for f in source.fields]
             out += render_table(rows, indent="    ")
     if found.notes:
-        out += ["", "Notes:"] + [f"  - {note}" for note in found.notes]
+        out += ["", say("discover.notes")] + [f"  - {note}" for note in found.notes]
     return "\n".join(out)
 
 
@@ -283,20 +276,13 @@ def render_text(found: Discovery) -> str:
 # Which smart process or list is which directory, and which field fills which column, is
 # guessed from titles with each syncer's title_words and column_words (app/syncers/).
 _KIND_OF_METHOD = {"crm.item.list": SMART_PROCESS, "lists.element.get": LIST, "user.get": USERS}
-_NOTES_RU = {"link to smart process": "ссылка на смарт-процесс", "link to list": "ссылка на список",
-             "stages": "стадии", "choices:": "варианты:", "employee id": "ID сотрудника"}
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def mapping_skeleton(found: Discovery) -> str:
     """A commented mapping.toml: guessed sources and fields filled in, the rest commented out."""
     chosen = _guess_sources(found)
-    out = ["# Черновик mapping.toml, составленный `python cli.py --discover --write`.",
-           "# Проверьте каждую секцию: какой смарт-процесс или список что хранит, какие поля",
-           "# в какие колонки. Строки с # — подсказки; раскомментируйте нужные и впишите",
-           "# колонку. Колонки здесь — встроенных моделей (app/db/models.py); если у вас свои",
-           "# модели, поставьте свои имена. Затем: `python cli.py --check`.",
-           "# Секрет вебхука в этот файл не пишется.", ""]
+    out = [f"# {line}" for line in say("discover.skeleton.head").splitlines()] + [""]
     for name, syncer in SYNCERS.items():
         out += _section(name, syncer, chosen, found) + [""]
     return "\n".join(out)
@@ -320,25 +306,24 @@ def _guess_sources(found: Discovery) -> dict[str, Source | None]:
 def _section(name: str, syncer, chosen: dict[str, Source | None], found: Discovery) -> list[str]:
     source = chosen[name]
     table = getattr(models, syncer.model).__table__
-    out = [f"# {syncer.title_in('ru')}: таблица {table.name} "
-           f"(модель {syncer.model}).",
+    out = ["# " + say("discover.skeleton.section", title=syncer.title_in(language()),
+                      table=table.name, model=syncer.model),
            f"[{name}]", f'method = "{syncer.method}"']
     kind = _KIND_OF_METHOD.get(syncer.method)
     if source is not None and source.params:
-        out[0] += f" Источник: «{one_line(source.title)}»."
+        out[0] += say("discover.skeleton.source", title=one_line(source.title))
         out.append(f"params = {_inline(source.params)}")
     elif kind in (SMART_PROCESS, LIST):
-        what = "смарт-процесс" if kind == SMART_PROCESS else "универсальный список"
-        out.append(f"# Не удалось угадать {what}; раскомментируйте нужный:")
+        out.append("# " + say(f"discover.skeleton.not_guessed.{kind}"))
         others = found.of_kind(kind)
         out += [f"# params = {_inline(s.params)}  # «{one_line(s.title)}»" for s in others]
         if not others:
-            out.append("# params = { ... }  # --discover ничего не нашёл: см. его примечания")
+            out.append("# params = { ... }  # " + say("discover.skeleton.nothing_found"))
     fields = _guess_fields(name, syncer, source, chosen, table)
     references = {c: t for c, t in syncer.references.items() if c in fields.values()}
     if references:
         out.append(f"references = {_inline(references)}")
-    out += ["", f"[{name}.fields]", "# поле Bitrix24 = колонка"]
+    out += ["", f"[{name}.fields]", "# " + say("discover.skeleton.fields_head")]
     described = {f.name: f for f in source.fields} if source else {}
     for bitrix, column in fields.items():
         out.append(f"{_key(bitrix)} = {_string(column)}" + _describe(described.get(bitrix)))
@@ -358,10 +343,19 @@ def _guess_fields(name: str, syncer, source: Source | None, chosen: dict[str, So
         fields[title_field] = "name"
     for column, target in syncer.references.items():
         target_source = chosen.get(target)
-        link = next((f for f in source.fields if target_source is not None
-                     and f.links_to == target_source.key), None)
-        if link is not None and column in table.c:
-            fields[link.name] = column
+        if target_source is None or column not in table.c:
+            continue
+        link = next((f.name for f in source.fields if f.links_to == target_source.key), None)
+        # A plain field (a string property holding "3301") says nothing of what it points
+        # at: its values do, when they are the other directory's ids.
+        if link is None:
+            link = likely_reference(source.rows, row_ids(target_source.rows), skip=fields,
+                                    complete=target_source.complete)
+            info = source.field_named(link) if link else None
+            if info is not None:
+                info.note = say("discover.field.ids_of", target=target)
+        if link is not None:
+            fields[link] = column
     for column, words in syncer.column_words.items():
         pattern = any_language(words)
         hit = next((f for f in source.fields if f.name not in fields
@@ -378,12 +372,9 @@ def _describe(info: FieldInfo | None) -> str:
     if info.type:
         parts[0] += f" ({info.type})"
     if info.sample:
-        parts.append(f"например: {info.sample}")
+        parts.append(say("discover.skeleton.example", sample=info.sample))
     if info.note:
-        note = info.note
-        for english, russian in _NOTES_RU.items():
-            note = note.replace(english, russian)
-        parts.append(note)
+        parts.append(info.note)
     return "  # " + one_line("; ".join(parts))
 
 
@@ -405,10 +396,9 @@ def _inline(values: dict[str, Any]) -> str:
 def write_skeleton(path: Path, text: str, *, force: bool) -> None:
     """Write the skeleton; an existing file is kept unless force is set."""
     if path.exists() and not force:
-        raise ConfigError(f"{path} already exists; nothing was written. Choose another file "
-                          "name or add --force to overwrite it.", variables=("--write",))
+        raise ConfigError(say("discover.write.exists", path=path), variables=("--write",))
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:  # a missing folder, a directory in the way, no permission
-        raise ConfigError(f"Cannot write the mapping skeleton to {path}: "
-                          f"{exc.strerror or exc}", variables=("--write",)) from None
+        raise ConfigError(say("discover.write.failed", path=path, error=exc.strerror or exc),
+                          variables=("--write",)) from None

@@ -72,8 +72,11 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         found = discover_portal(client, entity_type_ids=tuple(args.entity_type_id or ()))
     finally:
         client.close()
+    # Drafted always: drafting notes on the fields which plain ones hold another
+    # directory's ids, and the listing shows those notes too.
+    skeleton = mapping_skeleton(found)
     if args.write is not None:
-        write_skeleton(args.write, mask(mapping_skeleton(found)), force=args.force)
+        write_skeleton(args.write, mask(skeleton), force=args.force)
     if args.json:
         data = found.to_dict()
         if args.write is not None:
@@ -81,12 +84,8 @@ def discover(args: argparse.Namespace, settings: Settings) -> int:
         print_json(data)
         return 0
     print(mask(render_text(found)))
-    if args.write is not None:
-        print(f"\nWrote a mapping skeleton to {args.write}. Edit it, save it next to cli.py as "
-              "mapping.toml (or point SYNC_MAPPING_FILE at it), then run "
-              "`python cli.py --check`.")
-    else:
-        print("\nNext: `python cli.py --discover --write mapping.toml` drafts the mapping.")
+    print("\n" + (say("discover.written", path=args.write) if args.write is not None
+                   else say("discover.next")))
     return 0
 
 

@@ -230,8 +230,7 @@ class RunHistory:
                 return action()
         except SQLAlchemyError as exc:
             self._broken = True
-            log.warning("cannot record this run in the table %s: %s; the sync goes on "
-                        "without history", TABLE_NAME, describe_db_error(exc))
+            log.warning(say("log.no_history", table=TABLE_NAME, why=describe_db_error(exc)))
             return None
 
 

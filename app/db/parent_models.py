@@ -21,6 +21,8 @@ class ModelSet:
 
     classes: dict[str, type]
     origin: str
+    kind: str = ""  # "module" (MODELS_MODULE), "parent" (the parent's models.py) or "built-in"
+    where: str = ""  # the module's name or file
 
     def find(self, name: str) -> type | None:
         return self.classes.get(name)
@@ -43,19 +45,21 @@ def load_models(settings: Settings) -> ModelSet:
     """Import the models module the settings point at and collect the known classes."""
     if settings.models_module:
         module = _import(settings.models_module, settings.project_dir)
-        origin = f"MODELS_MODULE={settings.models_module}"
+        origin, kind, where = (f"MODELS_MODULE={settings.models_module}", "module",
+                               settings.models_module)
     elif (settings.project_dir.parent / "models.py").is_file():
         module = _import_file(settings.project_dir.parent / "models.py")
-        origin = f"parent project {settings.project_dir.parent / 'models.py'}"
+        where = str(settings.project_dir.parent / "models.py")
+        origin, kind = f"parent project {where}", "parent"
     else:
         from app.db import models as module
 
-        origin = "built-in app/db/models.py"
+        origin, kind, where = "built-in app/db/models.py", "built-in", "app/db/models.py"
     # Any mapped class may serve a directory (a parent's may be TgUser or Town).
     classes = {name: value for name, value in vars(module).items()
                if isinstance(value, type) and getattr(value, "__table__", None) is not None}
     log.info("Using models from %s", origin)
-    return ModelSet(classes, origin)
+    return ModelSet(classes, origin, kind, where)
 
 
 def _import(spec: str, base: Path) -> ModuleType:

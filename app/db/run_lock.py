@@ -90,8 +90,7 @@ def run_lock(conn: Connection) -> Iterator[HeldLock]:
             yield held
     else:
         if dialect != "sqlite":
-            log.warning("no run lock for %s databases; make sure only one sync runs at a time",
-                        dialect)
+            log.warning(say("log.no_run_lock", dialect=dialect))
         yield HeldLock()
 
 
@@ -109,15 +108,34 @@ def run_alive(conn: Connection, run_id: int) -> bool | None:
         return conn.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar() \
             is not None
     if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
-        path = lock_file_for(database_file)
-        if not path.is_file():
-            return False
-        with open(path, "a+b") as handle:
-            if not _try_lock(handle):
-                return True
-            _unlock(handle)
-        return False
+        return _file_locked(lock_file_for(database_file))
     return None
+
+
+def sync_running(conn: Connection) -> bool | None:
+    """Whether some process holds the sync lock of `conn`'s database now (for --check).
+
+    None when the database has no lock to ask. Like run_alive, the SQLite probe holds
+    the lock file for an instant.
+    """
+    dialect = conn.engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+        return conn.execute(text("SELECT IS_USED_LOCK(:name)"),
+                            {"name": mysql_lock_name(database or "")}).scalar() is not None
+    if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
+        return _file_locked(lock_file_for(database_file))
+    return None
+
+
+def _file_locked(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "a+b") as handle:
+        if not _try_lock(handle):
+            return True
+        _unlock(handle)
+    return False
 
 
 def mysql_lock_name(database: str) -> str:
@@ -187,7 +205,7 @@ class _MysqlLock(HeldLock):
         except SQLAlchemyError as exc:
             # Without it a second run would take our row for a dead one: a worse label,
             # not a worse sync.
-            log.warning("cannot mark run %s as alive: %s", run_id, describe_db_error(exc))
+            log.warning(say("log.not_alive", run=run_id, why=describe_db_error(exc)))
             return
         self._run = (run_id, conn)
 

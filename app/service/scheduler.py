@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from app.cron import CronSchedule, as_utc, format_duration, format_moment
+from app.cron import CronSchedule, as_utc, format_moment, said_duration
 from app.errors import describe_exception
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,9 @@ class Scheduler:
                 starting = True
             elif previous_now is not None and now < previous_now - timedelta(minutes=1):
                 self._next = self.schedule.next_after(now)
-                self._log.warning(
-                    "the clock moved back by %s; next run recomputed: %s",
-                    format_duration(previous_now - now),
-                    format_moment(self.schedule.localtime(self._next)))
+                self._log.warning(say(
+                    "log.clock_back", by=said_duration(previous_now - now),
+                    next=format_moment(self.schedule.localtime(self._next))))
                 return Tick.IDLE
             else:
                 starting = False
@@ -171,18 +171,17 @@ class Scheduler:
             return Tick.STARTED
         local_due = format_moment(self.schedule.localtime(due))
         if self.is_running():
-            what = f"tick at {local_due}"
             if count > 1:
-                what = f"{_many(count, self._max_counted)} ticks since {local_due}"
-            self._log.warning("previous run still in progress; skipping %s", what)
+                self._log.warning(say("log.skip_ticks", count=_many(count, self._max_counted),
+                                      when=local_due))
+            else:
+                self._log.warning(say("log.skip_tick", when=local_due))
             return Tick.SKIPPED
         if count > 1:
-            self._log.warning(
-                "missed %s scheduled runs since %s (machine asleep or clock changed?); "
-                "running once now", _many(count, self._max_counted), local_due)
+            self._log.warning(say("log.missed", count=_many(count, self._max_counted),
+                                  when=local_due))
         elif now - due > self._late_after:
-            self._log.warning("running %s late (the run was due at %s)",
-                              format_duration(now - due), local_due)
+            self._log.warning(say("log.late", late=said_duration(now - due), due=local_due))
         self._start(due)
         return Tick.STARTED
 
@@ -215,10 +214,10 @@ class Scheduler:
             # A job wrapping the CLI may call sys.exit(); only a non-zero code is a failure.
             result = exc
             if exc.code not in (None, 0):
-                self._log.error("scheduled run exited with code %s", exc.code)
+                self._log.error(say("log.run_exit_code", code=exc.code))
         except Exception as exc:
             result = exc
-            self._log.error("scheduled run failed: %s", describe_exception(exc))
+            self._log.error(say("log.run_failed", what=describe_exception(exc)))
             self._log.debug("traceback of the failed run", exc_info=exc)
         next_run = None if self._stop.is_set() else self.next_run()
         self._log.debug("run scheduled for %s took %.1f s",
@@ -230,9 +229,9 @@ class Scheduler:
         try:
             self._on_result(result, next_run)
         except Exception as exc:
-            self._log.error("on_result callback failed: %s", describe_exception(exc))
+            self._log.error(say("log.callback_failed", what=describe_exception(exc)))
             self._log.debug("traceback of the on_result failure", exc_info=exc)
 
 
 def _many(count: int, cap: int) -> str:
-    return f"at least {count}" if count >= cap else str(count)
+    return say("log.at_least", count=count) if count >= cap else str(count)

@@ -71,6 +71,8 @@ class DirectorySync:
             return
         if stats.status != DirectoryStatus.FAILED and stats.errors:
             stats.status = DirectoryStatus.WITH_ERRORS
+        elif stats.status == DirectoryStatus.OK and stats.absent_fields:
+            stats.status = DirectoryStatus.WITH_WARNINGS
         log.info("%s: %s read, fetched %d, created %d, updated %d, unchanged %d, deactivated %d,"
                  " errors %d", name, stats.mode, stats.fetched, stats.created, stats.updated,
                  stats.unchanged, stats.deactivated, stats.errors)
@@ -158,7 +160,7 @@ class DirectorySync:
 
     def _notice(self, notice: str) -> None:
         self.stats.notices.append(notice)
-        log.warning("%s: %s", self.name, notice)
+        log.warning(say("log.notice", name=self.name, notice=notice))
 
     def _refused(self, gone: int, active: int) -> bool:
         """True (and the directory failed) when `gone` of `active` rows looks like lost access."""
@@ -179,11 +181,9 @@ class DirectorySync:
             # A stop is noticed while waiting for a page too (StopRequested), not only
             # between pages.
             pages = engine.reads.pages(self.name, stop=stop, waiting=engine.check_lock)
-            for number, page in enumerate(pages):
+            for page in pages:
                 if stop.is_set():
                     raise StopRequested
-                if number == 0:
-                    converter.warn_absent_fields(page)
                 engine.progress(self.name, "reading", self.stats.fetched + len(page))
                 prepared += converter.page(page, writer)
                 if len(prepared) >= CHUNK:
@@ -193,6 +193,7 @@ class DirectorySync:
             self._write(writer, prepared)  # what arrived is kept; nothing is deactivated
             raise
         self._write(writer, prepared)
+        converter.note_absent_fields()
 
     def _write(self, writer: TableWriter, prepared: list[Prepared]) -> None:
         if prepared:

@@ -108,6 +108,8 @@ class RecordConverter:
         self.name = syncer.name
         self.stats: DirectoryReport = report.directory(syncer.name)
         self.unmatched = False  # a record without a usable id came: no row may be deactivated
+        # The mapped fields no record has carried yet; empty (and free) once each has come.
+        self.unseen: set[str] = set(syncer.mapping.fields)
         # (Bitrix24 field, column, its value's conversion, whether it refers to another
         # directory): settled once per read, used for every record.
         self.fields = [(field_name, column,
@@ -138,6 +140,8 @@ class RecordConverter:
     def prepare(self, raw: dict[str, Any]) -> Prepared:
         """Convert one Bitrix24 record into column values; RecordError if it cannot be."""
         record = raw if self.transform is None else self.transform(raw)
+        if self.unseen:
+            self.unseen.difference_update(record)
         id_field = self.id_field or ("id" if "id" in record else "ID")
         raw_id = record.get(id_field)
         btxid = raw_id if raw_id.__class__ is int and raw_id > 0 else usable_id(raw_id)
@@ -162,16 +166,19 @@ class RecordConverter:
         local = self.refs[column].get(int(value))
         if local is None:
             self.stats.warnings += 1
-            log.warning("%s btxid %s: %s refers to %s %s, which is not in the local table; "
-                        "stored NULL", self.name, btxid, column,
-                        self.syncer.mapping.references[column], value)
+            log.warning(say("log.missing_reference", name=self.name, btxid=btxid,
+                            column=column, target=self.syncer.mapping.references[column],
+                            value=value))
         return local
 
-    def warn_absent_fields(self, page: list[dict[str, Any]]) -> None:
-        """Say which mapped fields the first page lacks (a misspelt field name, most often)."""
-        present = set().union(*(self.syncer.transform(dict(r)).keys() for r in page))
+    def note_absent_fields(self) -> None:
+        """Note the mapped fields no record read carried (a misspelt field name, most often):
+        the report shows them under the table and the directory is "ok, with warnings"."""
+        if not self.stats.fetched:
+            return  # nothing came, so nothing can be said about the fields
         for field_name, column, _, _ in self.fields:
-            if field_name not in present:
+            if field_name in self.unseen:
+                self.stats.absent_fields[field_name] = column
                 log.warning("%s: field %r (mapped to %s) is not in the rows Bitrix24 returned; "
                             "check its name in the mapping (`python cli.py --check`)",
-                            self.name, field_name, column)
+                            self.name, field_name, column, extra=IN_REPORT)

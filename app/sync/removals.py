@@ -18,6 +18,7 @@ from app.bitrix.client import PAGE_SIZE, Bitrix24Client
 from app.bitrix.methods import Paging
 from app.bitrix.reading import ListQuery, ReadSummary
 from app.bitrix.reconcile import reconcile, still_listed
+from app.messages import say
 from app.report import DirectoryReport
 from app.sync.incremental import Plan
 from app.sync.writer import TableWriter
@@ -30,9 +31,7 @@ UNMATCHED_NOTICE = ("a record without a usable id cannot be matched to its row, 
 
 def no_active_column_notice(name: str, table: str) -> str:
     """Said once per directory (report, log, --check) when nothing can be deactivated."""
-    return (f"table {table} has no is_active column, so records removed in Bitrix24 are left "
-            f"as they are (active_column in [{name}] of mapping.toml can name another column; "
-            "\"\" turns this note off)")
+    return say("log.no_active_column", table=table, name=name)
 
 
 @dataclass
@@ -99,8 +98,7 @@ class OffsetRemovals(RemovalCheck):
             if self.stats.fetched <= PAGE_SIZE:  # one page: one answer, nothing skipped
                 return KeysetRemovals(self.writer).find()
             return Removals(notices=[
-                f"{self.query.method} is read page by page and cannot be asked for records by "
-                f"id, so the {len(missing)} record(s) it did not return were not deactivated"])
+                say("log.removed_unchecked", method=self.query.method, count=len(missing))])
         if listed:
             log.info("%s: %d record(s) the pages skipped are still in Bitrix24; kept active",
                      self.writer.directory, len(listed))

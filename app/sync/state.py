@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.bitrix.changes import PortalTime
 from app.db.connect import database_errors, describe_db_error
 from app.db.sync_state import DirectoryState, ensure_table, load_states, save_state
+from app.messages import say
 from app.report import DirectoryReport, DirectoryStatus
 from app.sync.incremental import Plan
 from app.sync.writer import TableWriter
@@ -34,8 +35,7 @@ class StateBook:
                 return load_states(conn)
         except SQLAlchemyError as exc:
             self.keeps = False
-            log.warning("cannot use the table bitrix_sync_state (%s); every directory is read "
-                        "in full and no state is kept", describe_db_error(exc))
+            log.warning(say("log.no_state_table", why=describe_db_error(exc)))
             return {}
 
     def save(self, state: DirectoryState, conn: Connection | None = None) -> None:

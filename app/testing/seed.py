@@ -243,8 +243,17 @@ def seed_portal(
     violations: int = 30,
     users: int = 15,
     seed: int = 0,
+    plain_category: bool = False,
 ) -> SeedInfo:
-    """Fill ``portal`` with the demo directories; the same arguments give the same data."""
+    """Fill ``portal`` with the demo directories; the same arguments give the same data.
+
+    ``plain_category``: the violation list keeps its category in a plain string property
+    (type ``S``, ``LINK_IBLOCK_ID`` null) holding the category element's id, as some portals
+    do instead of a link property (type ``E``). lists.field.get describes such a property
+    with ``"PROPERTY_TYPE": "S"`` and ``"LINK_IBLOCK_ID": null`` (bitrix24/b24restdocs,
+    api-reference/lists/fields/lists-field-get.md); lists.element.get renders its value
+    like any other property's, ``{"<value row id>": "3301"}``.
+    """
     rng = random.Random(seed)
     portal.add_smart_process(
         CITY_ENTITY_TYPE_ID, type_id=CITY_TYPE_ID, title="Города", fields=_city_fields()
@@ -260,7 +269,8 @@ def seed_portal(
         CATEGORY_IBLOCK_ID, name="Категории нарушений", code="categories", fields=_category_fields()
     )
     portal.add_list(
-        VIOLATION_IBLOCK_ID, name="Нарушения", code="violations", fields=_violation_fields()
+        VIOLATION_IBLOCK_ID, name="Нарушения", code="violations",
+        fields=_violation_fields(plain_category=plain_category),
     )
     portal.add_departments(_DEPARTMENTS)
     user_rows = _users(rng, users)
@@ -578,18 +588,15 @@ def _category_fields() -> dict[str, dict[str, Any]]:
     }
 
 
-def _violation_fields() -> dict[str, dict[str, Any]]:
+def _violation_fields(*, plain_category: bool = False) -> dict[str, dict[str, Any]]:
+    if plain_category:  # a string property: nothing says its values are category ids
+        category = _property(20, 212, "Код раздела", "S", code="SECTION_CODE")
+    else:
+        category = _property(20, 212, "Категория нарушения", "E", code="CATEGORY",
+                             link=str(CATEGORY_IBLOCK_ID), required="Y")
     return {
         "NAME": _list_field(10, "Название", "NAME", required="Y"),
-        CATEGORY_LINK_PROPERTY: _property(
-            20,
-            212,
-            "Категория нарушения",
-            "E",
-            code="CATEGORY",
-            link=str(CATEGORY_IBLOCK_ID),
-            required="Y",
-        ),
+        CATEGORY_LINK_PROPERTY: category,
         SEVERITY_PROPERTY: _property(
             30, 216, "Тяжесть", "L", code="SEVERITY", DISPLAY_VALUES_FORM=dict(SEVERITIES)
         ),

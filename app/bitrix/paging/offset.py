@@ -111,8 +111,7 @@ class OffsetRead:
         problem = None
         for attempt in range(OFFSET_PASSES):
             if attempt:
-                log.warning("%s changed or came back short while it was read page by page "
-                            "(%s); reading it once more", query.method, problem)
+                log.warning(say("log.offset_reread", method=query.method, problem=problem))
                 envelope = ctx.client.call(query.method, query.offset_params(0))
                 first = extract_rows(envelope.get("result"))
                 total = envelope.get("total") if isinstance(envelope.get("total"), int) else None
@@ -169,14 +168,14 @@ class OffsetRead:
         for start, page in pages:
             total = 0 if page.total is None and not page.rows else page.total
             if first_total is not None and total is not None and total != first_total:
-                return f"the total went from {first_total} to {total} at start={start}"
+                return say("log.offset_total", before=first_total, after=total, start=start)
         for index, (start, page) in enumerate(pages[:-1]):
             if page.rows != PAGE_SIZE:
                 later = sum(p.rows for _, p in pages[index + 1:])
-                return f"the page at start={start} had {page.rows} rows, and {later} followed"
+                return say("log.offset_short_page", start=start, rows=page.rows, later=later)
         count = sum(page.rows for _, page in pages)
         if first_total is not None and count != first_total:
-            return f"{count} rows arrived but the portal counted {first_total}"
+            return say("log.offset_count", count=count, total=first_total)
         return self._ids_out_of_order(pages)
 
     def _ids_out_of_order(self, pages: list[tuple[int, PageSummary]]) -> str | None:
@@ -190,7 +189,7 @@ class OffsetRead:
                 continue
             if previous is not None and ((page.first >= previous) if self._falling
                                          else (page.first <= previous)):
-                return f"id {page.first} after id {previous} on the page at start={start}"
+                return say("log.offset_order", key=page.first, previous=previous, start=start)
             previous = page.last
         return None
 
@@ -214,7 +213,7 @@ class OffsetRead:
         disorder = None
         for key, previous in zip(keys[1:], keys, strict=False):
             if (key >= previous) if self._falling else (key <= previous):
-                disorder = f"id {key} after id {previous} on the page at start={start}"
+                disorder = say("log.offset_order", key=key, previous=previous, start=start)
                 break
         return PageSummary(len(rows), total, keys[0], keys[-1], True, disorder)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from app.bitrix.client import BATCH_SIZE, BatchResult, Bitrix24Client, retries_for
 from app.bitrix.paging.query import ListQuery, Page
 from app.errors import PortalCutOffError, PortalError, PortalRetriableError
+from app.messages import say
 
 if TYPE_CHECKING:
     from app.bitrix.paging.mixer import BatchMixer
@@ -53,7 +54,7 @@ class BatchSize:
         """A batch of `commands` was cut off: this list's batches take half as many from now."""
         smaller = max(MIN_BATCH_COMMANDS, commands // 2)
         self._at_most(smaller)
-        log.warning("%s: %s; retrying it as batches of %d commands", self.method, error, smaller)
+        log.warning(say("log.batch_smaller", method=self.method, error=error, size=smaller))
 
     def took(self, seconds: float | None, commands: int) -> None:
         """Keep batches of this list well inside the portal's 60 s per request."""
@@ -61,8 +62,8 @@ class BatchSize:
             return
         smaller = max(MIN_BATCH_COMMANDS, commands // 2)
         if self._at_most(smaller):
-            log.warning("%s: a batch of %d pages took %.0f s (the portal cuts requests at 60 s); "
-                        "using %d pages per batch", self.method, commands, seconds, smaller)
+            log.warning(say("log.batch_slow", method=self.method, pages=commands,
+                            seconds=seconds, smaller=smaller))
 
 
 @dataclass
@@ -115,14 +116,14 @@ class Step:
         attempt = self.attempt + 1
         if attempt > retries_for(error, ctx.client.max_retries):
             return Outcome(failure=PortalRetriableError(
-                f"{error} (a batch command, gave up after {attempt} attempts)",
+                say("log.batch_gave_up", error=error, attempts=attempt),
                 method=error.method, status=error.status, code=error.code))
         if (error.code or "").lower() == "operation_time_limit":
             delay = ctx.client.operating.blocked_wait(ctx.method)
         else:
             delay = ctx.client.backoff_delay(attempt)
-        log.warning("Bitrix24 %s: %s inside a batch; retry %d/%d in %.1f s from where it stopped",
-                    ctx.method, error, attempt, ctx.client.max_retries, delay)
+        log.warning(say("log.batch_retry", method=ctx.method, error=error, attempt=attempt,
+                        retries=ctx.client.max_retries, delay=delay))
         return Outcome(follow_ups=[replace(self, attempt=attempt, delay=delay, **changes)])
 
     def send(self, ctx: ReadContext, commands: dict[str, Command], *, halt: bool
