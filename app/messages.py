@@ -23,6 +23,7 @@ from app.catalog import (
     logs,
     options,
     portal,
+    reasons,
     run,
     run_warnings,
     service,
@@ -121,7 +122,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          service, options, logs, benchmark)
+          service, options, logs, benchmark, reasons)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -109,12 +109,12 @@ class DirectoryReport:
         data = {k: getattr(self, k) for k in Counter}
         data.update(seconds=round(self.seconds, 3), status=self.status,
                     complete=self.complete, warnings=self.warnings, mode=self.mode)
-        if self.mode_reason:
-            data["mode_reason"] = self.mode_reason
+        if self.mode_reason:  # English, as is every machine-read text (a catalog text's .en)
+            data["mode_reason"] = _english(self.mode_reason)
         if self.message:
-            data["message"] = self.message
+            data["message"] = _english(self.message)
         if self.notices:
-            data["notices"] = list(self.notices)
+            data["notices"] = [_english(n) for n in self.notices]
         if self.absent_fields:
             data["absent_fields"] = dict(self.absent_fields)
         return data
@@ -319,3 +319,8 @@ def _shown(value: object) -> str:
     if value is None:
         return "NULL"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _english(text: str) -> str:
+    """A console text's English wording (a catalog text carries it as `.en`)."""
+    return getattr(text, "en", text)
