@@ -24,6 +24,7 @@ from app.catalog import (
     options,
     portal,
     reasons,
+    records,
     run,
     run_warnings,
     service,
@@ -122,7 +123,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          service, options, logs, benchmark, reasons)
+          service, options, logs, benchmark, reasons, records)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -58,7 +58,7 @@ class RecordIssue:
 
     def as_dict(self) -> dict:
         return {"directory": self.directory, "btxid": self.btxid, "field": self.field,
-                "message": self.message}
+                "message": _english(self.message)}
 
 
 @dataclass
@@ -198,7 +198,7 @@ class SyncReport:
             data[ReportKey.PLANNED] = [asdict(p) for p in self.planned]
         if self.fatal:
             data[ReportKey.FATAL] = self.fatal
-            if not any(i["message"] == self.fatal for i in errors):
+            if not any(i.message == self.fatal for i in self.issues):
                 errors.append(RecordIssue(None, None, None, self.fatal).as_dict())
         return data
 

@@ -145,7 +145,8 @@ def error_summary(report: SyncReport) -> str | None:
     if records:
         first = records[0]
         where = first.directory if first.btxid is None else f"{first.directory} btxid {first.btxid}"
-        parts.append(f"{len(records)} record error(s), the first: {where}: {first.message}")
+        said = getattr(first.message, "en", first.message)  # history is English
+        parts.append(f"{len(records)} record error(s), the first: {where}: {said}")
     return shorten(mask("; ".join(parts)), _ERROR_LIMIT) or None
 
 
