@@ -82,7 +82,12 @@ def test_a_broken_record_is_named_in_the_consoles_language_and_the_rest_land(
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT COUNT(*) FROM cities")).scalar()
         fines = conn.execute(text("SELECT COUNT(*) FROM violations")).scalar()
+        history = [row[0] for row in conn.execute(text(
+            "SELECT error FROM bitrix_sync_runs ORDER BY id"))]
     engine.dispose()
     assert stored == cities - 2  # every city but the two broken ones landed
     assert fines == len(seeded.records("list:52")) - 1
     assert report["directories"]["object"]["errors"] == 0
+    # The run history keeps English, whatever language the console spoke.
+    assert history and all("record error(s), the first: city btxid 777001: name (from title) "
+                           "is too long" in error for error in history), history
