@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import SyncError
-from app.messages import say
+from app.messages import english, say
 from app.text import render_table
 
 # "errors" means three things in the JSON; one StrEnum each keeps them apart in the code.
@@ -58,7 +58,7 @@ class RecordIssue:
 
     def as_dict(self) -> dict:
         return {"directory": self.directory, "btxid": self.btxid, "field": self.field,
-                "message": self.message}
+                "message": english(self.message)}
 
 
 @dataclass
@@ -112,7 +112,7 @@ class DirectoryReport:
         if self.mode_reason:
             data["mode_reason"] = self.mode_reason
         if self.message:
-            data["message"] = self.message
+            data["message"] = english(self.message)
         if self.notices:
             data["notices"] = list(self.notices)
         if self.absent_fields:
@@ -140,7 +140,7 @@ class SyncReport:
 
     def fail(self, error: SyncError) -> SyncReport:
         """The run could not start or go on: `error` is its fatal message and sets the exit code."""
-        self.fatal, self.fatal_exit_code = str(error), error.exit_code
+        self.fatal, self.fatal_exit_code = error.said, error.exit_code
         return self
 
     def directory(self, name: str) -> DirectoryReport:
@@ -197,8 +197,8 @@ class SyncReport:
         if self.dry_run:
             data[ReportKey.PLANNED] = [asdict(p) for p in self.planned]
         if self.fatal:
-            data[ReportKey.FATAL] = self.fatal
-            if not any(i["message"] == self.fatal for i in errors):
+            data[ReportKey.FATAL] = english(self.fatal)
+            if not any(i["message"] == english(self.fatal) for i in errors):
                 errors.append(RecordIssue(None, None, None, self.fatal).as_dict())
         return data
 

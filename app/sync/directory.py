@@ -120,8 +120,8 @@ class DirectorySync:
                 return _ENDED
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing
-                stats.fail(f"read incomplete, nothing deactivated: {exc}")
-                self.report.add_issue(self.name, None, None, str(exc))
+                stats.fail(say("engine.read_incomplete", error=exc))
+                self.report.add_issue(self.name, None, None, exc.said)
                 if isinstance(exc, PortalFatalError):
                     raise
                 return _ENDED
