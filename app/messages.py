@@ -15,6 +15,7 @@ below; a key is defined once (tests/test_voice.py checks).
 from __future__ import annotations
 
 from app.catalog import (
+    benchmark,
     check,
     commands,
     database,
@@ -127,7 +128,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          reading, service, options, logs)
+          reading, service, options, logs, benchmark)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

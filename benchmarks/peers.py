@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 from urllib.parse import urlsplit
 
 from app.testing.seed import DEMO_MAPPING
 
-NOTES = {
-    "fast_bitrix24": (
-        "get_all() for lists and users; for crm.item.list get_all() forces order[ID], which "
-        "the fake portal rejects (camelCase fields, as the real crm.type.list does: "
-        "fast_bitrix24#196), so "
-        "its own algorithm is replayed with its documented call(): one call for total, then "
-        "call(method, [start=50, 100, ...]) that it batches and runs in parallel"),
-    "b24pysdk": (
-        "as_list_fast(); its first request orders by 'ID', which the fake crm.item.list "
-        "rejects, so "
-        "'crm.item' is added to its own table of lower-case id methods (as it has 'crm.type')"),
-}
+# How each peer was made to run on the fake portal: app/messages.py, bench_peer_*_how.
 
 
 def _params(name: str) -> dict[str, Any]:
@@ -51,7 +41,7 @@ def read_b24pysdk(webhook: str) -> int:
     from b24pysdk import BitrixWebhook, Client
     from b24pysdk.api.callers.call_list_fast import _ListFastCaller
 
-    _ListFastCaller._REQUEST_ID_FIELDS["crm.item"] = "id"  # see NOTES
+    _ListFastCaller._REQUEST_ID_FIELDS["crm.item"] = "id"  # bench_peer_sdk_how says why
     parts = urlsplit(webhook)
     token = "/".join(parts.path.strip("/").split("/")[1:3])
     client = Client(BitrixWebhook(domain=parts.netloc, webhook_token=token))
@@ -67,3 +57,12 @@ def read_b24pysdk(webhook: str) -> int:
             request = client.user.get()
         rows += sum(1 for _ in request.as_list_fast().result)
     return rows
+
+
+READERS = {"fast_bitrix24": read_fast_bitrix24, "b24pysdk": read_b24pysdk}
+LABELS = {"fast_bitrix24": "bench_peer_fast", "b24pysdk": "bench_peer_sdk"}  # app/messages.py
+
+
+def installed(name: str) -> bool:
+    """Whether the peer's package is importable (it is only in requirements-bench.txt)."""
+    return importlib.util.find_spec(name) is not None

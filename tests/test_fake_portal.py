@@ -585,7 +585,8 @@ def test_batch_chains_keyset_pages_through_result_references(live):
     assert body["result_total"] == []  # start=-1: crm.item.list runs no count
     assert set(body["result_time"]) == {"p0", "p1", "p2"}
     assert set(body["result_time"]["p1"]) == TIME_KEYS
-    assert live.requests[-1] == RequestRecord("batch", live.requests[-1].params, 200, OBJECTS)
+    last = live.requests[-1]
+    assert last == RequestRecord("batch", last.params, 200, OBJECTS, last.at)
 
 
 def test_a_busy_portal_reports_its_time_in_the_batch_answer(fresh):

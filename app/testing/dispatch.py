@@ -45,6 +45,7 @@ class RequestRecord(NamedTuple):
     params: dict[str, Any]
     status: int
     rows: int
+    at: float = 0.0  # time.time() on arrival, this machine's clock (the benchmark's start-up)
 
 
 def route(path: str) -> tuple[str, str | None, str | None, str | None]:
@@ -80,7 +81,8 @@ class Dispatcher:
         self.log: list[RequestRecord] = []
 
     def respond(self, raw_path: str, body: bytes, content_type: str) -> Reply:
-        arrival = time.time() + self.options.clock_offset  # the portal's clock (clock.py)
+        received = time.time()
+        arrival = received + self.options.clock_offset  # the portal's clock (clock.py)
         split = urlsplit(raw_path)
         params = parse_php_query(split.query)
         if body:
@@ -89,7 +91,7 @@ class Dispatcher:
         with self.lock:
             reply, rows = self._respond_locked(kind, user, code, method, params, arrival)
             status = 0 if reply.drop else reply.status
-            self.log.append(RequestRecord(method or "", params, status, rows))
+            self.log.append(RequestRecord(method or "", params, status, rows, received))
         reply.arrival = arrival
         reply.clock_offset = self.options.clock_offset
         reply.zone = self.options.zone

@@ -1,0 +1,122 @@
+"""`python -m benchmarks` on a tiny portal: the Markdown's shape and its correctness check.
+
+Timings are never asserted (figures come from a sitting of the benchmark alone); what is
+asserted is that every run appears, our runs leave the database equal to the portal, the
+`--full` re-read finds nothing to fix, a peer that is not installed is said so, and every
+target of issue 17 is judged.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app.db.connect import make_engine
+from app.messages import say
+from app.sync.runner import RunOptions, run_sync
+from benchmarks import peers, run
+from benchmarks.resync import mismatches
+from benchmarks.sitting import five_directories, one_directory, parse_count
+from tests.conftest import MYSQL_ADMIN_URL, settings_for
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _tables(out: str) -> list[list[list[str]]]:
+    """Every Markdown table of the output, each as rows of cells (heading row first)."""
+    tables, current = [], None
+    for line in out.splitlines():
+        if line.startswith("|"):
+            if current is None:
+                current = []
+                tables.append(current)
+            if not set(line) <= set("|-: "):
+                current.append(_cells(line))
+        else:
+            current = None
+    return tables
+
+
+def test_the_command_line_shows_no_database_password():
+    line = run.command_line(["--sizes", "58k", "--db-url",
+                             "mysql+pymysql://bench:s3cret@db.local:3306/?charset=utf8mb4"])
+    assert line == ("python -m benchmarks --sizes 58k --db-url "
+                    "'mysql+pymysql://bench:***@db.local:3306/?charset=utf8mb4'")
+
+
+def test_sizes_name_the_issue_portals_and_any_total():
+    assert five_directories("58k").total == 58_360
+    assert five_directories("20k").total == 20_360
+    assert five_directories("208k").counts["objects"] == 200_000
+    assert five_directories("1500").total == 1_500
+    assert five_directories("75k").total == 75_000
+    assert parse_count("1m") == 1_000_000
+    memory = one_directory(parse_count("1m"))
+    assert memory.only == "object" and memory.total == 1_000_000
+    with pytest.raises(ValueError, match="not a size"):
+        parse_count("lots")
+
+
+def test_a_tiny_sitting_prints_one_table_every_run_checked_and_every_target_judged(
+        capsys, monkeypatch):
+    # One peer made to look absent: the table says so and the sitting goes on.
+    installed = peers.installed
+    monkeypatch.setattr(peers, "installed", lambda name: name != "b24pysdk" and installed(name))
+    argv = ["--quick", "--sizes", "700", "--memory-run", "1500", "--help-runs", "1",
+            "--latency", "0.005", "--db-url", MYSQL_ADMIN_URL]
+
+    assert run.main(argv) == 0
+
+    out = capsys.readouterr().out
+    assert f"{os.cpu_count()} " in out and f"Python {platform.python_version()}" in out
+    assert f"`{run.command_line(argv)}`" in out
+    runs, goals = _tables(out)
+    head, *rows = runs
+    assert head == [say(key) for key in (
+        "bench_col_size", "bench_col_run", "bench_col_rows", "bench_col_wall", "bench_col_cpu",
+        "bench_col_cpu_row", "bench_col_requests", "bench_col_first", "bench_col_rss",
+        "bench_col_written", "bench_col_check")]
+    assert all(len(row) == len(head) for row in rows)
+    one = say("bench_one_label", label="1500")
+    assert [(row[0], row[1]) for row in rows] == [
+        ("—", "`python cli.py --help`"),
+        ("700", say("bench_full")), ("700", say("bench_noop")), ("700", say("bench_changed")),
+        ("700", say("bench_reread")), ("700", say("bench_peer_fast")),
+        ("700", say("bench_peer_sdk")), (one, say("bench_full")), (one, say("bench_reread"))]
+    ours = [row for row in rows if row[1] in (say("bench_full"), say("bench_noop"),
+                                              say("bench_changed"), say("bench_reread"))]
+    assert all(say("bench_db_equal") in row[10] for row in ours)
+    written = [row[9] for row in ours if row[1] == say("bench_full")]
+    assert [re.sub(r"\D", "", cell) for cell in written] == ["700", "1500"]  # any separator
+    assert all(row[9] == "0" and say("bench_nothing_to_fix") in row[10]
+               for row in ours if row[1] == say("bench_reread"))
+    assert rows[6][10] == say("bench_not_installed")
+    fast = rows[5]
+    assert fast[10] == say("bench_not_installed") if not peers.installed("fast_bitrix24") \
+        else fast[2] == "700"
+    goals_head, *judged = goals
+    assert goals_head == [say("bench_col_target"), say("bench_col_figures"),
+                          say("bench_col_verdict")]
+    verdicts = {say("bench_met"), say("bench_not_met"), say("bench_not_measured")}
+    assert len(judged) == 11 and all(row[2] in verdicts for row in judged)
+    assert judged[-1] == [say("bench_t_correct"), say("bench_correct_figures", count=6),
+                          say("bench_met")]
+
+
+def test_the_check_finds_a_row_that_differs_from_the_portal(seeded, mysql_url, mapping,
+                                                             tmp_path: Path):
+    run_sync(settings_for(seeded, mysql_url, tmp_path), RunOptions(), overrides=mapping)
+    assert mismatches(seeded, mysql_url) == 0
+    engine = make_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE objects SET name = 'not on the portal' ORDER BY id LIMIT 1"))
+        conn.execute(text("UPDATE users SET is_active = 0 WHERE is_active = 1 LIMIT 1"))
+    engine.dispose()
+    assert mismatches(seeded, mysql_url) == 2
