@@ -24,6 +24,7 @@ from app.catalog import (
     options,
     portal,
     reading,
+    reasons,
     run,
     run_warnings,
     service,
@@ -128,7 +129,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          reading, service, options, logs, benchmark)
+          reading, service, options, logs, benchmark, reasons)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -109,12 +109,12 @@ class DirectoryReport:
         data = {k: getattr(self, k) for k in Counter}
         data.update(seconds=round(self.seconds, 3), status=self.status,
                     complete=self.complete, warnings=self.warnings, mode=self.mode)
-        if self.mode_reason:
-            data["mode_reason"] = self.mode_reason
+        if self.mode_reason:  # English, as is every machine-read text (a catalog text's .en)
+            data["mode_reason"] = english(self.mode_reason)
         if self.message:
             data["message"] = english(self.message)
         if self.notices:
-            data["notices"] = list(self.notices)
+            data["notices"] = [english(n) for n in self.notices]
         if self.absent_fields:
             data["absent_fields"] = dict(self.absent_fields)
         return data

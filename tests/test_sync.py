@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
 from app.report import DirectoryStatus
-from app.sync.removals import UNMATCHED_NOTICE
+from app.sync.removals import unmatched_notice
 from app.sync.runner import RunOptions, run_sync
 from app.testing.seed import seed_portal
 from tests.conftest import hook_method, settings_for, sync, write_mapping_toml
@@ -352,8 +352,8 @@ def test_a_record_that_loses_its_id_keeps_every_row_active(
 
     assert_one_record_without_id(report, "city", 0)
     city = report.directories["city"]
-    assert (city.deactivated, city.notices) == (0, [UNMATCHED_NOTICE])
-    assert report.render_table().count(UNMATCHED_NOTICE) == 1
+    assert (city.deactivated, city.notices) == (0, [unmatched_notice()])
+    assert report.render_table().count(unmatched_notice()) == 1
     assert scalar(db, f"SELECT is_active FROM cities WHERE btxid = {broken['id']}") == 1
     assert scalar(db, "SELECT COUNT(*) FROM cities WHERE is_active = 1") == len(cities)
 

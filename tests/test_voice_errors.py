@@ -75,7 +75,7 @@ def test_a_short_read_speaks_the_run_language_and_keeps_english_for_json_and_his
     english = f"read incomplete, nothing deactivated: {short}"
     if language == "ru":
         assert stats.message == (
-            "чтение неполное, ничего не деактивировано: crm.item.list вернул 199 строк, а "
+            "чтение не завершено, ничего не деактивировано: crm.item.list вернул 199 строк, а "
             "сообщил о 300, и после неполной страницы строки ещё остались; чтение неполное")
         assert "вернул 199 строк, а сообщил о 300" in report.render_table()
     else:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from app.bitrix.methods import ChangeField, profile
+from app.messages import Said, say
 
 
 def change_field(method: str) -> ChangeField | None:
@@ -41,10 +42,9 @@ def change_field(method: str) -> ChangeField | None:
     return profile(method).change
 
 
-def no_change_field(method: str) -> str:
+def no_change_field(method: str) -> Said:
     """Why a method is read in full every time."""
-    return (f"{method} has no modification-time filter that can be proved to work, so it is "
-            "read in full every run")
+    return say("reason.no_change_field", method=method)
 
 
 @dataclass(frozen=True)

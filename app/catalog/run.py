@@ -41,8 +41,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "planned.deactivate": {"ru": "деактивировать", "en": "deactivate"},
     # --- a directory that did not finish (app/sync/engine.py, directory.py) -------------
     "engine.not_run": {"ru": "не запускался: {why}", "en": "not run: {why}"},
-    "engine.read_incomplete": {"ru": "чтение неполное, ничего не деактивировано: {error}",
-                               "en": "read incomplete, nothing deactivated: {error}"},
     "engine.stopped_early": {"ru": "запуск остановлен раньше",
                              "en": "the run stopped early"},
     "engine.earlier_error": {"ru": "запуск прервала ошибка выше",

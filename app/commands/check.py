@@ -45,7 +45,13 @@ from app.db.schema import schema_problems
 from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import ConfigError, DatabaseError, MappingError
 from app.messages import say
-from app.sync.incremental import INCREMENTAL, describe, plan_directory, portal_clock
+from app.sync.incremental import (
+    INCREMENTAL,
+    describe,
+    plan_directory,
+    portal_clock,
+    site_format_problem,
+)
 from app.sync.records import id_field_problem
 from app.sync.removals import no_active_column_notice
 from app.sync.runner import (
@@ -350,7 +356,7 @@ def _check_reads(report: CheckReport, engine: Engine, models: ModelSet,
         plan = plan_directory(syncers[name], table, states.get(name), rules, now)
         detail = say("check.read.next", plan=describe(plan))
         if plan.mode == INCREMENTAL and plan.change.site_format:
-            problem = portal.details.get("site_format_problem") if portal else None
+            problem = site_format_problem(portal.details) if portal else None
             detail += (say("check.read.site_format", site_format=site_format) if site_format
                        else say("check.read.iso_bound", problem=problem)
                        if problem and plan.change.iso_too

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 from app.db.connect import database_errors
 from app.errors import PortalError, PortalFatalError, StopRequested
 from app.logging_setup import IN_REPORT
-from app.messages import say
+from app.messages import Said, say
 from app.report import DirectoryStatus, SyncReport
 from app.sync.incremental import FULL, references_grew
 from app.sync.records import RecordConverter, references
 from app.sync.removals import (
-    UNMATCHED_NOTICE,
     CountedRemovals,
     FullReadRemovals,
     RemovalCheck,
     Removals,
     no_active_column_notice,
+    unmatched_notice,
 )
 from app.sync.writer import CHUNK, Prepared, TableWriter
 
@@ -77,7 +77,7 @@ class DirectorySync:
                  " errors %d", name, stats.mode, stats.fetched, stats.created, stats.updated,
                  stats.unchanged, stats.deactivated, stats.errors)
 
-    def _read_again_in_full(self, reason: str) -> None:
+    def _read_again_in_full(self, reason: Said) -> None:
         self.plan.fall_back(reason)
         self.report.restart_directory(self.name, FULL.value, reason)
         log.info("%s: read in full after all: %s", self.name, reason)
@@ -120,7 +120,7 @@ class DirectorySync:
                 return _ENDED
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing
-                stats.fail(say("engine.read_incomplete", error=exc))
+                stats.fail(say("outcome.read_incomplete", error=exc))
                 self.report.add_issue(self.name, None, None, exc.said)
                 if isinstance(exc, PortalFatalError):
                     raise
@@ -135,7 +135,7 @@ class DirectorySync:
             self._commit(transaction)
         return _DONE
 
-    def _again_in_full(self, transaction, reason: str) -> str:
+    def _again_in_full(self, transaction, reason: Said) -> str:
         """The table or the counts show an incremental read cannot be trusted: roll back."""
         transaction.rollback()
         self._read_again_in_full(reason)
@@ -146,7 +146,7 @@ class DirectorySync:
         record without a usable id (`unmatched`) keeps every row active, and a mass removal
         is refused (before the portal is asked when the counts already show it)."""
         if check.may_deactivate() and unmatched:
-            self._notice(UNMATCHED_NOTICE)
+            self._notice(unmatched_notice())
             return Removals()
         ahead = check.ahead()
         if ahead is not None and self._refused(*ahead):
@@ -158,7 +158,7 @@ class DirectorySync:
             return Removals()
         return found
 
-    def _notice(self, notice: str) -> None:
+    def _notice(self, notice: Said) -> None:
         self.stats.notices.append(notice)
         log.warning(say("log.notice", name=self.name, notice=notice))
 

@@ -61,15 +61,15 @@ def run_order(syncers: dict[str, BaseSyncer], selected: Iterable[str] | None = N
     for name, syncer in syncers.items():
         for dep in syncer.dependencies():
             if dep not in syncers:
-                raise MappingError(f"Directory {name!r} depends on {dep!r}, which is not a "
-                                   f"known directory ({', '.join(names)})")
+                raise MappingError(say("order.unknown_dependency", name=name, dep=dep,
+                                       names=", ".join(names)))
         graph[name] = syncer.dependencies()
     sorter = TopologicalSorter(graph)
     try:
         sorter.prepare()
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
-        raise MappingError(f"Directories depend on each other in a cycle: {cycle}") from None
+        raise MappingError(say("order.cycle", cycle=cycle)) from None
     # Earliest registered directory whose dependencies are done goes next: the run
     # order reads like the registry (city, category, object, violation, user).
     order: list[str] = []
@@ -155,7 +155,8 @@ class SyncEngine:
             plan = self.plans[name]
             stats = report.directory(name)
             stats.mode, stats.mode_reason = plan.mode.value, plan.reason
-            log.info("%s: read %s%s", name, plan.mode, f" ({plan.reason})" if plan.reason else "")
+            log.info("%s: read %s%s", name, plan.mode,  # the log keeps the English wording
+                     f" ({getattr(plan.reason, 'en', plan.reason)})" if plan.reason else "")
             if not report.fatal:  # else every directory will be skipped
                 self.reads.start(plan)
 
@@ -170,8 +171,7 @@ class SyncEngine:
                     plan.local_max = highest_btxid(conn, self.table(plan.name))
         except SQLAlchemyError as exc:
             for plan in plans:
-                plan.fall_back(f"the table's highest btxid could not be read "
-                               f"({describe_db_error(exc)})")
+                plan.fall_back(say("reason.highest_btxid", error=describe_db_error(exc)))
 
     def _open(self, portal: DirectoryState | None, order: list[str], report: SyncReport) -> None:
         """The opening batch of the incremental reads; a directory it fails is read in full."""
@@ -185,7 +185,7 @@ class SyncEngine:
                 log.error("%s", exc, extra=IN_REPORT)
             for plan in self.plans.values():
                 if plan.incremental:
-                    plan.fall_back(f"the opening batch failed ({exc})")
+                    plan.fall_back(say("reason.opening_failed", error=exc))
         if opener.learned:
             self.state.save(DirectoryState(PORTAL_ROW, details=opener.facts))
 
@@ -226,8 +226,7 @@ class SyncEngine:
                 stats.status = DirectoryStatus.SKIPPED
                 stats.message = say("engine.rolled_back")
             else:
-                stats.fail(f"did not finish: unexpected error {type(exc).__name__}; "
-                           "changes rolled back")
+                stats.fail(say("outcome.unexpected", kind=type(exc).__name__))
 
     def check_lock(self, *, now: bool = False) -> None:
         """Check the run lock (at most every LOCK_CHECK_SECONDS unless `now`)."""

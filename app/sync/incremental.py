@@ -44,6 +44,7 @@ from app.bitrix.reconcile import page_total
 from app.cron import format_duration
 from app.db.sync_state import DirectoryState
 from app.errors import PortalError, PortalFatalError
+from app.messages import Said, say
 from app.report import SyncReport
 from app.syncers.base_syncer import BaseSyncer
 
@@ -96,7 +97,7 @@ class Plan:
 
     name: str
     mode: ReadMode
-    reason: str | None = None  # why it is read in full
+    reason: Said | None = None  # why it is read in full (`.en` for the log and --json)
     change: ChangeField | None = None
     state: DirectoryState | None = None
     fingerprint: str = ""
@@ -108,7 +109,7 @@ class Plan:
     def incremental(self) -> bool:
         return self.mode == INCREMENTAL
 
-    def fall_back(self, reason: str) -> None:
+    def fall_back(self, reason: Said) -> None:
         self.mode, self.reason, self.opening = FULL, reason, None
 
 
@@ -138,24 +139,23 @@ def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
     plan.change = change_field(mapping.method)
     plan.count_condition = count_condition(syncer, table)
     if rules.full:
-        plan.reason = "--full"
+        plan.reason = say("reason.option_full")
     elif not rules.full_every:
-        plan.reason = "SYNC_FULL_EVERY is 0"
+        plan.reason = say("reason.full_every_zero")
     elif state is None or state.full_read_at is None or state.read_at is None:
-        plan.reason = "no complete full read recorded yet"
+        plan.reason = say("reason.never_full")
     elif state.fingerprint != plan.fingerprint:
-        plan.reason = "the mapping changed since the last full read"
+        plan.reason = say("reason.mapping_changed")
     elif now is not None and full_read_due(state, rules, now):
         plan.reason = full_read_due(state, rules, now)
     elif state.details.get("errors"):
-        plan.reason = (f"{state.details['errors']} record(s) could not be stored last time; "
-                       "read in full until they are")
+        plan.reason = say("reason.unstored", count=state.details["errors"])
     else:
         plan.mode = INCREMENTAL
     return plan
 
 
-def full_read_due(state: DirectoryState, rules: Freshness, now: datetime) -> str | None:
+def full_read_due(state: DirectoryState, rules: Freshness, now: datetime) -> Said | None:
     """Why SYNC_FULL_EVERY calls for a full read at `now` (the portal's clock), or None.
 
     full_read_at is a stamp on the portal's clock, so it is compared with the portal's
@@ -163,8 +163,7 @@ def full_read_due(state: DirectoryState, rules: Freshness, now: datetime) -> str
     """
     if state.full_read_at is None or now - state.full_read_at < rules.full_every:
         return None
-    return (f"the last full read is older than SYNC_FULL_EVERY "
-            f"({format_duration(rules.full_every)})")
+    return say("reason.full_read_due", every=format_duration(rules.full_every))
 
 
 def portal_clock(facts: dict[str, Any]) -> datetime | None:
@@ -174,7 +173,7 @@ def portal_clock(facts: dict[str, Any]) -> datetime | None:
     return None if skew is None else datetime.now(UTC) + timedelta(seconds=skew)
 
 
-def static_reason(syncer: BaseSyncer, table) -> str | None:
+def static_reason(syncer: BaseSyncer, table) -> Said | None:
     """Why the directory can never be read incrementally as mapped, or None."""
     mapping = syncer.mapping
     change = change_field(mapping.method)
@@ -182,17 +181,15 @@ def static_reason(syncer: BaseSyncer, table) -> str | None:
         return no_change_field(mapping.method)
     query = ListQuery(mapping.method, mapping.params)
     if not query.spec.keyset:
-        return ("its own filter bounds the id or uses LOGIC, so its changes and removals "
-                "cannot be counted by id")
+        return say("reason.filter_bounds_id")
     if any(key.lstrip("!<>=%@*").lower() == change.name.lower() for key in query.filter_keys):
-        return f"its own filter already uses {change.name}"
+        return say("reason.filter_uses_change", field=change.name)
     active = mapping.deactivation_column(table.c.keys())
     sources = [f for f, column in mapping.fields.items() if column == active] if active else []
     active_field = method_profile(mapping.method).active_field
     if sources and not (active_field is not None
                         and [s.upper() for s in sources] == [active_field.upper()]):
-        return (f"{active} is filled from {sources[0]}, so the records to keep active cannot "
-                "be counted")
+        return say("reason.active_from_field", active=active, source=sources[0])
     return None
 
 
@@ -206,7 +203,7 @@ def count_condition(syncer: BaseSyncer, table) -> dict[str, Any]:
     return {}
 
 
-def references_grew(syncer: BaseSyncer, plan: Plan, report: SyncReport) -> str | None:
+def references_grew(syncer: BaseSyncer, plan: Plan, report: SyncReport) -> Said | None:
     """Why an incremental read must be full after all: rows that hold NULL for a missing
     referenced record could be filled now that a directory they refer to got new rows."""
     if not plan.incremental or not plan.state.details.get("unresolved"):
@@ -215,15 +212,14 @@ def references_grew(syncer: BaseSyncer, plan: Plan, report: SyncReport) -> str |
                     if t in report.directories and report.directories[t].created})
     if not grown:
         return None
-    return (f"some rows refer to records that were missing, and {', '.join(grown)} got "
-            "new rows")
+    return say("reason.references_grew", tables=", ".join(grown))
 
 
-def describe(plan: Plan) -> str:
-    """One line for --check and the log."""
+def describe(plan: Plan) -> Said:
+    """One line for --check (in the console's language; `.en` for the log)."""
     if plan.incremental:
-        return f"incremental: records changed since the last read, by {plan.change.name}"
-    return f"full: {plan.reason}"
+        return say("read.incremental", field=plan.change.name)
+    return say("read.full", reason=plan.reason)
 
 
 # --- the opening batch ------------------------------------------------------------------------
@@ -265,7 +261,7 @@ class Opener:
             result, started, queries = self._run(usable, zone)
             if started is None:
                 for plan in usable:
-                    plan.fall_back("the portal's answer carried no time")
+                    plan.fall_back(say("reason.no_time"))
                 return
             user_offset = _int(_as_dict(result.results.get("profile")).get("TIME_ZONE_OFFSET"))
             if (user_offset, started.offset) == (zone.user_offset, zone.portal_offset):
@@ -281,7 +277,7 @@ class Opener:
             self.learned = True
         for plan in plans:
             if plan.incremental:
-                plan.fall_back("the portal's or the webhook user's time zone kept changing")
+                plan.fall_back(say("reason.zone_kept_changing"))
 
     def _known(self, site: bool) -> bool:
         facts = self.facts
@@ -308,18 +304,20 @@ class Opener:
             samples = [r.get("TIMESTAMP_X") for r in rows] if isinstance(rows, list) else []
             self.facts["site_format"] = learn_site_format(samples)
             if self.facts["site_format"] is None:
-                self.facts["site_format_problem"] = (
-                    "the portal's date format could not be learned (lists.get "
-                    + ("failed: " + str(result.error_for("lists", "lists.get"))
-                       if "lists" in result.errors else "showed no list with a clear date")
-                    + ")")
+                # Kept in English (the state row); site_format_problem() says it again.
+                error = (result.error_for("lists", "lists.get") if "lists" in result.errors
+                         else None)
+                self.facts["site_format_error"] = (None if error is None
+                                                   else getattr(error, "en", str(error)))
+                self.facts["site_format_problem"] = _site_format_text(
+                    self.facts["site_format_error"]).en
         self.learned = True
 
     def _zone(self, plans: list[Plan]) -> PortalZone | None:
         facts = self.facts
         if not self._known(False):
             for plan in plans:
-                plan.fall_back("the portal did not tell its time zone (profile)")
+                plan.fall_back(say("reason.no_zone"))
             return None
         if not facts.get("site_format"):
             for plan in plans:
@@ -328,8 +326,8 @@ class Opener:
                     # prove or disprove in this same batch (user-get.md gives both forms).
                     plan.change = plan.change.as_iso()
                 elif plan.change.site_format:
-                    plan.fall_back(facts.get("site_format_problem")
-                                   or "the portal's date format is not known")
+                    plan.fall_back(site_format_problem(facts)
+                                   or say("reason.site_format_unknown"))
         return PortalZone(facts["portal_offset"], facts["user_offset"], facts.get("site_format"))
 
     def _run(self, plans: list[Plan], zone: PortalZone
@@ -395,16 +393,15 @@ class Opener:
         except PortalFatalError:
             raise
         except PortalError as exc:
-            plan.fall_back(f"the incremental read failed ({exc})")
+            plan.fall_back(say("reason.incremental_failed", error=exc))
             return
         field_name = plan.change.name
         if totals["f"]:
-            plan.fall_back(f"{method} does not filter by {field_name} as sent: a bound two years "
-                           f"ahead still matched {totals['f']} record(s)")
+            plan.fall_back(say("reason.not_filtered", method=method, field=field_name,
+                               count=totals["f"]))
             return
         if totals["n"] and totals["a"] != 1:
-            plan.fall_back(f"{method} does not read the {field_name} bound as a date: the first "
-                           "counted record was not found after 2000")
+            plan.fall_back(say("reason.not_a_date", method=method, field=field_name))
             return
         head, fresh = (_envelope(result.results[labels[kind]], pages[kind], totals[kind])
                        for kind in "cu")
@@ -412,6 +409,21 @@ class Opener:
                                fresh, plan.local_max)
         log.debug("%s: %d changed since %s, %d on the portal, %d above id %s", plan.name,
                   totals["c"], plan.state.read_at, totals["n"], totals["u"], plan.local_max)
+
+
+def site_format_problem(facts: dict[str, Any]) -> Said | None:
+    """Why the portal's date format is not known, in the console's language, from the facts
+    (the "(portal)" row keeps `site_format_error`, English, None when lists.get answered)."""
+    if not facts.get("site_format_problem"):
+        return None
+    if "site_format_error" not in facts:  # a row an older version wrote: its English text
+        return Said(facts["site_format_problem"])
+    return _site_format_text(facts["site_format_error"])
+
+
+def _site_format_text(error: str | None) -> Said:
+    return (say("reason.site_format_failed", error=error) if error
+            else say("reason.site_format_unclear"))
 
 
 def _envelope(result: Any, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:

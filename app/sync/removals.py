@@ -18,18 +18,19 @@ from app.bitrix.client import PAGE_SIZE, Bitrix24Client
 from app.bitrix.methods import Paging
 from app.bitrix.reading import ListQuery, ReadSummary
 from app.bitrix.reconcile import reconcile, still_listed
-from app.messages import say
+from app.messages import Said, say
 from app.report import DirectoryReport
 from app.sync.incremental import Plan
 from app.sync.writer import TableWriter
 
 log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
-UNMATCHED_NOTICE = ("a record without a usable id cannot be matched to its row, so nothing was "
-                    "deactivated in this run")
+def unmatched_notice() -> Said:
+    """Said when a record without a usable id keeps every row active."""
+    return say("notice.unmatched")
 
 
-def no_active_column_notice(name: str, table: str) -> str:
+def no_active_column_notice(name: str, table: str) -> Said:
     """Said once per directory (report, log, --check) when nothing can be deactivated."""
     return say("log.no_active_column", table=table, name=name)
 
@@ -40,8 +41,8 @@ class Removals:
 
     pks: list[Any] = field(default_factory=list)  # primary keys of the rows to deactivate
     active: int = 0  # the active rows they are counted against (the mass guard)
-    notices: list[str] = field(default_factory=list)
-    read_in_full: str | None = None  # the table lacks records: why it must be read in full
+    notices: list[Said] = field(default_factory=list)
+    read_in_full: Said | None = None  # the table lacks records: why it must be read in full
 
 
 class RemovalCheck:
@@ -50,7 +51,7 @@ class RemovalCheck:
     def __init__(self, writer: TableWriter) -> None:
         self.writer = writer
 
-    def stale_table(self) -> str | None:
+    def stale_table(self) -> Said | None:
         """Before the read: why the table can no longer be trusted as the read's base."""
         return None
 
@@ -114,14 +115,13 @@ class CountedRemovals(RemovalCheck):
         super().__init__(writer)
         self.client, self.plan = client, plan
 
-    def stale_table(self) -> str | None:
+    def stale_table(self) -> Said | None:
         """Rows deleted or deactivated in the table by someone else since the last read: the
         counts that prove an incremental read would no longer add up."""
         now, then = self.writer.table_counts(), self.plan.state.details
         for key, what in (("rows", "deleted"), ("active", "deactivated")):
             if isinstance(then.get(key), int) and now[key] < then[key]:
-                return (f"{then[key] - now[key]} row(s) were {what} in the table outside the "
-                        "sync since the last read")
+                return say(f"reason.rows_{what}", count=then[key] - now[key])
         return None
 
     def may_deactivate(self) -> bool:
@@ -140,8 +140,8 @@ class CountedRemovals(RemovalCheck):
         if writer.active_column is None:  # nothing to deactivate; still, nothing may be lacking
             present = writer.present_count() + len(unstored)
             if opening.count_total > present:
-                return Removals(read_in_full=f"after the changes the portal has "
-                                f"{opening.count_total} records and the table {present}")
+                return Removals(read_in_full=say("reason.count_above_table",
+                                                 portal=opening.count_total, table=present))
             return Removals()
         if writer.live_count() + len(unstored) == opening.count_total:
             # As many as the portal counts, and a superset of its ids (reconcile.py): the same
@@ -151,8 +151,7 @@ class CountedRemovals(RemovalCheck):
         found = reconcile(self.client, opening.count_query, sorted(live | unstored),
                           opening.count_total, opening.count_page)
         if found.missing:
-            return Removals(read_in_full=f"after the changes the portal has {found.missing} "
-                            "record(s) under the filter that the table lacks")
+            return Removals(read_in_full=say("reason.table_lacks", count=found.missing))
         return Removals(writer.pks(b for b in found.removed if b in live), len(live))
 
 
