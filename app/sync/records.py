@@ -129,7 +129,7 @@ class RecordConverter:
             try:
                 prepared.append(self.prepare(raw))
             except RecordError as exc:
-                self.report.add_issue(exc.directory, exc.btxid, exc.field, str(exc), record=True)
+                self.report.add_issue(exc.directory, exc.btxid, exc.field, exc.said, record=True)
                 log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc, extra=IN_REPORT)
                 if exc.btxid is not None:
                     writer.keep(exc.btxid)
