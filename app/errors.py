@@ -49,7 +49,7 @@ import textwrap
 from typing import NamedTuple
 
 from app.masking import mask
-from app.messages import language, say
+from app.messages import Said, language, say
 
 
 class SyncError(Exception):
@@ -65,6 +65,11 @@ class SyncError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+    @property
+    def said(self) -> Said:
+        """The message for the console that keeps its English wording for --json and history."""
+        return Said(str(self), self.en)
 
 
 class ConfigError(SyncError):

@@ -23,6 +23,7 @@ from app.catalog import (
     logs,
     options,
     portal,
+    reading,
     reasons,
     records,
     run,
@@ -79,6 +80,12 @@ class Said(str):
         return Said(other + str(self), getattr(other, "en", other) + self.en)
 
 
+def english(text: str | None) -> str | None:
+    """The English wording of a console text (a `Said` or an error's message) for what is
+    kept: --json, the run history, the log file; other text as it is."""
+    return getattr(text, "en", text)
+
+
 def both(key: str) -> dict[str, str]:
     """Both languages of `key`, unformatted: for tests and the README check."""
     return dict(CATALOG[key])
@@ -123,7 +130,8 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          service, options, logs, benchmark, reasons, records)
+          reading, service, options, logs, benchmark, reasons,
+          records)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

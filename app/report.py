@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import SyncError
-from app.messages import say
+from app.messages import english, say
 from app.text import render_table
 
 # "errors" means three things in the JSON; one StrEnum each keeps them apart in the code.
@@ -58,7 +58,7 @@ class RecordIssue:
 
     def as_dict(self) -> dict:
         return {"directory": self.directory, "btxid": self.btxid, "field": self.field,
-                "message": _english(self.message)}
+                "message": english(self.message)}
 
 
 @dataclass
@@ -110,11 +110,11 @@ class DirectoryReport:
         data.update(seconds=round(self.seconds, 3), status=self.status,
                     complete=self.complete, warnings=self.warnings, mode=self.mode)
         if self.mode_reason:  # English, as is every machine-read text (a catalog text's .en)
-            data["mode_reason"] = _english(self.mode_reason)
+            data["mode_reason"] = english(self.mode_reason)
         if self.message:
-            data["message"] = _english(self.message)
+            data["message"] = english(self.message)
         if self.notices:
-            data["notices"] = [_english(n) for n in self.notices]
+            data["notices"] = [english(n) for n in self.notices]
         if self.absent_fields:
             data["absent_fields"] = dict(self.absent_fields)
         return data
@@ -140,7 +140,7 @@ class SyncReport:
 
     def fail(self, error: SyncError) -> SyncReport:
         """The run could not start or go on: `error` is its fatal message and sets the exit code."""
-        self.fatal, self.fatal_exit_code = str(error), error.exit_code
+        self.fatal, self.fatal_exit_code = error.said, error.exit_code
         return self
 
     def directory(self, name: str) -> DirectoryReport:
@@ -197,8 +197,8 @@ class SyncReport:
         if self.dry_run:
             data[ReportKey.PLANNED] = [asdict(p) for p in self.planned]
         if self.fatal:
-            data[ReportKey.FATAL] = self.fatal
-            if not any(i.message == self.fatal for i in self.issues):
+            data[ReportKey.FATAL] = english(self.fatal)
+            if not any(i["message"] == english(self.fatal) for i in errors):
                 errors.append(RecordIssue(None, None, None, self.fatal).as_dict())
         return data
 
@@ -319,8 +319,3 @@ def _shown(value: object) -> str:
     if value is None:
         return "NULL"
     return repr(value) if isinstance(value, str) else str(value)
-
-
-def _english(text: str) -> str:
-    """A console text's English wording (a catalog text carries it as `.en`)."""
-    return getattr(text, "en", text)

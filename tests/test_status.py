@@ -161,6 +161,26 @@ def test_times_are_shown_in_the_schedule_zone(history, tmp_path):
     assert status.to_dict()["last_success"]["finished_at"] == "2024-06-01T21:00:44+00:00"
 
 
+def test_durations_are_in_russian_units_by_default(history, tmp_path):
+    """A Russian --status says '41 с' and '5 ч 59 мин', not the English '41s' (issue 18 §1)."""
+    from app import messages
+
+    messages.set_language("ru")
+    execute(history, "UPDATE bitrix_sync_runs SET started_at = '2024-06-01 21:00:03', "
+                     "finished_at = '2024-06-01 21:00:44' WHERE id = 1")
+    execute(history, "DELETE FROM bitrix_sync_runs WHERE id = 2")
+    settings = load_settings(environ={"DATABASE_URL": history}, require_webhook=False,
+                             project_dir=tmp_path)
+
+    status = gather_status(settings, now=datetime(2024, 6, 2, 3, 0, tzinfo=UTC))
+
+    lines = status.render().splitlines()
+    assert lines[2].split()[3:5] == ["41", "с"]
+    assert "(5 ч 59 мин назад)" in lines[3]
+    assert "41s" not in status.render() and "59m" not in status.render()
+    assert status.to_dict()["runs"][0]["seconds"] == 41  # --json: numbers, no words
+
+
 def test_invalid_schedule_is_a_settings_error_for_status_too(capsys, history, monkeypatch):
     """Settings are checked as a whole: the service could not start with this schedule."""
     monkeypatch.setenv("SYNC_SCHEDULE", "every night")

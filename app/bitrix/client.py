@@ -233,8 +233,8 @@ class Bitrix24Client:
         status = response.status
         if 300 <= status < 400:
             raise PortalAuthError(
-                f"The portal redirected {method} to {mask(response.headers.get('Location', '?'))}"
-                "; the portal address has probably changed: update BITRIX_WEBHOOK_URL.",
+                say("portal.redirected", method=method,
+                    where=mask(response.headers.get("Location", "?"))),
                 method=method, status=status)
         try:
             body = response.json()
@@ -247,15 +247,15 @@ class Bitrix24Client:
                                  str(body.get("error_description") or ""))
         if status >= 400 or "result" not in body:
             raise PortalRetriableError(
-                f"Bitrix24 answered {method} with HTTP {status} and no result",
+                say("portal.no_result", method=method, status=status),
                 method=method, status=status)
         return body
 
     def _non_json(self, method: str, status: int, response: transport.Answer) -> dict:
         if status in (401, 403):
             raise PortalAuthError(
-                f"The portal refused the webhook (HTTP {status}) for {method}; check "
-                "BITRIX_WEBHOOK_URL.", method=method, status=status)
+                say("portal.webhook_refused", status=status, method=method),
+                method=method, status=status)
         if status == 404:
             raise PortalAuthError(
                 say("transport.http_404", method=method), method=method, status=status)
@@ -285,8 +285,7 @@ class Bitrix24Client:
                              retry_cut_off=not shrinkable)
         body = envelope.get("result")
         if not isinstance(body, dict):
-            raise PortalRetriableError("Bitrix24 answered batch with an unexpected result shape",
-                                       method="batch")
+            raise PortalRetriableError(say("portal.batch_shape"), method="batch")
         parts = {key: _as_map(body.get(key)) for key in
                  ("result", "result_error", "result_total", "result_time")}
         for label, timing in parts["result_time"].items():
@@ -343,7 +342,7 @@ class Bitrix24Client:
             start = int(nxt)
         if total is not None and seen < total:
             raise IncompleteReadError(
-                f"{method} returned {seen} rows but reported {total}; the read is incomplete",
+                say("reading.short", method=method, read=seen, total=total),
                 method=method)
 
 
@@ -374,7 +373,7 @@ class BatchResult:
         before it); None when it answered. `doing` ends the message of `missing`."""
         error = self.error_for(label, method)
         if error is None and label not in self.results:
-            error = missing(f"Bitrix24 returned nothing for {method} {doing}", method=method)
+            error = missing(say("portal.nothing_for", method=method, doing=doing), method=method)
         return error
 
     def rows(self, label: str, method: str, doing: str, *,
@@ -419,7 +418,7 @@ def extract_rows(result: Any) -> list[dict[str, Any]]:
             return lists[0]
         if not result:
             return []
-    raise PortalMethodError(f"unexpected list result shape: {type(result).__name__}")
+    raise PortalMethodError(say("portal.list_shape", kind=type(result).__name__))
 
 
 def retries_for(error: PortalError, most: int) -> int:

@@ -23,6 +23,7 @@ from app.bitrix.client import BATCH_SIZE, PAGE_SIZE, Bitrix24Client
 from app.bitrix.paging.by_id import ids_of, still_listed
 from app.bitrix.paging.query import ListQuery
 from app.errors import IncompleteReadError
+from app.messages import say
 
 __all__ = ["Reconciled", "page_total", "reconcile", "still_listed"]
 
@@ -57,8 +58,8 @@ def reconcile(client: Bitrix24Client, query: ListQuery, local: list[int], total:
         for part, count, page in pending:
             if len(page) < min(count, PAGE_SIZE):
                 raise IncompleteReadError(
-                    f"{query.method} counted {count} records in an id range but returned "
-                    f"{len(page)}; the removed ones cannot be told apart", method=query.method)
+                    say("reading.range_short", method=query.method, count=count,
+                        read=len(page)), method=query.method)
             ids = ids_of(query, page)
             if len(ids) < len(page):  # a record without a usable id: it cannot be placed
                 found.missing += len(page) - len(ids)
@@ -126,7 +127,7 @@ def _count(client: Bitrix24Client, query: ListQuery, parts: list[_Range]
     result = client.batch_all(commands)
     counted = []
     for label, part in zip(commands, parts, strict=True):
-        rows = result.rows(label, method, "while counting records to find removed ones")
+        rows = result.rows(label, method, say("reading.counting_removed"))
         counted.append((part, page_total(result.totals.get(label), rows, method), rows))
     return counted
 
@@ -137,5 +138,5 @@ def page_total(total: Any, rows: list, method: str) -> int:
         return total
     if not rows:
         return 0
-    raise IncompleteReadError(f"{method} gave no total for a page of {len(rows)} records, so "
-                              "its records cannot be counted", method=method)
+    raise IncompleteReadError(say("reading.no_total", method=method, count=len(rows)),
+                              method=method)

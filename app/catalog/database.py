@@ -50,6 +50,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Не удаётся подключиться к базе данных {url}",
         "en": "Cannot connect to the database {url}",
     },
+    # what failed, after what was being done (app/db/connect.py database_errors)
+    "db.failed": {"ru": "{doing}: {what}", "en": "{doing}: {what}"},
+    "db.saving_state": {
+        "ru": "Ошибка базы данных при сохранении состояния синхронизации",
+        "en": "Database error while saving the sync state",
+    },
+    "db.taking_lock": {
+        "ru": "Не удаётся взять блокировку синхронизации в базе данных",
+        "en": "Cannot take the sync lock on the database",
+    },
+    "db.creating_tables": {
+        "ru": "Не удаётся создать таблицы",
+        "en": "Cannot create tables",
+    },
+    "db.reading_demo_tables": {
+        "ru": "не удаётся прочитать её таблицы",
+        "en": "cannot read its tables",
+    },
+    "db.bad_url": {
+        "ru": "DATABASE_URL: адрес базы данных {url} не подходит: {reason}",
+        "en": "DATABASE_URL: cannot use the database URL {url}: {reason}",
+    },
+    "db.driver_refused": {
+        "ru": "DATABASE_URL: драйвер не принимает адрес {url}: {reason}",
+        "en": "DATABASE_URL: the driver does not accept the URL {url}: {reason}",
+    },
     "db.hinted": {
         "ru": "{hint} (ответ сервера: {detail})",
         "en": "{detail} ({hint})",

@@ -141,4 +141,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Bitrix24 ответил HTTP {status}, но не JSON ({kind})",
         "en": "Bitrix24 answered with HTTP {status} and a non-JSON body ({kind})",
     },
+    # --- answers the client cannot use (app/bitrix/client.py) ----------------------------
+    "portal.redirected": {
+        "ru": "Портал перенаправил {method} на {where}; адрес портала, вероятно, изменился: "
+              "обновите BITRIX_WEBHOOK_URL.",
+        "en": "The portal redirected {method} to {where}; the portal address has probably "
+              "changed: update BITRIX_WEBHOOK_URL.",
+    },
+    "portal.no_result": {
+        "ru": "Bitrix24 ответил на {method} HTTP {status} без результата",
+        "en": "Bitrix24 answered {method} with HTTP {status} and no result",
+    },
+    "portal.webhook_refused": {
+        "ru": "Портал отказал вебхуку (HTTP {status}) на {method}; проверьте "
+              "BITRIX_WEBHOOK_URL.",
+        "en": "The portal refused the webhook (HTTP {status}) for {method}; check "
+              "BITRIX_WEBHOOK_URL.",
+    },
+    "portal.batch_shape": {
+        "ru": "Bitrix24 ответил на batch результатом неожиданного вида",
+        "en": "Bitrix24 answered batch with an unexpected result shape",
+    },
+    "portal.list_shape": {
+        "ru": "список пришёл в неожиданном виде: {kind}",
+        "en": "unexpected list result shape: {kind}",
+    },
+    "portal.nothing_for": {
+        "ru": "Bitrix24 ничего не вернул на {method} {doing}",
+        "en": "Bitrix24 returned nothing for {method} {doing}",
+    },
 }

@@ -78,7 +78,7 @@ def run_demo(database: Path, options: RunOptions | None = None, *,
     engine = make_engine(f"sqlite:///{database.as_posix()}")
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
-        with database_errors("cannot read its tables"):
+        with database_errors(say("db.reading_demo_tables")):
             first_run = not any(_row_counts(engine).values())
         create_builtin_tables(engine)
     except (OSError, DatabaseError) as exc:

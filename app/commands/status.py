@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.cron import DURATION_UNITS, CronSchedule, format_duration, format_moment, parse_duration
+from app.cron import DURATION_UNITS, CronSchedule, format_moment, parse_duration, said_duration
 from app.db.connect import check_connection, make_engine
 from app.db.history import (
     PROCESS_GONE,
@@ -103,7 +103,7 @@ class StatusReport:
             run = self.last_success
             lines.append(say("status.success", id=run.id,
                              when=self._local(run.finished_at or run.started_at),
-                             age=format_duration(self.success_age)))
+                             age=said_duration(self.success_age)))
         if self.schedule is not None:
             # SYNC_SCHEDULE is the service's timetable; cron or Task Scheduler keep their own.
             lines.append(say("status.next_run", when=format_moment(self.next_run),
@@ -122,7 +122,7 @@ class StatusReport:
                 lines.append(say("status.stale_none", limit=limit))
             else:
                 lines.append(say("status.stale", limit=limit,
-                                 age=format_duration(self.success_age)))
+                                 age=said_duration(self.success_age)))
         return "\n".join(lines)
 
     def _directory_table(self) -> list[str]:
@@ -132,7 +132,7 @@ class StatusReport:
         for name, state in self.directories.items():
             full = state.full_read_at
             rows.append((name, say("status.when_ago", when=self._local(full),
-                                   age=format_duration(self.now - full)) if full else never,
+                                   age=said_duration(self.now - full)) if full else never,
                          self._local(state.read_at) if state.read_at else never,
                          say(f"table.mode_{state.mode}") if state.mode else "-"))
         return render_table(rows)
@@ -142,7 +142,7 @@ class StatusReport:
                 say("table.status"), *(say(f"table.{k}") for k in _TABLE_COUNTERS))
         rows = [head]
         for run in self.runs:
-            took = format_duration(timedelta(seconds=run.seconds)) \
+            took = said_duration(timedelta(seconds=run.seconds)) \
                 if run.seconds is not None else "-"
             totals = run.totals
             status = say(f"status.run_{run.status}")

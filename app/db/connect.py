@@ -70,8 +70,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         # A URL SQLAlchemy cannot even parse or load a driver for is a setting to fix.
-        raise ConfigError(f"DATABASE_URL: cannot use the database URL {mask_database_url(url)}: "
-                          f"{exc}", variables=("DATABASE_URL",)) from None
+        raise ConfigError(say("db.bad_url", url=mask_database_url(url), reason=exc),
+                          variables=("DATABASE_URL",)) from None
     if engine.dialect.name == "sqlite":
         _fix_sqlite_transactions(engine)
     elif engine.dialect.name in ("mysql", "mariadb"):
@@ -200,7 +200,7 @@ def database_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"{doing}: {describe_db_error(exc)}") from None
+        raise DatabaseError(say("db.failed", doing=doing, what=describe_db_error(exc))) from None
 
 
 def check_connection(engine: Engine) -> None:
@@ -211,5 +211,4 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except TypeError as exc:  # the driver refused an option from the URL's query string
         raise ConfigError(
-            f"DATABASE_URL: the driver does not accept the URL {url}: {exc}",
-            variables=("DATABASE_URL",)) from None
+            say("db.driver_refused", url=url, reason=exc), variables=("DATABASE_URL",)) from None

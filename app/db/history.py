@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
-from app.messages import say
+from app.messages import english, say
 from app.report import Counter, DirectoryStatus, SyncReport
 from app.text import shorten
 
@@ -135,18 +135,18 @@ def run_status(report: SyncReport) -> str:
 
 def error_summary(report: SyncReport) -> str | None:
     """What went wrong in a run, in one masked line of bounded length (None if nothing)."""
-    parts = [report.fatal] if report.fatal else []
+    parts = [english(report.fatal)] if report.fatal else []
     for d in report.directories.values():
         if d.status == DirectoryStatus.FAILED and d.message and d.message != report.fatal:
-            parts.append(f"{d.name}: {d.message}")
+            parts.append(f"{d.name}: {english(d.message)}")
     if report.unfinished and not report.fatal:
         parts.append("stopped before finishing " + ", ".join(report.unfinished))
     records = [i for i in report.issues if i.record]
     if records:
         first = records[0]
         where = first.directory if first.btxid is None else f"{first.directory} btxid {first.btxid}"
-        said = getattr(first.message, "en", first.message)  # history is English
-        parts.append(f"{len(records)} record error(s), the first: {where}: {said}")
+        parts.append(f"{len(records)} record error(s), the first: {where}: "
+                     f"{english(first.message)}")
     return shorten(mask("; ".join(parts)), _ERROR_LIMIT) or None
 
 

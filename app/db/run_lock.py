@@ -249,7 +249,7 @@ class _MysqlLock(HeldLock):
 
 @contextlib.contextmanager
 def _mysql_lock(conn: Connection) -> Iterator[_MysqlLock]:
-    with database_errors("Cannot take the sync lock on the database"):
+    with database_errors(say("db.taking_lock")):
         database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
         name = mysql_lock_name(database or "")
         conn.execute(text(f"SET SESSION wait_timeout = {_LOCK_SESSION_TIMEOUT}"))

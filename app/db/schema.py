@@ -85,7 +85,7 @@ def create_builtin_tables(engine: Engine) -> list[str]:
     from app.db.models import Base
 
     existing = set(inspect(engine).get_table_names())
-    with database_errors("Cannot create tables"):
+    with database_errors(say("db.creating_tables")):
         Base.metadata.create_all(engine)
     return [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
 

@@ -121,7 +121,7 @@ class DirectorySync:
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing
                 stats.fail(say("outcome.read_incomplete", error=exc))
-                self.report.add_issue(self.name, None, None, str(exc))
+                self.report.add_issue(self.name, None, None, exc.said)
                 if isinstance(exc, PortalFatalError):
                     raise
                 return _ENDED

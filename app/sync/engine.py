@@ -205,7 +205,7 @@ class SyncEngine:
                 self.check_lock(now=True)  # a run that lost its lock starts nothing more
                 DirectorySync(self, name, report).sync()
             except (PortalFatalError, DatabaseError, LockLostError) as exc:
-                stats.fail(str(exc))
+                stats.fail(exc.said)
                 report.fail(exc)
                 log.error("%s: %s", name, exc, extra=IN_REPORT)
 

@@ -17,7 +17,7 @@ from app.bitrix.client import usable_id
 from app.bitrix.methods import known_profiles
 from app.errors import RecordError
 from app.logging_setup import IN_REPORT
-from app.messages import Said, say
+from app.messages import say
 from app.report import DirectoryReport, SyncReport
 from app.sync.values import ValueProblem, converter
 from app.sync.writer import Prepared, TableWriter
@@ -129,10 +129,9 @@ class RecordConverter:
             try:
                 prepared.append(self.prepare(raw))
             except RecordError as exc:
-                # The table shows it in the console's language; --json, history and log: .en
-                self.report.add_issue(exc.directory, exc.btxid, exc.field,
-                                      Said(str(exc), exc.en), record=True)
-                log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc.en, extra=IN_REPORT)
+                self.report.add_issue(exc.directory, exc.btxid, exc.field, exc.said, record=True)
+                log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc.en,  # log: English
+                            extra=IN_REPORT)
                 if exc.btxid is not None:
                     writer.keep(exc.btxid)
                 else:  # its row cannot be told from a removed one: keep them all

@@ -45,7 +45,7 @@ class StateBook:
         if conn is not None:
             save_state(conn, state)
             return
-        with database_errors("Database error while saving the sync state"), \
+        with database_errors(say("db.saving_state")), \
                 self.db.begin() as own:
             save_state(own, state)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.bitrix.client import PAGE_SIZE, Bitrix24Client, usable_id
 from app.bitrix.paging.query import ListQuery
+from app.messages import say
 
 
 def ids_of(query: ListQuery, rows: list[dict[str, Any]]) -> list[int]:
@@ -32,7 +33,7 @@ def still_listed(client: Bitrix24Client, query: ListQuery, ids: list[int]) -> se
     result = client.batch_all(commands)
     for i, label in enumerate(commands):
         found = set(ids_of(query, result.rows(label, query.method,
-                                              "while confirming records to deactivate")))
+                                              say("reading.confirming_removed"))))
         if not found <= set(chunks[i]):
             return None
         listed |= found

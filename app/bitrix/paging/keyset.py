@@ -27,6 +27,7 @@ from app.bitrix.paging.query import Page
 from app.bitrix.paging.scheduler import Scheduler
 from app.bitrix.paging.steps import Command, Handover, Outcome, ReadContext, Step
 from app.errors import IncompleteReadError, PortalError, PortalRetriableError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +270,8 @@ class ChainStep(Step):
         after, pages_left, pages, repeat = span.after, span.pages_left, 0, span.repeat
         began, rows_read = None, 0  # the first id and the rows read here: the ids' spacing
         for i, label in enumerate(labels):
-            error = result.problem(label, method, f"(command {label}; the batch stopped "
-                                   "before it)", missing=PortalRetriableError)
+            error = result.problem(label, method, say("reading.batch_stopped", label=label),
+                                   missing=PortalRetriableError)
             if error is not None:
                 rest = replace(span, after=after, pages_left=pages_left,
                                count=span.count and i == 0, take=None, repeat=repeat)
@@ -284,8 +285,8 @@ class ChainStep(Step):
                 if first <= after:
                     # The filter was not applied: going on would loop over the same rows.
                     raise IncompleteReadError(
-                        f"{method} ignored the id filter (got id {first} after {after}); "
-                        "the read cannot go on", method=method)
+                        say("reading.filter_ignored", method=method, first=first,
+                            after=after), method=method)
                 outcome.pages.append(_without_repeats(rows, repeat))
                 after, repeat = last, unusable
                 pages += 1
@@ -402,10 +403,9 @@ class KeysetRead:
                     for i, (after, before) in enumerate(self._ended)}
         result = ctx.client.batch_all(commands)
         for label in commands:
-            if result.rows(label, method, "while confirming the end of the list"):
+            if result.rows(label, method, say("reading.confirming_end")):
                 raise IncompleteReadError(
-                    f"{method} returned {read} rows but reported {total}, and "
-                    "rows remain after a page that came back short; the read is incomplete",
-                    method=method)
+                    say("reading.short_after_short_page", method=method, read=read,
+                        total=total), method=method)
         log.debug("%s: %d rows of %d; the rest was deleted during the read",
                   method, read, total)

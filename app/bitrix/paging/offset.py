@@ -67,7 +67,7 @@ class OffsetStep(Step):
         failed: list[int] = []
         first_error: PortalError | None = None
         for label, start in labels.items():
-            error = result.problem(label, method, f"start={start} in a batch",
+            error = result.problem(label, method, say("reading.start_in_batch", start=start),
                                    missing=PortalRetriableError)
             if error is not None:
                 failed.append(start)
@@ -233,8 +233,8 @@ class OffsetRead:
         read = self.handover.rows
         if total is not None and read < total and not self.ctx.cancel.is_set():
             raise IncompleteReadError(
-                f"{self.ctx.method} returned {read} rows but reported {total}; "
-                "the read is incomplete", method=self.ctx.method)
+                say("reading.short", method=self.ctx.method, read=read, total=total),
+                method=self.ctx.method)
 
 
 def _loose_int(value: Any) -> int | None:

@@ -9,6 +9,7 @@ from typing import Any
 from app.bitrix.client import PAGE_SIZE, BatchRef, usable_id
 from app.bitrix.methods import Order, Paging, profile
 from app.errors import IncompleteReadError
+from app.messages import say
 
 Page = list[dict[str, Any]]
 _ORDER_KEYS = frozenset({"order", "sort", "element_order", "start"})
@@ -202,8 +203,8 @@ class ListQuery:
         usable = [i for i in ids if i is not None]
         if not usable:
             raise IncompleteReadError(
-                f"{self.method} returned a page of {len(rows)} rows without a usable "
-                f"{self.spec.id_field} ({rows[0].get(self.spec.id_field)!r}, ...); the read "
-                "cannot go on past it", method=self.method)
+                say("reading.no_usable_id", method=self.method, count=len(rows),
+                    field=self.spec.id_field, value=repr(rows[0].get(self.spec.id_field))),
+                method=self.method)
         last = max(i for i, value in enumerate(ids) if value is not None)
         return usable[0], usable[-1], tuple(rows[last + 1:])
