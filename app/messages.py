@@ -25,6 +25,7 @@ from app.catalog import (
     portal,
     reading,
     reasons,
+    records,
     run,
     run_warnings,
     service,
@@ -129,7 +130,8 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
-          reading, service, options, logs, benchmark, reasons)
+          reading, service, options, logs, benchmark, reasons,
+          records)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

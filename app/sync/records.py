@@ -130,7 +130,8 @@ class RecordConverter:
                 prepared.append(self.prepare(raw))
             except RecordError as exc:
                 self.report.add_issue(exc.directory, exc.btxid, exc.field, exc.said, record=True)
-                log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc, extra=IN_REPORT)
+                log.warning("%s btxid %s: %s", exc.directory, exc.btxid, exc.en,  # log: English
+                            extra=IN_REPORT)
                 if exc.btxid is not None:
                     writer.keep(exc.btxid)
                 else:  # its row cannot be told from a removed one: keep them all
@@ -146,15 +147,16 @@ class RecordConverter:
         raw_id = record.get(id_field)
         btxid = raw_id if raw_id.__class__ is int and raw_id > 0 else usable_id(raw_id)
         if btxid is None:
-            raise RecordError(f"has no usable id in field {id_field!r} ({raw_id!r}); the record "
-                              "was not stored", directory=self.name, field=id_field)
+            raise RecordError(say("record.no_id", field=id_field, value=raw_id),
+                              directory=self.name, field=id_field)
         values: dict[str, Any] = {}
         get = record.get
         for field_name, column, convert_value, is_ref in self.fields:
             try:
                 value = convert_value(get(field_name))
             except ValueProblem as problem:
-                raise RecordError(f"{column} (from {field_name}) {problem}",
+                raise RecordError(say("record.value", column=column, field=field_name,
+                                      problem=problem.said),
                                   directory=self.name, btxid=btxid, field=column) from None
             if is_ref and value is not None:
                 value = self._local(btxid, column, value)

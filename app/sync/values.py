@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, Numeric, String, Text
 
+from app.messages import Said, say
+
 _TRUE = {"y", "yes", "true", "1", "on"}
 _FALSE = {"n", "no", "false", "0", "off"}
 _DATE_FORMATS = (
@@ -19,7 +21,12 @@ _DATE_FORMATS = (
 
 
 class ValueProblem(ValueError):
-    """A value cannot go into its column; the message says why."""
+    """A value cannot go into its column; the message says why (`said`: a catalog text,
+    in the console's language with its English `.en`)."""
+
+    def __init__(self, said: Said) -> None:
+        super().__init__(said)
+        self.said = said
 
 
 def unwrap(value: Any) -> Any:
@@ -58,7 +65,7 @@ def converter(column: Column, *, is_reference: bool = False) -> Callable[[Any], 
         if value is not None:
             return to_type(value)
         if required:
-            raise ValueProblem("is empty, but the column does not allow NULL")
+            raise ValueProblem(say("value.empty_not_null"))
         return None
 
     return convert_value
@@ -89,7 +96,7 @@ def _typed(kind: Any) -> Callable[[Any], Any]:
 
     def one_value(value: Any) -> Any:
         if isinstance(value, list):
-            raise ValueProblem(f"has several values {value!r}, but the column holds one")
+            raise ValueProblem(say("value.several", value=value))
         return single(value)
 
     return one_value
@@ -104,7 +111,7 @@ def _text_of_length(length: int | None) -> Callable[[Any], str]:
         else:
             text = _text(value)
         if length and len(text) > length:
-            raise ValueProblem(f"is too long ({len(text)} characters; the column holds {length})")
+            raise ValueProblem(say("value.too_long", length=len(text), most=length))
         return text
 
     return text_value
@@ -124,7 +131,7 @@ def _boolean(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueProblem(f"is not a yes/no value: {value!r}")
+    raise ValueProblem(say("value.not_yes_no", value=value))
 
 
 def _integer(value: Any) -> int:
@@ -139,9 +146,9 @@ def _integer(value: Any) -> int:
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueProblem(f"is not a whole number: {value!r}") from None
+        raise ValueProblem(say("value.not_whole", value=value)) from None
     if number != number.to_integral_value():
-        raise ValueProblem(f"is not a whole number: {value!r}")
+        raise ValueProblem(say("value.not_whole", value=value))
     return int(number)
 
 
@@ -152,13 +159,13 @@ def _decimal(value: Any, kind: Numeric) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueProblem(f"is not a number: {value!r}") from None
+        raise ValueProblem(say("value.not_number", value=value)) from None
     if not number.is_finite():
-        raise ValueProblem(f"is not a number: {value!r}")
+        raise ValueProblem(say("value.not_number", value=value))
     scale = getattr(kind, "scale", None)
     if scale is not None and not isinstance(kind, Float):
-        out_of_range = ValueProblem(
-            f"is out of range for NUMERIC({kind.precision},{scale}): {value!r}")
+        out_of_range = ValueProblem(say("value.out_of_range", precision=kind.precision,
+                                           scale=scale, value=value))
         try:
             # Half up, as MySQL itself rounds a DECIMAL on insert.
             number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
@@ -185,7 +192,7 @@ def _datetime(value: Any) -> datetime:
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise ValueProblem(f"is not a date: {value!r}")
+    raise ValueProblem(say("value.not_date", value=value))
 
 
 def comes_back_as_converted(column: Column) -> bool:

@@ -24,12 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db.connect import describe_db_error, names_a_record
+from app.db.connect import names_a_record
 from app.db.schema import column_from_error
 from app.logging_setup import IN_REPORT
 from app.messages import say
 from app.report import DirectoryReport, PlannedChange, SyncReport
 from app.sync.packet import STATEMENT_ROOM, row_bound, upper_bound, wire_size
+from app.sync.refusals import refusal
 from app.sync.values import comes_back_as_converted, normalize
 
 log = logging.getLogger(__name__)
@@ -285,8 +286,7 @@ class TableWriter:
                 raise
             if len(chunk) == 1:
                 column = column_from_error(exc, self.table, self.conn)
-                self.report.add_issue(self.directory, chunk[0][0], column,
-                                      f"the database refused the record: {describe_db_error(exc)}")
+                self.report.add_issue(self.directory, chunk[0][0], column, refusal(exc))
                 return
             middle = len(chunk) // 2  # find the bad record(s); commit the rest
             self._run_chunk(chunk[:middle], action, counter)
