@@ -193,6 +193,7 @@ class TableWriter:
                     if values[c] is not None:
                         values[c] = normalize(values[c], column)
                 found[int(row[1])] = (row[0], values)
+                self._pk_of[int(row[1])] = row[0]  # unstored_ids()/pks() need not ask again
         return found
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
@@ -435,8 +436,7 @@ class TableWriter:
                 self._plan("deactivate", btxid_of[pk], {})
         if not self.dry_run:
             for start in range(0, len(pks), DEACTIVATE_CHUNK):
-                ids = bindparam("pks", pks[start:start + DEACTIVATE_CHUNK], expanding=True,
-                                literal_execute=True)
+                ids = _inline(pks[start:start + DEACTIVATE_CHUNK])
                 self.conn.execute(update(self.table).where(self.pk.in_(ids))
                                   .values({self.active_column: False}))
         self.stats.deactivated += len(pks)
