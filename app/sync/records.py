@@ -145,7 +145,7 @@ class RecordConverter:
             self.unseen.difference_update(record)
         id_field = self.id_field or ("id" if "id" in record else "ID")
         raw_id = record.get(id_field)
-        btxid = raw_id if raw_id.__class__ is int and raw_id > 0 else usable_id(raw_id)
+        btxid = usable_id(raw_id)
         if btxid is None:
             raise RecordError(say("record.no_id", field=id_field, value=raw_id),
                               directory=self.name, field=id_field)
