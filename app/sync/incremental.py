@@ -146,8 +146,8 @@ def plan_directory(syncer: BaseSyncer, table, state: DirectoryState | None,
         plan.reason = say("reason.never_full")
     elif state.fingerprint != plan.fingerprint:
         plan.reason = say("reason.mapping_changed")
-    elif now is not None and full_read_due(state, rules, now):
-        plan.reason = full_read_due(state, rules, now)
+    elif now is not None and (due := full_read_due(state, rules, now)):
+        plan.reason = due
     elif state.details.get("errors"):
         plan.reason = say("reason.unstored", count=state.details["errors"])
     else:
