@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from app.masking import mask
-from app.messages import both, say
+from app.messages import say
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 _MARKS = {OK: "[ OK ]", WARN: "[WARN]", FAIL: "[FAIL]", SKIP: "[SKIP]"}
@@ -22,7 +22,8 @@ class Label(NamedTuple):
 
 def label(key: str, **values: object) -> Label:
     """The catalog entry `key` as an item name (English) and as the console shows it."""
-    return Label(both(key)["en"].format(**values), say(key, **values))
+    shown = say(key, **values)
+    return Label(shown.en, shown)
 
 
 @dataclass
