@@ -120,7 +120,7 @@ def sync_running(conn: Connection) -> bool | None:
     """
     dialect = conn.engine.dialect.name
     if dialect in ("mysql", "mariadb"):
-        database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+        database = _database(conn)
         return conn.execute(text("SELECT IS_USED_LOCK(:name)"),
                             {"name": mysql_lock_name(database or "")}).scalar() is not None
     if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
@@ -164,7 +164,7 @@ def run_lock_name(database: str, run_id: int) -> str:
 
 
 def _run_lock_name(conn: Connection, run_id: int) -> str:
-    database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+    database = _database(conn)
     return run_lock_name(database or "", run_id)
 
 
@@ -250,7 +250,7 @@ class _MysqlLock(HeldLock):
 @contextlib.contextmanager
 def _mysql_lock(conn: Connection) -> Iterator[_MysqlLock]:
     with database_errors(say("db.taking_lock")):
-        database = conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
+        database = _database(conn)
         name = mysql_lock_name(database or "")
         conn.execute(text(f"SET SESSION wait_timeout = {_LOCK_SESSION_TIMEOUT}"))
         got, session = conn.execute(text("SELECT GET_LOCK(:name, 0), CONNECTION_ID()"),
@@ -341,3 +341,8 @@ else:
     def _unlock(handle: IO[bytes]) -> None:
         with contextlib.suppress(OSError):
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _database(conn) -> str | None:
+    """The connection's current database (the URL's when the server names none)."""
+    return conn.execute(text("SELECT DATABASE()")).scalar() or conn.engine.url.database
