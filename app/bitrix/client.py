@@ -308,10 +308,8 @@ class Bitrix24Client:
                                for label in labels[first:first + BATCH_SIZE]}, halt=False)
             if merged is None:
                 merged = part
-                continue
-            merged.results.update(part.results)
-            merged.errors.update(part.errors)
-            merged.totals.update(part.totals)
+            else:
+                merged.merge(part)
         return merged or BatchResult()
 
     # -- lists ----------------------------------------------------------------
@@ -355,6 +353,14 @@ class BatchResult:
     totals: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None  # the portal's own time for the whole batch
     time: Any = None  # the batch's own `time` block (the portal's clock)
+
+    def merge(self, part: BatchResult) -> None:
+        """Add another batch's answers; `time` and `seconds` stay the first batch's."""
+        self.results.update(part.results)
+        self.errors.update(part.errors)
+        self.totals.update(part.totals)
+        if self.time is None:
+            self.time, self.seconds = part.time, part.seconds
 
     def error_for(self, label: str, method: str) -> PortalError | None:
         """Our exception for a failed command, or None when it succeeded."""

@@ -30,7 +30,7 @@ def batch_in_groups(client: Bitrix24Client, commands: Mapping[str, Command],
     """Run `commands` (halt=0) with every group of labels inside one request."""
     merged = BatchResult()
     for part in _fitting([list(group) for group in groups]):
-        _merge(merged, _send(client, commands, part))
+        merged.merge(_send(client, commands, part))
     return merged
 
 
@@ -57,7 +57,7 @@ def _send(client: Bitrix24Client, commands: Mapping[str, Command],
         half = len(groups) // 2
         log.warning(say("log.batch_split", count=len(chosen), error=exc))
         result = _send(client, commands, groups[:half])
-        _merge(result, _send(client, commands, groups[half:]))
+        result.merge(_send(client, commands, groups[half:]))
         return result
 
 
@@ -77,11 +77,3 @@ def _alone(client: Bitrix24Client, chosen: Mapping[str, Command],
         log.warning(say("log.batch_unanswered", count=len(chosen), labels=", ".join(chosen),
                         error=again))
         return BatchResult()
-
-
-def _merge(into: BatchResult, part: BatchResult) -> None:
-    into.results.update(part.results)
-    into.errors.update(part.errors)
-    into.totals.update(part.totals)
-    if into.time is None:
-        into.time, into.seconds = part.time, part.seconds
