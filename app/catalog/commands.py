@@ -62,6 +62,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "остановлен по Ctrl+C; справочник, который шёл в тот момент, откачен",
         "en": "stopped by Ctrl+C; the directory in progress was rolled back",
     },
+    # --- the run history's error summary (app/db/history.py), shown by --status ---------
+    "history.unfinished": {"ru": "остановлен, не закончив {names}",
+                           "en": "stopped before finishing {names}"},
+    "history.record_errors": {
+        "ru": "ошибок в записях: {count}, первая — {where}: {message}",
+        "en": "{count} record error(s), the first: {where}: {message}",
+    },
+    "history.told_to_exit": {
+        "ru": "остановлен: процессу велели завершиться ({what})",
+        "en": "stopped: the process was told to exit ({what})",
+    },
     # --- cli.py --demo (app/commands/demo.py) -------------------------------------------
     "demo.where": {
         "ru": "Демо-данные — в {database} (SQLite): {counts}.",
