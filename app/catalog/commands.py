@@ -28,6 +28,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "status.directories": {"ru": "Справочники (часы портала, время — {zone}):",
                            "en": "Directories (portal's clock, shown in {zone}):"},
+    "status.bad_age": {
+        "ru": "{text} — не возраст: нужно положительное число с единицей s, m, h или d, "
+              "например 26h",
+        "en": "{text} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h",
+    },
     "status.fresh": {"ru": "Не старше {limit}: OK", "en": "Max age {limit}: OK"},
     "status.stale_none": {
         "ru": "Не старше {limit}: УСТАРЕЛО, успешных запусков не записано",

@@ -33,8 +33,7 @@ def parse_age(text: str) -> timedelta:
     """'26h' -> 26 hours (units s, m, h, d); for argparse, so errors are ArgumentTypeError."""
     age = parse_duration(text)
     if not age:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h")
+        raise argparse.ArgumentTypeError(say("status.bad_age", text=repr(text)))
     return age
 
 
