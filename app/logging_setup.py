@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from app.masking import EnglishFormatter, MaskingFilter, mask
-from app.messages import say
+from app.messages import in_language, language, say
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -58,7 +58,10 @@ class ConsoleFormatter(EnglishFormatter):
     def format(self, record: logging.LogRecord) -> str:
         if not getattr(record, "said", False):
             return super().format(record)
-        text = record.getMessage()
+        # A text said before the console's language was known (the settings' warnings) is
+        # told in the language now.
+        text = in_language(record.msg, language()) if hasattr(record.msg, "words") \
+            else record.getMessage()
         if record.levelno >= logging.ERROR:
             text = say("error", text=text)
         elif record.levelno >= logging.WARNING:
