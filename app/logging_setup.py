@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from app.masking import EnglishFormatter, MaskingFilter, mask
@@ -46,6 +48,42 @@ class _PoolResetFailure(logging.Filter):
             record.args, record.exc_info, record.exc_text = None, None, None
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return self.verbose
+
+
+# Loggers of the libraries: their warnings are English and about their own working (urllib3's
+# "Connection pool is full", SQLAlchemy's SAWarning, urllib3's InsecureRequestWarning on every
+# request with BITRIX_VERIFY_SSL=false): the log file keeps them, the console shows them only
+# with --verbose. What they mean for a run reaches the console as our own error or warning.
+_LIBRARIES = ("urllib3", "requests", "sqlalchemy", "pymysql", "py.warnings")
+_WARNING_PLACE = re.compile(r"^.*?:\d+: (?P<text>\w+: [^\n]*)")
+
+
+class _LibraryLine(logging.Filter):
+    """The console: a library's record only with --verbose. Every handler: a Python warning
+    (logging.captureWarnings) as one line "Category: text", without its file, line number
+    and source line."""
+
+    def __init__(self, console: bool, verbose: bool) -> None:
+        super().__init__()
+        self.console, self.verbose = console, verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "py.warnings" and not getattr(record, "one_line", False):
+            found = _WARNING_PLACE.match(record.getMessage())
+            if found:
+                record.msg, record.args = found["text"], None
+            record.one_line = True
+        if self.console and not self.verbose:
+            return record.name.partition(".")[0] not in _LIBRARIES \
+                and not record.name.startswith("py.warnings")
+        return True
+
+
+def _library_warnings() -> None:
+    """Python warnings go to the log (one line each, see _LibraryLine), each once per place
+    and text: urllib3 itself asks to repeat InsecureRequestWarning on every request."""
+    logging.captureWarnings(True)
+    warnings.filterwarnings("default", module=r"(urllib3|requests|sqlalchemy)(\.|$)")
 
 
 class ConsoleFormatter(EnglishFormatter):
@@ -111,9 +149,11 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
     console.setFormatter(ConsoleFormatter(FORMAT))
+    _library_warnings()
     for handler in handlers:
         if handler is not console:
             handler.setFormatter(EnglishFormatter(FORMAT))
+        handler.addFilter(_LibraryLine(handler is console, verbose))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
