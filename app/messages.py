@@ -21,6 +21,7 @@ from app.catalog import (
     database,
     discover,
     logs,
+    mapping_files,
     options,
     portal,
     reading,
@@ -158,7 +159,7 @@ CATALOG: dict[str, dict[str, str]] = {
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
           reading, service, options, logs, benchmark, reasons,
-          records)
+          records, mapping_files)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win
