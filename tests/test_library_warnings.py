@@ -39,3 +39,25 @@ def test_an_unverified_https_portal_warns_in_the_log_file_only(tmp_path, sqlite_
     else:
         assert "Warning" not in result.stderr and "Unverified" not in result.stderr
         assert all(CYRILLIC.search(line) for line in result.stderr.splitlines()), result.stderr
+
+
+def test_a_sqlalchemy_warning_is_one_log_file_line_and_off_the_console(tmp_path, capfd,
+                                                                        restore_logging):
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from app.logging_setup import setup_logging
+
+    log_file = tmp_path / "sync.log"
+    setup_logging("INFO", log_file=log_file, console_level="WARNING")
+    registry: dict = {}  # the warning module's own, as warnings.warn() keeps it
+    for _ in range(3):  # one place, one text: said once
+        warnings.warn_explicit("relationship X will copy column y", SAWarning,
+                               "sqlalchemy/orm/relationships.py", 100, module="sqlalchemy.orm",
+                               registry=registry)
+
+    assert capfd.readouterr().err == ""
+    logged = [line for line in log_file.read_text(encoding="utf-8").splitlines() if line]
+    assert len(logged) == 1
+    assert logged[0].endswith("py.warnings: SAWarning: relationship X will copy column y")
