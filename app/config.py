@@ -449,8 +449,3 @@ def early_environment(argv: Sequence[str]) -> tuple[str, Environment | None]:
     raw = os.environ.get("SYNC_LANG", "").strip() or (
         found.values.get("SYNC_LANG", "") if found else "")
     return normal_language(raw) or DEFAULT_LANGUAGE, found
-
-
-def console_language(argv: Sequence[str]) -> str:
-    """The console's language of early_environment()."""
-    return early_environment(argv)[0]
