@@ -82,6 +82,8 @@ class _LibraryLine(logging.Filter):
 def _library_warnings() -> None:
     """Python warnings go to the log (one line each, see _LibraryLine), each once per place
     and text: urllib3 itself asks to repeat InsecureRequestWarning on every request."""
+    if warnings.showwarning is not getattr(logging, "_showwarning", None):
+        logging.captureWarnings(False)  # someone put showwarning back since: install anew
     logging.captureWarnings(True)
     warnings.filterwarnings("default", module=r"(urllib3|requests|sqlalchemy)(\.|$)")
 
