@@ -293,8 +293,8 @@ def _file_lock(path: Path) -> Iterator[_FileLock]:
     try:
         handle = open(path, "a+b")  # stays open (and locked) for the whole run
     except OSError as exc:
-        raise DatabaseError(f"Cannot create the lock file {path}: {exc.strerror or exc}; "
-                            "the folder of the SQLite database must be writable") from None
+        raise DatabaseError(say("lock.file_unwritable", path=path,
+                                why=exc.strerror or exc)) from None
     try:
         if not _try_lock(handle):
             raise LockHeldError(say("lock.held_file", database=path.stem, path=path))
