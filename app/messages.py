@@ -1,6 +1,6 @@
 """What the console says, in one catalog: Russian by default, English with `SYNC_LANG=en`.
 
-Every line a person reads on the console — errors, `fix:`/`next:` hints,
+Every line a person reads on the console — errors, fix and next hints,
 `--check`, `--status`, `--discover`, the demo, the service's start and stop,
 Ctrl+C — comes from `CATALOG` through `say()`, so one run speaks one language.
 The log file stays English: a log record whose message is a catalog text (`Said`)

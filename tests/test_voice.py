@@ -112,7 +112,7 @@ def test_a_settings_warning_is_a_line_of_the_console_not_a_log_line(sqlite_url):
     assert line == (f"предупреждение: MODELS_MODULE в {env_file}: обратная косая черта в "
                     "значении в двойных кавычках — это управляющая последовательность (\\b, "
                     "\\t, \\n ...); значение прочитано буквально: 'C:\\models\\new.py'; "
-                    "fix: пути Windows пишите в одинарных кавычках: "
+                    "как исправить: пути Windows пишите в одинарных кавычках: "
                     "MODELS_MODULE='C:\\models\\new.py'")
 
 
@@ -364,7 +364,7 @@ def _interrupt_a_run(portal, held, sqlite_url, tmp_path, mapping):
     assert "Сохранено полностью: city, category." in lines
     assert "Откачено, в базе как до запуска: object." in lines
     assert "Не запускались: violation, user." in lines
-    assert ("next: запустите `python cli.py --sync object violation user`, чтобы дописать "
+    assert ("дальше: запустите `python cli.py --sync object violation user`, чтобы дописать "
             "остальное") in screen
     objects = [line for line in lines if line.startswith("object ")]
     assert objects and "готово" not in objects[-1] and "прерван" in objects[-1]
@@ -403,7 +403,7 @@ def _read_until_closed(master: int, child: subprocess.Popen, *, release) -> str:
             if not data:
                 break
             chunks.append(data)
-            if b"next:" in b"".join(chunks):
+            if "дальше:".encode() in b"".join(chunks):
                 release()
         elif child.poll() is not None:
             break

@@ -102,7 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
               "deactivated (the sync is idempotent).",
     },
     "demo.next": {
-        "ru": "next: подключите свой портал — README, «Пять шагов к рабочей синхронизации»: "
+        "ru": "дальше: подключите свой портал — README, «Пять шагов к рабочей синхронизации»: "
               "`python cli.py --discover`, затем `python cli.py --check`.",
         "en": "next: connect your own portal — README, \"Five steps to a working sync\": "
               "`python cli.py --discover`, then `python cli.py --check`.",

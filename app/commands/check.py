@@ -77,13 +77,13 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
         settings = load()
     except ConfigError as exc:
         # A message that already says what to do next needs no second fix line.
-        fix = "" if "\nnext:" in str(exc) else say("check.settings.fix")
+        fix = "" if "\n" + say("hint.next") in str(exc) else say("check.settings.fix")
         report.add(label("check.name.settings"), FAIL, str(exc), fix, SETTING)
         return report
     report.settings = settings.origin_rows()
     report.add(label("check.name.settings"), OK, settings_detail(settings))
     for warning in settings.warnings:
-        text, _, fix = warning.partition("; fix: ")
+        text, _, fix = warning.partition("; " + say("hint.fix"))
         report.add(label("check.name.settings_file"), WARN, text, fix)
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)
@@ -320,7 +320,7 @@ def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
     absent = {m: c for m, c in needs.items() if models.get(m).__table__.name not in tables}
     if absent:  # one item (and one fix) for every table that does not exist
         [problem] = schema_problems(engine, absent, models)
-        what, _, fix = problem.partition("; fix: ")
+        what, _, fix = problem.partition("; " + say("hint.fix"))
         report.add(label("check.name.tables"), FAIL, what, fix, SETTING)
     for model_name, columns in needs.items():
         if model_name in absent:
