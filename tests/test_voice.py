@@ -116,6 +116,22 @@ def test_a_settings_warning_is_a_line_of_the_console_not_a_log_line(sqlite_url):
                     "MODELS_MODULE='C:\\models\\new.py'")
 
 
+def test_check_puts_a_warnings_fix_on_a_line_of_its_own_in_the_consoles_language(
+        sqlite_url, seeded):
+    (project_folder() / ".env").write_text(
+        f"BITRIX_WEBHOOK_URL={seeded.webhook_url}\nDATABASE_URL={sqlite_url}\n"
+        "SYNC_LOG_FILE=\"C:\\logs\\bitrix.log\"\n", encoding="utf-8")
+
+    for language, marker in ((None, "как исправить: "), ("en", "fix: ")):
+        result = run("cli.py", "--check", language=language)
+
+        warned = [line for line in result.stdout.splitlines() if "SYNC_LOG_FILE" in line]
+        assert len(warned) == 2, result.stdout  # the warning, then its fix on a line of its own
+        assert warned[0].startswith("[WARN]") and marker not in warned[0]
+        assert warned[1].strip().startswith(marker + ("пути Windows" if language is None
+                                                       else "write Windows"))
+
+
 def test_nothing_configured_in_english_from_the_environment():
     result = run("cli.py", language="en")
 
