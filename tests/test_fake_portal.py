@@ -935,3 +935,32 @@ def test_webhook_url_needs_a_running_portal():
         _ = portal.webhook_url
     with portal:
         assert portal.webhook_url.endswith("/rest/7/anotherCode42/")
+
+
+def test_fifty_connections_at_once_are_taken_while_the_portal_is_busy():
+    # Like a real portal's nginx, the fake takes a burst of 50 parallel connections even
+    # before its accept loop gets to them; socketserver's backlog of 5 dropped the rest
+    # (their clients retried a second later, or gave up: "Connection closed").
+    import select
+    import socket
+
+    from app.testing.server import _Handler, _Server
+
+    server = _Server(("127.0.0.1", 0), _Handler)  # listening; nothing accepts yet
+    clients = [socket.socket() for _ in range(50)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(server.server_address)
+        connected: set[socket.socket] = set()
+        deadline = time.monotonic() + 5  # a safety net: the assertion is on the count
+        while len(connected) < len(clients) and time.monotonic() < deadline:
+            _, writable, _ = select.select([], [c for c in clients if c not in connected],
+                                           [], 0.1)
+            connected.update(c for c in writable if c.getsockopt(socket.SOL_SOCKET,
+                                                                  socket.SO_ERROR) == 0)
+        assert len(connected) == len(clients)
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()

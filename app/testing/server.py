@@ -89,6 +89,10 @@ def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: socketserver's 5 drops the connections of a burst beyond it (the
+    # client's SYN is retried a second later, or the library gives up on the connection),
+    # where a real portal's nginx (backlog 511) takes 50 parallel requests in its stride.
+    request_queue_size = 512
     # Keep-alive connections park a handler thread; stop() must not wait for them.
     block_on_close = False
     ssl_context: ssl.SSLContext | None = None
