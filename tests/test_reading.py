@@ -114,6 +114,17 @@ def test_batch_commands_are_php_query_strings():
                     "&select[0]=ID&select[1]=NAME&ACTIVE=1")
 
 
+def test_a_text_that_reads_like_a_batch_reference_is_still_quoted():
+    # Quoted values are remembered between commands; a BatchRef and a plain text of the
+    # same characters are equal as strings, yet only the reference goes unencoded.
+    from app.bitrix.client import BatchRef
+
+    ref, plain = BatchRef("$result[p0][49][ID]"), "$result[p0][49][ID]"
+    assert php_query({"a": ref, "b": plain, "c": ref, "n": -5, "x": 2**70}) == (
+        "a=$result[p0][49][ID]&b=%24result%5Bp0%5D%5B49%5D%5BID%5D"
+        "&c=$result[p0][49][ID]&n=-5&x=1180591620717411303424")
+
+
 def test_one_page_list_takes_one_plain_call(portal):
     sparse_items(portal, 30)
 
