@@ -228,6 +228,20 @@ def test_a_page_without_any_usable_id_ends_the_read_after_what_arrived(portal):
     assert ids(rows) == expected[:50]
 
 
+@pytest.mark.parametrize("page, expected", [
+    ([1, 2, 3], (1, 3, 0)),
+    ([None, "x", 5, "7", 0, -1, None], (5, 7, 3)),
+    ([True, " 4 ", 9, {}, 11, "0"], (4, 11, 1)),
+    (["010", 2**70, "١"], (10, 2**70, 1)),
+], ids=repr)
+def test_a_page_ends_at_its_first_and_last_usable_id(page, expected):
+    # The read goes on after the last usable id; rows past it come again in the next page.
+    rows = [{"id": value} for value in page]
+    first, last, after = ListQuery("crm.item.list", {"entityTypeId": 1040}).ends(rows)
+    assert (first, last, len(after)) == expected
+    assert list(after) == rows[len(rows) - expected[2]:] if expected[2] else after == ()
+
+
 def test_a_command_that_keeps_failing_fails_the_read(portal):
     sparse_items(portal, 300)
     portal.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR", skip=2, times=100)
