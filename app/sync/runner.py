@@ -214,9 +214,9 @@ def freshness(settings: Settings, options: RunOptions) -> Freshness:
 
 
 # Objects allocated between two collections of the youngest generation during a run (the
-# interpreter's default is 700): a run allocates a dict or two per record, nearly all of
-# which die young, so counting them 700 at a time only repeats the same scans.
-RUN_GC_THRESHOLD = 10_000
+# interpreter's default is 700): a run allocates a few dicts per record, nearly all of which
+# die young, so counting them 700 at a time only repeats the same scans.
+RUN_GC_THRESHOLD = 100_000
 _gc_lock = threading.Lock()
 _gc_saved: list[tuple[int, ...]] = []  # the threshold before the runs in progress (one)
 _gc_runs = [0]  # runs in progress in this process
