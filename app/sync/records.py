@@ -79,13 +79,10 @@ class LocalIds:
         self.db, self.table = db, table
         self._ids: dict[int, Any] | None = None
 
-    def get(self, btxid: int) -> Any:
-        return self._all().get(btxid)
-
     def update(self, more: dict[int, Any]) -> None:
-        self._all().update(more)
+        self.all().update(more)
 
-    def _all(self) -> dict[int, Any]:
+    def all(self) -> dict[int, Any]:
         if self._ids is None:
             self._ids = local_ids(self.db, self.table)
         return self._ids
@@ -115,6 +112,7 @@ class RecordConverter:
         self.fields = [(field_name, column,
                         converter(table.c[column], is_reference=column in refs), column in refs)
                        for field_name, column in syncer.mapping.fields.items()]
+        self._ids: dict[str, dict[int, Any]] = {}  # reference column -> its LocalIds.all()
         self.reference_columns = [column for _, column, _, is_ref in self.fields if is_ref]
         # Two fields into one column: the slow way keeps each one's reference warning.
         self.one_field_a_column = len({column for _, column, _, _ in self.fields}) \
@@ -186,7 +184,10 @@ class RecordConverter:
 
     def _local(self, btxid: int, column: str, value: Any) -> Any:
         """The local id a reference points at; NULL (and a warning) when it is not there."""
-        local = self.refs[column].get(int(value))
+        ids = self._ids.get(column)
+        if ids is None:  # read when a record first refers to the directory
+            ids = self._ids[column] = self.refs[column].all()
+        local = ids.get(int(value))
         if local is None:
             self.stats.warnings += 1
             log.warning(say("log.missing_reference", name=self.name, btxid=btxid,
