@@ -13,6 +13,7 @@ from app.bitrix.client import Bitrix24Client
 from app.bitrix.limits import OperatingBudget, RateLimiter
 from app.db.models import City
 from app.report import DirectoryStatus, SyncReport
+from app.sync import directory
 from app.sync.runner import RunOptions, run_sync
 from app.sync.writer import Prepared, TableWriter
 from app.testing.envelope import GATEWAY_TIMEOUT_PAGE
@@ -313,7 +314,9 @@ def test_incomplete_read_upserts_what_arrived_and_deactivates_nothing(
     client.close()
 
 
-def test_stop_request_rolls_back_and_ends_the_readers(big, db, db_url, tmp_path, mapping):
+def test_stop_request_rolls_back_and_ends_the_readers(big, db, db_url, tmp_path, mapping,
+                                                      monkeypatch):
+    monkeypatch.setattr(directory, "WRITE_BATCH", 1000)  # rows written before the stop
     stop = threading.Event()
 
     def progress(directory, phase, rows):

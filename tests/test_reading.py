@@ -114,6 +114,17 @@ def test_batch_commands_are_php_query_strings():
                     "&select[0]=ID&select[1]=NAME&ACTIVE=1")
 
 
+def test_a_text_that_reads_like_a_batch_reference_is_still_quoted():
+    # Quoted values are remembered between commands; a BatchRef and a plain text of the
+    # same characters are equal as strings, yet only the reference goes unencoded.
+    from app.bitrix.client import BatchRef
+
+    ref, plain = BatchRef("$result[p0][49][ID]"), "$result[p0][49][ID]"
+    assert php_query({"a": ref, "b": plain, "c": ref, "n": -5, "x": 2**70}) == (
+        "a=$result[p0][49][ID]&b=%24result%5Bp0%5D%5B49%5D%5BID%5D"
+        "&c=$result[p0][49][ID]&n=-5&x=1180591620717411303424")
+
+
 def test_one_page_list_takes_one_plain_call(portal):
     sparse_items(portal, 30)
 
@@ -215,6 +226,20 @@ def test_a_page_without_any_usable_id_ends_the_read_after_what_arrived(portal):
     # The first page was handed over; the read stops at the page it cannot go past (one
     # error for the directory, not fifty record errors).
     assert ids(rows) == expected[:50]
+
+
+@pytest.mark.parametrize("page, expected", [
+    ([1, 2, 3], (1, 3, 0)),
+    ([None, "x", 5, "7", 0, -1, None], (5, 7, 3)),
+    ([True, " 4 ", 9, {}, 11, "0"], (4, 11, 1)),
+    (["010", 2**70, "١"], (10, 2**70, 1)),
+], ids=repr)
+def test_a_page_ends_at_its_first_and_last_usable_id(page, expected):
+    # The read goes on after the last usable id; rows past it come again in the next page.
+    rows = [{"id": value} for value in page]
+    first, last, after = ListQuery("crm.item.list", {"entityTypeId": 1040}).ends(rows)
+    assert (first, last, len(after)) == expected
+    assert list(after) == rows[len(rows) - expected[2]:] if expected[2] else after == ()
 
 
 def test_a_command_that_keeps_failing_fails_the_read(portal):

@@ -16,6 +16,7 @@ from app.bitrix.client import Bitrix24Client
 from app.bitrix.read_ahead import ReadPipeline
 from app.db.connect import make_engine
 from app.logging_setup import CLI_CONSOLE, setup_logging
+from app.sync import directory
 from app.syncers.object_syncer import ObjectSyncer
 from app.testing.seed import seed_portal
 from tests.conftest import MYSQL_ADMIN_URL, sync
@@ -88,6 +89,7 @@ def test_a_memory_error_mid_directory_leaves_no_directory_ok_that_did_not_finish
         return record
 
     monkeypatch.setattr(ObjectSyncer, "transform", transform)
+    monkeypatch.setattr(directory, "WRITE_BATCH", 1000)  # so a write comes before the error
     report = sync(portal, db_url, tmp_path, mapping)
     assert report.exit_code == 1
     assert report.fatal.startswith("Unexpected error: MemoryError")

@@ -496,3 +496,36 @@ def test_an_offset_read_of_a_method_not_asked_by_id_deactivates_nothing(
     assert (user.status, user.deactivated) == (OK, 0), report.render_table()
     assert any("cannot be asked for records by id" in n for n in user.notices)
     assert scalar(db, "SELECT COUNT(*) FROM users WHERE is_active") == 120
+
+
+def test_a_record_refused_after_its_unknown_reference_still_warns_of_it(
+        seeded, db, db_url, tmp_path, mapping):
+    # Fields are converted in the mapping's order: an unknown city met before a value
+    # that cannot be stored is still counted as a warning, and the record fails alone.
+    from app.testing.seed import OBJECT_CITY_FIELD
+
+    fields = mapping["object"]["fields"]
+    mapping["object"]["fields"] = {OBJECT_CITY_FIELD: "city_id",
+                                   **{k: v for k, v in fields.items() if k != OBJECT_CITY_FIELD}}
+    seeded.add_items(1040, [{"id": 95001, "title": "Я" * 300, "parentId1036": 424242},
+                            {"id": 95002, "title": "Объект", "parentId1036": 424242}])
+
+    report = sync(seeded, db_url, tmp_path, mapping)
+
+    assert report.directories["object"].warnings == 2
+    assert [(i.btxid, i.field) for i in report.issues] == [(95001, "name")]
+    assert rows(db, "SELECT btxid, city_id FROM objects WHERE btxid > 95000") == [(95002, None)]
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(seeded, db, db_url, tmp_path,
+                                                            mapping):
+    # A run collects less often and freezes what was alive before it; the service runs
+    # sync after sync in one process, so both are undone when the run ends.
+    import gc
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+
+    report = sync(seeded, db_url, tmp_path, mapping, "city")
+
+    assert report.ok
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, String
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Numeric, String
 
-from app.sync.values import ValueProblem, convert, unwrap
+from app.sync.values import ValueProblem, convert, converter, full_converter, unwrap
 
 
 def col(kind, nullable=True):
@@ -68,3 +68,30 @@ def test_null_into_not_null_column():
 def test_unwrap_nested_empties():
     assert unwrap({"1": "", "2": None}) is None
     assert unwrap([{"a": "x"}]) == "x"
+
+
+_EDGE_VALUES = ["", "0", "00", "7", "007", " 7", "-7", "12.0", "abc", "x" * 10, "x" * 11,
+                "Ж😀", "١٢٣", "²", "9" * 40, 0, 7, -7, 10**30, True, False, None, 1.5,
+                {"1": "5"}, {}, ["3"], [1, 2], "Y"]
+
+
+def _outcome(convert_value, value):
+    try:
+        result = convert_value(value)
+    except ValueProblem as problem:
+        return "refused", str(problem)
+    return type(result), result
+
+
+@pytest.mark.parametrize("kind", [String(10), String(), Integer(), BigInteger(), Boolean(),
+                                  Numeric(12, 2)], ids=repr)
+@pytest.mark.parametrize("is_reference", [False, True])
+@pytest.mark.parametrize("nullable", [True, False])
+def test_the_shortcut_answers_as_the_full_conversion(kind, is_reference, nullable):
+    # A directory's converters answer the common values (a text that fits, a whole
+    # number) before the full steps; every value, accepted or refused, comes out the same.
+    column = col(kind, nullable=nullable)
+    quick, full = converter(column, is_reference=is_reference), \
+        full_converter(column, is_reference=is_reference)
+    for value in _EDGE_VALUES:
+        assert _outcome(quick, value) == _outcome(full, value), value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -26,14 +27,30 @@ def php_query(params: Mapping[str, Any]) -> str:
             for index, item in enumerate(value):
                 walk(f"{key}[{index}]", item)
         else:
-            pairs.append(quote(key, safe="[]") + "=" + _query_value(value))
+            pairs.append(_quoted_key(key) + "=" + _query_value(value))
 
     for key, value in params.items():
         walk(str(key), value)
     return "&".join(pairs)
 
 
+# A read sends the same keys and most of the same values in every command of every batch.
+@functools.lru_cache(maxsize=4096)
+def _quoted_key(key: str) -> str:
+    return quote(key, safe="[]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_text(value: str) -> str:
+    return quote(value, safe="")
+
+
 def _query_value(value: Any) -> str:
+    kind = value.__class__
+    if kind is int:
+        return str(value)  # digits and a minus sign: nothing to quote
+    if kind is str:  # not a BatchRef, which is a str too but quoted otherwise
+        return _quoted_text(value)
     if isinstance(value, BatchRef):
         return quote(value, safe="$[]")
     if value is None:

@@ -59,11 +59,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Время и память — всего процесса `python cli.py` от запуска интерпретатора до "
               "выхода (CPU — user + sys); «мкс CPU на строку» — CPU, делённое на число строк "
               "портала; «до 1-го запроса» — от запуска процесса до прихода первого запроса "
-              "на портал.",
+              "на портал. `app/` заранее скомпилирован в байт-код, как у пользователя после "
+              "первого запуска.",
         "en": "Wall, CPU (user + sys) and memory are the whole `python cli.py` process, from "
               "interpreter start to exit; «µs CPU per row» is that CPU over the portal's rows; "
               "«to 1st request» runs from process start to the portal receiving the first "
-              "request.",
+              "request. `app/` is compiled to bytecode beforehand, as on a user's machine after "
+              "the first run.",
     },
     "bench_met": {"ru": "выполнена", "en": "met"},
     "bench_not_met": {"ru": "**не выполнена**", "en": "**not met**"},

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("app.sync.engine")  # the run's lines keep the name they always had
 
+# Records converted before they are written. Every write checks the run lock first (four
+# round trips to the database), so a write carries several of the writer's chunks.
+WRITE_BATCH = 5 * CHUNK
+
 _DONE, _ENDED, _AGAIN = "done", "ended", "again"  # how one attempt at a directory ended
 
 
@@ -186,7 +190,7 @@ class DirectorySync:
                     raise StopRequested
                 engine.progress(self.name, "reading", self.stats.fetched + len(page))
                 prepared += converter.page(page, writer)
-                if len(prepared) >= CHUNK:
+                if len(prepared) >= WRITE_BATCH:
                     self._write(writer, prepared)
                     prepared = []
         except PortalError:

@@ -79,13 +79,10 @@ class LocalIds:
         self.db, self.table = db, table
         self._ids: dict[int, Any] | None = None
 
-    def get(self, btxid: int) -> Any:
-        return self._all().get(btxid)
-
     def update(self, more: dict[int, Any]) -> None:
-        self._all().update(more)
+        self.all().update(more)
 
-    def _all(self) -> dict[int, Any]:
+    def all(self) -> dict[int, Any]:
         if self._ids is None:
             self._ids = local_ids(self.db, self.table)
         return self._ids
@@ -115,6 +112,11 @@ class RecordConverter:
         self.fields = [(field_name, column,
                         converter(table.c[column], is_reference=column in refs), column in refs)
                        for field_name, column in syncer.mapping.fields.items()]
+        self._ids: dict[str, dict[int, Any]] = {}  # reference column -> its LocalIds.all()
+        self.reference_columns = [column for _, column, _, is_ref in self.fields if is_ref]
+        # Two fields into one column: the slow way keeps each one's reference warning.
+        self.one_field_a_column = len({column for _, column, _, _ in self.fields}) \
+            == len(self.fields)
         self.id_field = syncer.mapping.id_field
         # A syncer without its own transform() passes the record as it came.
         own = getattr(syncer.transform, "__func__", None) is not BaseSyncer.transform
@@ -149,6 +151,23 @@ class RecordConverter:
         if btxid is None:
             raise RecordError(say("record.no_id", field=id_field, value=raw_id),
                               directory=self.name, field=id_field)
+        if not self.one_field_a_column:
+            return Prepared(btxid, self._values_one_by_one(record, btxid))
+        get = record.get
+        try:
+            values = {column: convert_value(get(field_name))
+                      for field_name, column, convert_value, _ in self.fields}
+        except ValueProblem:
+            return Prepared(btxid, self._values_one_by_one(record, btxid))  # names the field
+        for column in self.reference_columns:
+            value = values[column]
+            if value is not None:
+                values[column] = self._local(btxid, column, value)
+        return Prepared(btxid, values)
+
+    def _values_one_by_one(self, record: dict[str, Any], btxid: int) -> dict[str, Any]:
+        """prepare()'s values field by field, references resolved as they come: the
+        RecordError names the first field that cannot be converted."""
         values: dict[str, Any] = {}
         get = record.get
         for field_name, column, convert_value, is_ref in self.fields:
@@ -161,11 +180,14 @@ class RecordConverter:
             if is_ref and value is not None:
                 value = self._local(btxid, column, value)
             values[column] = value
-        return Prepared(btxid, values)
+        return values
 
     def _local(self, btxid: int, column: str, value: Any) -> Any:
         """The local id a reference points at; NULL (and a warning) when it is not there."""
-        local = self.refs[column].get(int(value))
+        ids = self._ids.get(column)
+        if ids is None:  # read when a record first refers to the directory
+            ids = self._ids[column] = self.refs[column].all()
+        local = ids.get(int(value))
         if local is None:
             self.stats.warnings += 1
             log.warning(say("log.missing_reference", name=self.name, btxid=btxid,

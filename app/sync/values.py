@@ -52,6 +52,12 @@ def convert(value: Any, column: Column, *, is_reference: bool = False) -> Any:
 def converter(column: Column, *, is_reference: bool = False) -> Callable[[Any], Any]:
     """convert() for one column, its type's checks chosen once (a directory's read builds
     one per column and runs it for every record)."""
+    return _with_shortcut(column.type, is_reference,
+                          full_converter(column, is_reference=is_reference))
+
+
+def full_converter(column: Column, *, is_reference: bool = False) -> Callable[[Any], Any]:
+    """converter() without its shortcut: every value goes through every step."""
     to_type = _typed(column.type)
     required = not column.nullable and not column.primary_key
 
@@ -68,6 +74,34 @@ def converter(column: Column, *, is_reference: bool = False) -> Callable[[Any], 
             raise ValueProblem(say("value.empty_not_null"))
         return None
 
+    return convert_value
+
+
+def _with_shortcut(kind: Any, is_reference: bool,
+                   convert_value: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert_value` behind a check that answers the common case itself: a non-empty text
+    that fits a text column, a whole number for an integer column. Anything else, and a
+    value it would refuse, goes to `convert_value`, so the answer (or the error) is the same."""
+    if isinstance(kind, String) and not is_reference:
+        length = kind.length
+
+        def convert_text(value: Any) -> Any:
+            if value.__class__ is str and value and not (length and len(value) > length):
+                return value
+            return convert_value(value)
+
+        return convert_text
+    if isinstance(kind, Integer):
+        def convert_integer(value: Any) -> Any:
+            kind_of = value.__class__
+            if kind_of is int and not (is_reference and value == 0):
+                return value
+            if kind_of is str and value.isdigit() and value.isascii() \
+                    and not (is_reference and value == "0"):
+                return int(value)
+            return convert_value(value)
+
+        return convert_integer
     return convert_value
 
 

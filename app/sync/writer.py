@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     Table,
     and_,
     bindparam,
@@ -115,6 +116,7 @@ class TableWriter:
         self.returned_active = 0  # rows active before this write that the read returned
         self._quote: Callable[[Any], str] | bool | None = None  # see _literal()
         self._pk_of: dict[int, Any] = {}  # btxid -> primary key, for rows looked up by btxid
+        self._plain_rows: bool | None = None  # see _driver_rows()
 
     def load_existing(self) -> None:
         """What the write needs to know of the table before it starts: its counts."""
@@ -146,26 +148,33 @@ class TableWriter:
             fresh.append(record)
         existing = self._rows_of([r.btxid for r in fresh])
         inserts, updates = [], []
+        active_column, dry_run = self.active_column, self.dry_run
+        # The packet guard's table-wide bound settles every row with no column of its own.
+        all_fit = self.max_packet is None or (self._row_bound is not None
+                                              and self._row_bound <= self.max_packet)
+        compared = self._compared_set
         for record in fresh:
-            values = dict(record.values)
-            if self.active_column and self.active_column not in values:
-                values[self.active_column] = True  # a record that is back is active again
-            current = existing.get(record.btxid)
+            btxid, values = record.btxid, record.values
+            if active_column and active_column not in values:
+                values = {**values, active_column: True}  # a record that is back is active again
+            current = existing.get(btxid)
             if current is not None and self._was_active(current[1]):
                 self.returned_active += 1
-            if not self._fits(record.btxid, values):
+            if not (all_fit and values.keys() <= compared) and not self._fits(btxid, values):
                 continue
             if current is None:
-                row = {**self.new_row_defaults(), **values, "btxid": record.btxid}
-                inserts.append((record.btxid, row, None))
-                self._plan("create", record.btxid, values)
+                row = {**self.new_row_defaults(), **values, "btxid": btxid}
+                inserts.append((btxid, row, None))
+                if dry_run:
+                    self._plan("create", btxid, values)
             elif current[1] != values and any(current[1].get(k) != v
                                               for k, v in values.items()):
-                updates.append((record.btxid, {**values, "_pk": current[0]},
+                updates.append((btxid, {**values, "_pk": current[0]},
                                 self._was_active(current[1])))
-                self._plan("update", record.btxid, {k: (current[1].get(k), v)
-                                                     for k, v in values.items()
-                                                     if current[1].get(k) != v})
+                if dry_run:
+                    self._plan("update", btxid, {k: (current[1].get(k), v)
+                                                 for k, v in values.items()
+                                                 if current[1].get(k) != v})
             else:
                 self.stats.unchanged += 1
         for start in range(0, len(inserts), CHUNK):
@@ -181,20 +190,52 @@ class TableWriter:
         if not btxids or not self.rows_before:
             return {}  # the table had no synced rows: only this read's, which are not fresh
         found = {}
-        columns = [self.table.c[c] for c in self.compared]
-        normalized = [(c, column) for c, column in zip(self.compared, columns, strict=True)
+        compared = self.compared
+        normalized = [(c, column) for c, column in
+                      zip(compared, [self.table.c[c] for c in compared], strict=True)
                       if not comes_back_as_converted(column)]
+        pk_of = self._pk_of
         for part in _parts(btxids):
-            query = select(self.pk, self.table.c.btxid, *columns).where(
-                self.table.c.btxid.in_(_inline(part)))
-            for row in self.conn.execute(query):
-                values = dict(zip(self.compared, row[2:], strict=True))
+            for row in self._select_by_btxid(part):
+                values = dict(zip(compared, row[2:], strict=True))
                 for c, column in normalized:
                     if values[c] is not None:
                         values[c] = normalize(values[c], column)
-                found[int(row[1])] = (row[0], values)
-                self._pk_of[int(row[1])] = row[0]  # unstored_ids()/pks() need not ask again
+                btxid = int(row[1])
+                found[btxid] = (row[0], values)
+                pk_of[btxid] = row[0]  # unstored_ids()/pks() need not ask again
         return found
+
+    def _select_by_btxid(self, btxids: list[int]) -> Iterable[Any]:
+        """(primary key, btxid, *compared values) of the rows of `btxids`: on PyMySQL as
+        statement text whose rows need no processing (normalize() does what the column
+        types' result processors would: see _driver_rows()), else through SQLAlchemy."""
+        columns = [self.table.c[c] for c in self.compared]
+        if not self._driver_rows():
+            return self.conn.execute(select(self.pk, self.table.c.btxid, *columns).where(
+                self.table.c.btxid.in_(_inline(btxids))))
+        quoted = self.conn.dialect.identifier_preparer.quote
+        names = ", ".join(quoted(c.name) for c in [self.pk, self.table.c.btxid, *columns])
+        btxid = quoted(self.table.c.btxid.name)
+        statement = (f"SELECT {names} FROM {self._table_name()} "
+                     f"WHERE {btxid} IN ({','.join([str(int(b)) for b in btxids])})")
+        return self.conn.exec_driver_sql(statement.replace("%", "%%")).fetchall()
+
+    def _driver_rows(self) -> bool:
+        """Whether a row read as statement text (no result processors) is what the ORM
+        would read once normalize() has run: PyMySQL, and every column read either has no
+        result processor or is one whose processing normalize() repeats (bool, float)."""
+        if self._plain_rows is None:
+            dialect = self.conn.dialect
+            columns = [self.pk, *(self.table.c[c] for c in self.compared)]
+            self._plain_rows = dialect.driver == "pymysql" and all(
+                isinstance(c.type, Boolean)
+                or (isinstance(c.type, Float) and not c.type.asdecimal)
+                or c.type._cached_result_processor(dialect, None) is None for c in columns)
+        return self._plain_rows
+
+    def _table_name(self) -> str:
+        return self.conn.dialect.identifier_preparer.format_table(self.table)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         literal = self._literal()
@@ -297,9 +338,15 @@ class TableWriter:
         self._stored(chunk)
 
     def _stored(self, chunk: list[_Row]) -> None:
-        for btxid, row, was_active in chunk:
-            active = bool(row.get(self.active_column, True)) if self.active_column else True
-            self._mark(btxid, active, was_active)
+        column = self.active_column
+        if self.dry_run or self.stored:
+            for btxid, row, was_active in chunk:
+                self._mark(btxid, bool(row.get(column, True)) if column else True, was_active)
+            return
+        # _mark() for a real run, whose rows are never in `stored`: the same sums at once.
+        self.created += sum(1 for _, _, was_active in chunk if was_active is None)
+        self.active_change += sum(int(bool(row.get(column, True)) if column else 1)
+                                  - int(bool(was_active)) for _, row, was_active in chunk)
 
     def _mark(self, btxid: int, active: bool, was_active: bool | None) -> None:
         """Note a row written (or planned): `was_active` is None for a row that was not there."""

@@ -199,12 +199,16 @@ class ListQuery:
         as a record error); the read goes on from the last usable id. A page without a
         single usable id cannot be read past: IncompleteReadError.
         """
-        ids = [usable_id(row.get(self.spec.id_field)) for row in rows]
-        usable = [i for i in ids if i is not None]
-        if not usable:
+        field = self.spec.id_field
+        # Only the first usable id from the front and the last from the back are needed:
+        # nearly always the first and the last row.
+        first = next((i for i in map(usable_id, (row.get(field) for row in rows))
+                      if i is not None), None)
+        if first is None:
             raise IncompleteReadError(
                 say("reading.no_usable_id", method=self.method, count=len(rows),
-                    field=self.spec.id_field, value=repr(rows[0].get(self.spec.id_field))),
+                    field=field, value=repr(rows[0].get(field))),
                 method=self.method)
-        last = max(i for i, value in enumerate(ids) if value is not None)
-        return usable[0], usable[-1], tuple(rows[last + 1:])
+        last = next(index for index in range(len(rows) - 1, -1, -1)
+                    if usable_id(rows[index].get(field)) is not None)
+        return first, usable_id(rows[last].get(field)), tuple(rows[last + 1:])
