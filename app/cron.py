@@ -7,11 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import CroniterBadDateError, CroniterError, croniter
-
 from app.errors import ConfigError
 from app.messages import Said, say
 
+# The default SYNC_SCHEDULE, checked on every start: croniter (about 10 ms to import) is
+# loaded only for a schedule of the user's own or when a schedule is computed.
+_KNOWN_GOOD = frozenset({"0 0 * * *"})
 _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _OFFSET_LIKE = re.compile(r"^(utc|gmt)?\s*[+-]\s*\d", re.IGNORECASE)
 # Abbreviations Russian admins type, with the zone they mean. Spelling similarity would
@@ -74,6 +75,8 @@ class CronSchedule:
             raise ConfigError(message, variables=tuple(name for name, _ in problems))
         assert zone is not None
         self._zone = zone
+        from croniter import croniter
+
         hours = croniter(self.expression).expanded[1]
         # "Every hour" schedules keep firing through a repeated (fall-back) hour.
         self._hourly = hours == ["*"] or set(hours) >= set(range(24))
@@ -105,6 +108,8 @@ class CronSchedule:
         # *before* its own wall time, so start the wall-clock search that much earlier.
         offsets = [self._zone.offset(after + timedelta(days=d)) for d in (-1, 0, 1)]
         start = self._zone.to_wall(after) - (max(offsets) - min(offsets)) - timedelta(minutes=1)
+        from croniter import croniter
+
         walls = croniter(self.expression, start)
         best: datetime | None = None
         while True:
@@ -219,6 +224,10 @@ def _expression_problem(expression: str) -> str | None:
     elif len(fields) != 5:
         extra = say("cron.no_seconds") if len(fields) in (6, 7) else ""
         return say("cron.field_count", shown=shown, count=len(fields), extra=extra, hint=hint)
+    if expression in _KNOWN_GOOD:
+        return None
+    from croniter import CroniterBadDateError, CroniterError, croniter
+
     try:
         croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError:

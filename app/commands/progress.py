@@ -7,13 +7,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
-
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+from typing import TYPE_CHECKING, TextIO
 
 from app.messages import say
 from app.sync.engine import Progress
+
+if TYPE_CHECKING:  # tqdm (and the asyncio its logging helper loads) only for a terminal
+    from tqdm import tqdm
 
 
 def progress_wanted(*, quiet: bool, stream: TextIO | None = None) -> bool:
@@ -32,6 +32,9 @@ class TerminalProgress:
     """
 
     def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        from tqdm import tqdm
+
+        self.tqdm = tqdm
         self.stream = stream
         self.clock = clock
         self.bars: dict[str, tqdm] = {}
@@ -44,10 +47,10 @@ class TerminalProgress:
         seconds = max(now - started, 1e-3)
         line = say("progress.line", directory=f"{directory:<10}",
                    phase=f"{say('progress.' + phase):<8}", rows=f"{rows:>8}",
-                   rate=f"{rows / seconds:>8.0f}", took=tqdm.format_interval(seconds))
+                   rate=f"{rows / seconds:>8.0f}", took=self.tqdm.format_interval(seconds))
         bar = self.bars.get(directory)
         if bar is None:
-            bar = self.bars[directory] = tqdm(
+            bar = self.bars[directory] = self.tqdm(
                 desc=line, file=self.stream, bar_format="{desc}", leave=True, mininterval=0.2,
                 **_screen_size(self.stream))
         else:
@@ -68,6 +71,8 @@ def live_progress(enabled: bool, stream: TextIO | None = None) -> Iterator[Progr
     if not enabled:
         yield None
         return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     progress = TerminalProgress(stream or sys.stderr)
     try:
         with logging_redirect_tqdm():
