@@ -22,7 +22,7 @@ require_packages()
 
 try:
     from app.commands import handlers
-    from app.config import console_language, load_settings
+    from app.config import early_environment, load_settings
     from app.errors import INTERRUPTED, SyncError, exit_codes_help, unexpected_error
     from app.logging_setup import CLI_CONSOLE, force_utf8_console, setup_logging
     from app.messages import say, set_language
@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     force_utf8_console()
-    set_language(console_language(sys.argv[1:] if argv is None else argv))
+    language, environment = early_environment(sys.argv[1:] if argv is None else argv)
+    set_language(language)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("INFO", verbose=args.verbose, console_level=CLI_CONSOLE,
                   debug_http=args.debug_http)
     try:
-        return _run(args)
+        return _run(args, environment)
     except SyncError as exc:
         return _fail(args, SyncReport.from_error(exc))
     except KeyboardInterrupt as exc:
@@ -111,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, SyncReport.from_error(unexpected_error(exc)))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, environment=None) -> int:
     handlers.check_flags(args)
     if args.demo:  # before any settings are read: the demo must not see them
         return handlers.demo(args)
     overrides = {"BITRIX_WEBHOOK_URL": args.webhook_url} if args.webhook_url else None
-    load = functools.partial(load_settings, env_file=args.env_file, overrides=overrides)
+    load = functools.partial(load_settings, env_file=args.env_file, overrides=overrides,
+                             environment=environment)
     if args.check:
         return handlers.check(args, load)
     settings = load(require_webhook=not (args.init_db or args.status),
@@ -124,9 +126,8 @@ def _run(args: argparse.Namespace) -> int:
     set_language(settings.language)
     setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
                   console_level=CLI_CONSOLE, debug_http=args.debug_http)
-    for warning in settings.warnings:  # a line of the console's own, not a log line
-        print(say("warning", text=warning), file=sys.stderr)
-        log.info("settings warning: %s", warning)
+    for warning in settings.warnings:  # the console in its language, the log file English
+        log.warning(warning)
     if args.discover:
         return handlers.discover(args, settings)
     if args.init_db:

@@ -16,12 +16,12 @@ from app.bootstrap import require_python  # standard library only
 require_python()  # before imports that an old Python cannot even parse
 
 try:
-    from app.config import console_language, load_settings
+    from app.config import early_environment, load_settings
     from app.cron import CronSchedule
     from app.errors import ConfigError, SyncError, describe_exception, exit_codes_help
     from app.logging_setup import force_utf8_console, setup_logging
     from app.messages import say, set_language
-    from app.service.loop import DEFAULT_LOG_FILE, run_service
+    from app.service.loop import DEFAULT_LOG_FILE, NOTICE, run_service
     from app.service.signals import install_stop_handlers
     from app.text import ConsoleArgumentParser
 except ModuleNotFoundError as exc:  # a cron or Task Scheduler run outside the venv, most often
@@ -42,13 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     force_utf8_console()
-    set_language(console_language(sys.argv[1:] if argv is None else argv))
+    language, environment = early_environment(sys.argv[1:] if argv is None else argv)
+    set_language(language)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        settings = load_settings(env_file=args.env_file)
+        settings = load_settings(env_file=args.env_file, environment=environment)
         schedule = CronSchedule(settings.sync_schedule, settings.sync_timezone)
     except ConfigError as exc:
         print(say("error", text=exc), file=sys.stderr)
@@ -58,17 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = dataclasses.replace(
         settings, log_file=settings.log_file or settings.project_dir / DEFAULT_LOG_FILE)
     try:
-        # The console: warnings, errors and the service's own short lines (app.service.loop);
-        # the settings in effect and each run's details go to the log file.
+        # The console: warnings, errors and the service's own short lines (NOTICE, from
+        # app.service.loop); the settings in effect and each run's details: the log file.
         setup_logging(settings.log_level, log_file=settings.log_file, verbose=args.verbose,
-                      console_level="WARNING")
+                      console_level=NOTICE)
     except OSError as exc:
         print(say("error", text=say("service.log_unwritable", path=settings.log_file,
                                     why=exc.strerror or exc)), file=sys.stderr)
         return ConfigError.exit_code
-    for warning in settings.warnings:  # a line of the console's own, not a log line
-        print(say("warning", text=warning), file=sys.stderr)
-        log.info("settings warning: %s", warning)
+    for warning in settings.warnings:  # the console in its language, the log file English
+        log.warning(warning)
     stop_event = threading.Event()
     restore = install_stop_handlers(stop_event, logger=log)
     try:

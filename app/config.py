@@ -196,10 +196,15 @@ def load_settings(
     require_webhook: bool = True,
     project_dir: Path | None = None,
     require_database: bool = True,
+    environment: Environment | None = None,
 ) -> Settings:
-    """Build Settings, reporting every problem at once in one ConfigError."""
+    """Build Settings, reporting every problem at once in one ConfigError.
+
+    `environment`: what early_environment() read already (with the same env_file), so the
+    .env files are not read and parsed a second time."""
     project_dir = project_dir or project_home()
-    found = read_environment(env_file=env_file, environ=environ, project_dir=project_dir)
+    found = environment or read_environment(env_file=env_file, environ=environ,
+                                            project_dir=project_dir)
     env, origins = dict(found.values), dict(found.origins)
     for name, value in (overrides or {}).items():
         if value is not None:
@@ -421,21 +426,26 @@ def _path(raw: str, base: Path) -> Path | None:
 
 
 
-def console_language(argv: Sequence[str]) -> str:
-    """SYNC_LANG as early as it can be known (before the settings are checked): from the
-    environment or the .env files (--env-file's first, when `argv` names one); the default
-    when it is unset, wrong or unreadable."""
+def early_environment(argv: Sequence[str]) -> tuple[str, Environment | None]:
+    """The console's language as early as it can be known (before the settings are checked),
+    and the environment read for it, to be handed to load_settings so the .env files are
+    read once: SYNC_LANG from the process environment or the .env files (--env-file's first,
+    when `argv` names one); the default when it is unset, wrong or unreadable. The
+    environment is None for --demo (it reads no settings files) or when the files could
+    not be read (load_settings reads them again and says why)."""
     env_file = None
     for index, arg in enumerate(argv):
         if arg == "--env-file" and index + 1 < len(argv):
             env_file = argv[index + 1]
         elif arg.startswith("--env-file="):
             env_file = arg.partition("=")[2]
-    raw = os.environ.get("SYNC_LANG", "").strip()
-    # The demo reads no settings files: the environment only. The environment wins anyway.
-    if not raw and "--demo" not in argv:
+    found = None
+    if "--demo" not in argv:
         try:
-            raw = read_environment(env_file=env_file).values.get("SYNC_LANG", "")
+            found = read_environment(env_file=env_file)
         except (ConfigError, OSError):  # told once the settings are read
-            raw = ""
-    return normal_language(raw) or DEFAULT_LANGUAGE
+            found = None
+    # The environment wins anyway.
+    raw = os.environ.get("SYNC_LANG", "").strip() or (
+        found.values.get("SYNC_LANG", "") if found else "")
+    return normal_language(raw) or DEFAULT_LANGUAGE, found

@@ -61,6 +61,8 @@ class SyncError(Exception):
         super().__init__(mask(message))
         # The English wording of a catalog text, for the log file (app.messages.Said).
         self.en = mask(getattr(message, "en", message))
+        # Its wording in every language, for the run history (--status says it again).
+        self.words = {code: mask(text) for code, text in getattr(message, "words", {}).items()}
 
     @property
     def message(self) -> str:
@@ -69,7 +71,7 @@ class SyncError(Exception):
     @property
     def said(self) -> Said:
         """The message for the console that keeps its English wording for --json and history."""
-        return Said(str(self), self.en)
+        return Said(str(self), self.en, self.words)
 
 
 class ConfigError(SyncError):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from app.masking import EnglishFormatter, MaskingFilter, mask
-from app.messages import say
+from app.messages import in_language, language, say
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -48,6 +50,44 @@ class _PoolResetFailure(logging.Filter):
         return self.verbose
 
 
+# Loggers of the libraries: their warnings are English and about their own working (urllib3's
+# "Connection pool is full", SQLAlchemy's SAWarning, urllib3's InsecureRequestWarning on every
+# request with BITRIX_VERIFY_SSL=false): the log file keeps them, the console shows them only
+# with --verbose. What they mean for a run reaches the console as our own error or warning.
+_LIBRARIES = ("urllib3", "requests", "sqlalchemy", "pymysql", "py.warnings")
+_WARNING_PLACE = re.compile(r"^.*?:\d+: (?P<text>\w+: [^\n]*)")
+
+
+class _LibraryLine(logging.Filter):
+    """The console: a library's record only with --verbose. Every handler: a Python warning
+    (logging.captureWarnings) as one line "Category: text", without its file, line number
+    and source line."""
+
+    def __init__(self, console: bool, verbose: bool) -> None:
+        super().__init__()
+        self.console, self.verbose = console, verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "py.warnings" and not getattr(record, "one_line", False):
+            found = _WARNING_PLACE.match(record.getMessage())
+            if found:
+                record.msg, record.args = found["text"], None
+            record.one_line = True
+        if self.console and not self.verbose:
+            return record.name.partition(".")[0] not in _LIBRARIES \
+                and not record.name.startswith("py.warnings")
+        return True
+
+
+def _library_warnings() -> None:
+    """Python warnings go to the log (one line each, see _LibraryLine), each once per place
+    and text: urllib3 itself asks to repeat InsecureRequestWarning on every request."""
+    if warnings.showwarning is not getattr(logging, "_showwarning", None):
+        logging.captureWarnings(False)  # someone put showwarning back since: install anew
+    logging.captureWarnings(True)
+    warnings.filterwarnings("default", module=r"(urllib3|requests|sqlalchemy)(\.|$)")
+
+
 class ConsoleFormatter(EnglishFormatter):
     """The console's formatter. A record logged with a catalog text (`log.warning(say(...))`)
     is a line of the console in its language, "предупреждение: …" / "warning: …"; the log
@@ -58,7 +98,10 @@ class ConsoleFormatter(EnglishFormatter):
     def format(self, record: logging.LogRecord) -> str:
         if not getattr(record, "said", False):
             return super().format(record)
-        text = record.getMessage()
+        # A text said before the console's language was known (the settings' warnings) is
+        # told in the language now.
+        text = in_language(record.msg, language()) if hasattr(record.msg, "words") \
+            else record.getMessage()
         if record.levelno >= logging.ERROR:
             text = say("error", text=text)
         elif record.levelno >= logging.WARNING:
@@ -108,9 +151,11 @@ def setup_logging(level: str | int = "INFO", *, log_file: Path | None = None,
         handlers.append(file)
     root.setLevel(min(h.level for h in handlers))
     console.setFormatter(ConsoleFormatter(FORMAT))
+    _library_warnings()
     for handler in handlers:
         if handler is not console:
             handler.setFormatter(EnglishFormatter(FORMAT))
+        handler.addFilter(_LibraryLine(handler is console, verbose))
         handler.addFilter(_PoolResetFailure(verbose))
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)

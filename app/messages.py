@@ -1,6 +1,6 @@
 """What the console says, in one catalog: Russian by default, English with `SYNC_LANG=en`.
 
-Every line a person reads on the console — errors, `fix:`/`next:` hints,
+Every line a person reads on the console — errors, fix and next hints,
 `--check`, `--status`, `--discover`, the demo, the service's start and stop,
 Ctrl+C — comes from `CATALOG` through `say()`, so one run speaks one language.
 The log file stays English: a log record whose message is a catalog text (`Said`)
@@ -21,6 +21,7 @@ from app.catalog import (
     database,
     discover,
     logs,
+    mapping_files,
     options,
     portal,
     reading,
@@ -56,28 +57,55 @@ def say(key: str, /, **values: object) -> Said:
     """The text `key` in the console's language, its placeholders filled from `values`.
 
     The result also carries its English wording (`.en`), so the log file can stay
-    English while the console speaks the console's language.
+    English while the console speaks the console's language, and its wording in every
+    language (`.words`), so what is kept (the run history) can be said again in another.
     """
-    english = {name: getattr(value, "en", value) for name, value in values.items()}
-    return Said(CATALOG[key][_current].format(**values), CATALOG[key]["en"].format(**english))
+    words = {code: CATALOG[key][code].format(
+        **{name: in_language(value, code) for name, value in values.items()})
+        for code in LANGUAGES}
+    return Said(words[_current], words["en"], words)
 
 
 class Said(str):
-    """A console text that remembers its English wording (`en`) for the log file;
-    joining two keeps both (`say(a) + say(b)`, `say(a) + "text"`)."""
+    """A console text that remembers its English wording (`en`) for the log file and its
+    wording in every language (`words`); joining two keeps both (`say(a) + say(b)`,
+    `say(a) + "text"`)."""
 
     en: str
+    words: dict[str, str]
 
-    def __new__(cls, text: str, en: str | None = None) -> Said:
+    def __new__(cls, text: str, en: str | None = None,
+                words: dict[str, str] | None = None) -> Said:
         said = super().__new__(cls, text)
         said.en = text if en is None else en
+        # Without a wording per language (e.g. one of our errors' texts): the console's
+        # text stands for every language but English.
+        said.words = {code: (words or {}).get(code, said.en if code == "en" else text)
+                      for code in LANGUAGES}
         return said
 
     def __add__(self, other: str) -> Said:
-        return Said(str(self) + other, self.en + getattr(other, "en", other))
+        return Said(str(self) + other, self.en + getattr(other, "en", other),
+                    {code: self.words[code] + in_language(other, code) for code in LANGUAGES})
 
     def __radd__(self, other: str) -> Said:
-        return Said(other + str(self), getattr(other, "en", other) + self.en)
+        return Said(other + str(self), getattr(other, "en", other) + self.en,
+                    {code: in_language(other, code) + self.words[code] for code in LANGUAGES})
+
+    def join(self, parts) -> Said:  # type: ignore[override]
+        parts = list(parts)
+        return Said(str.join(self, parts), self.en.join(getattr(p, "en", p) for p in parts),
+                    {code: self.words[code].join(str(in_language(p, code)) for p in parts)
+                     for code in LANGUAGES})
+
+
+def in_language(value: object, code: str) -> object:
+    """`value`'s wording in the language `code`: a `Said`'s own; the English of anything
+    with an `.en` for "en"; otherwise the value itself."""
+    words = getattr(value, "words", None)
+    if isinstance(words, dict) and code in words:
+        return words[code]
+    return getattr(value, "en", value) if code == "en" else value
 
 
 def english(text: str | None) -> str | None:
@@ -131,7 +159,7 @@ CATALOG: dict[str, dict[str, str]] = {
 
 GROUPS = (startup, settings, run, run_warnings, commands, check, discover, database, portal,
           reading, service, options, logs, benchmark, reasons,
-          records)
+          records, mapping_files)
 for _group in GROUPS:
     _twice = CATALOG.keys() & _group.TEXTS.keys()
     if _twice:  # one text per key: a second definition would silently win

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import SyncError
-from app.messages import english, say
+from app.messages import Said, english, say
 from app.text import render_table
 
 # "errors" means three things in the JSON; one StrEnum each keeps them apart in the code.
@@ -217,7 +217,7 @@ class SyncReport:
     def counts_line(self) -> str:
         """The run's totals in words of the console's language, for the service's console."""
         t = self.totals
-        return ", ".join(f"{say(f'table.{k}')} {t[k]}" for k in Counter)
+        return Said(", ").join(say(f"table.{k}") + f" {t[k]}" for k in Counter)
 
     @property
     def did_work(self) -> bool:

@@ -233,6 +233,14 @@ def seeded(portal: FakePortal) -> FakePortal:
 
 
 @pytest.fixture
+def synced(seeded: FakePortal, db_url: str, tmp_path: Path, mapping: dict) -> FakePortal:
+    """The sample portal after one full sync into the test database."""
+    first = sync(seeded, db_url, tmp_path, mapping)
+    assert first.ok and {d.mode for d in first.directories.values()} == {"full"}
+    return seeded
+
+
+@pytest.fixture
 def mapping() -> dict:
     """The mapping matching the sample data, as mapping.toml would give it."""
     import copy

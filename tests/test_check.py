@@ -332,9 +332,11 @@ def test_a_left_out_link_of_a_smart_process_is_named_and_a_filled_one_is_ok(
     assert report.item("violation: reference category_id -> category").status == OK
 
 
-def test_a_sync_holding_the_lock_of_a_sqlite_database_is_said(world):
+def test_a_sync_holding_the_lock_of_the_database_is_said(seeded, db_url, tmp_path):
+    """On MariaDB the lock is the server's GET_LOCK, on SQLite the lock file."""
     from app.db.run_lock import run_lock
 
+    world = World(seeded, db_url, tmp_path)
     engine = make_engine(world.db_url)
     try:
         with engine.connect() as conn, run_lock(conn):

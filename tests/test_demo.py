@@ -57,7 +57,7 @@ def test_demo_end_to_end_from_a_clean_folder_with_an_empty_environment(tmp_path)
         row = next(line.split() for line in lines if line.startswith(name + " "))
         assert row[1] == "полное" and row[2:4] == [str(counts[name])] * 2 and row[-1] == "ок"
     assert f"Демо-данные — в {database.resolve()} (SQLite)" in first.stdout
-    assert "ещё раз" in first.stdout and "next: подключите свой портал" in first.stdout
+    assert "ещё раз" in first.stdout and "дальше: подключите свой портал" in first.stdout
     assert "--discover" in first.stdout
     assert first.stderr == ""  # quiet: no INFO lines on the console
 

@@ -54,14 +54,6 @@ def modes(report) -> dict[str, str]:
     return {name: d.mode for name, d in report.directories.items()}
 
 
-@pytest.fixture
-def synced(seeded, db_url, tmp_path, mapping):
-    """The sample portal after one full sync."""
-    first = sync(seeded, db_url, tmp_path, mapping)
-    assert first.ok and set(modes(first).values()) == {"full"}
-    return seeded
-
-
 def test_updates_additions_and_removals_between_runs(synced, db, db_url, tmp_path, mapping):
     portal = synced
     changed = {}

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 from app.bitrix.changes import PortalZone, bound_text, change_field
-from app.testing.php_query import parse_php_query
 from app.testing.seed import CATEGORY_LINK_PROPERTY, FINE_PROPERTY, seed_portal
 from tests.conftest import sync
 from tests.test_incremental import TABLES, assert_matches_portal, modes, rows, state
@@ -24,20 +23,6 @@ def set_portal_clock(portal, moment: str) -> None:
     """Put the portal's clock at `moment` (ISO, UTC); it runs on from there."""
     portal.clock_offset = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp() \
         - time.time()
-
-
-def calls_of(portal, method: str) -> list[dict]:
-    """The params of every call of `method` the portal was asked, batch commands included."""
-    found = []
-    for request in portal.requests:
-        if request.method == method:
-            found.append(request.params)
-        elif request.method == "batch":
-            for command in request.params["cmd"].values():
-                path, _, query = command.partition("?")
-                if path == method:
-                    found.append(parse_php_query(query))
-    return found
 
 
 def change_one_of_each(portal) -> None:
@@ -167,7 +152,7 @@ def test_list_reads_and_counts_ask_for_the_mapped_fields(portal, db, db_url, tmp
     assert local == {int(r["ID"]): (_first(r, CATEGORY_LINK_PROPERTY, int),
                                     _first(r, FINE_PROPERTY, float))
                      for r in portal.records(VIOLATIONS)}
-    selects = {tuple(p.get("SELECT") or ()) for p in calls_of(portal, "lists.element.get")}
+    selects = {tuple(p.get("SELECT") or ()) for p in portal.calls("lists.element.get")}
     # Reads ask for the id and the mapped fields; counts and probes for the id alone.
     assert selects == {("ID", "NAME"), ("ID", "NAME", CATEGORY_LINK_PROPERTY, FINE_PROPERTY),
                        ("ID",)}
@@ -199,15 +184,15 @@ def test_users_are_read_incrementally_by_a_webhook_without_lists(portal, db, db_
     assert rows(db, f"SELECT first_name FROM users WHERE btxid = {user['ID']}") == [
         ("Без списков",)]
     # lists.get was tried once and refused (insufficient_scope): the bound went as ISO 8601.
-    assert len(calls_of(portal, "lists.get")) == 1
-    bounds = [p["FILTER"][">=TIMESTAMP_X"] for p in calls_of(portal, "user.get")
+    assert len(portal.calls("lists.get")) == 1
+    bounds = [p["FILTER"][">=TIMESTAMP_X"] for p in portal.calls("user.get")
               if ">=TIMESTAMP_X" in p.get("FILTER", {})]
     assert bounds and all("T" in b for b in bounds)
     # Later runs do not ask lists.get again: one request each.
     portal.reset_stats()
     again = sync(portal, db_url, tmp_path, mapping, "user")
     assert modes(again) == {"user": "incremental"} and portal.request_count == 1
-    assert calls_of(portal, "lists.get") == []
+    assert portal.calls("lists.get") == []
 
 
 def test_lists_get_refuses_a_webhook_without_the_lists_scope(portal):

@@ -20,14 +20,6 @@ from tests.test_incremental import CITIES, assert_matches_portal, modes, rows, s
 OLD = datetime.now(UTC) - timedelta(days=400)
 
 
-@pytest.fixture
-def synced(seeded, db_url, tmp_path, mapping):
-    """The sample portal after one full sync."""
-    first = sync(seeded, db_url, tmp_path, mapping)
-    assert first.ok and set(modes(first).values()) == {"full"}
-    return seeded
-
-
 def test_a_delete_and_a_restore_between_two_ordinary_runs(synced, db, db_url, tmp_path,
                                                          mapping):
     """The portal's total stays the same (one gone, one back): both are still noticed."""
@@ -93,18 +85,12 @@ TABLE_COLLECTIONS = {"city": CITIES, "category": "list:48", "user": "user"}
 NAME_FIELDS = {"city": "title", "category": "NAME", "user": "NAME"}
 
 
-def _cut_off_big_batches(portal, most: int = 20) -> None:
-    """The portal's front end cuts off (504) every batch of more than `most` commands."""
-    portal.fail_raw("batch", status=504, body="<html><body>504 Gateway Time-out</body></html>",
-                    times=None, when=lambda params: len(params.get("cmd") or {}) > most)
-
-
 def test_cut_off_batches_do_not_cost_the_next_run_a_full_read(portal, db, db_url, tmp_path,
                                                               mapping):
     """A full read whose chain batches are cut off still keeps its start (read_at), and the
     opening batch (26 commands for five directories) is sent again in halves."""
     seed_portal(portal, cities=1500)  # 30 pages: a chain batch of more than 20 commands
-    _cut_off_big_batches(portal)
+    portal.cut_off_batches(more_than=20)
     first = sync(portal, db_url, tmp_path, mapping)
     assert first.ok and set(modes(first).values()) == {"full"}
     assert any(r.method == "batch" and r.status == 504 for r in portal.requests)
@@ -139,8 +125,7 @@ def test_one_directory_whose_opening_commands_are_always_cut_off_is_read_in_full
         return any(command.startswith("lists.element.get?") and "IBLOCK_ID=52" in command
                    and "TIMESTAMP_X" in command for command in params.get("cmd", {}).values())
 
-    portal.fail_raw("batch", status=504, body="<html><body>504 Gateway Time-out</body></html>",
-                    times=None, when=heavy)
+    portal.cut_off_batches(when=heavy)
 
     report = sync(portal, db_url, tmp_path, mapping, env={"BITRIX_MAX_RETRIES": "1"})
 

@@ -438,8 +438,7 @@ def test_grouped_commands_stay_together_when_a_batch_is_cut_off(portal):
     ($result[n0]), so a cut-off batch is halved between groups, never inside one, and more
     than 50 commands are split the same way before anything is sent."""
     first = portal.add_items(1036, [{"title": f"Город {i}"} for i in range(5)])[0]
-    portal.fail_raw("batch", status=504, body="<html>504 Gateway Time-out</html>",
-                    times=None, when=lambda params: len(params.get("cmd") or {}) > 20)
+    portal.cut_off_batches(more_than=20)
     query = ListQuery("crm.item.list", {"entityTypeId": 1036})
     commands, groups = {}, []
     for g in range(6):  # six groups of ten commands: 60

@@ -59,8 +59,8 @@ def test_check_warns_about_a_reference_nothing_fills_naming_the_field(
                               "category_id модели Violation ссылается на справочник category, "
                               "но ни одно поле [violation] её не заполняет")
     assert "значения поля Bitrix24 PROPERTY_212 похожи на id справочника category" in out[at + 1]
-    assert out[at + 2].strip() == ('fix: добавьте в [violation.fields] строку PROPERTY_212 = '
-                                   '"category_id"; если связь не нужна — ничего')
+    assert out[at + 2].strip() == ('как исправить: добавьте в [violation.fields] строку '
+                                   'PROPERTY_212 = "category_id"; если связь не нужна — ничего')
     assert out[-2] == "Всё нужное для синхронизации на месте (предупреждений выше: 1)."
     assert "Everything" not in result.stdout and result.stderr == ""
 
@@ -96,7 +96,7 @@ def test_discover_write_drafts_a_plain_property_as_the_reference(
     assert "значения похожи на id справочника category" in text
     assert lines(result.stdout)[-2:] == [
         f"Черновик сопоставления записан в {project / 'mapping.toml'}.",
-        "next: проверьте его, сохраните рядом с cli.py под именем mapping.toml (или укажите "
+        "дальше: проверьте его, сохраните рядом с cli.py под именем mapping.toml (или укажите "
         "его в SYNC_MAPPING_FILE) и запустите `python cli.py --check`."]
     # The draft leaves no reference unfilled.
     check = run(project, "--check", env=env)
@@ -114,7 +114,7 @@ def test_discover_says_what_to_run_next_in_the_console_language(tmp_path, seeded
 
     assert russian.returncode == english.returncode == 0
     assert lines(russian.stdout)[0].startswith("Права вебхука: crm, lists")
-    assert lines(russian.stdout)[-1] == ("next: `python cli.py --discover --write "
+    assert lines(russian.stdout)[-1] == ("дальше: `python cli.py --discover --write "
                                          "mapping.toml` составит черновик сопоставления.")
     assert lines(english.stdout)[0].startswith("Webhook scopes: crm, lists")
     assert lines(english.stdout)[-1] == ("next: `python cli.py --discover --write "
@@ -171,7 +171,7 @@ def test_check_says_a_sync_is_running_now(tmp_path, seeded, mysql_url):
     assert ("[WARN] синхронизация сейчас: сейчас идёт синхронизация: пока она не закончится, "
             "таблицы и их состояние меняются, а новый запуск будет отклонён (код 4)"
             in running.stdout)
-    assert "fix: ничего: дождитесь её конца (`python cli.py --status`" in running.stdout
+    assert "как исправить: ничего: дождитесь её конца (`python cli.py --status`" in running.stdout
     assert "синхронизация сейчас" not in after.stdout
     assert lines(after.stdout)[-2] == "Всё нужное для синхронизации на месте."
 

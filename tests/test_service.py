@@ -127,14 +127,16 @@ def test_runs_on_start_then_on_schedule_and_logs_it(monkeypatch, logs, seeded, s
     assert said[0].startswith("bitrix-sync service starting (pid ")
     assert "  webhook=" + seeded.webhook_url.replace(seeded.code, "***") in said
     assert f"  database={sqlite_url}" in said
-    assert said[-5:] == [
+    assert said[-5:-3] == [
         "schedule */10 * * * * (UTC); next run at 2024-01-01 00:10:00+00:00",
         "running once at start",
-        "next run at 2024-01-01 00:10:00+00:00",
-        "next run at 2024-01-01 00:20:00+00:00",
-        "bitrix-sync service stopped",
     ]
-    assert sum("*/10 * * * *" in message for message in said) == 1  # the schedule once
+    for line, when in zip(said[-3:-1], ("00:10", "00:20"), strict=True):
+        assert line.startswith("Run finished (ok): fetched ")
+        assert line.endswith(f"Next run at 2024-01-01 {when}:00+00:00.")
+    assert said[-1] == "bitrix-sync service stopped."
+    # the schedule once (and in the start's summary), not again at each tick
+    assert sum(message.startswith("schedule ") for message in said) == 1
     assert seeded.code not in logs.text
 
 
@@ -148,8 +150,8 @@ def test_a_held_lock_skips_the_tick_and_the_service_goes_on(monkeypatch, logs, s
         harness.run(settings, mapping)
 
     assert [r.exit_code for r in harness.results] == [4, 0]
-    assert (logging.WARNING, "skipped this run because another sync holds the lock; next run "
-                             "at 2024-01-01 00:10:00+00:00") in lines(logs)
+    assert (logging.WARNING, "Skipped this run: another sync holds the lock. Next run at "
+                             "2024-01-01 00:10:00+00:00.") in lines(logs)
     assert history(sqlite_url) == [("service", "ok", 0)]
 
 
@@ -162,8 +164,8 @@ def test_failed_runs_never_stop_the_service(monkeypatch, logs, seeded, tmp_path,
     assert [r.exit_code for r in harness.results] == [3, 3]
     errors = [m for level, m in lines(logs, "app.sync.runner") if level == logging.ERROR]
     assert len(errors) == 2 and errors[0].startswith("Cannot connect to the database")
-    assert ("next run at 2024-01-01 00:20:00+00:00"
-            in [m for _, m in lines(logs)])
+    assert any(m.startswith("Run failed: Cannot connect to the database") and
+               m.endswith("Next run at 2024-01-01 00:20:00+00:00.") for _, m in lines(logs))
 
 
 def test_an_exception_in_a_run_never_stops_the_service(monkeypatch, logs, seeded, sqlite_url,
@@ -273,10 +275,13 @@ def test_sigterm_mid_run_stops_cleanly_and_exits_0(mysql_url, tmp_path, mapping)
     assert history(mysql_url) == [("service", "stopped", 0)]
     log = (tmp_path / "service.log").read_text(encoding="utf-8")
     assert "SIGTERM received: stopping after the current step" in log
-    assert "run stopped before finishing object, violation, user" in log
-    assert log.rstrip().endswith("bitrix-sync service stopped")
+    assert "Run stopped before finishing object, violation, user" in log
+    assert log.rstrip().endswith("bitrix-sync service stopped.")
     assert "/rest/1/***/" in log and portal.code not in log + console(tmp_path)
     assert "bitrix-sync service stopped" in console(tmp_path)  # the console gets the log too
+    # one log call each: told once on the console (in its language) and once in the log file
+    for told in ("SIGTERM received: stopping", "Run stopped before finishing"):
+        assert console(tmp_path).count(told) == log.count(told) == 1
 
 
 @pytest.mark.slow
@@ -299,7 +304,7 @@ def test_sighup_mid_run_stops_like_sigterm_and_finishes_the_history_row(mysql_ur
                                  "violations": 0, "users": 0}
     log = (tmp_path / "service.log").read_text(encoding="utf-8")
     assert "SIGHUP received (the terminal was closed): stopping after the current step" in log
-    assert log.rstrip().endswith("bitrix-sync service stopped")
+    assert log.rstrip().endswith("bitrix-sync service stopped.")
 
     # The next run converges.
     with FakePortal() as portal:
@@ -326,7 +331,8 @@ def test_second_sigterm_exits_at_once_and_the_next_run_notices(mysql_url, tmp_pa
     assert code == 143
     # At once: nothing ran after the second signal, not even the service's goodbye.
     log = (tmp_path / "service.log").read_text(encoding="utf-8").rstrip()
-    assert log.endswith("SIGTERM received again: exiting now without finishing the current step")
+    assert log.endswith("SIGTERM received again: exiting now without finishing the current step "
+                        "(the database rolls the open transaction back).")
     assert history(mysql_url) == [("service", "running", None)]
     assert counts(mysql_url)["cities"] == 0
 
@@ -351,7 +357,7 @@ def test_sigterm_between_runs_exits_0_at_once(sqlite_url, tmp_path, mapping):
     assert code == 0
     log = (tmp_path / "service.log").read_text(encoding="utf-8")
     assert "SIGTERM received: stopping after the current step" in log
-    assert log.rstrip().endswith("bitrix-sync service stopped")
+    assert log.rstrip().endswith("bitrix-sync service stopped.")
     assert portal.request_count == 0
 
 

@@ -360,18 +360,7 @@ def test_a_record_that_loses_its_id_keeps_every_row_active(
 
 def crm_selects(portal) -> list:
     """The select of every crm.item.list the portal was asked, batch commands included."""
-    from app.testing.php_query import parse_php_query
-
-    found = []
-    for request in portal.requests:
-        if request.method == "crm.item.list":
-            found.append(request.params.get("select"))
-        elif request.method == "batch":
-            for command in request.params["cmd"].values():
-                path, _, query = command.partition("?")
-                if path == "crm.item.list":
-                    found.append(parse_php_query(query).get("select"))
-    return found
+    return [params.get("select") for params in portal.calls("crm.item.list")]
 
 
 def test_a_sync_asks_only_for_the_mapped_fields(seeded, db, db_url, tmp_path, mapping):

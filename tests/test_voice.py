@@ -112,8 +112,24 @@ def test_a_settings_warning_is_a_line_of_the_console_not_a_log_line(sqlite_url):
     assert line == (f"предупреждение: MODELS_MODULE в {env_file}: обратная косая черта в "
                     "значении в двойных кавычках — это управляющая последовательность (\\b, "
                     "\\t, \\n ...); значение прочитано буквально: 'C:\\models\\new.py'; "
-                    "fix: пути Windows пишите в одинарных кавычках: "
+                    "как исправить: пути Windows пишите в одинарных кавычках: "
                     "MODELS_MODULE='C:\\models\\new.py'")
+
+
+def test_check_puts_a_warnings_fix_on_a_line_of_its_own_in_the_consoles_language(
+        sqlite_url, seeded):
+    (project_folder() / ".env").write_text(
+        f"BITRIX_WEBHOOK_URL={seeded.webhook_url}\nDATABASE_URL={sqlite_url}\n"
+        "SYNC_LOG_FILE=\"C:\\logs\\bitrix.log\"\n", encoding="utf-8")
+
+    for language, marker in ((None, "как исправить: "), ("en", "fix: ")):
+        result = run("cli.py", "--check", language=language)
+
+        warned = [line for line in result.stdout.splitlines() if "SYNC_LOG_FILE" in line]
+        assert len(warned) == 2, result.stdout  # the warning, then its fix on a line of its own
+        assert warned[0].startswith("[WARN]") and marker not in warned[0]
+        assert warned[1].strip().startswith(marker + ("пути Windows" if language is None
+                                                       else "write Windows"))
 
 
 def test_nothing_configured_in_english_from_the_environment():
@@ -304,13 +320,20 @@ def test_every_console_warning_of_app_is_a_catalog_text():
                *(path for path in (ROOT / "app").rglob("*.py") if "testing" not in path.parts)]
     plain = []
     for path in sources:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # `for warning in settings.warnings: log.warning(warning)`: Settings.warnings holds
+        # catalog texts (test_settings_warnings_are_told_once checks).
+        settings_warnings = {node.target.id for node in ast.walk(tree)
+                             if isinstance(node, ast.For) and isinstance(node.target, ast.Name)
+                             and ast.unparse(node.iter) == "settings.warnings"}
+        for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("warning", "error", "exception", "critical")
                     and "log" in ast.unparse(node.func.value).lower()):
                 continue
             said = (node.args and isinstance(node.args[0], ast.Call)
-                    and ast.unparse(node.args[0].func) == "say" and len(node.args) == 1)
+                    and ast.unparse(node.args[0].func) == "say" and len(node.args) == 1) or (
+                len(node.args) == 1 and ast.unparse(node.args[0]) in settings_warnings)
             kept_off = any(k.arg == "extra" for k in node.keywords)
             if not (said or kept_off):
                 plain.append(f"{path.relative_to(ROOT)}:{node.lineno}")
@@ -357,7 +380,7 @@ def _interrupt_a_run(portal, held, sqlite_url, tmp_path, mapping):
     assert "Сохранено полностью: city, category." in lines
     assert "Откачено, в базе как до запуска: object." in lines
     assert "Не запускались: violation, user." in lines
-    assert ("next: запустите `python cli.py --sync object violation user`, чтобы дописать "
+    assert ("дальше: запустите `python cli.py --sync object violation user`, чтобы дописать "
             "остальное") in screen
     objects = [line for line in lines if line.startswith("object ")]
     assert objects and "готово" not in objects[-1] and "прерван" in objects[-1]
@@ -396,7 +419,7 @@ def _read_until_closed(master: int, child: subprocess.Popen, *, release) -> str:
             if not data:
                 break
             chunks.append(data)
-            if b"next:" in b"".join(chunks):
+            if "дальше:".encode() in b"".join(chunks):
                 release()
         elif child.poll() is not None:
             break
@@ -508,11 +531,13 @@ def test_the_service_console_is_a_short_summary(language, seeded, sqlite_url, tm
                             "(или SIGTERM); идущий запуск закончит текущий шаг.")
         assert lines[2].startswith("Запуск закончен (успешно): прочитано ")
         assert lines[2].endswith("Следующий — 2027-01-01 00:00:00+00:00.")
-        assert lines[3].startswith("Получен SIGTERM: сервис остановится после текущего шага")
+        assert lines[3].startswith(
+            "предупреждение: Получен SIGTERM: сервис остановится после текущего шага")
         assert lines[4] == "Сервис bitrix-sync остановлен."
     else:
         assert lines[0].startswith("bitrix-sync service started (pid ")
         assert lines[2].startswith("Run finished (ok): fetched ")
+        assert lines[3].startswith("warning: SIGTERM received: stopping after the current step")
         assert lines[4] == "bitrix-sync service stopped."
         assert_english(console)
 

@@ -8,13 +8,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Проверка настроек, сопоставления, базы данных и портала (ничего не записывается):",
         "en": "Checking settings, mapping, database and portal (nothing is written):",
     },
-    "check.fix": {"ru": "fix: {fix}", "en": "fix: {fix}"},  # fix:/next: mark the hints
+    "check.fix": {"ru": "как исправить: {fix}", "en": "fix: {fix}"},
+    # The markers of a hint inside a longer message ("...; fix: ..." and "\nnext: ...").
+    "hint.fix": {"ru": "как исправить: ", "en": "fix: "},
+    "hint.next": {"ru": "дальше:", "en": "next:"},
     "check.summary.failed": {
         "ru": "Проблем: {failed}, предупреждений: {warned}.",
         "en": "{failed} problem(s), {warned} warning(s).",
     },
     "check.next.failed": {
-        "ru": "next: исправьте их и снова запустите `python cli.py --check`.",
+        "ru": "дальше: исправьте их и снова запустите `python cli.py --check`.",
         "en": "next: fix them and run `python cli.py --check` again.",
     },
     "check.summary.passed": {
@@ -26,7 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Everything needed for a sync is in place ({warned} warning(s) above).",
     },
     "check.next.passed": {
-        "ru": "next: `python cli.py --dry-run` покажет, что изменит синхронизация, ничего не "
+        "ru": "дальше: `python cli.py --dry-run` покажет, что изменит синхронизация, ничего не "
               "записывая; затем `python cli.py`.",
         "en": "next: `python cli.py --dry-run` shows what a sync would change without writing "
               "anything; then `python cli.py`.",

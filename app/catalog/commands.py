@@ -28,6 +28,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "status.directories": {"ru": "Справочники (часы портала, время — {zone}):",
                            "en": "Directories (portal's clock, shown in {zone}):"},
+    "status.bad_age": {
+        "ru": "{text} — не возраст: нужно положительное число с единицей s, m, h или d, "
+              "например 26h",
+        "en": "{text} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h",
+    },
     "status.fresh": {"ru": "Не старше {limit}: OK", "en": "Max age {limit}: OK"},
     "status.stale_none": {
         "ru": "Не старше {limit}: УСТАРЕЛО, успешных запусков не записано",
@@ -62,6 +67,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "остановлен по Ctrl+C; справочник, который шёл в тот момент, откачен",
         "en": "stopped by Ctrl+C; the directory in progress was rolled back",
     },
+    # --- the run history's error summary (app/db/history.py), shown by --status ---------
+    "history.unfinished": {"ru": "остановлен, не закончив {names}",
+                           "en": "stopped before finishing {names}"},
+    "history.record_errors": {
+        "ru": "ошибок в записях: {count}, первая — {where}: {message}",
+        "en": "{count} record error(s), the first: {where}: {message}",
+    },
+    "history.told_to_exit": {
+        "ru": "остановлен: процессу велели завершиться ({what})",
+        "en": "stopped: the process was told to exit ({what})",
+    },
     # --- cli.py --demo (app/commands/demo.py) -------------------------------------------
     "demo.where": {
         "ru": "Демо-данные — в {database} (SQLite): {counts}.",
@@ -86,7 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
               "deactivated (the sync is idempotent).",
     },
     "demo.next": {
-        "ru": "next: подключите свой портал — README, «Пять шагов к рабочей синхронизации»: "
+        "ru": "дальше: подключите свой портал — README, «Пять шагов к рабочей синхронизации»: "
               "`python cli.py --discover`, затем `python cli.py --check`.",
         "en": "next: connect your own portal — README, \"Five steps to a working sync\": "
               "`python cli.py --discover`, then `python cli.py --check`.",

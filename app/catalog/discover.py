@@ -5,13 +5,13 @@ from __future__ import annotations
 TEXTS: dict[str, dict[str, str]] = {
     # --- discover (--discover; app/commands/discover.py, handlers.py) ---------------------
     "discover.next": {
-        "ru": "next: `python cli.py --discover --write mapping.toml` составит черновик "
+        "ru": "дальше: `python cli.py --discover --write mapping.toml` составит черновик "
               "сопоставления.",
         "en": "next: `python cli.py --discover --write mapping.toml` drafts the mapping.",
     },
     "discover.written": {
         "ru": "Черновик сопоставления записан в {path}.\n"
-              "next: проверьте его, сохраните рядом с cli.py под именем mapping.toml (или "
+              "дальше: проверьте его, сохраните рядом с cli.py под именем mapping.toml (или "
               "укажите его в SYNC_MAPPING_FILE) и запустите `python cli.py --check`.",
         "en": "Wrote a mapping skeleton to {path}.\n"
               "next: edit it, save it next to cli.py as mapping.toml (or point "

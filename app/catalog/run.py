@@ -86,14 +86,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Dry run: nothing was written.",
     },
     "stop.next": {
-        "ru": "next: запустите `python cli.py --sync {names}`, чтобы дописать остальное "
+        "ru": "дальше: запустите `python cli.py --sync {names}`, чтобы дописать остальное "
               "(или просто `python cli.py`: сохранённое прочитается заново только по "
               "изменениям).",
         "en": "next: run `python cli.py --sync {names}` to sync the rest (or just "
               "`python cli.py`: what was saved is read again only for its changes).",
     },
     "stop.next_all": {
-        "ru": "next: запустите ту же команду ещё раз.",
+        "ru": "дальше: запустите ту же команду ещё раз.",
         "en": "next: run the same command again.",
     },
     # --- mapping and schema problems a run refuses to start with -----------------------
@@ -136,18 +136,18 @@ TEXTS: dict[str, dict[str, str]] = {
     "schema.no_tables": {"ru": "таблиц {tables} нет", "en": "tables {tables} do not exist"},
     "schema.table_of": {"ru": "{table!r} (модель {model})", "en": "{table!r} (model {model})"},
     "schema.fix_init_db": {
-        "ru": "fix: выполните `python cli.py --init-db` — он создаст недостающие встроенные "
-              "таблицы",
+        "ru": "как исправить: выполните `python cli.py --init-db` — он создаст недостающие "
+              "встроенные таблицы",
         "en": "fix: run `python cli.py --init-db`: it creates the missing built-in tables",
     },
     "schema.fix_parent_one": {
-        "ru": "fix: создайте её в основном проекте по его моделям: {where}; `--init-db` "
+        "ru": "как исправить: создайте её в основном проекте по его моделям: {where}; `--init-db` "
               "создаёт только встроенные таблицы",
         "en": "fix: create it in the main project from its models: {where}; `--init-db` "
               "creates only the built-in tables",
     },
     "schema.fix_parent": {
-        "ru": "fix: создайте их в основном проекте по его моделям: {where}; `--init-db` "
+        "ru": "как исправить: создайте их в основном проекте по его моделям: {where}; `--init-db` "
               "создаёт только встроенные таблицы",
         "en": "fix: create them in the main project from its models: {where}; `--init-db` "
               "creates only the built-in tables",

@@ -98,12 +98,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "settings.nothing": {
         "ru": "Настройки не найдены; ничего не записано. Где искали (побеждает первое место, "
               "где переменная задана):\n  1. переменные окружения\n{places}\n"
-              "next: 1) скопируйте .env.example в .env (рядом с cli.py или в корень "
+              "дальше: 1) скопируйте .env.example в .env (рядом с cli.py или в корень "
               "родительского проекта);\n"
-              "      2) впишите в него BITRIX_WEBHOOK_URL — адрес входящего вебхука "
+              "        2) впишите в него BITRIX_WEBHOOK_URL — адрес входящего вебхука "
               "(Bitrix24: {menu}) — и настройки базы данных (MYSQL_* или DATABASE_URL);\n"
-              "      3) запустите `python cli.py --check`.\n"
-              "      Посмотреть работу без настроек: `python cli.py --demo`.",
+              "        3) запустите `python cli.py --check`.\n"
+              "        Посмотреть работу без настроек: `python cli.py --demo`.",
         "en": "No settings found; nothing was written. Looked for them in this order "
               "(the first place that sets a variable wins):\n  1. environment variables\n"
               "{places}\n"
@@ -180,15 +180,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "files.unreadable": {"ru": "Не удаётся прочитать {what} {path}: {why}",
                          "en": "Cannot read {what} {path}: {why}"},
     "files.encoding": {
-        "ru": "{what} {path}: это не текст в UTF-8, UTF-16 или Windows-1251; fix: откройте "
-              "его в Блокноте и сохраните в кодировке UTF-8",
+        "ru": "{what} {path}: это не текст в UTF-8, UTF-16 или Windows-1251; как исправить: "
+              "откройте его в Блокноте и сохраните в кодировке UTF-8",
         "en": "{what} {path} is not text in UTF-8, UTF-16 or Windows-1251; fix: open it in "
               "Notepad and save it as UTF-8",
     },
     "files.backslashes": {
         "ru": "{key} в {path}: обратная косая черта в значении в двойных кавычках — это "
               "управляющая последовательность (\\b, \\t, \\n ...); значение прочитано "
-              "буквально: '{literal}'; fix: пути Windows пишите в одинарных кавычках: "
+              "буквально: '{literal}'; как исправить: пути Windows пишите в одинарных кавычках: "
               "{key}='{literal}'",
         "en": "{key} in {path}: backslashes in a double-quoted value are escapes "
               "(\\b, \\t, \\n ...); read it literally as '{literal}'; fix: write Windows "

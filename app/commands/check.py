@@ -44,7 +44,7 @@ from app.db.run_lock import sync_running
 from app.db.schema import schema_problems
 from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import ConfigError, DatabaseError, MappingError
-from app.messages import say
+from app.messages import in_language, language, say
 from app.sync.incremental import (
     INCREMENTAL,
     describe,
@@ -77,13 +77,14 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
         settings = load()
     except ConfigError as exc:
         # A message that already says what to do next needs no second fix line.
-        fix = "" if "\nnext:" in str(exc) else say("check.settings.fix")
+        fix = "" if "\n" + say("hint.next") in str(exc) else say("check.settings.fix")
         report.add(label("check.name.settings"), FAIL, str(exc), fix, SETTING)
         return report
     report.settings = settings.origin_rows()
     report.add(label("check.name.settings"), OK, settings_detail(settings))
-    for warning in settings.warnings:
-        text, _, fix = warning.partition("; fix: ")
+    for warning in settings.warnings:  # made while the .env files were read, before the
+        # language they set was known: said again in the console's language
+        text, _, fix = str(in_language(warning, language())).partition("; " + say("hint.fix"))
         report.add(label("check.name.settings_file"), WARN, text, fix)
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)
@@ -320,7 +321,7 @@ def _check_tables(report: CheckReport, engine: Engine, models: ModelSet,
     absent = {m: c for m, c in needs.items() if models.get(m).__table__.name not in tables}
     if absent:  # one item (and one fix) for every table that does not exist
         [problem] = schema_problems(engine, absent, models)
-        what, _, fix = problem.partition("; fix: ")
+        what, _, fix = problem.partition("; " + say("hint.fix"))
         report.add(label("check.name.tables"), FAIL, what, fix, SETTING)
     for model_name, columns in needs.items():
         if model_name in absent:

@@ -20,7 +20,7 @@ from app.db.history import (
 from app.db.run_lock import run_alive
 from app.db.sync_state import PORTAL_ROW, DirectoryState, load_states
 from app.errors import ConfigError
-from app.messages import say
+from app.messages import in_language, language, say
 from app.report import Counter
 from app.text import render_table, shorten
 
@@ -33,8 +33,7 @@ def parse_age(text: str) -> timedelta:
     """'26h' -> 26 hours (units s, m, h, d); for argparse, so errors are ArgumentTypeError."""
     age = parse_duration(text)
     if not age:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an age: use a positive number with a unit s, m, h or d, e.g. 26h")
+        raise argparse.ArgumentTypeError(say("status.bad_age", text=repr(text)))
     return age
 
 
@@ -201,7 +200,7 @@ def _in_words(error: str) -> str:
     """A stored error the history words itself (English, stable) in the console's language;
     any other error as it was recorded."""
     known = {PROCESS_GONE: "status.process_gone", STOPPED_BY_CTRL_C: "status.ctrl_c"}
-    return say(known[error]) if error in known else error
+    return say(known[error]) if error in known else str(in_language(error, language()))
 
 
 def _age_text(age: timedelta) -> str:

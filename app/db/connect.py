@@ -36,27 +36,29 @@ _SQLITE_CAUSES = {
 }
 # Errors about the values of the row(s) sent: splitting a chunk finds the record at fault.
 # Anything else (the connection, the server, the transaction) is not about one record.
-_RECORD_CODES = frozenset({
-    1048,  # column cannot be null
-    1062,  # duplicate entry
-    1118,  # row size too large
-    1264,  # out of range value
-    1265,  # data truncated for column
-    1292,  # incorrect date/time value
-    1300,  # invalid character string
-    1364,  # field has no default value
-    1366,  # incorrect value for column (e.g. a 4-byte character in utf8mb3)
-    1367,  # illegal value
-    1406,  # data too long for column
-    1411,  # incorrect value for a function
-    1416,  # cannot get geometry object
-    1441,  # datetime function overflow
-    1451, 1452, 1216, 1217,  # foreign key checks
-    1690,  # value out of range
-    3140,  # invalid JSON text
-    3819,  # check constraint violated (MySQL)
-    4025,  # constraint failed (MariaDB)
-})
+# Each with the catalog text of its cause, which app/sync/refusals.py says for the record.
+RECORD_CAUSES: dict[int, str] = {
+    1048: "record.db_null",          # column cannot be null
+    1062: "record.db_duplicate",     # duplicate entry
+    1118: "record.db_row_size",      # row size too large
+    1264: "record.db_out_of_range",  # out of range value
+    1690: "record.db_out_of_range",  # value out of range
+    1406: "record.db_too_long",      # data too long for column
+    1265: "record.db_too_long",      # data truncated for column
+    1292: "record.db_date",          # incorrect date/time value
+    1441: "record.db_date",          # datetime function overflow
+    1300: "record.db_bad_value",     # invalid character string
+    1366: "record.db_bad_value",     # incorrect value for column (a 4-byte character in utf8mb3)
+    1367: "record.db_bad_value",     # illegal value
+    1411: "record.db_bad_value",     # incorrect value for a function
+    1416: "record.db_bad_value",     # cannot get geometry object
+    3140: "record.db_bad_value",     # invalid JSON text
+    1364: "record.db_no_default",    # field has no default value
+    1451: "record.db_foreign_key", 1452: "record.db_foreign_key",  # foreign key checks
+    1216: "record.db_foreign_key", 1217: "record.db_foreign_key",
+    3819: "record.db_constraint",    # check constraint violated (MySQL)
+    4025: "record.db_constraint",    # constraint failed (MariaDB)
+}
 
 
 def make_engine(url: str) -> Engine:
@@ -190,7 +192,7 @@ def names_a_record(exc: BaseException) -> bool:
         return False
     code = error_code(exc)
     if code is not None:
-        return code in _RECORD_CODES
+        return code in RECORD_CAUSES
     return isinstance(exc, IntegrityError | DataError)  # SQLite: constraints and values
 
 

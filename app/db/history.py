@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db.connect import describe_db_error
 from app.errors import INTERRUPTED, unexpected_error
 from app.masking import mask
-from app.messages import english, say
+from app.messages import Said, english, language, say
 from app.report import Counter, DirectoryStatus, SyncReport
 from app.text import shorten
 
@@ -72,7 +72,10 @@ RUNS = Table(
     Column("status", String(16), nullable=False),
     Column("exit_code", SmallInteger, nullable=True),
     Column("counts", Text, nullable=True, comment="JSON: directory -> counters"),
-    Column("error", Text, nullable=True),
+    Column("error", Text, nullable=True, comment="English"),
+    # The error in the other console languages, so --status says it in the reader's:
+    # JSON {"ru": "..."}; NULL in rows of older versions (they show `error` as it is).
+    Column("error_words", Text, nullable=True, comment="JSON: language -> error"),
     Column("host", String(255), nullable=True),
     Column("pid", Integer, nullable=True),
     mysql_charset="utf8mb4",
@@ -134,20 +137,42 @@ def run_status(report: SyncReport) -> str:
 
 
 def error_summary(report: SyncReport) -> str | None:
-    """What went wrong in a run, in one masked line of bounded length (None if nothing)."""
-    parts = [english(report.fatal)] if report.fatal else []
+    """What went wrong in a run, in one masked English line of bounded length (None if
+    nothing): the history's `error`, searchable and stable."""
+    said = _summary(report)
+    return None if said is None else said.en
+
+
+def _summary(report: SyncReport) -> Said | None:
+    """The run's error summary with its wording in every language (masked, bounded)."""
+    parts: list[str] = [report.fatal] if report.fatal else []
     for d in report.directories.values():
         if d.status == DirectoryStatus.FAILED and d.message and d.message != report.fatal:
-            parts.append(f"{d.name}: {english(d.message)}")
+            parts.append(Said(f"{d.name}: ") + d.message)
     if report.unfinished and not report.fatal:
-        parts.append("stopped before finishing " + ", ".join(report.unfinished))
+        parts.append(say("history.unfinished", names=", ".join(report.unfinished)))
     records = [i for i in report.issues if i.record]
     if records:
         first = records[0]
         where = first.directory if first.btxid is None else f"{first.directory} btxid {first.btxid}"
-        parts.append(f"{len(records)} record error(s), the first: {where}: "
-                     f"{english(first.message)}")
-    return shorten(mask("; ".join(parts)), _ERROR_LIMIT) or None
+        parts.append(say("history.record_errors", count=len(records), where=where,
+                         message=first.message))
+    return _kept(Said("; ").join(parts)) if parts else None
+
+
+def _kept(text: str) -> Said:
+    """`text` as the history keeps it in each language: masked, one line, bounded."""
+    said = text if isinstance(text, Said) else Said(text)
+    words = {code: shorten(mask(wording), _ERROR_LIMIT) for code, wording in said.words.items()}
+    return Said(words[language()], words["en"], words)
+
+
+def error_words(error: Said | None) -> str | None:
+    """The history's `error_words`: the error in each console language but English (JSON)."""
+    if error is None:
+        return None
+    return json.dumps({code: text for code, text in error.words.items() if code != "en"},
+                      ensure_ascii=False)
 
 
 class RunHistory:
@@ -161,6 +186,7 @@ class RunHistory:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._broken = False
+        self._words = True  # the table has error_words (added to an older one in begin())
 
     def begin(self, trigger: str, report: SyncReport, *,
               alive: Callable[[int], bool]) -> int | None:
@@ -173,12 +199,14 @@ class RunHistory:
 
         def write() -> int:
             RUNS.create(self.conn, checkfirst=True)
+            self._words = self._add_error_words()
             running = self.conn.execute(
                 select(RUNS.c.id).where(RUNS.c.status == RunStatus.RUNNING))
             dead = [run_id for run_id in running.scalars().all() if not alive(run_id)]
             if dead:
                 self.conn.execute(update(RUNS).where(RUNS.c.id.in_(dead)).values(
-                    status=RunStatus.INTERRUPTED, error=PROCESS_GONE))
+                    status=RunStatus.INTERRUPTED, error=PROCESS_GONE,
+                    **self._with_words(say("status.process_gone"))))
             result = self.conn.execute(insert(RUNS).values(
                 started_at=_naive_utc(report.started_at), triggered_by=trigger,
                 status=RunStatus.RUNNING, host=socket.gethostname()[:255], pid=os.getpid()))
@@ -192,27 +220,45 @@ class RunHistory:
         if run_id is None:
             return
         report.finished_at = report.finished_at or datetime.now(UTC)
-        status, error, code = run_status(report), error_summary(report), report.exit_code
+        status, error, code = run_status(report), _summary(report), report.exit_code
         if isinstance(crash, Exception):
             status, code = RunStatus.FAILED, 1
-            error = shorten(unexpected_error(crash).message, _ERROR_LIMIT)
+            error = _kept(unexpected_error(crash).said)
         elif crash is not None:  # Ctrl+C without stop handlers (the CLI): the run was abandoned
             status, code = RunStatus.STOPPED, INTERRUPTED
-            error = STOPPED_BY_CTRL_C if isinstance(crash, KeyboardInterrupt) \
-                else f"stopped: the process was told to exit ({type(crash).__name__})"
+            error = say("status.ctrl_c") if isinstance(crash, KeyboardInterrupt) \
+                else say("history.told_to_exit", what=type(crash).__name__)
         counts = {name: d.as_dict() for name, d in report.directories.items()}
         values = dict(finished_at=_naive_utc(report.finished_at), status=status,
-                      exit_code=code, error=error,
+                      exit_code=code, error=english(error), **self._with_words(error),
                       counts=json.dumps(counts, ensure_ascii=False, default=str))
         self._write(lambda: self.conn.execute(
             update(RUNS).where(RUNS.c.id == run_id).values(**values)))
+
+    def _add_error_words(self) -> bool:
+        """Add error_words to a table an older version created; False when it cannot be
+        added (e.g. no ALTER privilege): the history is then kept in English only."""
+        if "error_words" in _columns(self.conn):
+            return True
+        column = RUNS.c.error_words
+        try:
+            self.conn.exec_driver_sql(f"ALTER TABLE {TABLE_NAME} ADD COLUMN {column.name} "
+                                      f"{column.type.compile(self.conn.dialect)} NULL")
+        except SQLAlchemyError as exc:
+            log.info("run history stays English only, cannot add %s: %s", column.name,
+                     describe_db_error(exc))
+            return False
+        return True
+
+    def _with_words(self, error: Said | None) -> dict:
+        return {"error_words": error_words(error)} if self._words else {}
 
     def holder(self) -> str:
         """Who holds the lock, from the newest 'running' row: ' (started ... by ...)' or ''."""
         try:
             if not inspect(self.conn).has_table(TABLE_NAME):
                 return ""
-            row = self.conn.execute(select(RUNS).where(RUNS.c.status == RunStatus.RUNNING)
+            row = self.conn.execute(_select(self.conn).where(RUNS.c.status == RunStatus.RUNNING)
                                     .order_by(RUNS.c.id.desc()).limit(1)).first()
             self.conn.rollback()
         except SQLAlchemyError:
@@ -239,7 +285,7 @@ def recent_runs(conn: Connection, limit: int = 10) -> list[RunRecord]:
     """The newest runs first; an empty list when nothing was recorded yet."""
     if not inspect(conn).has_table(TABLE_NAME):
         return []
-    rows = conn.execute(select(RUNS).order_by(RUNS.c.id.desc()).limit(limit))
+    rows = conn.execute(_select(conn).order_by(RUNS.c.id.desc()).limit(limit))
     return [_record(row) for row in rows]
 
 
@@ -247,9 +293,19 @@ def last_success(conn: Connection) -> RunRecord | None:
     """The newest run with status ok, or None."""
     if not inspect(conn).has_table(TABLE_NAME):
         return None
-    row = conn.execute(select(RUNS).where(RUNS.c.status == RunStatus.OK)
+    row = conn.execute(_select(conn).where(RUNS.c.status == RunStatus.OK)
                        .order_by(RUNS.c.id.desc()).limit(1)).first()
     return _record(row) if row is not None else None
+
+
+def _columns(conn: Connection) -> set[str]:
+    return {column["name"] for column in inspect(conn).get_columns(TABLE_NAME)}
+
+
+def _select(conn: Connection):
+    """SELECT of the columns the table has: one of an older version lacks error_words."""
+    have = _columns(conn)
+    return select(*[column for column in RUNS.c if column.name in have])
 
 
 def _record(row) -> RunRecord:
@@ -262,7 +318,22 @@ def _record(row) -> RunRecord:
         id=data["id"], started_at=_aware_utc(data["started_at"]),
         finished_at=_aware_utc(data["finished_at"]), triggered_by=data["triggered_by"],
         status=data["status"], exit_code=data["exit_code"], counts=counts,
-        error=data["error"], host=data["host"], pid=data["pid"])
+        error=_said_error(data["error"], data.get("error_words")), host=data["host"],
+        pid=data["pid"])
+
+
+def _said_error(error: str | None, words: str | None) -> str | None:
+    """The stored error: English (`str` and `.en`, for --json) that knows its wording in
+    the other languages when the row keeps them; a row of an older version has only English."""
+    if error is None:
+        return None
+    try:
+        kept = json.loads(words) if words else {}
+    except ValueError:
+        kept = {}
+    if not isinstance(kept, dict):
+        kept = {}
+    return Said(error, error, {code: str(text) for code, text in kept.items()} | {"en": error})
 
 
 def _naive_utc(moment: datetime) -> datetime:

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from app.config import Settings
 from app.errors import ConfigError
+from app.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ def _import(spec: str, base: Path) -> ModuleType:
     if spec.endswith(".py") or path.is_file():
         path = path if path.is_absolute() else base / path
         if not path.is_file():
-            raise ConfigError(f"MODELS_MODULE points at a file that does not exist: {path}",
+            raise ConfigError(say("models.no_file", path=path),
                               variables=("MODELS_MODULE",))
         return _import_file(path)
     try:
         return importlib.import_module(spec)
     except ImportError as exc:
-        raise ConfigError(f"MODELS_MODULE={spec!r} cannot be imported: {exc}",
+        raise ConfigError(say("models.no_module", spec=spec, why=exc),
                           variables=("MODELS_MODULE",)) from exc
 
 
@@ -94,6 +95,6 @@ def _import_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise ConfigError(f"Cannot import models from {path}: {exc}",
+        raise ConfigError(say("models.import_failed", path=path, why=exc),
                           variables=("MODELS_MODULE",)) from exc
     return module

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -102,14 +102,7 @@ def run_alive(conn: Connection, run_id: int) -> bool | None:
     the probe holds the file for an instant, and a run starting in that instant is
     turned away (exit 4) like any run that meets another.
     """
-    dialect = conn.engine.dialect.name
-    if dialect in ("mysql", "mariadb"):
-        name = _run_lock_name(conn, run_id)
-        return conn.execute(text("SELECT IS_USED_LOCK(:name)"), {"name": name}).scalar() \
-            is not None
-    if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
-        return _file_locked(lock_file_for(database_file))
-    return None
+    return _lock_used(conn, lambda: _run_lock_name(conn, run_id))
 
 
 def sync_running(conn: Connection) -> bool | None:
@@ -118,11 +111,15 @@ def sync_running(conn: Connection) -> bool | None:
     None when the database has no lock to ask. Like run_alive, the SQLite probe holds
     the lock file for an instant.
     """
+    return _lock_used(conn, lambda: mysql_lock_name(_database(conn) or ""))
+
+
+def _lock_used(conn: Connection, mysql_name: Callable[[], str]) -> bool | None:
+    """Whether the named MySQL lock (or SQLite's lock file) is held; None: nothing to ask."""
     dialect = conn.engine.dialect.name
     if dialect in ("mysql", "mariadb"):
-        database = _database(conn)
         return conn.execute(text("SELECT IS_USED_LOCK(:name)"),
-                            {"name": mysql_lock_name(database or "")}).scalar() is not None
+                            {"name": mysql_name()}).scalar() is not None
     if dialect == "sqlite" and (database_file := _sqlite_file(conn)) is not None:
         return _file_locked(lock_file_for(database_file))
     return None
@@ -296,8 +293,8 @@ def _file_lock(path: Path) -> Iterator[_FileLock]:
     try:
         handle = open(path, "a+b")  # stays open (and locked) for the whole run
     except OSError as exc:
-        raise DatabaseError(f"Cannot create the lock file {path}: {exc.strerror or exc}; "
-                            "the folder of the SQLite database must be writable") from None
+        raise DatabaseError(say("lock.file_unwritable", path=path,
+                                why=exc.strerror or exc)) from None
     try:
         if not _try_lock(handle):
             raise LockHeldError(say("lock.held_file", database=path.stem, path=path))

@@ -98,7 +98,8 @@ def column_from_error(exc: BaseException, table=None, conn=None) -> str | None:
     map the index back to its first column.
     """
     message = str(getattr(exc, "orig", exc))
-    match = re.search(r"column '([^']+)'", message) or re.search(
+    # "Data too long for column 'x'", and MySQL 1048's "Column 'x' cannot be null"
+    match = re.search(r"column '([^']+)'", message, re.IGNORECASE) or re.search(
         r"(?:NOT NULL|UNIQUE) constraint failed: \w+\.(\w+)", message)
     if match:
         return match.group(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,7 +12,6 @@ from app.config import Settings
 from app.cron import CronSchedule, format_moment
 from app.db.history import RunStatus, run_status
 from app.errors import LockHeldError
-from app.logging_setup import IN_REPORT
 from app.messages import say
 from app.report import SyncReport
 from app.service.scheduler import Scheduler
@@ -22,6 +20,11 @@ from app.sync.runner import RunOptions, run_sync
 log = logging.getLogger("bitrix_sync.service")
 
 DEFAULT_LOG_FILE = "bitrix-sync.log"
+# The level of the service's own short lines (start, each run, stop): above INFO, so the
+# console (service.py shows NOTICE and up) gets them, below WARNING, so they carry no
+# "warning:"; the log file keeps them in English like every other line.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
 
 
 def run_service(
@@ -48,7 +51,7 @@ def run_service(
     # The console gets one short summary; the details above are in the log file.
     first = say("service.first_now") if settings.sync_on_start else say(
         "service.first_at", when=format_moment(schedule.next_after((clock or _now)())))
-    tell(say("service.started", pid=os.getpid(), expression=schedule.expression,
+    log.log(NOTICE, say("service.started", pid=os.getpid(), expression=schedule.expression,
              zone=schedule.zone_name, first=first, log_file=settings.log_file))
 
     def job() -> SyncReport:
@@ -59,13 +62,7 @@ def run_service(
     scheduler = Scheduler(schedule, job, stop_event=stop_event, logger=log, wait=wait,
                           run_on_start=settings.sync_on_start, on_result=_after_run, **extra)
     scheduler.run()
-    log.info("bitrix-sync service stopped")
-    tell(say("service.stopped"))
-
-
-def tell(text: str) -> None:
-    """A line for the person watching the service's console, in its language."""
-    print(text, file=sys.stderr, flush=True)
+    log.log(NOTICE, say("service.stopped"))
 
 
 def _now() -> datetime:
@@ -76,9 +73,7 @@ def _after_run(result: object, next_run: datetime | None) -> None:
     """One line after each run: how a stop or a held lock ended it, and the next run time."""
     report = result if isinstance(result, SyncReport) else None
     if report is not None and run_status(report) == RunStatus.STOPPED:
-        log.warning("run stopped before finishing %s: nothing of them was written (the one in "
-                    "progress was rolled back)", ", ".join(report.unfinished), extra=IN_REPORT)
-        tell(say("service.run_stopped", names=", ".join(report.unfinished)))
+        log.warning(say("service.run_stopped", names=", ".join(report.unfinished)))
     if next_run is None:  # stopping: there is no next run
         return
     when = format_moment(next_run)
@@ -86,16 +81,13 @@ def _after_run(result: object, next_run: datetime | None) -> None:
     # ends a run that did start, and its error is logged already.
     if report is not None and report.fatal_exit_code == LockHeldError.exit_code \
             and not report.directories:
-        log.warning("skipped this run because another sync holds the lock; next run at %s",
-                    when, extra=IN_REPORT)
-        tell(say("service.skipped", next=when))
+        log.warning(say("service.skipped", next=when))
         return
-    log.info("next run at %s", when)
     if report is None:
-        tell(say("service.run_crashed", next=when))
+        log.log(NOTICE, say("service.run_crashed", next=when))
     elif report.fatal:
-        tell(say("service.run_failed", error=report.fatal, next=when))
+        log.log(NOTICE, say("service.run_failed", error=report.fatal, next=when))
     else:
-        tell(say("service.run_done", state=say(
+        log.log(NOTICE, say("service.run_done", state=say(
             "service.state_ok" if report.ok else "service.state_errors"),
             summary=report.counts_line(), next=when))

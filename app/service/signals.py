@@ -12,7 +12,6 @@ from collections.abc import Callable
 from types import FrameType
 
 from app.errors import INTERRUPTED
-from app.logging_setup import IN_REPORT
 from app.messages import say
 
 log = logging.getLogger(__name__)
@@ -20,8 +19,6 @@ log = logging.getLogger(__name__)
 # Signals that mean "stop", by name: SIGHUP (the terminal was closed) is POSIX only,
 # SIGBREAK (Ctrl+Break) exists on Windows only.
 _STOP_NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
-# Why the signal came, for the log line; a closed terminal is not an obvious "stop".
-_REASONS = {"SIGHUP": " (the terminal was closed)"}
 
 
 def stop_signals() -> list[signal.Signals]:
@@ -66,20 +63,16 @@ class _StopHandler:
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
         name = _signal_name(signum)
-        # The log file gets English; the console (where the log line is kept off by
-        # IN_REPORT when a console level is set) gets the same in its own language.
+        # One line each: the console in its language, the log file in English.
         if self.received == 1:
-            self.logger.warning(
-                "%s received%s: stopping after the current step… "
-                "(send it again to stop at once)", name, _REASONS.get(name, ""),
-                extra=IN_REPORT)
-            _tell(say("service.stopping", signal=name,
-                      reason=say("service.hup") if name == "SIGHUP" else ""))
+            # Best effort inside a signal handler: the stop must happen even if stderr is gone.
+            with contextlib.suppress(Exception):
+                self.logger.warning(say("service.stopping", signal=name,
+                                        reason=say("service.hup") if name == "SIGHUP" else ""))
             os.write(self._write_fd, b"1")  # lock-free; the relay thread sets the event
             return
-        self.logger.error("%s received again: exiting now without finishing the current step",
-                          name, extra=IN_REPORT)
-        _tell(say("service.stop_now", signal=name))
+        with contextlib.suppress(Exception):
+            self.logger.warning(say("service.stop_now", signal=name))
         _flush_logs(self.logger)
         # os._exit, not sys.exit: SystemExit would only be raised in the main thread, which
         # is usually waiting for the worker thread, and interpreter shutdown would then wait
@@ -115,12 +108,6 @@ def install_stop_handlers(
             signal.signal(signum, old if old is not None else signal.SIG_DFL)
 
     return restore
-
-
-def _tell(text: str) -> None:
-    # Best effort inside a signal handler: the stop must happen even if stderr is gone.
-    with contextlib.suppress(Exception):
-        print(text, file=sys.stderr, flush=True)
 
 
 def _signal_name(signum: int) -> str:

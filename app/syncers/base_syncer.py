@@ -116,7 +116,8 @@ class BaseSyncer:
             try:
                 code[key] = (getattr(self, hook)(), where)
             except Exception as exc:
-                raise MappingError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
+                raise MappingError(say("mapping.hook_failed", where=where,
+                                       what=f"{type(exc).__name__}: {exc}")) from exc
             check_overrides({self.name: {key: code[key][0]}}, {self.name}, source=where)
         return code
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.env_files import read_text
 from app.errors import ConfigError, MappingError
+from app.messages import Said, say
 
 _KEYS = {"method", "params", "fields", "references", "id_field", "active_column", "model"}
 DEFAULT_ACTIVE = "is_active"
@@ -70,7 +71,7 @@ def load_mapping_file(path: Path | None, known: set[str]) -> dict[str, dict[str,
     except ConfigError as exc:
         raise MappingError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"The mapping file {path} is not valid TOML: {exc}") from None
+        raise MappingError(say("mapping.not_toml", path=path, why=exc)) from None
     check_overrides(data, known, source=str(path))
     return data
 
@@ -80,28 +81,29 @@ def check_overrides(data: dict[str, Any], known: set[str], *, source: str) -> No
     problems = []
     for name, section in data.items():
         if name not in known:
-            problems.append(f"[{name}] is not a directory; use one of {', '.join(sorted(known))}")
+            problems.append(say("mapping.not_directory", name=name,
+                                known=", ".join(sorted(known))))
             continue
         if not isinstance(section, dict):
-            problems.append(f"[{name}] must be a table")
+            problems.append(say("mapping.not_table", name=name))
             continue
         for key in sorted(set(section) - _KEYS):
-            problems.append(f"[{name}] has an unknown key {key!r}; "
-                            f"known: {', '.join(sorted(_KEYS))}")
+            problems.append(say("mapping.unknown_key", name=name, key=key,
+                                known=", ".join(sorted(_KEYS))))
         for key in ("params", "fields", "references"):
             if key in section and not isinstance(section[key], dict):
-                problems.append(f"[{name}] {key} must be a table like {{ a = \"b\" }}")
+                problems.append(say("mapping.key_table", name=name, key=key))
         for key in ("fields", "references"):
             table = section.get(key)
             for k, v in table.items() if isinstance(table, dict) else ():
                 if not isinstance(v, str) or not v:
-                    problems.append(f"[{name}] {key}.{k} must be a non-empty string")
+                    problems.append(say("mapping.key_text", name=name, key=key, item=k))
         for key in ("method", "id_field", "active_column", "model"):
             if key in section and not isinstance(section[key], str):
-                problems.append(f"[{name}] {key} must be a string")
+                problems.append(say("mapping.key_string", name=name, key=key))
     if problems:
-        raise MappingError(f"The mapping in {source} has problems:\n"
-                           + "\n".join(f"  - {p}" for p in problems))
+        raise MappingError(say("mapping.problems", source=source, problems=Said("\n").join(
+            Said("  - ") + problem for problem in problems)))
 
 
 def apply_code(declared: DirectoryMapping, code: dict[str, tuple[Any, str]]) -> DirectoryMapping:

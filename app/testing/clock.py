@@ -96,6 +96,24 @@ def stored_site_instant(value: Any, options: ClockOptions) -> float | None:
     return strtotime(value, options.zone)
 
 
+def stamp_instant(value: Any, options: ClockOptions) -> float:
+    """A record's TIMESTAMP_X as stored: an instant; seed data may give it in the site format,
+    and a record stored without one is stamped now."""
+    if isinstance(value, str):
+        value = stored_site_instant(value, options)
+    return portal_now(options) if value is None else float(value)
+
+
+def filter_wall(value: Any, options: ClockOptions, instant: float | None) -> float | None:
+    """A TIMESTAMP_X filter value as the server compares it (with ``wall``): the site format's
+    wall clock, else ``instant`` (the value read another way, or None) written as the server's
+    wall clock with no offset, as CRestUtil::unConvertDateTime does."""
+    at = site_wall(value, options)
+    if at is None and instant is not None:
+        at = wall(instant, options.zone) - options.user_zone_offset
+    return at
+
+
 def iso_instant(value: Any, zone: tzinfo = PORTAL_TZ) -> float | None:
     """An ISO 8601 value (naive: the server's zone) as an instant; None for anything else."""
     if not isinstance(value, str) or not _ISO.fullmatch(value.strip()):

@@ -50,9 +50,10 @@ from typing import Any, Protocol
 
 from app.testing.clock import (
     ClockOptions,
+    filter_wall,
     portal_now,
     site_text,
-    site_wall,
+    stamp_instant,
     stored_site_instant,
     strtotime,
     wall,
@@ -173,11 +174,7 @@ class ListsApi:
         return _render_element({k: v for k, v in record.items() if k != "TIMESTAMP_X"})
 
     def _normalize(self, record: dict[str, Any]) -> dict[str, Any]:
-        # TIMESTAMP_X is kept as an instant; seed data may give it in the site format.
-        stamp = record.get("TIMESTAMP_X")
-        if isinstance(stamp, str):
-            stamp = stored_site_instant(stamp, self._options)
-        record["TIMESTAMP_X"] = portal_now(self._options) if stamp is None else float(stamp)
+        record["TIMESTAMP_X"] = stamp_instant(record.get("TIMESTAMP_X"), self._options)
         # A property is stored as a map of value-row id to value, as lists.element.get shows it.
         for key in [k for k in record if k.startswith("PROPERTY_")]:
             value = record[key]
@@ -310,12 +307,9 @@ class ListsApi:
         def moment(name: str, value: Any) -> Moment | None:
             if name.upper() != "TIMESTAMP_X":
                 return None
-            at = site_wall(value, options)  # compared as wall clocks (clock.py)
-            instant = strtotime(value, options.zone)
-            if at is None and declared and instant is not None:
-                # unConvertDateTime writes the instant as the server's wall clock, no offset
-                at = wall(instant, options.zone) - options.user_zone_offset
-            return Moment(at, lambda stored: wall(stored, options.zone))
+            instant = strtotime(value, options.zone) if declared else None
+            return Moment(filter_wall(value, options, instant),  # wall clocks (clock.py)
+                          lambda stored: wall(stored, options.zone))
 
         if upper.get("ELEMENT_ID"):
             spec["=ID"] = upper["ELEMENT_ID"]

@@ -34,7 +34,13 @@ from app.testing.basic import BasicApi
 from app.testing.crm import CrmApi
 from app.testing.departments import DepartmentsApi
 from app.testing.dispatch import Dispatcher, RequestRecord
-from app.testing.envelope import LEGACY_QUERY_ERROR, PORTAL_TZ, Reply, sql_error
+from app.testing.envelope import (
+    GATEWAY_TIMEOUT_PAGE,
+    LEGACY_QUERY_ERROR,
+    PORTAL_TZ,
+    Reply,
+    sql_error,
+)
 from app.testing.faults import Fault, Hold, Match
 from app.testing.lists import ListsApi
 from app.testing.methods import Handler, MethodTable, normalize_method
@@ -370,6 +376,16 @@ class FakePortal:
         self._queue(Fault(normalize_method(method), "raw", times, status=status, body=raw,
                           when=when))
 
+    def cut_off_batches(self, *, more_than: int | None = None, when: Match | None = None
+                        ) -> None:
+        """The front end gives up (504, its HTML page) on every batch of more than
+        `more_than` commands, or every batch `when` matches, from now on."""
+        def big(params: dict[str, Any]) -> bool:
+            return more_than is not None and len(params.get("cmd") or {}) > more_than
+
+        self.fail_raw("batch", status=504, body=GATEWAY_TIMEOUT_PAGE, times=None,
+                      when=when or big)
+
     def drop_connection(self, method: str, *, times: int = 1) -> None:
         """Close the socket without any HTTP answer on the next ``times`` matching calls."""
         self._queue(Fault(normalize_method(method), "drop", times))
@@ -398,6 +414,19 @@ class FakePortal:
     def requests(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._calls.log)
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        """The params of every call of `method` the portal was asked, batch commands included."""
+        found = []
+        for request in self.requests:
+            if request.method == method:
+                found.append(request.params)
+            elif request.method == "batch":
+                for command in request.params["cmd"].values():
+                    path, _, query = command.partition("?")
+                    if normalize_method(path) == method:
+                        found.append(parse_php_query(query))
+        return found
 
     @property
     def request_count(self) -> int:

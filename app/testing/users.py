@@ -19,7 +19,7 @@ offset is exact (ORM ``offset``, the only list method here that honours one); th
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.clock import iso_instant, portal_now, site_wall, stored_site_instant, wall
+from app.testing.clock import filter_wall, iso_instant, portal_now, stamp_instant, wall
 from app.testing.envelope import MethodResult
 from app.testing.filters import Moment, as_bool, with_moments
 from app.testing.methods import Handler
@@ -85,11 +85,7 @@ class UsersApi:
         return self._stamped(_normalize(record))
 
     def _stamped(self, record: dict[str, Any]) -> dict[str, Any]:
-        # TIMESTAMP_X is kept as an instant; seed data may give it in the site format.
-        stamp = record.get("TIMESTAMP_X")
-        if isinstance(stamp, str):
-            stamp = stored_site_instant(stamp, self._options)
-        record["TIMESTAMP_X"] = portal_now(self._options) if stamp is None else float(stamp)
+        record["TIMESTAMP_X"] = stamp_instant(record.get("TIMESTAMP_X"), self._options)
         return record
 
     def rendered(self, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,12 +111,10 @@ class UsersApi:
             if name.upper() != "TIMESTAMP_X":
                 return None
             options = self._options
-            zone = options.zone  # compared as wall clocks (clock.py)
-            at = site_wall(value, options)
+            zone = options.zone
             instant = iso_instant(value, zone) if options.user_get_takes_iso else None
-            if at is None and instant is not None:
-                at = wall(instant, zone) - options.user_zone_offset
-            return Moment(at, lambda stored: wall(stored, zone))
+            return Moment(filter_wall(value, options, instant),  # wall clocks (clock.py)
+                          lambda stored: wall(stored, zone))
 
         spec = with_moments(spec, moment)
 
