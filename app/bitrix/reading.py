@@ -23,7 +23,8 @@ from app.bitrix.paging.offset import OffsetRead
 from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import ReaderPool, Scheduler
 from app.bitrix.paging.steps import BatchSize, Handover, PagingStrategy, ReadContext
-from app.errors import PortalError
+from app.errors import PortalError, PortalRetriableError
+from app.messages import say
 
 __all__ = ["BatchMixer", "ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
 
@@ -116,7 +117,11 @@ class ListReader:
         result = ctx.mixer.batch(commands, halt=False, shrinkable=False,
                                  most=max(len(commands), ctx.size.value))
         total = result.totals.get(head)
-        if result.problem(head, query.method, "") is not None or not isinstance(total, int):
+        problem = result.problem(head, query.method, "")
+        if problem is not None or not isinstance(total, int):
+            if isinstance(problem, PortalRetriableError):  # a retry like any other: told
+                log.warning(say("log.batch_retry", method=query.method, error=problem,
+                                attempt=1, retries=self.client.max_retries, delay=0.0))
             return self.client.call(query.method, params), None
         rows = extract_rows(result.results[head])
         envelope = {"result": result.results[head], "total": total,
