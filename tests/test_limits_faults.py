@@ -315,6 +315,27 @@ def test_batches_the_portal_cuts_off_are_sent_again_in_halves(portal, db, db_url
     client.close()
 
 
+def test_a_first_batch_the_portal_cuts_off_is_asked_for_as_plain_calls(seeded, db, db_url,
+                                                                       tmp_path, mapping):
+    # Every list's first page and highest id ride in one batch of ten commands; the portal's
+    # front end gives up on batches of more than four. Each list asks for its first page
+    # alone, as before it had a batch to ride in, instead of the run failing.
+    seeded.cut_off_batches(more_than=4)
+    client = Bitrix24Client(seeded.webhook_url, backoff=0.01, max_retries=2)
+
+    report = sync(seeded, db_url, tmp_path, mapping, client=client)
+
+    assert report.ok, report.render_table()
+    for name, collection in COUNTS.items():
+        assert report.directories[name].fetched == len(seeded.records(collection)), name
+    cut = [r for r in seeded.requests if r.status == 504]
+    assert [len(r.params["cmd"]) for r in cut] == [10]  # cut once, never sent again whole
+    assert sorted(r.method for r in seeded.requests if r.status == 200) == sorted(
+        ["crm.item.list", "crm.item.list", "lists.element.get", "lists.element.get",
+         "user.get"])
+    client.close()
+
+
 @pytest.mark.slow
 def test_incomplete_read_upserts_what_arrived_and_deactivates_nothing(
         big, db, db_url, tmp_path, mapping):

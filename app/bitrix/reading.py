@@ -23,7 +23,7 @@ from app.bitrix.paging.offset import OffsetRead
 from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import ReaderPool, Scheduler
 from app.bitrix.paging.steps import BatchSize, Handover, PagingStrategy, ReadContext
-from app.errors import PortalError, PortalRetriableError
+from app.errors import PortalCutOffError, PortalError, PortalRetriableError
 from app.messages import say
 
 __all__ = ["BatchMixer", "ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
@@ -104,8 +104,9 @@ class ListReader:
 
         Beside other lists (a mixer), the first page rides in one batch with theirs, and a
         keyset read asks for its highest id in the same batch (one reverse-ordered page): the
-        rest can then be split into parallel chains at once. A command that failed there is
-        asked again as a plain call, which raises what the portal says.
+        rest can then be split into parallel chains at once. A command that failed there, or
+        a batch the portal cut off, is asked again as a plain call, which raises what the
+        portal says.
         """
         query, ctx = self.query, self.ctx
         if ctx.mixer is None:
@@ -114,8 +115,12 @@ class ListReader:
         commands = {head: (query.method, params)}
         if query.keyset:
             commands[top] = (query.method, query.keyset_params(descending=True))
-        result = ctx.mixer.batch(commands, halt=False, shrinkable=False,
-                                 most=max(len(commands), ctx.size.value))
+        try:
+            result = ctx.mixer.batch(commands, halt=False, shrinkable=True,
+                                     most=max(len(commands), ctx.size.value))
+        except PortalCutOffError as exc:  # too heavy together: each list's page alone
+            log.warning("%s: %s; the first page is asked for alone", query.method, exc)
+            return self.client.call(query.method, params), None
         total = result.totals.get(head)
         problem = result.problem(head, query.method, "")
         if problem is not None or not isinstance(total, int):
