@@ -114,19 +114,18 @@ class ListReader:
         head, top = f"{ctx.tag}h", f"{ctx.tag}t"
         commands = {head: (query.method, params)}
         if query.keyset:
-            commands[top] = (query.method, query.keyset_params(descending=True))
+            commands[top] = (query.method, query.highest_params())
         try:
             result = ctx.mixer.batch(commands, halt=False, shrinkable=True,
                                      most=max(len(commands), ctx.size.value))
         except PortalCutOffError as exc:  # too heavy together: each list's page alone
-            log.warning("%s: %s; the first page is asked for alone", query.method, exc)
+            log.warning(say("log.first_page_alone", method=query.method, error=exc))
             return self.client.call(query.method, params), None
         total = result.totals.get(head)
         problem = result.problem(head, query.method, "")
         if problem is not None or not isinstance(total, int):
             if isinstance(problem, PortalRetriableError):  # a retry like any other: told
-                log.warning(say("log.batch_retry", method=query.method, error=problem,
-                                attempt=1, retries=self.client.max_retries, delay=0.0))
+                log.warning(say("log.first_page_alone", method=query.method, error=problem))
             return self.client.call(query.method, params), None
         rows = extract_rows(result.results[head])
         envelope = {"result": result.results[head], "total": total,

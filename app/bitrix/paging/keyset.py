@@ -216,8 +216,7 @@ class ChainStep(Step):
     def run(self, ctx: ReadContext) -> Outcome:
         plan, commands = self._chain_commands(ctx)
         if self.tail:  # first: a chain's end cannot stop it (halt)
-            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.keyset_params(descending=True)),
-                        **commands}
+            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.highest_params()), **commands}
         result = self.send(ctx, commands, halt=True)
         if isinstance(result, Outcome):
             return result
