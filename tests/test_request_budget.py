@@ -74,6 +74,23 @@ def test_a_full_sync_stays_within_the_budget_and_loads_every_row(portal, db, db_
             assert stored == on_portal, table
 
 
+def test_a_list_of_more_parts_than_batches_in_flight_is_read_at_the_floor(portal):
+    # Each part of a split list ends on a short page. Cut into as many parts as it has
+    # batches of rows (27 here), the list pays a command of each part's batch for it; cut
+    # into as many as go at once (8), the parts go on batch after batch, every one full.
+    layout = list(range(1, 12_001))
+    portal.add_items(1040, [{"id": i, "title": "t"} for i in layout])
+    client = client_for(portal)
+    rows: list[dict] = []
+
+    ListReader(client, "crm.item.list", {"entityTypeId": 1040}, max_in_flight=8,
+               mixer=BatchMixer(client)).read(rows.extend)
+    client.close()
+
+    assert sorted(int(r["id"]) for r in rows) == layout
+    assert portal.request_count == 1 + math.ceil(len(layout) / ROWS_PER_REQUEST)
+
+
 def test_a_long_list_is_read_in_parallel_parts_right_after_its_first_page(portal):
     # Even ids: the first page and the highest id come in one batch, and every part of the
     # rest is then its own batch, all of them in flight at once (up to the reader's limit).

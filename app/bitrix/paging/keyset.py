@@ -139,21 +139,25 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
     return steps
 
 
-def _even_parts(span: Span, most: int, highest: int, spacing: float | None
+def _even_parts(span: Span, most: int, highest: int, spacing: float | None, parts: int
                 ) -> list[Step] | None:
-    """Parts of a batch each (the last one open), when the first page's ids run as densely
-    as the ids up to the highest one say the rest does (within EVEN); None otherwise.
+    """Parts of a batch each (the last one open), at most `parts` of them, when the first
+    page's ids run as densely as the ids up to the highest one say the rest does (within
+    EVEN); None otherwise.
 
     Every part is its own batch, so all are read at once. A part's chain has the commands
     its share of the rows needs and no more (a command past a chain's end still costs the
     portal a query); its first command counts it, so a part fuller than its share goes on
-    with exactly the pages it still has.
+    with exactly the pages it still has. Each part ends on a short page, which costs a
+    command: beyond `parts` (the batches in flight at once) a list is cut into fewer,
+    longer parts that go on batch after batch.
     """
     pages = span.pages_left or 0.0
     average = (highest - span.after) / max(1.0, pages * PAGE_SIZE)
     if spacing is None or not average / EVEN <= spacing <= average * EVEN:
         return None
-    count = max(1, math.ceil(pages / (most - 1)))  # a part's pages and its short last page
+    # a part's pages and its short last page
+    count = max(1, min(math.ceil(pages / (most - 1)), parts))
     width = highest - span.after
     bounds = [span.after + width * i // count for i in range(count)]
     return [ChainStep(spans=(Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
@@ -399,7 +403,7 @@ class KeysetRead:
             spacing = (after - first) / (len(first_page) - 1) if len(first_page) > 1 else None
             if highest <= after:  # nothing above the first page but rows added meanwhile
                 return [ChainStep(spans=(span,), highest=highest)]
-            even = _even_parts(span, most, highest, spacing)
+            even = _even_parts(span, most, highest, spacing, self.scheduler.max_in_flight)
             if even is not None:
                 return even
             return probes([replace(span, spacing=spacing)], most, highest)
