@@ -65,15 +65,17 @@ def test_full_sync_stays_within_the_request_budget(big, db, db_url, tmp_path, ma
     assert all(r.status == 200 for r in big.requests)
 
 
-def test_matching_limits_never_meet_query_limit_exceeded(seeded, db, db_url, tmp_path, mapping):
-    seeded.rate_limit, seeded.burst = 20.0, 3
+def test_matching_limits_never_meet_query_limit_exceeded(big, db, db_url, tmp_path, mapping):
+    # After the first batch (every list's first page), the objects' parts and the other
+    # lists' chains are all sent at once: more than the burst of 3 without the limiter.
+    big.rate_limit, big.burst = 20.0, 3
 
-    report = sync(seeded, db_url, tmp_path, mapping,
+    report = sync(big, db_url, tmp_path, mapping,
                   env={"BITRIX_RATE_LIMIT": "20", "BITRIX_RATE_BURST": "3"})
 
     assert report.ok
-    assert seeded.request_count >= 5
-    assert [r for r in seeded.requests if r.status == 503] == []
+    assert big.request_count >= 5
+    assert [r for r in big.requests if r.status == 503] == []
 
 
 def test_without_the_limiter_the_same_bucket_overflows():
@@ -127,6 +129,16 @@ def test_operating_budget_slows_down_before_it_is_spent():
     assert budget.blocked_wait("batch") == 60.0  # nothing known: the bounded default
 
 
+def chained(params: dict) -> bool:
+    """A chained page's command: uncounted (start=-1) and ascending (the highest id's command
+    is uncounted too, but descending)."""
+    return str(params.get("start")) == "-1" and "ASC" in str(params.get("order"))
+
+
+def first_page(params: dict) -> bool:
+    return str(params.get("start")) == "0"
+
+
 FAULTS = [
     pytest.param(lambda p: p.fail("batch", status=503, error="QUERY_LIMIT_EXCEEDED",
                                   description="Too many requests", times=3),
@@ -137,10 +149,15 @@ FAULTS = [
                                       times=2), id="html-502"),
     pytest.param(lambda p: p.drop_connection("batch", times=2), id="dropped-connection"),
     pytest.param(lambda p: p.hold("batch"), id="timeout"),  # held until the test ends
+    # Two chained pages further on, inside batches of the objects' parts.
     pytest.param(lambda p: p.fail("crm.item.list", status=500, error="INTERNAL_SERVER_ERROR",
-                                  skip=3, times=2), id="command-in-batch"),
+                                  skip=3, times=2, when=chained), id="command-in-batch"),
+    # The users' first page rides in the first batch: its command fails, and so does the
+    # plain call that asks for it again.
     pytest.param(lambda p: p.fail("user.get", status=503, error="QUERY_LIMIT_EXCEEDED",
-                                  times=1), id="503-plain-call"),
+                                  times=2, when=first_page), id="503-plain-call"),
+    pytest.param(lambda p: p.fail("user.get", status=503, error="QUERY_LIMIT_EXCEEDED",
+                                  times=1, when=first_page), id="503-first-page-in-batch"),
 ]
 
 
@@ -273,11 +290,12 @@ def test_a_list_whose_database_keeps_failing_fails_alone_and_soon(big, db, db_ur
 
 def test_batches_the_portal_cuts_off_are_sent_again_in_halves(portal, db, db_url, tmp_path,
                                                               mapping):
-    # 3,000 cities: one chain of 50 pages in a batch. The portal's front end answers 504 to
-    # every batch of more than 20 commands.
+    # 3,000 cities: the first page and the highest id in one batch, then the rest split at
+    # once into two parts of 30 chained pages, a batch each. The portal's front end answers
+    # 504 to every batch of more than 10 commands.
     seed_portal(portal, cities=3000)
     portal.fail_raw("batch", status=504, body=GATEWAY_TIMEOUT_PAGE, times=None,
-                    when=lambda params: len(params.get("cmd") or {}) > 20)
+                    when=lambda params: len(params.get("cmd") or {}) > 10)
     client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=2)
 
     report = sync(portal, db_url, tmp_path, mapping, "city", client=client)
@@ -287,10 +305,35 @@ def test_batches_the_portal_cuts_off_are_sent_again_in_halves(portal, db, db_url
         stored = {r[0] for r in conn.execute(text("SELECT btxid FROM cities"))}
     assert stored == {c["id"] for c in portal.records("crm:1036")} and len(stored) == 3000
     sizes = [(len(r.params["cmd"]), r.status) for r in portal.requests if r.method == "batch"]
-    # Cut at 50 and at 25, then 12 commands a batch for the rest of the list.
-    assert sizes[:2] == [(50, 504), (25, 504)]
-    assert {status for _, status in sizes[2:]} == {200}
-    assert max(size for size, _ in sizes[2:]) <= 12
+    assert sizes[0] == (2, 200)
+    # Cut at 30 (a part sent after that goes at 15), at 15 again, then at most 8 commands a
+    # batch for the rest of the list: the smaller size is kept, no batch is cut off again.
+    last_cut = max(i for i, (_, status) in enumerate(sizes) if status == 504)
+    cut = [size for size, status in sizes if status == 504]
+    assert cut[0] == 30 and set(cut) == {15, 30}
+    assert {status for _, status in sizes[last_cut + 1:]} == {200}
+    assert max(size for size, _ in sizes[last_cut + 1:]) <= 8
+    client.close()
+
+
+def test_a_first_batch_the_portal_cuts_off_is_asked_for_as_plain_calls(seeded, db, db_url,
+                                                                       tmp_path, mapping):
+    # Every list's first page and highest id ride in one batch of ten commands; the portal's
+    # front end gives up on batches of more than four. Each list asks for its first page
+    # alone, as before it had a batch to ride in, instead of the run failing.
+    seeded.cut_off_batches(more_than=4)
+    client = Bitrix24Client(seeded.webhook_url, backoff=0.01, max_retries=2)
+
+    report = sync(seeded, db_url, tmp_path, mapping, client=client)
+
+    assert report.ok, report.render_table()
+    for name, collection in COUNTS.items():
+        assert report.directories[name].fetched == len(seeded.records(collection)), name
+    cut = [r for r in seeded.requests if r.status == 504]
+    assert [len(r.params["cmd"]) for r in cut] == [10]  # cut once, never sent again whole
+    assert sorted(r.method for r in seeded.requests if r.status == 200) == sorted(
+        ["crm.item.list", "crm.item.list", "lists.element.get", "lists.element.get",
+         "user.get"])
     client.close()
 
 
@@ -374,8 +417,10 @@ def test_clients_of_one_portal_share_the_limiter_set_for_it():
 
 def test_stop_while_waiting_for_a_slow_page_does_not_wait_for_it(portal, db, db_url, tmp_path,
                                                                   mapping):
-    seed_portal(portal, objects=600)  # only the objects need a batch
-    held = portal.hold("batch")  # the rest of the objects: kept back until the test ends
+    seed_portal(portal, objects=600)  # only the objects need more than their first page
+    # The first batch (every list's first page) is answered; the next one, the rest of the
+    # objects, is kept back until the test ends.
+    held = portal.hold("batch", skip=1)
     stop = threading.Event()
     batch_arrived = []
 
@@ -415,7 +460,7 @@ def test_a_chained_page_cut_short_fails_the_directory(portal, db, db_url, tmp_pa
     stored = active_btxids(db, "cities")
 
     def cut_third_chained_page(call, params, answer):
-        if call == 4:  # the plain first page, then chained pages one, two and three
+        if call == 5:  # the first page and the highest id, then chained pages one, two, three
             answer.result["items"].pop()
         return answer
 
@@ -514,5 +559,6 @@ def test_an_offset_read_of_a_steady_list_is_complete(portal, db, db_url, tmp_pat
     # #7 is asked for by id before it is deactivated (an offset read can skip a live row).
     probes = [c for c in commands if "FILTER[ID][" in c]
     assert len(probes) == 1 and "FILTER[ID][0]=7&" in probes[0]
+    # The first page (start = 0) rides in a batch too, beside any other list's.
     starts = sorted(int(c.rsplit("start=", 1)[1]) for c in commands if c not in probes)
-    assert starts == list(range(50, 1259, 50))
+    assert starts == list(range(0, 1259, 50))

@@ -9,12 +9,14 @@ pages (500 rows) instead of 50, so lists of a few thousand rows show what the be
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
 
 from app.bitrix.client import Bitrix24Client
-from app.bitrix.reading import ListReader
+from app.bitrix.reading import BatchMixer, ListReader
 from app.testing.seed import seed_portal
 from tests.conftest import sync
 
@@ -70,3 +72,68 @@ def test_a_full_sync_stays_within_the_budget_and_loads_every_row(portal, db, db_
             stored = {int(b) for (b,) in conn.execute(text(f"SELECT btxid FROM {table}"))}
             on_portal = {int(r.get("id", r.get("ID"))) for r in portal.records(collection)}
             assert stored == on_portal, table
+
+
+def test_a_list_of_more_parts_than_batches_in_flight_is_read_at_the_floor(portal):
+    # Each part of a split list ends on a short page. Cut into as many parts as it has
+    # batches of rows (27 here), the list pays a command of each part's batch for it; cut
+    # into as many as go at once (8), the parts go on batch after batch, every one full.
+    layout = list(range(1, 12_001))
+    portal.add_items(1040, [{"id": i, "title": "t"} for i in layout])
+    client = client_for(portal)
+    rows: list[dict] = []
+
+    ListReader(client, "crm.item.list", {"entityTypeId": 1040}, max_in_flight=8,
+               mixer=BatchMixer(client)).read(rows.extend)
+    client.close()
+
+    assert sorted(int(r["id"]) for r in rows) == layout
+    assert portal.request_count == 1 + math.ceil(len(layout) / ROWS_PER_REQUEST)
+
+
+def test_a_long_list_is_read_in_parallel_parts_right_after_its_first_page(portal):
+    # Even ids: the first page and the highest id come in one batch, and every part of the
+    # rest is then its own batch, all of them in flight at once (up to the reader's limit).
+    layout = list(range(1, 12_001))
+    portal.add_items(1040, [{"id": i, "title": "t"} for i in layout])
+    first = portal.hold("batch", times=1)
+    parts = portal.hold("batch", times=100)
+    client = client_for(portal)
+    rows: list[dict] = []
+    reader = ListReader(client, "crm.item.list", {"entityTypeId": 1040}, max_in_flight=12,
+                        mixer=BatchMixer(client))
+    reading = threading.Thread(target=reader.read, args=(rows.extend,), daemon=True)
+    reading.start()
+    try:
+        assert first.arrived.wait(30)
+        (opening,) = portal.requests
+        labels = set(opening.params["cmd"])
+        assert labels == {"h", "t"}, labels  # the first page and the highest id together
+        first.release()
+        deadline = time.monotonic() + 30  # a safety net: the assertion is on the count
+        while parts.waiting < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert parts.waiting == 12  # twelve parts in flight, none of them answered yet
+    finally:
+        first.release()
+        parts.release()
+    reading.join(30)
+    client.close()
+
+    assert sorted(int(r["id"]) for r in rows) == layout  # every row exactly once
+
+
+def test_a_full_syncs_lists_send_their_first_pages_in_one_request(portal, db, db_url,
+                                                                   tmp_path, mapping):
+    seed_portal(portal, cities=130, objects=2_000, categories=70, violations=740, users=260)
+
+    report = sync(portal, db_url, tmp_path, mapping)
+
+    assert report.ok, report.render_table()
+    opening = portal.requests[0]
+    assert opening.method == "batch"
+    # Each directory's first page (label ..h) and, where the read is by id, its highest id
+    # (..t): every list knows its size and id range after one request.
+    heads = [label for label in opening.params["cmd"] if label.endswith("h")]
+    assert len(heads) == len(TABLES)
+    assert sum(label.endswith("t") for label in opening.params["cmd"]) >= 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 # Pages a directory may have read ahead of the writer (50 rows each).
 READ_AHEAD_PAGES = 100
 # HTTP requests in flight at once over all directories; the rate limiter decides the pace.
-READ_WORKERS = 8
+READ_WORKERS = 24
 
 _END = object()
 
@@ -107,6 +108,10 @@ class ReadPipeline:
         # The directories' last, half-empty batches go out together.
         self._mixer = BatchMixer(client)
         self._feeds: dict[str, DirectoryFeed] = {}
+
+    def starting(self) -> contextlib.AbstractContextManager[None]:
+        """Reads started inside the block send their first pages together (one request)."""
+        return self._mixer.starting()
 
     def start(self, name: str, method: str, params: Mapping[str, Any] | None, *,
               head: dict[str, Any] | None = None) -> DirectoryFeed:

@@ -23,6 +23,8 @@ from app.bitrix.paging.offset import OffsetRead
 from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import ReaderPool, Scheduler
 from app.bitrix.paging.steps import BatchSize, Handover, PagingStrategy, ReadContext
+from app.errors import PortalCutOffError, PortalError, PortalRetriableError
+from app.messages import say
 
 __all__ = ["BatchMixer", "ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
 
@@ -86,11 +88,53 @@ class ListReader:
         handover = Handover(emit)
         strategy: PagingStrategy = (KeysetRead if query.keyset else OffsetRead)(
             self.ctx, self.scheduler, handover)
+        highest = None
         if head is None:
-            head = self.client.call(query.method, strategy.first_params())
+            head, highest = self._first(strategy.first_params())
         rows = extract_rows(head.get("result"))
         handover(rows)
         total = head.get("total") if isinstance(head.get("total"), int) else None
-        strategy.read_rest(rows, total, more=head.get("next") is not None and bool(rows))
+        strategy.read_rest(rows, total, more=head.get("next") is not None and bool(rows),
+                           highest=highest)
         return ReadSummary(query.spec.paging, portal_time(head.get("time")), handover.rows,
                            not self.cancel.is_set(), query)
+
+    def _first(self, params: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+        """The first page as a list call's envelope, and the highest id when it came along.
+
+        Beside other lists (a mixer), the first page rides in one batch with theirs, and a
+        keyset read asks for its highest id in the same batch (one reverse-ordered page): the
+        rest can then be split into parallel chains at once. A command that failed there, or
+        a batch the portal cut off, is asked again as a plain call, which raises what the
+        portal says.
+        """
+        query, ctx = self.query, self.ctx
+        if ctx.mixer is None:
+            return self.client.call(query.method, params), None
+        head, top = f"{ctx.tag}h", f"{ctx.tag}t"
+        commands = {head: (query.method, params)}
+        if query.keyset:
+            commands[top] = (query.method, query.highest_params())
+        try:
+            result = ctx.mixer.batch(commands, halt=False, shrinkable=True,
+                                     most=max(len(commands), ctx.size.value))
+        except PortalCutOffError as exc:  # too heavy together: each list's page alone
+            log.warning(say("log.first_page_alone", method=query.method, error=exc))
+            return self.client.call(query.method, params), None
+        total = result.totals.get(head)
+        problem = result.problem(head, query.method, "")
+        if problem is not None or not isinstance(total, int):
+            if isinstance(problem, PortalRetriableError):  # a retry like any other: told
+                log.warning(say("log.first_page_alone", method=query.method, error=problem))
+            return self.client.call(query.method, params), None
+        rows = extract_rows(result.results[head])
+        envelope = {"result": result.results[head], "total": total,
+                    "next": len(rows) if total > len(rows) else None, "time": result.time}
+        highest = None
+        if top in commands and result.problem(top, query.method, "") is None:
+            try:
+                last = extract_rows(result.results[top])
+                highest = query.ends(last)[0] if last else None
+            except PortalError:
+                highest = None
+        return envelope, highest

@@ -19,6 +19,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Bitrix24 {method}: {error} inside a batch; retry {attempt}/{retries} in "
               "{delay:.1f} s from where it stopped",
     },
+    "log.first_page_alone": {
+        "ru": "Bitrix24 {method}: {error} в первом пакете; повтор: первая страница отдельным "
+              "запросом",
+        "en": "Bitrix24 {method}: {error} in the first batch; retry: the first page on its own",
+    },
     "log.gave_up": {
         "ru": "{error} (попыток: {attempts}, больше не повторяю)",
         "en": "{error} (gave up after {attempts} attempts)",

@@ -141,14 +141,16 @@ class SyncEngine:
         A fatal error in the opening batch ends the run: no further read is started.
         """
         states = self.state.load()
-        for name in order:
-            # SYNC_FULL_EVERY is left to the opening batch, which brings the portal's clock:
-            # a clock difference kept from an earlier run goes stale when this host's clock
-            # is set, and deciding on it here would skip the opening that measures it again.
-            self.plans[name] = plan_directory(self.syncers[name], self.table(name),
-                                              states.get(name), self.freshness, None)
-            if not self.plans[name].incremental:
-                self.reads.start(self.plans[name])
+        with self.reads.starting():  # the full reads' first pages go out in one request
+            for name in order:
+                # SYNC_FULL_EVERY is left to the opening batch, which brings the portal's
+                # clock: a clock difference kept from an earlier run goes stale when this
+                # host's clock is set, and deciding on it here would skip the opening that
+                # measures it again.
+                self.plans[name] = plan_directory(self.syncers[name], self.table(name),
+                                                  states.get(name), self.freshness, None)
+                if not self.plans[name].incremental:
+                    self.reads.start(self.plans[name])
         self._highest_ids([p for p in self.plans.values() if p.incremental])
         self._open(states.get(PORTAL_ROW), order, report)
         for name in order:

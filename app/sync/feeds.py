@@ -9,6 +9,7 @@ in `pages()`: the changes below the table's highest id, then every record above 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,6 +39,10 @@ class Feeds:
         with a select of the mapped fields where the method honours one."""
         syncer = self.syncers[name]
         return read_params(syncer.mapping.method, syncer.mapping.params, syncer.fields_read())
+
+    def starting(self) -> contextlib.AbstractContextManager[None]:
+        """Reads started inside the block send their first pages together."""
+        return self.pipeline.starting()
 
     def start(self, plan: Plan, key: str | None = None) -> None:
         """Start the directory's read as planned (once); `key` names a second read's feed."""

@@ -394,12 +394,12 @@ class FakePortal:
         """Sleep ``seconds`` before answering the next ``times`` matching calls."""
         self._queue(Fault(normalize_method(method), "stall", times, seconds=seconds))
 
-    def hold(self, method: str, *, times: int = 1, limit: float = 60.0) -> Hold:
-        """Keep back the answers to the next ``times`` matching HTTP calls until the returned
-        hold is released (at most ``limit`` seconds; stop() releases every hold). A command
-        inside a batch cannot be held: hold the batch."""
+    def hold(self, method: str, *, times: int = 1, skip: int = 0, limit: float = 60.0) -> Hold:
+        """Keep back the answers to the next ``times`` matching HTTP calls, after ``skip``
+        answered ones, until the returned hold is released (at most ``limit`` seconds; stop()
+        releases every hold). A command inside a batch cannot be held: hold the batch."""
         hold = Hold(limit)
-        self._queue(Fault(normalize_method(method), "hold", times, hold=hold))
+        self._queue(Fault(normalize_method(method), "hold", times, skip=skip, hold=hold))
         with self._lock:
             self._holds.append(hold)
         return hold

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # Parts of a split span cover this much more than the ids seen say its rows need: a part
 # that turns out empty costs a command, one that is crowded a request.
 SPREAD = 1.25
+# The first page's ids are taken as spread like the rest when their spacing is within this
+# factor of the average up to the highest id: the rest is then split into even parts.
+EVEN = 1.5
 
 
 def split_min_pages(most: int) -> int:
@@ -136,6 +139,33 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
     return steps
 
 
+def _even_parts(span: Span, most: int, highest: int, spacing: float | None, parts: int
+                ) -> list[Step] | None:
+    """Parts of a batch each (the last one open), at most `parts` of them, when the first
+    page's ids run as densely as the ids up to the highest one say the rest does (within
+    EVEN); None otherwise.
+
+    Every part is its own batch, so all are read at once. A part's chain has the commands
+    its share of the rows needs and no more (a command past a chain's end still costs the
+    portal a query); its first command counts it, so a part fuller than its share goes on
+    with exactly the pages it still has. Each part ends on a short page, which costs a
+    command: beyond `parts` (the batches in flight at once) a list is cut into fewer,
+    longer parts that go on batch after batch.
+    """
+    pages = span.pages_left or 0.0
+    average = (highest - span.after) / max(1.0, pages * PAGE_SIZE)
+    if spacing is None or not average / EVEN <= spacing <= average * EVEN:
+        return None
+    # a part's pages and its short last page
+    count = max(1, min(math.ceil(pages / (most - 1)), parts))
+    width = highest - span.after
+    bounds = [span.after + width * i // count for i in range(count)]
+    return [ChainStep(spans=(Span(low, bounds[i + 1] + 1 if i + 1 < count else span.before,
+                                  pages / count, count=True,
+                                  repeat=span.repeat if i == 0 else ()),), highest=highest)
+            for i, low in enumerate(bounds)]
+
+
 def fill(spans: list[Span], most: int, idle: bool, highest: int
          ) -> tuple[list[Step], list[Span]]:
     """Batches of `most` commands from the spans waiting to go on, and the spans left over.
@@ -190,8 +220,7 @@ class ChainStep(Step):
     def run(self, ctx: ReadContext) -> Outcome:
         plan, commands = self._chain_commands(ctx)
         if self.tail:  # first: a chain's end cannot stop it (halt)
-            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.keyset_params(descending=True)),
-                        **commands}
+            commands = {f"{ctx.tag}t": (ctx.method, ctx.query.highest_params()), **commands}
         result = self.send(ctx, commands, halt=True)
         if isinstance(result, Outcome):
             return result
@@ -351,20 +380,33 @@ class KeysetRead:
     def first_params(self) -> dict[str, Any]:
         return self.ctx.query.keyset_params(start=0)
 
-    def read_rest(self, first: Page, total: int | None, more: bool) -> None:
+    def read_rest(self, first: Page, total: int | None, more: bool, *,
+                  highest: int | None = None) -> None:
         if not more:
             return
-        self.scheduler.run(self._chains(first, total), self._take, self._release)
+        self.scheduler.run(self._chains(first, total, highest), self._take, self._release)
         self._confirm_chain_ends(total)
 
-    def _chains(self, first_page: Page, total: int | None) -> list[Step]:
-        """The first chain: alone in the pool for a short list; for a long one, a batch that
-        also asks for the highest id, so the rest can be split (ChainStep.tail)."""
+    def _chains(self, first_page: Page, total: int | None, highest: int | None) -> list[Step]:
+        """The first chains. With the highest id known (it came with the first page), a list
+        of more than one batch is split at once: into parts of a batch each where its ids
+        run evenly, else into counted parts (`probes`). Without it: one chain alone in the
+        pool for a short list; for a long one, a batch that also asks for the highest id, so
+        the rest can be split (ChainStep.tail)."""
         ctx, query = self.ctx, self.ctx.query
-        _, after, repeat = query.ends(first_page)
+        first, after, repeat = query.ends(first_page)
         pages_left = None if total is None else (total - len(first_page)) / PAGE_SIZE
         span = Span(after, None, pages_left, repeat=repeat)
         most = ctx.size.value
+        if pages_left is not None and highest is not None and pages_left >= most:
+            self._highest = highest
+            spacing = (after - first) / (len(first_page) - 1) if len(first_page) > 1 else None
+            if highest <= after:  # nothing above the first page but rows added meanwhile
+                return [ChainStep(spans=(span,), highest=highest)]
+            even = _even_parts(span, most, highest, spacing, self.scheduler.max_in_flight)
+            if even is not None:
+                return even
+            return probes([replace(span, spacing=spacing)], most, highest)
         if pages_left is None or pages_left <= split_min_pages(most):
             self._waiting.append(span)
             return []

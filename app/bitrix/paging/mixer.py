@@ -10,9 +10,10 @@ it, when every list being read is waiting, or after MIX_WAIT seconds at most.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +45,26 @@ class BatchMixer:
         self._cond = threading.Condition()
         self._waiting: list[_Parcel] = []
         self._reading = 0  # lists being read now: when all of them wait, nothing else will come
+        self._held = 0  # reads still being started: their first batches are worth waiting for
 
     def reading(self, delta: int) -> None:
         """A list's read began (+1) or ended (-1)."""
         with self._cond:
             self._reading += delta
             self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Reads started inside the block are all counted before any of them is sent alone:
+        their first pages go out together in one request."""
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify_all()
 
     def batch(self, commands: Commands, *, halt: bool, shrinkable: bool,
               most: int = BATCH_SIZE) -> BatchResult:
@@ -79,15 +94,18 @@ class BatchMixer:
     def _ready(self, parcel: _Parcel) -> bool:
         same = [p for p in self._waiting if p.halt == parcel.halt]
         return (sum(len(p.commands) for p in same) >= min(p.most for p in same)
-                or len(self._waiting) >= self._reading)
+                or (not self._held and len(self._waiting) >= self._reading))
 
     def _take_group(self, parcel: _Parcel) -> list[_Parcel]:
         """`parcel` and the waiting ones of the same kind that fit beside it (oldest first)."""
         group, size, most = [parcel], len(parcel.commands), parcel.most
+        labels = set(parcel.commands)
         for other in self._waiting:
-            if other is parcel or other.halt != parcel.halt:
+            if other is parcel or other.halt != parcel.halt or not labels.isdisjoint(
+                    other.commands):  # two batches of one read: their labels are the same
                 continue
             if size + len(other.commands) <= min(most, other.most):
+                labels.update(other.commands)
                 group.append(other)
                 size += len(other.commands)
                 most = min(most, other.most)

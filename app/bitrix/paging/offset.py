@@ -97,7 +97,8 @@ class OffsetRead:
     def first_params(self) -> dict[str, Any]:
         return self.ctx.query.offset_params(0)
 
-    def read_rest(self, first: Page, total: int | None, more: bool) -> None:
+    def read_rest(self, first: Page, total: int | None, more: bool, *,
+                  highest: int | None = None) -> None:
         """Every offset page, checked; read once more when the list shifted meanwhile.
 
         Rows emitted by a pass that turned out shifted stay emitted (they are real

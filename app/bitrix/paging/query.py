@@ -147,6 +147,16 @@ class ListQuery:
         params["start"] = start
         return params
 
+    def highest_params(self) -> dict[str, Any]:
+        """Params for the list's highest id: one reverse-ordered page, of ids only where the
+        method honours a select (whole rows would make it as large as a first page)."""
+        params = self.keyset_params(descending=True)
+        if self.spec.honours_select:
+            for key in [k for k in params if str(k).lower() == "select"]:
+                del params[key]
+            params[self.spec.select_key] = [self.spec.id_field]
+        return params
+
     @property
     def offset_ordered(self) -> bool:
         """Whether offset pages come in descending id order (we ask for it)."""

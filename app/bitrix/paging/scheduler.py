@@ -5,9 +5,10 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 
+from app.bitrix.paging.query import Page
 from app.bitrix.paging.steps import Outcome, ReadContext, Step
 from app.errors import PortalError
 
@@ -83,36 +84,56 @@ class Scheduler:
     def run(self, steps: list[Step], take: Take, release: Release | None = None) -> None:
         """Run the steps (and the follow-ups they queue) until done or one fails for good.
 
-        `take(outcome)` gets each step's outcome; `release(idle)` may hand back steps the
-        strategy held (idle: nothing else is left to run).
+        `take(outcome)` gets each step's outcome on this thread: first its news and
+        follow-ups (no pages), so the steps they free go out at once, then its pages, which
+        wait while the consumer is behind. At most `max_in_flight` steps run at once, and
+        at most twice that many have run or are running with pages not handed over, so
+        memory stays bounded. `release(idle)` may hand
+        back steps the strategy held (idle: nothing else is left to run).
         """
         executor = self.executor or ReaderPool(self.max_in_flight)
         pending: deque[Step] = deque(steps)
         in_flight: dict[Future, Step] = {}
+        arrived: deque[list[Page]] = deque()  # each outcome's pages, not handed over yet
         failure: PortalError | None = None
+
+        def submit() -> None:
+            if release is not None and failure is None:
+                pending.extend(release(not (pending or in_flight)))
+            while (pending and failure is None and not self.ctx.cancel.is_set()
+                   and len(in_flight) < self.max_in_flight
+                   and len(in_flight) + len(arrived) < 2 * self.max_in_flight):
+                step = pending.popleft()
+                in_flight[executor.submit(self._run_step, step)] = step
+
+        def collect(done: Iterable[Future]) -> None:
+            nonlocal failure
+            for future in done:
+                in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except PortalError as exc:
+                    failure = failure or exc
+                    continue
+                pages, outcome.pages = outcome.pages, []
+                take(outcome)
+                failure = failure or outcome.failure
+                pending.extend(outcome.follow_ups)
+                if pages:
+                    arrived.append(pages)
+
         try:
             while True:
-                if release is not None and failure is None:
-                    pending.extend(release(not (pending or in_flight)))
-                if not (pending or in_flight):
-                    break
-                while (pending and failure is None and not self.ctx.cancel.is_set()
-                       and len(in_flight) < self.max_in_flight):
-                    step = pending.popleft()
-                    in_flight[executor.submit(self._run_step, step)] = step
+                submit()
+                if arrived:
+                    collect([future for future in in_flight if future.done()])
+                    submit()
+                    take(Outcome(pages=arrived.popleft()))
+                    continue
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    in_flight.pop(future)
-                    try:
-                        outcome = future.result()
-                    except PortalError as exc:
-                        failure = failure or exc
-                        continue
-                    take(outcome)
-                    failure = failure or outcome.failure
-                    pending.extend(outcome.follow_ups)
+                collect(done)
         finally:
             if self.executor is None:
                 executor.shutdown(wait=False, cancel_futures=True)

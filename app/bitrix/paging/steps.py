@@ -162,6 +162,8 @@ class PagingStrategy(Protocol):
     def first_params(self) -> dict[str, Any]:
         """The params of the plain first page."""
 
-    def read_rest(self, first: Page, total: int | None, more: bool) -> None:
-        """Read what follows `first` (`more`: the portal said there is a next page);
-        raise a PortalError when the read is incomplete."""
+    def read_rest(self, first: Page, total: int | None, more: bool, *,
+                  highest: int | None = None) -> None:
+        """Read what follows `first` (`more`: the portal said there is a next page; `highest`:
+        the list's highest id, when it came with the first page); raise a PortalError when
+        the read is incomplete."""
