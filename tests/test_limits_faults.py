@@ -317,7 +317,8 @@ def test_batches_the_portal_cuts_off_are_sent_again_in_halves(portal, db, db_url
 
 
 def test_a_first_batch_the_portal_cuts_off_is_asked_for_as_plain_calls(seeded, db, db_url,
-                                                                       tmp_path, mapping):
+                                                                       tmp_path, mapping,
+                                                                       caplog):
     # Every list's first page and highest id ride in one batch of ten commands; the portal's
     # front end gives up on batches of more than four. Each list asks for its first page
     # alone, as before it had a batch to ride in, instead of the run failing.
@@ -334,6 +335,8 @@ def test_a_first_batch_the_portal_cuts_off_is_asked_for_as_plain_calls(seeded, d
     assert sorted(r.method for r in seeded.requests if r.status == 200) == sorted(
         ["crm.item.list", "crm.item.list", "lists.element.get", "lists.element.get",
          "user.get"])
+    told = [r for r in caplog.records if "in the first batch" in r.getMessage()]
+    assert len(told) == 1, told  # one batch cut off: one warning, not one per list
     client.close()
 
 

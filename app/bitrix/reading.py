@@ -119,7 +119,7 @@ class ListReader:
             result = ctx.mixer.batch(commands, halt=False, shrinkable=True,
                                      most=max(len(commands), ctx.size.value))
         except PortalCutOffError as exc:  # too heavy together: each list's page alone
-            log.warning(say("log.first_page_alone", method=query.method, error=exc))
+            _tell_once(exc, say("log.first_batch_alone", error=exc))
             return self.client.call(query.method, params), None
         total = result.totals.get(head)
         problem = result.problem(head, query.method, "")
@@ -138,3 +138,15 @@ class ListReader:
             except PortalError:
                 highest = None
         return envelope, highest
+
+
+_told = threading.Lock()
+
+
+def _tell_once(exc: BaseException, text: str) -> None:
+    """Log `text` for `exc` once: a batch shared by several lists fails for each of them."""
+    with _told:
+        if getattr(exc, "told", False):
+            return
+        exc.told = True  # type: ignore[attr-defined]
+    log.warning(text)

@@ -24,6 +24,11 @@ TEXTS: dict[str, dict[str, str]] = {
               "запросом",
         "en": "Bitrix24 {method}: {error} in the first batch; retry: the first page on its own",
     },
+    "log.first_batch_alone": {
+        "ru": "Bitrix24: {error} в первом пакете; повтор: первая страница каждого списка "
+              "отдельным запросом",
+        "en": "Bitrix24: {error} in the first batch; retry: each list's first page on its own",
+    },
     "log.gave_up": {
         "ru": "{error} (попыток: {attempts}, больше не повторяю)",
         "en": "{error} (gave up after {attempts} attempts)",
