@@ -119,7 +119,7 @@ class ListReader:
             result = ctx.mixer.batch(commands, halt=False, shrinkable=True,
                                      most=max(len(commands), ctx.size.value))
         except PortalCutOffError as exc:  # too heavy together: each list's page alone
-            _tell_once(exc, say("log.first_batch_alone", error=exc))
+            _first_batch_cut_off(exc)
             return self.client.call(query.method, params), None
         total = result.totals.get(head)
         problem = result.problem(head, query.method, "")
@@ -143,10 +143,10 @@ class ListReader:
 _told = threading.Lock()
 
 
-def _tell_once(exc: BaseException, text: str) -> None:
-    """Log `text` for `exc` once: a batch shared by several lists fails for each of them."""
+def _first_batch_cut_off(exc: BaseException) -> None:
+    """Told once: the first batch is shared by several lists and fails for each of them."""
     with _told:
         if getattr(exc, "told", False):
             return
         exc.told = True  # type: ignore[attr-defined]
-    log.warning(text)
+    log.warning(say("log.first_batch_alone", error=exc))
