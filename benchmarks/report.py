@@ -112,6 +112,14 @@ class _Judge:
                 return run
         return None
 
+    def failed(self, size: str, label: str) -> Run | None:
+        """The run of `label` at `size` that ended without a result, if there was one."""
+        for run in self.runs:
+            if run.size and run.size.label == size and run.label.startswith(label) \
+                    and run.error is not None:
+                return run
+        return None
+
     def ours(self) -> list[Run]:
         return [r for r in self.runs if r.ours]
 
@@ -122,6 +130,9 @@ def _verdict(ok: bool | None) -> str:
 
 def _ratio_target(j: _Judge, size: str, peer: str, limit: float, key: str) -> list[str]:
     ours, theirs = j.get(size, say("bench_full")), j.get(size, peer)
+    if ours and not theirs and j.failed(size, peer):  # nothing to compare with: say why
+        return [say(key), say("bench_peer_failed", ours=_num(ours.wall), size=size),
+                _verdict(None)]
     if not ours or not theirs:
         return [say(key), say("bench_missing", size=size), _verdict(None)]
     ratio = ours.wall / theirs.wall

@@ -120,3 +120,22 @@ def test_the_check_finds_a_row_that_differs_from_the_portal(seeded, mysql_url, m
         conn.execute(text("UPDATE users SET is_active = 0 WHERE is_active = 1 LIMIT 1"))
     engine.dispose()
     assert mismatches(seeded, mysql_url) == 2
+
+
+def test_a_peer_that_did_not_finish_is_named_in_its_target_not_taken_for_a_missing_size():
+    from benchmarks.report import targets
+    from benchmarks.sitting import Run, Sitting
+
+    size = five_directories("208k")
+    runs = [Run(size, say("bench_full"), ours=True, wall=20.0, requests=87),
+            Run(size, say("bench_peer_fast"), error="KeyboardInterrupt", wall=449.0),
+            Run(size, say("bench_peer_sdk"), wall=30.0)]
+
+    rows = targets(Sitting(command="python -m benchmarks", started=0.0, settings={},
+                           runs=runs)).splitlines()
+
+    [fast] = [r for r in rows if r.startswith("| " + say("bench_t_208k_wall"))]
+    assert say("bench_peer_failed", ours="20.00", size="208k") in fast
+    assert fast.endswith(say("bench_not_measured") + " |")
+    [sdk] = [r for r in rows if r.startswith("| " + say("bench_t_208k_sdk"))]
+    assert sdk.endswith(say("bench_met") + " |")

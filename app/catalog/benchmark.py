@@ -72,6 +72,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "bench_not_measured": {"ru": "не измерено", "en": "not measured"},
     "bench_missing": {"ru": "нет замера на {size} (`--sizes`)",
                       "en": "no run at {size} (`--sizes`)"},
+    "bench_peer_failed": {"ru": "наша {ours} с; аналог на {size} не дочитал (см. таблицу)",
+                          "en": "ours {ours} s; the peer did not finish at {size} (see the table)"},
     "bench_vs": {"ru": "{ours} с против {theirs} с = {ratio}",
                  "en": "{ours} s vs {theirs} s = {ratio}"},
     "bench_peer_limited": {"ru": "; аналог получил {count} × 503 и ждал — сравнение нечестное",
