@@ -3,15 +3,9 @@ language, the log file in English — and the .env files are read once at start.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 
 from app.config import early_environment, load_settings
-from tests.conftest import ROOT
 from tests.test_voice import (
     CYRILLIC,
     assert_english,
@@ -19,6 +13,7 @@ from tests.test_voice import (
     needs_posix_signals,
     project_folder,
     run,
+    service_until,
 )
 
 ENV = 'BACKUP_DIR="C:\\backup\\new"\nDATABASE_URL={url}\nLOG_FILE={log}\n'
@@ -65,22 +60,8 @@ def test_a_warning_read_before_the_language_is_told_in_the_language_of_the_env_f
 def test_the_service_tells_a_settings_warning_once(sqlite_url, tmp_path):
     write_env(sqlite_url, tmp_path, "BITRIX_WEBHOOK_URL=http://127.0.0.1:9/rest/1/abcdef/\n"
                                     "SYNC_SCHEDULE=0 0 1 1 *\nSYNC_TIMEZONE=UTC\n")
-    out_path = tmp_path / "console.txt"
-    with open(out_path, "wb") as out:
-        child = subprocess.Popen([sys.executable, str(ROOT / "service.py")],
-                                 cwd=project_folder(), env=environ(None), stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while "Сервис bitrix-sync запущен" not in out_path.read_text(encoding="utf-8"):
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            child.send_signal(signal.SIGTERM)
-            assert child.wait(60) == 0
-        finally:
-            if child.poll() is None:
-                child.kill()
-    console = out_path.read_text(encoding="utf-8")
+    console = service_until("Сервис bitrix-sync запущен", cwd=project_folder(),
+                            env=environ(None), console=tmp_path / "console.txt")
     assert console.count(RUSSIAN) == 1 and console.count("BACKUP_DIR в ") == 1, console
     assert console.count("Получен SIGTERM") == 1
     log = (tmp_path / "sync.log").read_text(encoding="utf-8")

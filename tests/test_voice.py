@@ -48,6 +48,25 @@ def run(script: str, *args: str, language: str | None = None, **values: str
                           encoding="utf-8", timeout=120, stdin=subprocess.DEVNULL)
 
 
+def service_until(text: str, *, cwd: Path, env: dict[str, str], console: Path) -> str:
+    """Run service.py (its console into `console`) until it prints `text`, stop it with
+    SIGTERM (exit 0 expected) and return what its console said."""
+    with open(console, "wb") as out:
+        child = subprocess.Popen([sys.executable, str(ROOT / "service.py")], cwd=cwd, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while text not in console.read_text(encoding="utf-8"):
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(60) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
+    return console.read_text(encoding="utf-8")
+
+
 def assert_english(text: str) -> None:
     assert not CYRILLIC.search(text), text
 
@@ -500,22 +519,8 @@ def test_the_service_console_is_a_short_summary(language, seeded, sqlite_url, tm
                   SYNC_MAPPING_FILE=str(write_mapping_toml(tmp_path / "m.toml", mapping)),
                   SYNC_ON_START="true", SYNC_SCHEDULE="0 0 1 1 *", SYNC_TIMEZONE="UTC",
                   LOG_FILE=str(log_file))
-    with open(tmp_path / "console.txt", "wb") as out:
-        child = subprocess.Popen([sys.executable, str(ROOT / "service.py")], cwd=tmp_path,
-                                 env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            done = "Запуск закончен" if language is None else "Run finished"
-            while done not in (tmp_path / "console.txt").read_text(encoding="utf-8"):
-                assert child.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-            child.send_signal(signal.SIGTERM)
-            assert child.wait(60) == 0
-        finally:
-            if child.poll() is None:
-                child.kill()
-    console = (tmp_path / "console.txt").read_text(encoding="utf-8")
+    done = "Запуск закончен" if language is None else "Run finished"
+    console = service_until(done, cwd=tmp_path, env=env, console=tmp_path / "console.txt")
     lines = console.splitlines()
 
     assert len(lines) == 5, console  # start (2 lines), the run, the signal, the stop
