@@ -33,6 +33,7 @@ FIXED = {"cities": 300, "categories": 60, "violations": 3_000, "users": 5_000}
 PRESETS = {"20k": 12_000, "58k": 50_000, "208k": 200_000}  # objects per named size
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$")
 COUNTERS = ("fetched", "created", "updated", "deactivated")
+PEER_MIN_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
                                   text=True, encoding="utf-8", errors="replace",
                                   timeout=timeout)
         except subprocess.TimeoutExpired:
-            run.error = f"no answer in {timeout:g} s"
+            run.error = msg("bench_no_answer", seconds=f"{timeout:.0f}")
             return run
         run.wall = time.perf_counter() - began
         own = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
@@ -305,7 +306,7 @@ class SizeRuns:
             if not peers.installed(name):
                 run.note = msg("bench_not_installed")
             else:
-                measure(run, ["peer", name], self.env, portal, timeout=self.args.timeout)
+                measure(run, ["peer", name], self.env, portal, timeout=self._peer_timeout())
             self._keep(run, tell)
         if self.args.naive:
             names.append(f"bench_{uuid.uuid4().hex[:8]}_naive")
@@ -313,6 +314,14 @@ class SizeRuns:
             run = measure(Run(self.size, msg("bench_naive")), ["naive"], env, portal,
                           timeout=self.args.timeout)
             self._keep(run, tell)
+
+    def _peer_timeout(self) -> float:
+        """How long a peer may read: five times our full sync of this size, at least two
+        minutes (a peer that stops sending requests, as fast_bitrix24 did at 208k, would
+        otherwise hold the sitting for the whole --timeout)."""
+        ours = [r.wall for r in self.runs if r.ours and r.size == self.size and r.wall]
+        limit = max(PEER_MIN_SECONDS, 5 * ours[0]) if ours else self.args.timeout
+        return min(limit, self.args.timeout)
 
     def _keep(self, run: Run, tell) -> None:
         self.runs.append(run)

@@ -139,3 +139,22 @@ def test_a_peer_that_did_not_finish_is_named_in_its_target_not_taken_for_a_missi
     assert fast.endswith(say("bench_not_measured") + " |")
     [sdk] = [r for r in rows if r.startswith("| " + say("bench_t_208k_sdk"))]
     assert sdk.endswith(say("bench_met") + " |")
+
+
+@pytest.mark.parametrize(("ours", "timeout", "expected"), [
+    (20.0, 3600, 120.0), (40.0, 3600, 200.0), (None, 3600, 3600.0), (40.0, 60, 60.0)])
+def test_a_peer_may_read_five_times_as_long_as_our_full_sync_not_the_whole_timeout(
+        tmp_path, ours, timeout, expected):
+    """fast_bitrix24 stopped sending requests at 208k and would have held the sitting for
+    an hour: a peer gets five times our full sync of the size, at least two minutes."""
+    from argparse import Namespace
+
+    from benchmarks.sitting import Run, SizeRuns
+
+    size = five_directories("208k")
+    runs = SizeRuns(size, Namespace(timeout=timeout, rate=2.0, burst=50), {}, None,
+                    tmp_path / "mapping.toml")
+    if ours is not None:
+        runs.runs.append(Run(size, say("bench_full"), ours=True, wall=ours))
+
+    assert runs._peer_timeout() == expected

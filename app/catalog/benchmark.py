@@ -72,6 +72,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "bench_not_measured": {"ru": "не измерено", "en": "not measured"},
     "bench_missing": {"ru": "нет замера на {size} (`--sizes`)",
                       "en": "no run at {size} (`--sizes`)"},
+    "bench_no_answer": {"ru": "не закончил за {seconds} с, остановлен",
+                        "en": "no answer in {seconds} s, stopped"},
     "bench_peer_failed": {"ru": "наша {ours} с; аналог на {size} не дочитал (см. таблицу)",
                           "en": "ours {ours} s; the peer did not finish at {size} (see the table)"},
     "bench_vs": {"ru": "{ours} с против {theirs} с = {ratio}",
