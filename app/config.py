@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -17,6 +18,17 @@ from app.masking import mask, register_secret
 from app.messages import DEFAULT_LANGUAGE, LANGUAGES, normal_language, say
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def declaring_file(cls: type) -> str:
+    """The file that declares `cls`, relative to the project folder when inside it."""
+    path = Path(getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__)
+    try:
+        return path.resolve().relative_to(PROJECT_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
 # Names another folder to use in PROJECT_DIR's place for .env, mapping.toml, the log file
 # and the parent's .env and models.py. The test suite sets it, so that no test ever reads
 # or writes the files of the project it runs in (tests/conftest.py).

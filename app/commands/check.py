@@ -12,10 +12,8 @@ is in check_portal.py, the checklist itself in checklist.py.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
@@ -36,7 +34,7 @@ from app.commands.checklist import (
 )
 from app.commands.discover import make_client
 from app.commands.id_match import unfilled_references
-from app.config import PROJECT_DIR, Settings
+from app.config import Settings, declaring_file
 from app.db.connect import check_connection, describe_db_error, make_engine
 from app.db.history import RunStatus, recent_runs
 from app.db.parent_models import ModelSet, load_models
@@ -212,15 +210,6 @@ def _check_models(report: CheckReport, settings: Settings) -> ModelSet | None:
     return models
 
 
-def model_file(model: type) -> str:
-    """The file that declares a model class, relative to the project folder when inside it."""
-    path = Path(getattr(sys.modules.get(model.__module__), "__file__", None) or model.__module__)
-    try:
-        return path.resolve().relative_to(PROJECT_DIR).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _check_directory_models(report: CheckReport, models: ModelSet,
                             syncers: dict[str, BaseSyncer], configured: list[str]) -> list[str]:
     """Each directory's model class and table; the directories whose class exists."""
@@ -240,7 +229,7 @@ def _check_directory_models(report: CheckReport, models: ModelSet,
         chosen = mapping.source("model")
         by_default = chosen == type(syncers[name]).defaults().sources.get("model")
         report.add(label("check.name.model", directory=name), OK, say(
-            "check.model.used", model=mapping.model, file=model_file(model), table=table.name,
+            "check.model.used", model=mapping.model, file=declaring_file(model), table=table.name,
             chosen=say("check.model.named_by_default") if by_default
             else say("check.model.named_in", where=_where(syncers[name], "model"))))
         if mapping.deactivation_column(table.c.keys()) is None and mapping.active_column is None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, ClassVar
 
-from app.config import PROJECT_DIR
+from app.config import declaring_file
 from app.errors import MappingError
 from app.messages import say
 from app.syncers.mapping import (
@@ -79,11 +77,7 @@ class BaseSyncer:
     @classmethod
     def source_file(cls) -> str:
         """The file that declares the class, relative to the project folder when inside it."""
-        path = Path(getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__)
-        try:
-            return path.resolve().relative_to(PROJECT_DIR).as_posix()
-        except ValueError:
-            return str(path)
+        return declaring_file(cls)
 
     @classmethod
     def defaults(cls) -> DirectoryMapping:
