@@ -92,6 +92,7 @@ class DirectoryReport:
     absent_fields: dict[str, str] = field(default_factory=dict)
     mode: str = "full"  # how it was read: "full" or "incremental"
     mode_reason: str | None = None  # why it was read in full
+    rolled_back: bool = False  # SKIPPED after it had started writing (else: not run)
 
     def restart(self, mode: str, reason: str | None) -> None:
         """Counting starts again: the directory is read once more, another way."""
@@ -104,6 +105,16 @@ class DirectoryReport:
     def fail(self, message: str) -> None:
         self.status = DirectoryStatus.FAILED
         self.message = message
+
+    def not_run(self, why: str) -> None:
+        self.status = DirectoryStatus.SKIPPED
+        self.message = say("engine.not_run", why=why)
+
+    def roll_back(self) -> None:
+        """Stopped while writing: its transaction was rolled back."""
+        self.status = DirectoryStatus.SKIPPED
+        self.message = say("engine.rolled_back")
+        self.rolled_back = True
 
     def as_dict(self) -> dict:
         data = {k: getattr(self, k) for k in Counter}
@@ -211,7 +222,8 @@ class SyncReport:
             state = "stopped early"
         else:
             state = "with errors" if not self.ok else "ok, with warnings" if any(
-                d.absent_fields for d in self.directories.values()) else "ok"
+                d.status == DirectoryStatus.WITH_WARNINGS
+                for d in self.directories.values()) else "ok"
         return (f"sync {state}: " + ", ".join(f"{k} {t[k]}" for k in Counter))
 
     def counts_line(self) -> str:
@@ -295,10 +307,10 @@ class SyncReport:
                 kind = "saved"
             elif d.status == DirectoryStatus.FAILED:
                 kind = "failed"
-            elif d.message and d.message.startswith(say("engine.not_run", why="")):
-                kind = "not_run"
-            else:
+            elif d.rolled_back:
                 kind = "rolled_back"
+            else:
+                kind = "not_run"
             by_status.setdefault(kind, []).append(d.name)
         lines = [say("stop.head")]
         if self.dry_run:

@@ -119,8 +119,7 @@ class DirectorySync:
                 found = self._removals(check, converter.unmatched)
             except StopRequested:
                 transaction.rollback()
-                stats.status = DirectoryStatus.SKIPPED
-                stats.message = say("engine.rolled_back")
+                stats.roll_back()
                 return _ENDED
             except PortalError as exc:
                 self._commit(transaction)  # keep what arrived; deactivate nothing

@@ -31,7 +31,7 @@ from app.errors import (
 )
 from app.logging_setup import IN_REPORT
 from app.messages import say
-from app.report import DirectoryStatus, SyncReport
+from app.report import SyncReport
 from app.sync.directory import DirectorySync
 from app.sync.feeds import Feeds
 from app.sync.incremental import Freshness, Opener, Plan, plan_directory
@@ -198,9 +198,8 @@ class SyncEngine:
         for name in order:
             stats = report.directory(name)
             if report.fatal or self.stop_event.is_set():
-                stats.status = DirectoryStatus.SKIPPED
-                stats.message = say("engine.not_run", why=say(
-                    "engine.stopped_early" if not report.fatal else "engine.earlier_error"))
+                stats.not_run(say("engine.stopped_early" if not report.fatal
+                                  else "engine.earlier_error"))
                 continue
             self._started.append(name)
             try:
@@ -221,12 +220,9 @@ class SyncEngine:
             if name in self.committed or (name != current and name in self._started):
                 continue  # finished: its outcome is already in the report
             if name != current:
-                stats.status = DirectoryStatus.SKIPPED
-                stats.message = say("engine.not_run", why=say(
-                    "engine.stopped_early" if stopped else "engine.earlier_error"))
+                stats.not_run(say("engine.stopped_early" if stopped else "engine.earlier_error"))
             elif stopped:
-                stats.status = DirectoryStatus.SKIPPED
-                stats.message = say("engine.rolled_back")
+                stats.roll_back()
             else:
                 stats.fail(say("outcome.unexpected", kind=type(exc).__name__))
 
