@@ -75,3 +75,37 @@ def test_a_row_of_an_older_version_shows_its_english_and_a_run_adds_the_column(
     assert json.loads(words)["ru"].startswith("ошибок в записях: 3, первая — ")
     both = run(project, "--status", env=status_env(db_url, "ru")).stdout
     assert "ошибок в записях: 3" in both and "(old wording)" in both
+
+
+def test_a_session_reading_an_older_history_table_does_not_hold_the_run(
+        tmp_path, seeded, mysql_url, mapping, monkeypatch, caplog):
+    """The ALTER that adds error_words waits for the table's metadata lock, which any open
+    transaction that read the table holds (a reporting tool, an admin's mysql session):
+    MariaDB would wait a day. It gives up after ALTER_WAIT; the run goes on in English."""
+    from app.db import history
+    from tests.conftest import sync
+
+    monkeypatch.setattr(history, "ALTER_WAIT", 1)
+    caplog.set_level("INFO", logger="app.db.history")
+    engine = create_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE bitrix_sync_runs (id INTEGER PRIMARY KEY AUTO_INCREMENT, "
+            "started_at DATETIME NOT NULL, finished_at DATETIME, "
+            "triggered_by VARCHAR(16) NOT NULL, status VARCHAR(16) NOT NULL, "
+            "exit_code SMALLINT, counts TEXT, error TEXT, host VARCHAR(255), pid INTEGER)"))
+    reader = engine.connect()
+    try:
+        reader.execute(text("SELECT COUNT(*) FROM bitrix_sync_runs"))  # its transaction stays
+        report = sync(seeded, mysql_url, tmp_path, mapping)
+    finally:
+        reader.close()
+
+    assert report.ok, report.render_table()
+    assert any("stays English only" in r.getMessage() for r in caplog.records)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM bitrix_sync_runs WHERE status = 'ok'")
+                            ).scalar() == 1
+        columns = {row[0] for row in conn.execute(text("SHOW COLUMNS FROM bitrix_sync_runs"))}
+    engine.dispose()
+    assert "error_words" not in columns

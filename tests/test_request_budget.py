@@ -137,3 +137,37 @@ def test_a_full_syncs_lists_send_their_first_pages_in_one_request(portal, db, db
     heads = [label for label in opening.params["cmd"] if label.endswith("h")]
     assert len(heads) == len(TABLES)
     assert sum(label.endswith("t") for label in opening.params["cmd"]) >= 4
+
+
+def test_a_read_whose_writer_is_behind_holds_no_more_batches_than_it_sends_at_once(portal):
+    # The writer takes one directory at a time; the others' reads must wait at the reader's
+    # limit, not read on: batches in flight plus batches read and not yet handed over stay
+    # within `max_in_flight` (before: twice that, up to 48 batches of 2,500 rows a list).
+    portal.add_items(1040, [{"title": "t"} for _ in range(30_000)])
+    client = client_for(portal)
+    handed: list[int] = []
+    writer_back = threading.Event()
+
+    def handover(rows: list[dict]) -> None:
+        handed.append(len(rows))
+        if len(handed) >= 2:  # the first page is taken, then the writer is busy elsewhere
+            writer_back.wait(60)
+
+    reader = ListReader(client, "crm.item.list", {"entityTypeId": 1040}, max_in_flight=4,
+                        mixer=BatchMixer(client))
+    reading = threading.Thread(target=reader.read, args=(handover,), daemon=True)
+    reading.start()
+    try:
+        seen, steady_since = -1, time.monotonic()
+        deadline = time.monotonic() + 30  # a safety net: the assertion is on the count
+        while time.monotonic() - steady_since < 1.0 and time.monotonic() < deadline:
+            if portal.request_count != seen:
+                seen, steady_since = portal.request_count, time.monotonic()
+            time.sleep(0.05)
+        assert portal.request_count <= 1 + 4, [r.method for r in portal.requests]
+    finally:
+        writer_back.set()
+    reading.join(60)
+    client.close()
+
+    assert sum(handed) == 30_000  # and once the writer is back, the read goes on to the end

@@ -175,6 +175,11 @@ def error_words(error: Said | None) -> str | None:
                       ensure_ascii=False)
 
 
+# Seconds the ALTER that adds error_words to an older table may wait for the table's
+# metadata lock (MySQL waits a year by default, MariaDB a day).
+ALTER_WAIT = 5
+
+
 class RunHistory:
     """Writes the row of the current run, best effort, over the run's lock connection.
 
@@ -241,9 +246,17 @@ class RunHistory:
         if "error_words" in _columns(self.conn):
             return True
         column = RUNS.c.error_words
+        mysql = self.conn.dialect.name in ("mysql", "mariadb")
         try:
-            self.conn.exec_driver_sql(f"ALTER TABLE {TABLE_NAME} ADD COLUMN {column.name} "
-                                      f"{column.type.compile(self.conn.dialect)} NULL")
+            if mysql:  # another session reading the table must not hold the run for a day
+                saved = self.conn.exec_driver_sql("SELECT @@SESSION.lock_wait_timeout").scalar()
+                self.conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {ALTER_WAIT}")
+            try:
+                self.conn.exec_driver_sql(f"ALTER TABLE {TABLE_NAME} ADD COLUMN {column.name} "
+                                          f"{column.type.compile(self.conn.dialect)} NULL")
+            finally:
+                if mysql:
+                    self.conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {int(saved)}")
         except SQLAlchemyError as exc:
             log.info("run history stays English only, cannot add %s: %s", column.name,
                      describe_db_error(exc))

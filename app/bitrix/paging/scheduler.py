@@ -86,10 +86,11 @@ class Scheduler:
 
         `take(outcome)` gets each step's outcome on this thread: first its news and
         follow-ups (no pages), so the steps they free go out at once, then its pages, which
-        wait while the consumer is behind. At most `max_in_flight` steps run at once, and
-        at most twice that many have run or are running with pages not handed over, so
-        memory stays bounded. `release(idle)` may hand
-        back steps the strategy held (idle: nothing else is left to run).
+        wait while the consumer is behind. At most `max_in_flight` steps have run or are
+        running with pages not handed over, so memory stays bounded while the writer is
+        behind (it writes one directory at a time; the others' reads wait at this bound).
+        `release(idle)` may hand back steps the strategy held (idle: nothing else is left
+        to run).
         """
         executor = self.executor or ReaderPool(self.max_in_flight)
         pending: deque[Step] = deque(steps)
@@ -102,7 +103,7 @@ class Scheduler:
                 pending.extend(release(not (pending or in_flight)))
             while (pending and failure is None and not self.ctx.cancel.is_set()
                    and len(in_flight) < self.max_in_flight
-                   and len(in_flight) + len(arrived) < 2 * self.max_in_flight):
+                   and len(in_flight) + len(arrived) < self.max_in_flight):
                 step = pending.popleft()
                 in_flight[executor.submit(self._run_step, step)] = step
 
