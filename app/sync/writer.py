@@ -214,9 +214,8 @@ class TableWriter:
         if not self._driver_rows():
             return self.conn.execute(select(self.pk, self.table.c.btxid, *columns).where(
                 self.table.c.btxid.in_(_inline(btxids))))
-        quoted = self.conn.dialect.identifier_preparer.quote
-        names = ", ".join(quoted(c.name) for c in [self.pk, self.table.c.btxid, *columns])
-        btxid = quoted(self.table.c.btxid.name)
+        names = ", ".join(self._quoted(c.name) for c in [self.pk, self.table.c.btxid, *columns])
+        btxid = self._quoted(self.table.c.btxid.name)
         statement = (f"SELECT {names} FROM {self._table_name()} "
                      f"WHERE {btxid} IN ({','.join([str(int(b)) for b in btxids])})")
         return self.conn.exec_driver_sql(statement.replace("%", "%%")).fetchall()
@@ -249,7 +248,7 @@ class TableWriter:
             # What the driver's executemany would send (one multi-row INSERT per MB), its
             # values quoted by the driver's own function, without building a parameter set
             # per row on the way. `%` is doubled: the driver formats the statement once.
-            head = (f"INSERT INTO {self._quoted(self.table.name)} "
+            head = (f"INSERT INTO {self._table_name()} "
                     f"({', '.join(self._quoted(k) for k in keys)}) VALUES ")
             values, size = [], 0
             for row in group:
@@ -424,9 +423,7 @@ class TableWriter:
         """
         if self.max_packet is None:
             return True
-        if self._row_bound is not None and self._row_bound <= self.max_packet \
-                and values.keys() <= self._compared_set:
-            return True  # no row of this table's column types can come near the limit
+        # (write() has already let through every row the table-wide bound settles.)
         if upper_bound(values) <= self.max_packet:
             return True
         sizes = {column: wire_size(value) for column, value in values.items()}
