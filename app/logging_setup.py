@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from app.masking import EnglishFormatter, MaskingFilter, mask
-from app.messages import in_language, language, say
+from app.messages import now_said, say
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # cli.py's console: progress and the result, warnings and errors; INFO lines go to the
@@ -100,7 +100,7 @@ class ConsoleFormatter(EnglishFormatter):
             return super().format(record)
         # A text said before the console's language was known (the settings' warnings) is
         # told in the language now.
-        text = in_language(record.msg, language()) if hasattr(record.msg, "words") \
+        text = now_said(record.msg) if hasattr(record.msg, "words") \
             else record.getMessage()
         if record.levelno >= logging.ERROR:
             text = say("error", text=text)

@@ -108,6 +108,12 @@ def in_language(value: object, code: str) -> object:
     return getattr(value, "en", value) if code == "en" else value
 
 
+def now_said(text: str) -> str:
+    """`text` in the console's language as it is now: a `Said` made before the language
+    was known (while the .env files were read), or kept in the history, is said again."""
+    return str(in_language(text, _current))
+
+
 def english(text: str | None) -> str | None:
     """The English wording of a console text (a `Said` or an error's message) for what is
     kept: --json, the run history, the log file; other text as it is."""

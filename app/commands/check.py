@@ -42,7 +42,7 @@ from app.db.run_lock import sync_running
 from app.db.schema import schema_problems
 from app.db.sync_state import PORTAL_ROW, load_states
 from app.errors import ConfigError, DatabaseError, MappingError
-from app.messages import in_language, language, say
+from app.messages import now_said, say
 from app.sync.incremental import (
     INCREMENTAL,
     describe,
@@ -82,7 +82,7 @@ def run_check(load: Callable[[], Settings], names: tuple[str, ...] = (), *,
     report.add(label("check.name.settings"), OK, settings_detail(settings))
     for warning in settings.warnings:  # made while the .env files were read, before the
         # language they set was known: said again in the console's language
-        text, _, fix = str(in_language(warning, language())).partition("; " + say("hint.fix"))
+        text, _, fix = now_said(warning).partition("; " + say("hint.fix"))
         report.add(label("check.name.settings_file"), WARN, text, fix)
     syncers, configured = _check_mapping(report, settings, names)
     models = _check_models(report, settings)

@@ -20,7 +20,7 @@ from app.db.history import (
 from app.db.run_lock import run_alive
 from app.db.sync_state import PORTAL_ROW, DirectoryState, load_states
 from app.errors import ConfigError
-from app.messages import in_language, language, say
+from app.messages import now_said, say
 from app.report import Counter
 from app.text import render_table, shorten
 
@@ -200,7 +200,7 @@ def _in_words(error: str) -> str:
     """A stored error the history words itself (English, stable) in the console's language;
     any other error as it was recorded."""
     known = {PROCESS_GONE: "status.process_gone", STOPPED_BY_CTRL_C: "status.ctrl_c"}
-    return say(known[error]) if error in known else str(in_language(error, language()))
+    return say(known[error]) if error in known else now_said(error)
 
 
 def _age_text(age: timedelta) -> str:
