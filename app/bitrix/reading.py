@@ -17,13 +17,13 @@ from typing import Any
 from app.bitrix.changes import PortalTime, portal_time
 from app.bitrix.client import Bitrix24Client, extract_rows
 from app.bitrix.methods import Paging
-from app.bitrix.paging.keyset import KeysetRead
+from app.bitrix.paging.keyset import KeysetRead, highest_in
 from app.bitrix.paging.mixer import BatchMixer
 from app.bitrix.paging.offset import OffsetRead
 from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import ReaderPool, Scheduler
 from app.bitrix.paging.steps import BatchSize, Handover, PagingStrategy, ReadContext
-from app.errors import PortalCutOffError, PortalError, PortalRetriableError
+from app.errors import PortalCutOffError, PortalRetriableError
 from app.messages import say
 
 __all__ = ["BatchMixer", "ListQuery", "ListReader", "Page", "ReadSummary", "ReaderPool"]
@@ -130,14 +130,7 @@ class ListReader:
         rows = extract_rows(result.results[head])
         envelope = {"result": result.results[head], "total": total,
                     "next": len(rows) if total > len(rows) else None, "time": result.time}
-        highest = None
-        if top in commands and result.problem(top, query.method, "") is None:
-            try:
-                last = extract_rows(result.results[top])
-                highest = query.ends(last)[0] if last else None
-            except PortalError:
-                highest = None
-        return envelope, highest
+        return envelope, highest_in(query, result, top) if top in commands else None
 
 
 _told = threading.Lock()

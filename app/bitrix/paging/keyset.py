@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.bitrix.client import PAGE_SIZE, BatchResult, extract_rows
-from app.bitrix.paging.query import Page
+from app.bitrix.paging.query import ListQuery, Page
 from app.bitrix.paging.scheduler import Scheduler
 from app.bitrix.paging.steps import Command, Handover, Outcome, ReadContext, Step
 from app.errors import IncompleteReadError, PortalError, PortalRetriableError
@@ -137,6 +137,19 @@ def probes(spans: list[Span], most: int, highest: int) -> list[Step]:
         steps.append(ChainStep(spans=tuple(replace(p, take=share + (j < extra))
                                            for j, p in enumerate(group)), highest=highest))
     return steps
+
+
+def highest_in(query: ListQuery, result: BatchResult, label: str) -> int | None:
+    """The highest id the reverse-ordered command `label` found (query.highest_params());
+    None when it failed or found nothing: the list is then read as one chain, slower, not
+    wrong."""
+    if result.problem(label, query.method, "") is not None:
+        return None
+    try:
+        rows = extract_rows(result.results[label])
+        return query.ends(rows)[0] if rows else None
+    except PortalError:
+        return None
 
 
 def _even_parts(span: Span, most: int, highest: int, spacing: float | None, parts: int
@@ -253,14 +266,9 @@ class ChainStep(Step):
 
     def _highest(self, ctx: ReadContext, result: BatchResult) -> int | None:
         """The highest id the tail command found (None: not asked, or no answer)."""
-        label = f"{ctx.tag}t"
-        if not self.tail or result.problem(label, ctx.method, "") is not None:
-            return None  # read as one chain: slower, not wrong
-        try:
-            rows = extract_rows(result.results[label])
-            return ctx.query.ends(rows)[0] if rows else None
-        except PortalError:
+        if not self.tail:
             return None
+        return highest_in(ctx.query, result, f"{ctx.tag}t")
 
     def halves(self) -> list[Step]:
         # One chain plans fewer commands by itself once the list's batch size is smaller.
