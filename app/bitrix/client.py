@@ -16,6 +16,7 @@ from app.bitrix import transport
 from app.bitrix.limits import OperatingBudget, RateLimiter, limiter_for
 from app.bitrix.outage import DOWN_BUDGET, Outage, Tries
 from app.bitrix.php_query import BatchRef, php_query
+from app.bitrix.tls import SharedContextAdapter
 from app.config import MAX_RESPONSE_MB, Settings
 from app.errors import (
     IncompleteReadError,
@@ -124,6 +125,7 @@ class Bitrix24Client:
         # connections that no later close() knows of.
         if session is None or getattr(self._local, "generation", None) != self._generation:
             session = requests.Session()
+            session.mount("https://", SharedContextAdapter())  # one TLS context for all
             session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
             self._local.session, self._local.generation = session, self._generation
             with self._lock:

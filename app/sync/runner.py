@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.limits import use_limits
+from app.bitrix.tls import prepare as prepare_tls
 from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.parent_models import ModelSet, load_models
@@ -180,6 +181,8 @@ def run_sync(
     db = None
     try:
         with _ends_run(report), _few_collections():
+            if client is None:  # the portal's TLS context is made while the run prepares
+                prepare_tls(settings.webhook_url, settings.bitrix_verify_ssl)
             # Checks first: a run stopped by a setting, mapping or schema error writes
             # nothing at all, not even a history row.
             syncers, order, models, db = prepare_run(settings, options, overrides=overrides)
