@@ -120,7 +120,7 @@ def sit(args: argparse.Namespace, argv: list[str], tell) -> s.Sitting:
         context, cert = self_signed_tls(Path(folder))
         project = Path(folder) / "project"
         project.mkdir()
-        env = s.clean_environ(project, cert)
+        env = s.clean_environ(project, s.trust_store(cert, Path(folder)))
         mapping = s.write_mapping(Path(folder))
         if args.help_runs > 0:
             sitting.runs.append(s.help_runs(env, args.help_runs))

@@ -130,10 +130,15 @@ TEXTS: dict[str, dict[str, str]] = {
               "categories, {violations} violations, {users} users"},
     "bench_sizes": {"ru": "Размеры: {sizes}.", "en": "Sizes: {sizes}."},
     "bench_peers_how": {"ru": "Как запускались аналоги (портал — HTTPS с самоподписанным "
-                              "сертификатом, он передан через `REQUESTS_CA_BUNDLE` и "
-                              "`SSL_CERT_FILE`):",
+                              "сертификатом; он добавлен к корневым сертификатам certifi, и "
+                              "этот набор передан всем запускам, нашим и аналогов, через "
+                              "`REQUESTS_CA_BUNDLE` и `SSL_CERT_FILE` — проверка стоит столько "
+                              "же, сколько с настоящим порталом):",
                         "en": "How the peers ran (the portal is HTTPS with a self-signed "
-                              "certificate, given in `REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`):"},
+                              "certificate; it is added to certifi's root certificates, and "
+                              "that bundle is given to every run, ours and the peers', in "
+                              "`REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`, so a TLS check costs "
+                              "what it costs with a real portal):"},
     "bench_peer_fast_how": {
         "ru": "fast_bitrix24: `get_all()` для списков и пользователей; для `crm.item.list` "
               "`get_all()` всегда добавляет `order[ID]`, а фальшивый портал принимает там "
