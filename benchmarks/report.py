@@ -247,8 +247,29 @@ def targets(sitting: Sitting) -> str:
     return "\n".join(lines)
 
 
+def machine_load(sitting: Sitting) -> list[str]:
+    """Per size, the CPU our full sync and what served it (the fake portal, the database
+    server) took on this machine: their sum over the cores is a floor for its wall clock."""
+    cores = int(sitting.machine.get("cores") or 0) or None
+    lines = []
+    for run in sitting.runs:
+        if not (run.ours and run.size and run.label == say("bench_full")) or run.error \
+                or run.cpu is None or "db_cpu" not in run.extra:
+            continue
+        portal, db = run.extra["portal_cpu"], run.extra["db_cpu"]
+        total = run.cpu + portal + db
+        lines.append(say("bench_load_size", size=run.size.label, client=_num(run.cpu),
+                         portal=_num(portal), db=_num(db), total=_num(total),
+                         cores=cores or "?", floor=_num(total / cores) if cores else "?",
+                         wall=_num(run.wall)))
+    return [say("bench_load"), *(f"* {line}" for line in lines)] if lines else []
+
+
 def render(sitting: Sitting, *, peers_ran: bool = True) -> str:
     parts = [heading(sitting), "", table(sitting), "", targets(sitting)]
+    load = machine_load(sitting)
+    if load:
+        parts += ["", *load]
     if peers_ran:
         parts += ["", say("bench_peers_how"), f"* {say('bench_peer_fast_how')}",
                   f"* {say('bench_peer_sdk_how')}"]

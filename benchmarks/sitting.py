@@ -175,7 +175,9 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "probe.json"
         command = [sys.executable, "-m", "benchmarks.probe", str(out), *probe_args]
+        server = database_server()
         began_at, began = time.time(), time.perf_counter()
+        portal_cpu, server_cpu = own_cpu(), cpu_of(server)
         try:
             done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True,
                                   text=True, encoding="utf-8", errors="replace",
@@ -184,6 +186,11 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
             run.error = msg("bench_no_answer", seconds=f"{timeout:.0f}")
             return run
         run.wall = time.perf_counter() - began
+        # The fake portal's threads are this process's; the database server is its own.
+        run.extra["portal_cpu"] = own_cpu() - portal_cpu
+        after = cpu_of(server)
+        if server_cpu is not None and after is not None:
+            run.extra["db_cpu"] = after - server_cpu
         own = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     if not own or (own.get("exit_code", 0) != 0 and not done.stdout.strip()):
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -199,6 +206,36 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
         if log:
             run.first_request = min(r.at for r in log) - began_at
     return run
+
+
+def own_cpu() -> float:
+    """User + system CPU seconds of this process (the fake portal runs in its threads)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def database_server():
+    """The MariaDB/MySQL server process on this machine (psutil), or None: not local, not
+    visible, or psutil not installed."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("mariadbd", "mysqld", "mariadbd.exe", "mysqld.exe"):
+            return process
+    return None
+
+
+def cpu_of(process) -> float | None:
+    """User + system CPU seconds of a psutil process, None where it cannot be read."""
+    if process is None:
+        return None
+    try:
+        times = process.cpu_times()
+    except Exception:  # psutil.Error: gone or not ours to read
+        return None
+    return times.user + times.system
 
 
 def read_report(run: Run) -> None:

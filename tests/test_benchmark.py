@@ -108,6 +108,11 @@ def test_a_tiny_sitting_prints_one_table_every_run_checked_and_every_target_judg
     assert len(judged) == 11 and all(row[2] in verdicts for row in judged)
     assert judged[-1] == [say("bench_t_correct"), say("bench_correct_figures", count=6),
                           say("bench_met")]
+    # The local MariaDB's CPU is read beside the client's and the fake portal's.
+    lines = out.splitlines()
+    after = lines[lines.index(say("bench_load")) + 1:]
+    load = after[:next(i for i, line in enumerate(after + [""]) if not line.startswith("* "))]
+    assert [line.split(":")[0] for line in load] == ["* 700", f"* {one}"]
 
 
 def test_the_check_finds_a_row_that_differs_from_the_portal(seeded, mysql_url, mapping,
@@ -158,3 +163,22 @@ def test_a_peer_may_read_five_times_as_long_as_our_full_sync_not_the_whole_timeo
         runs.runs.append(Run(size, say("bench_full"), ours=True, wall=ours))
 
     assert runs._peer_timeout() == expected
+
+
+def test_the_machine_load_line_sums_the_cpu_of_client_portal_and_database():
+    from benchmarks.report import machine_load
+    from benchmarks.sitting import Run, Sitting
+
+    size = five_directories("58k")
+    full = Run(size, say("bench_full"), ours=True, wall=2.0, cpu=1.2,
+               extra={"portal_cpu": 0.5, "db_cpu": 0.3})
+    noop = Run(size, say("bench_noop"), ours=True, wall=1.0, cpu=0.4,
+               extra={"portal_cpu": 0.1, "db_cpu": 0.1})
+    sitting = Sitting(command="python -m benchmarks", started=0.0, settings={},
+                      runs=[full, noop], machine={"cores": "2"})
+
+    assert machine_load(sitting) == [say("bench_load"), "* " + say(
+        "bench_load_size", size="58k", client="1.20", portal="0.50", db="0.30", total="2.00",
+        cores=2, floor="1.00", wall="2.00")]
+    full.extra.pop("db_cpu")  # a database on another machine: nothing to say
+    assert machine_load(sitting) == []

@@ -129,6 +129,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{label} — {total} records: {cities} cities, {objects} objects, {categories} "
               "categories, {violations} violations, {users} users"},
     "bench_sizes": {"ru": "Размеры: {sizes}.", "en": "Sizes: {sizes}."},
+    "bench_load": {
+        "ru": "CPU машины во время нашей полной синхронизации (клиент, фальшивый портал и "
+              "сервер базы делят одни и те же ядра; их сумма, делённая на число ядер, — "
+              "нижняя граница времени на этой машине):",
+        "en": "The machine's CPU during our full sync (the client, the fake portal and the "
+              "database server share the same cores; their sum over the cores is a floor "
+              "for the wall clock on this machine):"},
+    "bench_load_size": {
+        "ru": "{size}: клиент {client} с, портал {portal} с, база {db} с — всего {total} с "
+              "CPU на {cores} ядрах, не меньше {floor} с; измерено {wall} с",
+        "en": "{size}: client {client} s, portal {portal} s, database {db} s — {total} s of "
+              "CPU on {cores} cores, at least {floor} s; measured {wall} s"},
     "bench_peers_how": {"ru": "Как запускались аналоги (портал — HTTPS с самоподписанным "
                               "сертификатом; он добавлен к корневым сертификатам certifi, и "
                               "этот набор передан всем запускам, нашим и аналогов, через "
