@@ -155,6 +155,23 @@ def fixed(content_type: str, body: bytes) -> Callable:
     return answer
 
 
+def gzipped(body: bytes) -> Callable:
+    """The answer compressed with gzip, as a front end (nginx `gzip on`) sends JSON to a
+    client whose Accept-Encoding allows it (requests' does)."""
+    import gzip
+
+    packed = gzip.compress(body)
+
+    def answer(handler: BaseHTTPRequestHandler, portal: MisbehavingPortal) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        portal.write(handler, packed)
+    return answer
+
+
 HTML_PAGE = fixed("text/html; charset=utf-8",
                   b"<!DOCTYPE html><html><body><h1>Please log in</h1></body></html>")
 BROKEN_JSON = fixed("application/json", b'{"result": [{"ID": "1", "NAME": "Mo')

@@ -34,6 +34,7 @@ from tests.misbehaving import (
     MisbehavingPortal,
     endless,
     fixed,
+    gzipped,
     headers,
     refused_port,
     trickle,
@@ -143,6 +144,22 @@ def test_an_answer_the_json_module_reads_is_read(body):
             client.close()
     assert answer["result"][0]["ID"] == "1"
     assert answer["total"] == 1
+
+
+def test_a_compressed_answer_is_read_and_its_unpacked_size_is_capped():
+    rows = b",".join(b'{"ID": "%d", "NAME": "%s"}' % (i, b"x" * 100) for i in range(1, 20_001))
+    body = b'{"result": [' + rows + b'], "total": 20000}'  # 2.4 MB, a few KB packed
+    with MisbehavingPortal(gzipped(body)) as portal:
+        client = Bitrix24Client(portal.webhook_url, timeout=5, max_retries=0)
+        try:
+            answer = client.call("user.get")
+        finally:
+            client.close()
+        capped = Bitrix24Client(portal.webhook_url, max_response_bytes=1 * MB, max_retries=0)
+        with pytest.raises(errors.PortalAnswerTooLargeError, match="larger than 1 MB"):
+            capped.call("user.get")  # what it unpacks to counts, not what came over the wire
+        capped.close()
+    assert [int(r["ID"]) for r in answer["result"]] == list(range(1, 20_001))
 
 
 def test_an_endless_answer_stops_at_the_cap_and_is_not_retried():
