@@ -1,15 +1,23 @@
-"""HTTPS to the portal: one TLS context per CA bundle for every connection, checks unchanged."""
+"""HTTPS to the portal: one TLS context per CA bundle for the direct connections, the
+certificate and host name checked as before, and a refused certificate told by its reason."""
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import ssl
 
 import pytest
 
+from app.bitrix import tls
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.reading import ListReader
 from app.errors import PortalUnreachableError
+from app.messages import say
 from app.testing.portal import FakePortal, self_signed_tls
+
+MADE = "TLS: one context for all connections"
 
 
 @pytest.fixture
@@ -26,7 +34,8 @@ def _pools(client: Bitrix24Client) -> list:
             for pool in session.get_adapter("https://").poolmanager.pools._container.values()]
 
 
-def test_every_connection_of_a_parallel_read_shares_one_tls_context(secure):
+def test_every_connection_of_a_parallel_read_shares_one_tls_context(secure, caplog):
+    caplog.set_level(logging.DEBUG, logger="app.bitrix.tls")
     expected = secure.add_items(1040, [{"title": f"Item {i}"} for i in range(3000)])
     client = Bitrix24Client(secure.webhook_url, batch_commands=2)  # 100 rows a batch
     rows: list[dict] = []
@@ -37,11 +46,14 @@ def test_every_connection_of_a_parallel_read_shares_one_tls_context(secure):
         client.close()
 
     assert sorted(int(r["id"]) for r in rows) == sorted(expected)
-    assert len(pools) > 3  # read in parallel, one pool per reader thread
-    contexts = {id(pool.conn_kw.get("ssl_context")) for pool in pools}
-    assert len(contexts) == 1 and pools[0].conn_kw["ssl_context"] is not None
+    assert len(pools) > 3  # read in parallel, a pool (and a connection) per reader thread
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(MADE)] == [
+        f"{MADE}, trusting {os.environ['REQUESTS_CA_BUNDLE']} (1 certificates)"]
+    context = pools[0].conn_kw["ssl_context"]
+    assert all(pool.conn_kw["ssl_context"] is context for pool in pools)
     # Given the bundle's path too, urllib3 would load the file again for every connection.
     assert all(pool.ca_certs is None and pool.ca_cert_dir is None for pool in pools)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def test_an_untrusted_certificate_still_fails_the_tls_check(tmp_path, monkeypatch):
@@ -50,10 +62,11 @@ def test_an_untrusted_certificate_still_fails_the_tls_check(tmp_path, monkeypatc
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with FakePortal(ssl_context=context) as portal:
         client = Bitrix24Client(portal.webhook_url, max_retries=0)
-        with pytest.raises(PortalUnreachableError, match="TLS") as caught:
+        with pytest.raises(PortalUnreachableError) as caught:
             client.call("crm.item.list", {"entityTypeId": 1036})
         client.close()
-    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value) or "certificate" in str(caught.value)
+    assert str(caught.value) == say("transport.tls", method="crm.item.list",
+                                    reason=say("transport.tls_untrusted"))
     assert not portal.requests  # the request never reached the portal
 
 
@@ -61,9 +74,12 @@ def test_the_certificate_must_name_the_host(secure):
     # The certificate is for 127.0.0.1; `localhost` reaches the same server by another name.
     url = secure.webhook_url.replace("127.0.0.1", "localhost")
     client = Bitrix24Client(url, max_retries=0)
-    with pytest.raises(PortalUnreachableError, match="TLS"):
+    with pytest.raises(PortalUnreachableError) as caught:
         client.call("crm.item.list", {"entityTypeId": 1036})
     client.close()
+    assert str(caught.value) == say("transport.tls", method="crm.item.list",
+                                    reason=say("transport.tls_host"))
+    assert "fakeSecret" not in str(caught.value)
     assert not secure.requests
 
 
@@ -79,3 +95,49 @@ def test_a_replaced_bundle_is_read_again(tmp_path, monkeypatch):
             client = Bitrix24Client(portal.webhook_url, max_retries=0)
             assert client.call("crm.item.list", {"entityTypeId": 1036})["total"] == 1
             client.close()
+
+
+def test_a_run_rereads_a_bundle_replaced_with_its_times_and_size_kept(tmp_path):
+    # Copied with its times kept (cp -p, robocopy) onto a file system with coarse
+    # timestamps, a new bundle can look like the old one to stat(); each run compares the
+    # content once.
+    old_folder, new_folder = tmp_path / "old", tmp_path / "new"
+    old_folder.mkdir(), new_folder.mkdir()
+    _, old_cert = self_signed_tls(old_folder)
+    _, new_cert = self_signed_tls(new_folder)
+    size = max(len(old_cert.read_bytes()), len(new_cert.read_bytes())) + 1
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(old_cert.read_bytes().ljust(size, b"\n"))
+    first = tls.context_for(str(bundle))
+    stamp = os.stat(bundle)
+    bundle.write_bytes(new_cert.read_bytes().ljust(size, b"\n"))  # the same size
+    os.utime(bundle, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # and the same times
+    # Where stat() cannot tell the two apart (here the inode's change time still would):
+    tls._made[str(bundle)] = (tls._stamp(str(bundle)), *tls._made[str(bundle)][1:])
+
+    assert tls.context_for(str(bundle)) is first  # stat() alone cannot tell
+    again = tls.context_for(str(bundle), reread=True)  # what prepare() does once a run
+    assert again is not first
+    assert again.get_ca_certs() != first.get_ca_certs()
+
+
+@pytest.mark.parametrize("proxy, client_cert", [("https://proxy.example:3128", None),
+                                                ("http://proxy.example:3128", None),
+                                                (None, "client.pem")],
+                         ids=["https proxy", "http proxy", "client certificate"])
+def test_a_proxy_or_a_client_certificate_keeps_requests_own_tls_setup(proxy, client_cert,
+                                                                       tmp_path):
+    # An HTTPS proxy's own certificate is checked against the bundle's path, and a client
+    # certificate would be loaded into the context: neither may touch the shared one.
+    import requests
+
+    _, cert = self_signed_tls(tmp_path)
+    request = requests.Request("POST", "https://portal.example/rest/1/x/batch.json").prepare()
+    adapter = tls.SharedContextAdapter()
+    pool = adapter.get_connection_with_tls_context(
+        request, str(cert), proxies={"https": proxy} if proxy else {}, cert=client_cert)
+    adapter.cert_verify(pool, request.url, str(cert), None)
+    assert pool.conn_kw.get("ssl_context") is None
+    assert pool.ca_certs == str(cert)
+    plain = tls.SharedContextAdapter().get_connection_with_tls_context(request, str(cert))
+    assert isinstance(plain.conn_kw.get("ssl_context"), ssl.SSLContext)  # the direct way
