@@ -146,7 +146,7 @@ def _failed(exc: requests.exceptions.RequestException, method: str,
     """Our error for a request that got no answer; messages never carry the URL."""
     if isinstance(exc, requests.exceptions.SSLError):
         return PortalUnreachableError(say("transport.tls", method=method,
-                                          reason=worded(reason_of(exc)[0])), method=method)
+                                          reason=tls_reason(exc)), method=method)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return PortalTransportError(
             say("transport.cannot_connect", reason=worded("connection timed out"))
@@ -158,6 +158,25 @@ def _failed(exc: requests.exceptions.RequestException, method: str,
         return PortalCutOffError(worded(reason), method=method)
     return PortalTransportError(say("transport.cannot_connect", reason=worded(reason)),
                                 method=method, reached=reached)
+
+
+# What OpenSSL says of a certificate it refused -> the reason in the console's words.
+_TLS_REASONS = (
+    (("self-signed certificate", "self signed certificate", "unable to get local issuer",
+      "unable to get issuer"), "transport.tls_untrusted"),
+    (("hostname mismatch", "ip address mismatch", "doesn't match"), "transport.tls_host"),
+    (("certificate has expired",), "transport.tls_expired"),
+)
+
+
+def tls_reason(exc: BaseException) -> str:
+    """Why the portal's certificate was refused, in the console's words where OpenSSL's
+    words are known; else the error's class name (requests' message carries the URL)."""
+    lowered = str(exc).lower()
+    for phrases, key in _TLS_REASONS:
+        if any(phrase in lowered for phrase in phrases):
+            return say(key)
+    return worded(reason_of(exc)[0])
 
 
 def _read_body(response: requests.Response, method: str, deadline: float, timeout: float,

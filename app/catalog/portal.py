@@ -105,6 +105,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "transport.closed": {"ru": "портал закрыл соединение, не ответив",
                          "en": "the portal closed the connection without answering"},
     "transport.timed_out": {"ru": "время ожидания истекло", "en": "timed out"},
+    "transport.tls_untrusted": {
+        "ru": "сертификат портала подписан не доверенным центром (самоподписанный или "
+              "неизвестный издатель)",
+        "en": "the portal's certificate is not signed by a trusted authority (self-signed "
+              "or an unknown issuer)"},
+    "transport.tls_host": {"ru": "сертификат выдан на другое имя, не на адрес портала",
+                           "en": "the certificate is for another name, not the portal's"},
+    "transport.tls_expired": {"ru": "срок действия сертификата портала истёк",
+                              "en": "the portal's certificate has expired"},
     "transport.broke_off": {
         "ru": "портал оборвал ответ после {size} байт ({reason})",
         "en": "the portal broke off its answer after {size} bytes ({reason})",
