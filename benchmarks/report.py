@@ -250,7 +250,8 @@ def targets(sitting: Sitting) -> str:
 def machine_load(sitting: Sitting) -> list[str]:
     """Per size, the CPU our full sync and what served it (the fake portal, the database
     server) took on this machine: their sum over the cores is a floor for its wall clock."""
-    cores = int(sitting.machine.get("cores") or 0) or None
+    cores = str(sitting.machine.get("cores", ""))
+    cores = int(cores) if cores.isdigit() and int(cores) > 0 else None
     lines = []
     for run in sitting.runs:
         if not (run.ours and run.size and run.label == say("bench_full")) or run.error \

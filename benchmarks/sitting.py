@@ -175,7 +175,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "probe.json"
         command = [sys.executable, "-m", "benchmarks.probe", str(out), *probe_args]
-        server = database_server()
+        server = database_server(env.get("DATABASE_URL", ""))
         began_at, began = time.time(), time.perf_counter()
         portal_cpu, server_cpu = own_cpu(), cpu_of(server)
         try:
@@ -214,9 +214,13 @@ def own_cpu() -> float:
     return times.user + times.system
 
 
-def database_server():
-    """The MariaDB/MySQL server process on this machine (psutil), or None: not local, not
-    visible, or psutil not installed."""
+def database_server(url: str):
+    """The MariaDB/MySQL server process behind `url` when it is on this machine (psutil), or
+    None: another host, not visible, or psutil not installed. Its CPU is the whole server's."""
+    from sqlalchemy.engine import make_url
+
+    if not url or (make_url(url).host or "localhost") not in ("localhost", "127.0.0.1", "::1"):
+        return None
     try:
         import psutil
     except ImportError:
