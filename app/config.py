@@ -233,6 +233,8 @@ def load_settings(
     retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0, whole=True)
     max_mb = read.number("BITRIX_MAX_RESPONSE_MB", str(MAX_RESPONSE_MB), minimum=1)
     verify = read.flag("BITRIX_VERIFY_SSL", "true")
+    if verify:
+        _ca_bundle(read, os.environ if environ is None else environ)
     on_start = read.flag("SYNC_ON_START", "false")
     schedule, zone = read.get("SYNC_SCHEDULE", "0 0 * * *"), read.get("SYNC_TIMEZONE")
     # Checked here too, not only by the service: --check and every run see a bad schedule.
@@ -333,6 +335,23 @@ class _Variables:
         also = "".join("\n" + say("warning", text=text) for text in self.found.warnings)
         raise ConfigError(say("settings.invalid") + "\n" + lines + where + also,
                           variables=tuple(name for name, _ in self.problems))
+
+
+# What requests takes the trusted certificates from instead of certifi's, first one set
+# wins (requests.sessions.merge_environment_settings); only the process environment counts.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _ca_bundle(read: _Variables, environ: Mapping[str, str]) -> None:
+    """A CA bundle variable that names no file or folder: requests would stop the first
+    request with a bare OSError; said here, before the run writes anything."""
+    for name in CA_BUNDLE_VARIABLES:
+        path = (environ.get(name) or "").strip()
+        if path:
+            if not Path(path).exists():
+                read.problem(name, say("settings.ca_bundle_missing", path=path))
+                read.origins.setdefault(name, ENVIRONMENT)
+            return
 
 
 def _webhook_url(read: _Variables, *, required: bool) -> str:

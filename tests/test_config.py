@@ -287,3 +287,25 @@ def test_a_fraction_for_a_whole_number_setting_is_refused_naming_variable_and_fi
     settings = load_settings(environ={name: "3"}, project_dir=tmp_path / "project")
     assert (settings.bitrix_rate_burst, settings.bitrix_max_retries)[
         name == "BITRIX_MAX_RETRIES"] == 3
+
+
+def test_a_ca_bundle_variable_naming_no_file_stops_the_run_before_it_starts(tmp_path):
+    environ = {"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
+               "REQUESTS_CA_BUNDLE": str(tmp_path / "corporate-ca.pem")}
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ, project_dir=tmp_path)
+
+    assert caught.value.variables == ("REQUESTS_CA_BUNDLE",) and caught.value.exit_code == 2
+    assert f"no file of trusted certificates at {tmp_path / 'corporate-ca.pem'}" \
+        in str(caught.value)
+    assert "REQUESTS_CA_BUNDLE (environment)" in str(caught.value)
+    # The file there, the check off, or the variable requests does not read: no problem.
+    write(tmp_path / "corporate-ca.pem", "")
+    load_settings(environ=environ, project_dir=tmp_path)
+    load_settings(environ={**environ, "REQUESTS_CA_BUNDLE": "/nowhere",
+                           "BITRIX_VERIFY_SSL": "false"}, project_dir=tmp_path)
+    load_settings(environ={**environ, "CURL_CA_BUNDLE": "/nowhere"}, project_dir=tmp_path)
+    with pytest.raises(ConfigError, match="CURL_CA_BUNDLE"):
+        load_settings(environ={**environ, "REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "/nowhere"},
+                      project_dir=tmp_path)

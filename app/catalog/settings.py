@@ -65,6 +65,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "должен быть длительностью, например 10m, 24h или 0, а указано {raw!r}",
         "en": "must be a duration such as 10m, 24h or 0, got {raw!r}",
     },
+    "settings.ca_bundle_missing": {
+        "ru": "файл с доверенными сертификатами не найден: {path}; укажите существующий "
+              "PEM-файл (или папку) либо уберите переменную, тогда используются корневые "
+              "сертификаты certifi",
+        "en": "no file of trusted certificates at {path}; name an existing PEM file (or "
+              "folder), or unset the variable to use certifi's root certificates",
+    },
     "settings.flag": {
         "ru": "должен быть true или false, а указано {raw!r}",
         "en": "must be true or false, got {raw!r}",
