@@ -19,6 +19,7 @@ Sources (Bitrix's own code, mirror ``avshatalov48/bitrix-core-business``):
   CharToDateFunction, so the instant compared is the value minus the user's offset.
 """
 
+import functools
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -62,6 +63,16 @@ def wall(timestamp: float, zone: tzinfo) -> float:
     """The server's wall clock at the instant, as seconds (what a DATETIME column holds): in
     autumn two instants an hour apart share one wall clock."""
     return timestamp + zone_offset(timestamp, zone)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def text_wall(value: str, zone: tzinfo) -> float | None:
+    """A date as strtotime() reads it, as the server's wall clock in `zone` (what a DATETIME
+    column holds); None when it does not parse. Remembered: a filter on a date field reads
+    the value of every row of the list, and the server's index does not parse them again
+    for every query."""
+    at = strtotime(value, zone)
+    return None if at is None else wall(at, zone)
 
 
 def _strftime_pattern(site_format: str) -> str:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.testing.clock import iso, portal_now, strtotime, wall
+from app.testing.clock import iso, portal_now, text_wall
 from app.testing.envelope import ApiError, MethodResult
 from app.testing.filters import Moment, with_moments
 from app.testing.methods import Handler
@@ -258,8 +258,7 @@ class CrmApi:
         user_offset, zone = self._options.user_zone_offset, self._options.zone
 
         def stored_wall(value: Any) -> float | None:
-            at = strtotime(value, zone)
-            return None if at is None else wall(at, zone)
+            return text_wall(value, zone) if isinstance(value, str) else None
 
         def moment(name: str, value: Any) -> Moment | None:
             if name not in dates:
