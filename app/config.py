@@ -187,6 +187,8 @@ def read_environment(
             env = read_env_file(path)
             layers.append((str(path), env.values))
             warnings += env.warnings
+            warnings += [say("settings.ca_bundle_in_env_file", name=name, path=path)
+                         for name in CA_BUNDLE_VARIABLES if env.values.get(name)]
     merged: dict[str, str] = {}
     origins: dict[str, str] = {}
     for name, layer in reversed(layers):
@@ -233,7 +235,7 @@ def load_settings(
     retries = read.number("BITRIX_MAX_RETRIES", "6", minimum=0, whole=True)
     max_mb = read.number("BITRIX_MAX_RESPONSE_MB", str(MAX_RESPONSE_MB), minimum=1)
     verify = read.flag("BITRIX_VERIFY_SSL", "true")
-    if verify:
+    if verify and require_webhook and webhook.lower().startswith("https://"):
         _ca_bundle(read, os.environ if environ is None else environ)
     on_start = read.flag("SYNC_ON_START", "false")
     schedule, zone = read.get("SYNC_SCHEDULE", "0 0 * * *"), read.get("SYNC_TIMEZONE")
@@ -343,13 +345,16 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def _ca_bundle(read: _Variables, environ: Mapping[str, str]) -> None:
-    """A CA bundle variable that names no file or folder: requests would stop the first
-    request with a bare OSError; said here, before the run writes anything."""
+    """The CA bundle variable requests will use, when it names no file or folder: requests
+    would stop the first request with a bare OSError; said here, before the run writes
+    anything. The value is taken as requests takes it (not stripped)."""
     for name in CA_BUNDLE_VARIABLES:
-        path = (environ.get(name) or "").strip()
+        path = environ.get(name)
         if path:
-            if not Path(path).exists():
-                read.problem(name, say("settings.ca_bundle_missing", path=path))
+            if not os.path.exists(path):
+                quoted = path.strip() != path or path[:1] in "'\"" or path[-1:] in "'\""
+                read.problem(name, say("settings.ca_bundle_missing", path=repr(path))
+                             + (say("settings.ca_bundle_quoted") if quoted else ""))
                 read.origins.setdefault(name, ENVIRONMENT)
             return
 

@@ -18,7 +18,13 @@ from sqlalchemy.engine import Engine
 import cli
 from app import masking, messages
 from app.bitrix.client import Bitrix24Client
-from app.config import PROJECT_DIR_VARIABLE, VARIABLES, Settings, load_settings
+from app.config import (
+    CA_BUNDLE_VARIABLES,
+    PROJECT_DIR_VARIABLE,
+    VARIABLES,
+    Settings,
+    load_settings,
+)
 from app.db.connect import make_engine
 from app.db.models import Base
 from app.report import SyncReport
@@ -43,7 +49,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, _elsewhere: Path) -> None:
     """No test sees the developer's own settings: not the environment's, and not the .env,
     mapping.toml, log file, parent .env or parent models.py of the folder the suite runs
     in (BITRIX_SYNC_PROJECT_DIR points settings at an empty folder, child processes too)."""
-    for name in VARIABLES:
+    for name in (*VARIABLES, *CA_BUNDLE_VARIABLES):  # requests' CA bundle: see config.py
         monkeypatch.delenv(name, raising=False)
     folder = _elsewhere / str(next(_TESTS)) / "project"
     monkeypatch.setenv(PROJECT_DIR_VARIABLE, str(folder))
@@ -57,7 +63,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, _elsewhere: Path) -> None:
 def child_environ(**extra: str) -> dict[str, str]:
     """The environment for a child process that runs a copy of the project and must find
     that copy's own .env files (not the stand-in folder of clean_env)."""
-    env = {k: v for k, v in os.environ.items() if k != PROJECT_DIR_VARIABLE}
+    env = {k: v for k, v in os.environ.items()
+           if k != PROJECT_DIR_VARIABLE and k not in CA_BUNDLE_VARIABLES}
     return {**env, **extra}
 
 

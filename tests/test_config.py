@@ -290,18 +290,23 @@ def test_a_fraction_for_a_whole_number_setting_is_refused_naming_variable_and_fi
 
 
 def test_a_ca_bundle_variable_naming_no_file_stops_the_run_before_it_starts(tmp_path):
+    missing = str(tmp_path / "corporate-ca.pem")
     environ = {"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
-               "REQUESTS_CA_BUNDLE": str(tmp_path / "corporate-ca.pem")}
+               "REQUESTS_CA_BUNDLE": missing}
 
     with pytest.raises(ConfigError) as caught:
         load_settings(environ=environ, project_dir=tmp_path)
 
     assert caught.value.variables == ("REQUESTS_CA_BUNDLE",) and caught.value.exit_code == 2
-    assert f"no file of trusted certificates at {tmp_path / 'corporate-ca.pem'}" \
-        in str(caught.value)
+    assert f"no file of trusted certificates at {missing!r}" in str(caught.value)
     assert "REQUESTS_CA_BUNDLE (environment)" in str(caught.value)
-    # The file there, the check off, or the variable requests does not read: no problem.
+    assert "remove the quotes" not in str(caught.value)
+    # Taken as requests takes it: a path in quotes or with a space is not the file.
     write(tmp_path / "corporate-ca.pem", "")
+    for odd in (f'"{missing}"', f" {missing}"):
+        with pytest.raises(ConfigError, match="remove the quotes and spaces"):
+            load_settings(environ={**environ, "REQUESTS_CA_BUNDLE": odd}, project_dir=tmp_path)
+    # The file there, the check off, or the variable requests does not read: no problem.
     load_settings(environ=environ, project_dir=tmp_path)
     load_settings(environ={**environ, "REQUESTS_CA_BUNDLE": "/nowhere",
                            "BITRIX_VERIFY_SSL": "false"}, project_dir=tmp_path)
@@ -309,3 +314,23 @@ def test_a_ca_bundle_variable_naming_no_file_stops_the_run_before_it_starts(tmp_
     with pytest.raises(ConfigError, match="CURL_CA_BUNDLE"):
         load_settings(environ={**environ, "REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "/nowhere"},
                       project_dir=tmp_path)
+
+
+def test_a_ca_bundle_variable_matters_only_where_the_portal_is_called_over_https(tmp_path):
+    environ = {"BITRIX_WEBHOOK_URL": WEBHOOK, "DATABASE_URL": "sqlite://",
+               "REQUESTS_CA_BUNDLE": "/nowhere/ca.pem"}
+    # --status and --init-db never call the portal; a loopback portal over http needs no CA.
+    load_settings(environ=environ, project_dir=tmp_path, require_webhook=False)
+    load_settings(environ={**environ, "BITRIX_WEBHOOK_URL": "http://127.0.0.1:8080/rest/1/abc/"},
+                  project_dir=tmp_path)
+
+
+def test_a_ca_bundle_variable_in_an_env_file_is_said_to_have_no_effect(tmp_path):
+    env_file = write(tmp_path / ".env", f"BITRIX_WEBHOOK_URL={WEBHOOK}\nDATABASE_URL=sqlite://\n"
+                                        "REQUESTS_CA_BUNDLE=C:\\certs\\corp.pem\n")
+
+    settings = load_settings(environ={}, project_dir=tmp_path)
+
+    assert settings.warnings == (f"REQUESTS_CA_BUNDLE in {env_file} has no effect: requests "
+                                 "reads it only from the process environment (set it there, "
+                                 "e.g. in the scheduled task or the service)",)

@@ -68,9 +68,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "settings.ca_bundle_missing": {
         "ru": "файл с доверенными сертификатами не найден: {path}; укажите существующий "
               "PEM-файл (или папку) либо уберите переменную, тогда используются корневые "
-              "сертификаты certifi",
+              "сертификаты certifi. Эта переменная действует только в окружении процесса "
+              "(не в .env)",
         "en": "no file of trusted certificates at {path}; name an existing PEM file (or "
-              "folder), or unset the variable to use certifi's root certificates",
+              "folder), or unset the variable to use certifi's root certificates. This "
+              "variable works only in the process environment (not in .env)",
+    },
+    "settings.ca_bundle_quoted": {
+        "ru": "; уберите кавычки и пробелы вокруг пути",
+        "en": "; remove the quotes and spaces around the path",
+    },
+    "settings.ca_bundle_in_env_file": {
+        "ru": "{name} в {path} не действует: requests читает её только из окружения процесса "
+              "(задайте её там, например в задании планировщика или в службе)",
+        "en": "{name} in {path} has no effect: requests reads it only from the process "
+              "environment (set it there, e.g. in the scheduled task or the service)",
     },
     "settings.flag": {
         "ru": "должен быть true или false, а указано {raw!r}",
