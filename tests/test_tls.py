@@ -66,7 +66,8 @@ def test_an_untrusted_certificate_still_fails_the_tls_check(tmp_path, monkeypatc
             client.call("crm.item.list", {"entityTypeId": 1036})
         client.close()
     assert str(caught.value) == say("transport.tls", method="crm.item.list",
-                                    reason=say("transport.tls_untrusted"))
+                                    reason=say("transport.tls_untrusted"),
+                                    fix=say("transport.tls_fix_trust"))
     assert not portal.requests  # the request never reached the portal
 
 
@@ -78,9 +79,26 @@ def test_the_certificate_must_name_the_host(secure):
         client.call("crm.item.list", {"entityTypeId": 1036})
     client.close()
     assert str(caught.value) == say("transport.tls", method="crm.item.list",
-                                    reason=say("transport.tls_host"))
+                                    reason=say("transport.tls_host"),
+                                    fix=say("transport.tls_fix_host"))
     assert "fakeSecret" not in str(caught.value)
     assert not secure.requests
+
+
+def test_a_bundle_without_a_certificate_is_named_as_the_reason(tmp_path, monkeypatch):
+    # What a certificate exported from Windows' certmgr as DER (.cer) looks like to OpenSSL.
+    context, cert = self_signed_tls(tmp_path)
+    bundle = tmp_path / "corp.cer"
+    bundle.write_bytes(ssl.PEM_cert_to_DER_cert(cert.read_text(encoding="ascii")))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with FakePortal(ssl_context=context) as portal:
+        client = Bitrix24Client(portal.webhook_url, max_retries=0)
+        with pytest.raises(PortalUnreachableError) as caught:
+            client.call("crm.item.list", {"entityTypeId": 1036})
+        client.close()
+    assert str(caught.value) == say("transport.tls", method="crm.item.list",
+                                    reason=say("transport.tls_empty_bundle"),
+                                    fix=say("transport.tls_fix_bundle"))
 
 
 def test_a_replaced_bundle_is_read_again(tmp_path, monkeypatch):

@@ -145,8 +145,9 @@ def _failed(exc: requests.exceptions.RequestException, method: str,
             timeout: float) -> PortalTransportError | PortalUnreachableError:
     """Our error for a request that got no answer; messages never carry the URL."""
     if isinstance(exc, requests.exceptions.SSLError):
-        return PortalUnreachableError(say("transport.tls", method=method,
-                                          reason=tls_reason(exc)), method=method)
+        reason, fix = tls_failure(exc)
+        return PortalUnreachableError(say("transport.tls", method=method, reason=reason,
+                                          fix=fix), method=method)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return PortalTransportError(
             say("transport.cannot_connect", reason=worded("connection timed out"))
@@ -160,23 +161,29 @@ def _failed(exc: requests.exceptions.RequestException, method: str,
                                 method=method, reached=reached)
 
 
-# What OpenSSL says of a certificate it refused -> the reason in the console's words.
+# What OpenSSL says of a certificate it refused -> the reason and what to do, in the
+# console's words (catalog keys).
 _TLS_REASONS = (
     (("self-signed certificate", "self signed certificate", "unable to get local issuer",
-      "unable to get issuer"), "transport.tls_untrusted"),
-    (("hostname mismatch", "ip address mismatch", "doesn't match"), "transport.tls_host"),
-    (("certificate has expired",), "transport.tls_expired"),
+      "unable to get issuer"), "transport.tls_untrusted", "transport.tls_fix_trust"),
+    (("hostname mismatch", "ip address mismatch", "doesn't match"),
+     "transport.tls_host", "transport.tls_fix_host"),
+    (("certificate has expired",), "transport.tls_expired", "transport.tls_fix_renew"),
+    (("certificate is not yet valid",), "transport.tls_not_yet", "transport.tls_fix_clock"),
+    (("no certificate or crl found",), "transport.tls_empty_bundle",
+     "transport.tls_fix_bundle"),
 )
 
 
-def tls_reason(exc: BaseException) -> str:
-    """Why the portal's certificate was refused, in the console's words where OpenSSL's
-    words are known; else the error's class name (requests' message carries the URL)."""
+def tls_failure(exc: BaseException) -> tuple[str, str]:
+    """Why the portal's certificate was refused and what to do, in the console's words
+    where OpenSSL's words are known; else the error's class name and the on-premise hint
+    (requests' own message carries the URL, so it is never shown)."""
     lowered = str(exc).lower()
-    for phrases, key in _TLS_REASONS:
+    for phrases, reason, fix in _TLS_REASONS:
         if any(phrase in lowered for phrase in phrases):
-            return say(key)
-    return worded(reason_of(exc)[0])
+            return say(reason), say(fix)
+    return worded(reason_of(exc)[0]), say("transport.tls_fix_trust")
 
 
 def _read_body(response: requests.Response, method: str, deadline: float, timeout: float,

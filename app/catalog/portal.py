@@ -82,10 +82,36 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # --- no usable answer from the portal (app/bitrix/transport.py, client.py) -----------
     "transport.tls": {
-        "ru": "Проверка TLS портала не прошла для {method}: {reason}. Для коробочного портала "
-              "с самоподписанным сертификатом задайте BITRIX_VERIFY_SSL=false.",
-        "en": "TLS check of the portal failed for {method}: {reason}. For an on-premise portal "
-              "with a self-signed certificate set BITRIX_VERIFY_SSL=false.",
+        "ru": "Проверка TLS портала не прошла для {method}: {reason}. {fix}",
+        "en": "TLS check of the portal failed for {method}: {reason}. {fix}",
+    },
+    "transport.tls_fix_trust": {
+        "ru": "Для коробочного портала с самоподписанным сертификатом или сертификатом центра "
+              "компании задайте BITRIX_VERIFY_SSL=false либо путь к корневому сертификату "
+              "компании (PEM) в переменной окружения REQUESTS_CA_BUNDLE.",
+        "en": "For an on-premise portal with a self-signed certificate or one of the company's "
+              "own authority set BITRIX_VERIFY_SSL=false, or the path of the company's root "
+              "certificate (PEM) in the environment variable REQUESTS_CA_BUNDLE.",
+    },
+    "transport.tls_fix_host": {
+        "ru": "Проверьте адрес портала в BITRIX_WEBHOOK_URL: он должен быть тем именем, на "
+              "которое выдан сертификат.",
+        "en": "Check the portal's address in BITRIX_WEBHOOK_URL: it must be the name the "
+              "certificate is issued for.",
+    },
+    "transport.tls_fix_renew": {
+        "ru": "Сертификат портала нужно продлить (это делает администратор портала).",
+        "en": "The portal's certificate must be renewed (the portal's administrator does it).",
+    },
+    "transport.tls_fix_clock": {
+        "ru": "Проверьте дату и время на этой машине.",
+        "en": "Check this machine's date and time.",
+    },
+    "transport.tls_fix_bundle": {
+        "ru": "REQUESTS_CA_BUNDLE (или CURL_CA_BUNDLE) должна указывать на файл с сертификатами "
+              "в формате PEM (текст, начинается с -----BEGIN CERTIFICATE-----).",
+        "en": "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) must name a file of certificates in PEM "
+              "form (text starting with -----BEGIN CERTIFICATE-----).",
     },
     "transport.cannot_connect": {
         "ru": "не удаётся подключиться к порталу: {reason}",
@@ -106,14 +132,19 @@ TEXTS: dict[str, dict[str, str]] = {
                          "en": "the portal closed the connection without answering"},
     "transport.timed_out": {"ru": "время ожидания истекло", "en": "timed out"},
     "transport.tls_untrusted": {
-        "ru": "сертификат портала подписан не доверенным центром (самоподписанный или "
-              "неизвестный издатель)",
+        "ru": "сертификат портала не подписан доверенным центром сертификации (самоподписанный "
+              "или неизвестный издатель)",
         "en": "the portal's certificate is not signed by a trusted authority (self-signed "
               "or an unknown issuer)"},
     "transport.tls_host": {"ru": "сертификат выдан на другое имя, не на адрес портала",
                            "en": "the certificate is for another name, not the portal's"},
     "transport.tls_expired": {"ru": "срок действия сертификата портала истёк",
                               "en": "the portal's certificate has expired"},
+    "transport.tls_not_yet": {"ru": "срок действия сертификата портала ещё не начался",
+                              "en": "the portal's certificate is not valid yet"},
+    "transport.tls_empty_bundle": {
+        "ru": "в наборе доверенных сертификатов нет ни одного сертификата",
+        "en": "the bundle of trusted certificates holds no certificate"},
     "transport.broke_off": {
         "ru": "портал оборвал ответ после {size} байт ({reason})",
         "en": "the portal broke off its answer after {size} bytes ({reason})",
