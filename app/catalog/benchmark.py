@@ -29,7 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "en": "b24pysdk `as_list_fast`, read only"},
     "bench_naive": {"ru": "наивный вариант: полная синхронизация",
                     "en": "naive reference: full sync"},
-    "bench_help_note": {"ru": "медиана {count} запусков, {low}–{high} с",
+    "bench_help_note": {"ru": "медиана, запусков: {count}; {low}–{high} с",
                         "en": "median of {count} starts, {low}–{high} s"},
     "bench_not_installed": {"ru": "не установлен (pip install -r requirements-bench.txt)",
                             "en": "not installed (pip install -r requirements-bench.txt)"},
@@ -86,10 +86,10 @@ TEXTS: dict[str, dict[str, str]] = {
                            "en": " (each row beyond 58k up to 208k: {per_row} µs)"},
     "bench_rss_smaller": {"ru": "только {rows} строк в этом замере: {figures} МБ",
                           "en": "only {rows} rows in this sitting: {figures} MB"},
-    "bench_first_figures": {"ru": "медиана {median} с, худший {worst} с ({count} запусков)",
+    "bench_first_figures": {"ru": "медиана {median} с, худший {worst} с (запусков: {count})",
                             "en": "median {median} s, worst {worst} s ({count} runs)"},
     "bench_correct_figures": {
-        "ru": "{count} запусков: база = портал после каждого; `--full` не нашёл, что исправить",
+        "ru": "запусков: {count}; база = портал после каждого; `--full` не нашёл, что исправить",
         "en": "{count} runs: DB = portal after each; `--full` found nothing to fix"},
     "bench_correct_bad": {"ru": "не сошлось: {runs}", "en": "wrong after: {runs}"},
     "bench_t_58k_wall": {"ru": "58k, полная синхронизация ≤ 0,35 × чтения fast_bitrix24",
@@ -144,13 +144,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "bench_peers_how": {"ru": "Как запускались аналоги (портал — HTTPS с самоподписанным "
                               "сертификатом; он добавлен к корневым сертификатам certifi, и "
                               "этот набор передан всем запускам, нашим и аналогов, через "
-                              "`REQUESTS_CA_BUNDLE` и `SSL_CERT_FILE` — проверка стоит столько "
-                              "же, сколько с настоящим порталом):",
+                              "`REQUESTS_CA_BUNDLE` и `SSL_CERT_FILE` — загрузка набора стоит "
+                              "столько же, сколько с настоящим порталом):",
                         "en": "How the peers ran (the portal is HTTPS with a self-signed "
                               "certificate; it is added to certifi's root certificates, and "
                               "that bundle is given to every run, ours and the peers', in "
-                              "`REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`, so a TLS check costs "
-                              "what it costs with a real portal):"},
+                              "`REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`, so loading the "
+                              "bundle costs what it costs with a real portal):"},
     "bench_peer_fast_how": {
         "ru": "fast_bitrix24: `get_all()` для списков и пользователей; для `crm.item.list` "
               "`get_all()` всегда добавляет `order[ID]`, а фальшивый портал принимает там "
