@@ -56,32 +56,36 @@ def test_every_connection_of_a_parallel_read_shares_one_tls_context(secure, capl
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
+def _refused(url: str) -> str:
+    """The message of the TLS failure a call to the portal at `url` ends with."""
+    client = Bitrix24Client(url, max_retries=0)
+    try:
+        with pytest.raises(PortalUnreachableError) as caught:
+            client.call("crm.item.list", {"entityTypeId": 1036})
+    finally:
+        client.close()
+    return str(caught.value)
+
+
+def _told(reason: str, fix: str) -> str:
+    return say("transport.tls", method="crm.item.list", reason=say(reason), fix=say(fix))
+
+
 def test_an_untrusted_certificate_still_fails_the_tls_check(tmp_path, monkeypatch):
     context, _ = self_signed_tls(tmp_path)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with FakePortal(ssl_context=context) as portal:
-        client = Bitrix24Client(portal.webhook_url, max_retries=0)
-        with pytest.raises(PortalUnreachableError) as caught:
-            client.call("crm.item.list", {"entityTypeId": 1036})
-        client.close()
-    assert str(caught.value) == say("transport.tls", method="crm.item.list",
-                                    reason=say("transport.tls_untrusted"),
-                                    fix=say("transport.tls_fix_trust"))
+        message = _refused(portal.webhook_url)
+    assert message == _told("transport.tls_untrusted", "transport.tls_fix_trust")
     assert not portal.requests  # the request never reached the portal
 
 
 def test_the_certificate_must_name_the_host(secure):
     # The certificate is for 127.0.0.1; `localhost` reaches the same server by another name.
-    url = secure.webhook_url.replace("127.0.0.1", "localhost")
-    client = Bitrix24Client(url, max_retries=0)
-    with pytest.raises(PortalUnreachableError) as caught:
-        client.call("crm.item.list", {"entityTypeId": 1036})
-    client.close()
-    assert str(caught.value) == say("transport.tls", method="crm.item.list",
-                                    reason=say("transport.tls_host"),
-                                    fix=say("transport.tls_fix_host"))
-    assert "fakeSecret" not in str(caught.value)
+    message = _refused(secure.webhook_url.replace("127.0.0.1", "localhost"))
+    assert message == _told("transport.tls_host", "transport.tls_fix_host")
+    assert "fakeSecret" not in message
     assert not secure.requests
 
 
@@ -92,13 +96,8 @@ def test_a_bundle_without_a_certificate_is_named_as_the_reason(tmp_path, monkeyp
     bundle.write_bytes(ssl.PEM_cert_to_DER_cert(cert.read_text(encoding="ascii")))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     with FakePortal(ssl_context=context) as portal:
-        client = Bitrix24Client(portal.webhook_url, max_retries=0)
-        with pytest.raises(PortalUnreachableError) as caught:
-            client.call("crm.item.list", {"entityTypeId": 1036})
-        client.close()
-    assert str(caught.value) == say("transport.tls", method="crm.item.list",
-                                    reason=say("transport.tls_empty_bundle"),
-                                    fix=say("transport.tls_fix_bundle"))
+        message = _refused(portal.webhook_url)
+    assert message == _told("transport.tls_empty_bundle", "transport.tls_fix_bundle")
 
 
 def test_a_replaced_bundle_is_read_again(tmp_path, monkeypatch):
