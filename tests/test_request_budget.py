@@ -171,3 +171,50 @@ def test_a_read_whose_writer_is_behind_holds_no_more_batches_than_it_sends_at_on
     client.close()
 
     assert sum(handed) == 30_000  # and once the writer is back, the read goes on to the end
+
+
+def _in_flight(hold, count: int) -> int:
+    deadline = time.monotonic() + 10  # a safety net: the assertion is on the count
+    while hold.waiting < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return hold.waiting
+
+
+def test_batch_all_sends_its_batches_at_the_same_time(portal):
+    # Independent commands (counts of removed ranges, checks by id): 120 of them are three
+    # batches, all three in flight together instead of one after another.
+    portal.add_items(1036, [{"title": f"City {i}"} for i in range(10)])
+    held = portal.hold("batch", times=3)
+    client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=3)
+    commands = {f"c{i}": ("crm.item.list", {"entityTypeId": 1036, "start": 0})
+                for i in range(120)}
+    answer: dict = {}
+    sending = threading.Thread(target=lambda: answer.update(result=client.batch_all(commands)),
+                               daemon=True)
+    sending.start()
+    try:
+        assert _in_flight(held, 3) == 3  # none answered yet
+    finally:
+        held.release()
+    sending.join(30)
+    client.close()
+
+    result = answer["result"]
+    assert set(result.results) == set(commands) and not result.errors
+    assert all(result.totals[label] == 10 for label in commands)
+
+
+def test_a_failed_batch_of_batch_all_fails_it_after_the_others_end(portal):
+    from app.errors import PortalError
+
+    portal.add_items(1036, [{"title": "Москва"}])
+    portal.fail("batch", status=401, error="INVALID_CREDENTIALS", times=None,
+                when=lambda params: "c60" in params.get("cmd", {}))
+    client = Bitrix24Client(portal.webhook_url, backoff=0.01, max_retries=1)
+    commands = {f"c{i}": ("crm.item.list", {"entityTypeId": 1036, "start": 0})
+                for i in range(120)}
+    with pytest.raises(PortalError, match="INVALID_CREDENTIALS|webhook"):
+        client.batch_all(commands)
+    client.close()
+    answered = [set(r.params["cmd"]) for r in portal.requests if r.status == 200]
+    assert {"c0", "c119"} <= set().union(*answered)  # the other two batches were answered

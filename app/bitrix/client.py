@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 BATCH_SIZE = 50
+# Batches of one batch_all() sent at the same time (the shared limiter still paces them).
+BATCHES_AT_ONCE = 8
 USER_AGENT = "bitrix-sync/1.0"
 
 _AUTH_CODES = {"invalid_credentials", "no_auth_found", "expired_token", "invalid_token",
@@ -301,18 +303,42 @@ class Bitrix24Client:
                            time=timing)
 
     def batch_all(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]]) -> BatchResult:
-        """Any number of independent commands (halt=0), sent 50 to a batch; the answers of
-        every batch in one result (`time` and `seconds` are the first batch's)."""
+        """Any number of independent commands (halt=0), 50 to a batch, the batches sent at
+        the same time (up to BATCHES_AT_ONCE; the shared limiter paces them): the answers
+        of every batch in one result (`time` and `seconds` are the first batch's).
+
+        The first batch that failed (in order) raises its error once every batch has ended.
+        """
         labels = list(commands)
-        merged: BatchResult | None = None
-        for first in range(0, len(labels), BATCH_SIZE):
-            part = self.batch({label: commands[label]
-                               for label in labels[first:first + BATCH_SIZE]}, halt=False)
-            if merged is None:
-                merged = part
-            else:
-                merged.merge(part)
-        return merged or BatchResult()
+        groups = [{label: commands[label] for label in labels[first:first + BATCH_SIZE]}
+                  for first in range(0, len(labels), BATCH_SIZE)]
+        if len(groups) <= 1:
+            return self.batch(groups[0], halt=False) if groups else BatchResult()
+        answers: list[BatchResult | None] = [None] * len(groups)
+        failures: list[BaseException | None] = [None] * len(groups)
+
+        def send(index: int) -> None:
+            try:
+                answers[index] = self.batch(groups[index], halt=False)
+            except BaseException as exc:  # raised on the calling thread below
+                failures[index] = exc
+
+        for first in range(0, len(groups), BATCHES_AT_ONCE):
+            threads = [threading.Thread(target=send, args=(index,), daemon=True,
+                                        name=f"bitrix-batch-{index}")
+                       for index in range(first, min(first + BATCHES_AT_ONCE, len(groups)))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():  # a join with a timeout stays open to Ctrl+C
+                    thread.join(0.25)
+            failure = next((exc for exc in failures if exc is not None), None)
+            if failure is not None:
+                raise failure
+        merged = answers[0]
+        for part in answers[1:]:
+            merged.merge(part)
+        return merged
 
     # -- lists ----------------------------------------------------------------
 

@@ -69,10 +69,9 @@ def reconcile(client: Bitrix24Client, query: ListQuery, local: list[int], total:
                 return found
             if rest is not None:
                 counted += _split(rest)
-        pending = []
-        for start in range(0, len(counted), BATCH_SIZE):
-            pending += _count(client, query, counted[start:start + BATCH_SIZE])
-            found.commands += len(counted[start:start + BATCH_SIZE])
+        # A level's counts are independent: batch_all sends their batches at the same time.
+        pending = _count(client, query, counted) if counted else []
+        found.commands += len(counted)
     found.removed.sort()
     return found
 
