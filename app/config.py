@@ -344,19 +344,25 @@ class _Variables:
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
+def ca_bundle_variable(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The CA bundle variable requests will use and its value, taken as requests takes it
+    (the first one set, not stripped); None: certifi's bundle."""
+    return next(((name, environ[name]) for name in CA_BUNDLE_VARIABLES if environ.get(name)),
+                None)
+
+
 def _ca_bundle(read: _Variables, environ: Mapping[str, str]) -> None:
     """The CA bundle variable requests will use, when it names no file or folder: requests
     would stop the first request with a bare OSError; said here, before the run writes
-    anything. The value is taken as requests takes it (not stripped)."""
-    for name in CA_BUNDLE_VARIABLES:
-        path = environ.get(name)
-        if path:
-            if not os.path.exists(path):
-                quoted = path.strip() != path or path[:1] in "'\"" or path[-1:] in "'\""
-                read.problem(name, say("settings.ca_bundle_missing", path=repr(path))
-                             + (say("settings.ca_bundle_quoted") if quoted else ""))
-                read.origins.setdefault(name, ENVIRONMENT)
-            return
+    anything."""
+    found = ca_bundle_variable(environ)
+    if found is None or os.path.exists(found[1]):
+        return
+    name, path = found
+    quoted = path.strip() != path or path[:1] in "'\"" or path[-1:] in "'\""
+    read.problem(name, say("settings.ca_bundle_missing", path=repr(path))
+                 + (say("settings.ca_bundle_quoted") if quoted else ""))
+    read.origins.setdefault(name, ENVIRONMENT)
 
 
 def _webhook_url(read: _Variables, *, required: bool) -> str:

@@ -28,6 +28,8 @@ from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths, select_proxy
 from urllib3.util.ssl_ import ALPN_PROTOCOLS, create_urllib3_context
 
+from app.config import ca_bundle_variable
+
 log = logging.getLogger(__name__)
 
 
@@ -130,8 +132,8 @@ def prepare(url: str, verify: bool) -> None:
     failure is left for the first request to meet and report."""
     if not (verify and url.lower().startswith("https://")):
         return
-    location = bundle_for(os.environ.get("REQUESTS_CA_BUNDLE")
-                          or os.environ.get("CURL_CA_BUNDLE") or True)
+    found = ca_bundle_variable(os.environ)
+    location = bundle_for(found[1] if found else True)
 
     def make() -> None:
         try:
