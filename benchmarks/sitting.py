@@ -24,7 +24,7 @@ from typing import Any
 
 from app.messages import say as msg
 from benchmarks import peers
-from benchmarks.probe import PROJECT
+from benchmarks.probe import PROJECT, cpu_seconds
 from benchmarks.resync import change_portal, mismatches
 
 # The five demo directories: objects grow with the size, the other four stay as on the
@@ -177,7 +177,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
         command = [sys.executable, "-m", "benchmarks.probe", str(out), *probe_args]
         server = database_server(env.get("DATABASE_URL", ""))
         began_at, began = time.time(), time.perf_counter()
-        portal_cpu, server_cpu = own_cpu(), cpu_of(server)
+        portal_cpu, server_cpu = cpu_seconds(), cpu_of(server)
         try:
             done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True,
                                   text=True, encoding="utf-8", errors="replace",
@@ -187,7 +187,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
             return run
         run.wall = time.perf_counter() - began
         # The fake portal's threads are this process's; the database server is its own.
-        run.extra["portal_cpu"] = own_cpu() - portal_cpu
+        run.extra["portal_cpu"] = cpu_seconds() - portal_cpu
         after = cpu_of(server)
         if server_cpu is not None and after is not None:
             run.extra["db_cpu"] = after - server_cpu
@@ -206,12 +206,6 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
         if log:
             run.first_request = min(r.at for r in log) - began_at
     return run
-
-
-def own_cpu() -> float:
-    """User + system CPU seconds of this process (the fake portal runs in its threads)."""
-    times = os.times()
-    return times.user + times.system
 
 
 def database_server(url: str):
