@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Iterator
 
 from app.messages import language, say
 from benchmarks.sitting import Run, Sitting
@@ -106,19 +107,16 @@ class _Judge:
         self.runs = runs
 
     def get(self, size: str, label: str) -> Run | None:
-        for run in self.runs:
-            if run.size and run.size.label == size and run.label.startswith(label) \
-                    and run.error is None and run.wall is not None:
-                return run
-        return None
+        return next((run for run in self._of(size, label)
+                     if run.error is None and run.wall is not None), None)
 
     def failed(self, size: str, label: str) -> Run | None:
         """The run of `label` at `size` that ended without a result, if there was one."""
-        for run in self.runs:
-            if run.size and run.size.label == size and run.label.startswith(label) \
-                    and run.error is not None:
-                return run
-        return None
+        return next((run for run in self._of(size, label) if run.error is not None), None)
+
+    def _of(self, size: str, label: str) -> Iterator[Run]:
+        return (run for run in self.runs
+                if run.size and run.size.label == size and run.label.startswith(label))
 
     def ours(self) -> list[Run]:
         return [r for r in self.runs if r.ours]
