@@ -338,7 +338,7 @@ class TableWriter:
 
     def _stored(self, chunk: list[_Row]) -> None:
         column = self.active_column
-        if self.dry_run or self.stored:
+        if self.dry_run:  # the only run that keeps `stored`
             for btxid, row, was_active in chunk:
                 self._mark(btxid, bool(row.get(column, True)) if column else True, was_active)
             return
