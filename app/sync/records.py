@@ -112,7 +112,6 @@ class RecordConverter:
         self.fields = [(field_name, column,
                         converter(table.c[column], is_reference=column in refs), column in refs)
                        for field_name, column in syncer.mapping.fields.items()]
-        self._ids: dict[str, dict[int, Any]] = {}  # reference column -> its LocalIds.all()
         self.reference_columns = [column for _, column, _, is_ref in self.fields if is_ref]
         # Two fields into one column: the slow way keeps each one's reference warning.
         self.one_field_a_column = len({column for _, column, _, _ in self.fields}) \
@@ -184,10 +183,7 @@ class RecordConverter:
 
     def _local(self, btxid: int, column: str, value: Any) -> Any:
         """The local id a reference points at; NULL (and a warning) when it is not there."""
-        ids = self._ids.get(column)
-        if ids is None:  # read when a record first refers to the directory
-            ids = self._ids[column] = self.refs[column].all()
-        local = ids.get(int(value))
+        local = self.refs[column].all().get(int(value))  # read at a directory's first reference
         if local is None:
             self.stats.warnings += 1
             log.warning(say("log.missing_reference", name=self.name, btxid=btxid,
