@@ -104,7 +104,7 @@ class DirectorySync:
             writer = TableWriter(
                 conn, table, directory=self.name, columns=syncer.mapping.columns,
                 active_column=syncer.mapping.deactivation_column(table.c.keys()),
-                new_row_defaults=lambda: syncer.new_row_defaults(columns),
+                new_row_defaults=syncer.row_defaults(columns),
                 report=self.report, dry_run=engine.dry_run)
             writer.load_existing()
             check = (CountedRemovals(writer, engine.client, plan) if plan.incremental else

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -87,7 +88,7 @@ class TableWriter:
         directory: str,
         columns: list[str],
         active_column: str | None,
-        new_row_defaults: Callable[[], dict[str, Any]],
+        new_row_defaults: Callable[[], dict[str, Any]] | None,
         report: SyncReport,
         dry_run: bool = False,
     ) -> None:
@@ -153,20 +154,25 @@ class TableWriter:
         all_fit = self.max_packet is None or (self._row_bound is not None
                                               and self._row_bound <= self.max_packet)
         compared = self._compared_set
+        defaults = self.new_row_defaults
         for record in fresh:
+            # The record's values are its own (made for it by the converter): filled in place.
             btxid, values = record.btxid, record.values
             if active_column and active_column not in values:
-                values = {**values, active_column: True}  # a record that is back is active again
+                values[active_column] = True  # a record that is back is active again
             current = existing.get(btxid)
             if current is not None and self._was_active(current[1]):
                 self.returned_active += 1
             if not (all_fit and values.keys() <= compared) and not self._fits(btxid, values):
                 continue
             if current is None:
-                row = {**self.new_row_defaults(), **values, "btxid": btxid}
-                inserts.append((btxid, row, None))
                 if dry_run:
-                    self._plan("create", btxid, values)
+                    self._plan("create", btxid, dict(values))  # before btxid joins them
+                if defaults is None:
+                    values["btxid"] = btxid
+                    inserts.append((btxid, values, None))
+                else:
+                    inserts.append((btxid, {**defaults(), **values, "btxid": btxid}, None))
             elif current[1] != values and any(current[1].get(k) != v
                                               for k, v in values.items()):
                 updates.append((btxid, {**values, "_pk": current[0]},
@@ -251,8 +257,10 @@ class TableWriter:
             head = (f"INSERT INTO {self._table_name()} "
                     f"({', '.join(self._quoted(k) for k in keys)}) VALUES ")
             values, size = [], 0
+            # One value (a 1-tuple) or several in the row's column order, taken in C.
+            of = itemgetter(*keys) if len(keys) > 1 else (lambda row, k=keys[0]: (row[k],))
             for row in group:
-                text_row = "(" + ",".join([literal(row[k]) for k in keys]) + ")"
+                text_row = "(" + ",".join(map(literal, of(row))) + ")"
                 values.append(text_row)
                 size += len(text_row) + 1
                 if size >= _STATEMENT_SIZE:

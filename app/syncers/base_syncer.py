@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -149,6 +150,13 @@ class BaseSyncer:
     def new_row_defaults(self, columns: set[str]) -> dict[str, Any]:
         """Values for local-only columns of a newly created row."""
         return {}
+
+    def row_defaults(self, columns: set[str]) -> Callable[[], dict[str, Any]] | None:
+        """new_row_defaults() for a table of these columns, to call per created row; None
+        when the syncer keeps the default (no local-only values: nothing to call)."""
+        if type(self).new_row_defaults is BaseSyncer.new_row_defaults:
+            return None
+        return lambda: self.new_row_defaults(columns)
 
     def problems(self) -> list[str]:
         """What keeps the mapping from working, each with where to fix it; empty when fine."""
