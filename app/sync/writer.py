@@ -256,18 +256,9 @@ class TableWriter:
             # per row on the way. `%` is doubled: the driver formats the statement once.
             head = (f"INSERT INTO {self._table_name()} "
                     f"({', '.join(self._quoted(k) for k in keys)}) VALUES ")
-            values, size = [], 0
-            # One value (a 1-tuple) or several in the row's column order, taken in C.
-            of = itemgetter(*keys) if len(keys) > 1 else (lambda row, k=keys[0]: (row[k],))
-            for row in group:
-                text_row = "(" + ",".join(map(literal, of(row))) + ")"
-                values.append(text_row)
-                size += len(text_row) + 1
-                if size >= _STATEMENT_SIZE:
-                    self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
-                    values, size = [], 0
-            if values:
-                self.conn.exec_driver_sql((head + ",".join(values)).replace("%", "%%"))
+            columns = [_column_text(list(map(itemgetter(k), group)), literal) for k in keys]
+            for values in _statements(list(map(",".join, zip(*columns, strict=True)))):
+                self.conn.exec_driver_sql((head + values).replace("%", "%%"))
 
     def _literal(self) -> Callable[[Any], str] | None:
         """PyMySQL's own quoting of a value for a statement, where our values need nothing
@@ -508,6 +499,37 @@ def _parts(items: list[int]) -> Iterator[list[int]]:
 def _inline(ids: list[int]):
     """An IN list of ints rendered into the statement (no bound-parameter limit applies)."""
     return bindparam("ids", ids, expanding=True, literal_execute=True)
+
+
+def _column_text(values: list[Any], literal: Callable[[Any], str]) -> list[str]:
+    """`literal` of each value of one column, the same text made without a call per value
+    where the column allows: text with nothing to escape (NULLs among it), whole numbers,
+    flags. A chunk's column is nearly always one of these."""
+    kinds = set(map(type, values))
+    if kinds <= _TEXT:
+        if _needs_escape()("".join(filter(None, values))) is None:
+            return ["NULL" if v is None else "'" + v + "'" for v in values]
+    elif kinds == _INT:
+        return list(map(str, values))
+    elif kinds == _BOOL:
+        return ["1" if v else "0" for v in values]
+    return list(map(literal, values))
+
+
+_TEXT, _INT, _BOOL = frozenset({str, type(None)}), frozenset({int}), frozenset({bool})
+
+
+def _statements(rows: list[str]) -> Iterator[str]:
+    """The VALUES lists of the INSERTs for these rows ("v1,v2" each), about _STATEMENT_SIZE
+    bytes at most apiece (what PyMySQL's executemany would send)."""
+    start = size = 0
+    for end, row in enumerate(rows, 1):
+        size += len(row) + 3
+        if size >= _STATEMENT_SIZE:
+            yield "(" + "),(".join(rows[start:end]) + ")"
+            start, size = end, 0
+    if start < len(rows):
+        yield "(" + "),(".join(rows[start:]) + ")"
 
 
 @functools.cache
