@@ -20,10 +20,13 @@ def php_query(params: Mapping[str, Any]) -> str:
     pairs: list[str] = []
 
     def walk(key: str, value: Any) -> None:
-        if isinstance(value, Mapping):
+        kind = value.__class__
+        if kind is str or kind is int:  # most values: no abstract-class checks for them
+            pairs.append(_quoted_key(key) + "=" + _query_value(value))
+        elif kind is dict or isinstance(value, Mapping):
             for sub, item in value.items():
                 walk(f"{key}[{sub}]", item)
-        elif isinstance(value, list | tuple):
+        elif kind is list or isinstance(value, list | tuple):
             for index, item in enumerate(value):
                 walk(f"{key}[{index}]", item)
         else:
