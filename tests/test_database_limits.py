@@ -227,3 +227,32 @@ def test_tls_asked_for_in_the_url_is_still_required(mysql_url):
     finally:
         plain.dispose()
         verified.dispose()
+
+
+def test_the_database_tls_context_made_ahead_is_the_one_every_connection_takes(
+        mysql_url, sqlite_url, monkeypatch):
+    # A run has PyMySQL's "preferred" TLS context made in the background while it sets
+    # itself up (connect.prepare_tls); the connections then take that one, made once.
+    import threading
+
+    from app.db import connect
+
+    monkeypatch.setattr(connect, "_preferred", [])
+    connect.prepare_tls(sqlite_url)
+    assert not [t for t in threading.enumerate() if t.name == "db-tls-context"]
+
+    connect.prepare_tls(mysql_url)
+    for thread in threading.enumerate():
+        if thread.name == "db-tls-context":
+            thread.join(10)
+    assert len(connect._preferred) == 1  # made before any connection asked for it
+    made = connect._preferred[0]
+
+    engine = make_engine(mysql_url)
+    try:
+        with engine.connect() as one, engine.connect() as two:
+            assert one.connection.dbapi_connection.ctx is made
+            assert two.connection.dbapi_connection.ctx is made
+    finally:
+        engine.dispose()
+    assert connect._preferred == [made]

@@ -125,19 +125,44 @@ def _share_tls_context(engine: Engine) -> None:
 def _shared_tls_connection_class() -> type:
     from pymysql.connections import Connection
 
-    lock = threading.Lock()
-    shared: list = []
-
     class SharedTlsConnection(Connection):
         def _create_ssl_ctx(self, sslp):
             if not isinstance(sslp, dict) or sslp:  # the URL's own TLS settings: as PyMySQL
                 return super()._create_ssl_ctx(sslp)
-            with lock:
-                if not shared:
-                    shared.append(super()._create_ssl_ctx(sslp))
-            return shared[0]
+            return _preferred_context(self)
 
     return SharedTlsConnection
+
+
+_preferred: list = []  # PyMySQL's context for TLS offered without settings, made once
+_preferred_lock = threading.Lock()
+
+
+def _preferred_context(connection) -> object:
+    from pymysql.connections import Connection
+
+    with _preferred_lock:
+        if not _preferred:
+            _preferred.append(Connection._create_ssl_ctx(connection, {}))
+        return _preferred[0]
+
+
+def prepare_tls(url: str) -> None:
+    """Make that shared context in the background while the run sets itself up (loading the
+    CA store lets other threads run), so the first connection need not wait for it. Any
+    failure is left for the first connection to meet and report."""
+    if not url.lower().partition("://")[0].endswith("+pymysql"):
+        return
+
+    def make() -> None:
+        from pymysql.connections import Connection
+
+        try:  # PyMySQL's own method, on a connection not yet opened: it reads no attribute
+            _preferred_context(Connection.__new__(Connection))
+        except Exception:  # noqa: BLE001 - the first connection makes it (and says why not)
+            pass
+
+    threading.Thread(target=make, name="db-tls-context", daemon=True).start()
 
 
 def _fix_sqlite_transactions(engine: Engine) -> None:

@@ -14,6 +14,7 @@ from app.bitrix.limits import use_limits
 from app.bitrix.tls import prepare as prepare_tls
 from app.config import Settings
 from app.db.connect import check_connection, make_engine
+from app.db.connect import prepare_tls as prepare_db_tls
 from app.db.parent_models import ModelSet, load_models
 from app.db.schema import schema_problems
 from app.errors import (
@@ -183,6 +184,7 @@ def run_sync(
         with _ends_run(report), _few_collections():
             if client is None:  # the portal's TLS context is made while the run prepares
                 prepare_tls(settings.webhook_url, settings.bitrix_verify_ssl)
+            prepare_db_tls(settings.database_url)  # and the database's
             # Checks first: a run stopped by a setting, mapping or schema error writes
             # nothing at all, not even a history row.
             syncers, order, models, db = prepare_run(settings, options, overrides=overrides)
