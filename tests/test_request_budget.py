@@ -173,6 +173,42 @@ def test_a_read_whose_writer_is_behind_holds_no_more_batches_than_it_sends_at_on
     assert sum(handed) == 30_000  # and once the writer is back, the read goes on to the end
 
 
+def test_a_list_that_only_waits_for_its_writer_holds_back_no_other_lists_batch(portal):
+    # The writer is busy with one list while another has read everything and waits to hand
+    # its pages over: that one sends nothing more until the writer gets to it, so the busy
+    # list's half-empty batches must not wait for one of its (MIX_WAIT, here ten minutes).
+    portal.add_items(1036, [{"title": "waits"} for _ in range(120)])
+    portal.add_items(1040, [{"title": "busy"} for _ in range(30)])
+    client = client_for(portal)
+    mixer = BatchMixer(client, wait=600)
+    waiting, writer_here = threading.Event(), threading.Event()
+    handed: list[int] = []
+
+    def handover(rows: list[dict]) -> None:
+        handed.append(len(rows))
+        if len(handed) >= 2:  # its first page is written, then the writer is elsewhere
+            waiting.set()
+            writer_here.wait(60)
+
+    idle = ListReader(client, "crm.item.list", {"entityTypeId": 1036}, mixer=mixer)
+    idle_read = threading.Thread(target=idle.read, args=(handover,), daemon=True)
+    idle_read.start()
+    busy_rows: list[dict] = []
+    try:
+        assert waiting.wait(30)
+        busy = ListReader(client, "crm.item.list", {"entityTypeId": 1040}, mixer=mixer)
+        busy_read = threading.Thread(target=busy.read, args=(busy_rows.extend,), daemon=True)
+        busy_read.start()
+        busy_read.join(30)  # a safety net: the assertion is on the read having ended
+        assert not busy_read.is_alive()
+    finally:
+        writer_here.set()
+    idle_read.join(30)
+    client.close()
+
+    assert len(busy_rows) == 30 and sum(handed) == 120
+
+
 def _in_flight(hold, count: int) -> int:
     deadline = time.monotonic() + 10  # a safety net: the assertion is on the count
     while hold.waiting < count and time.monotonic() < deadline:

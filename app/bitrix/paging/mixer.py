@@ -54,6 +54,17 @@ class BatchMixer:
             self._cond.notify_all()
 
     @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        """A list whose read is only handing pages over to a writer busy with another list
+        (none of its requests left or on the way) sends nothing until the writer gets to
+        it: meanwhile no batch waits for one of its own."""
+        self.reading(-1)
+        try:
+            yield
+        finally:
+            self.reading(+1)
+
+    @contextlib.contextmanager
     def starting(self) -> Iterator[None]:
         """Reads started inside the block are all counted before any of them is sent alone:
         their first pages go out together in one request."""

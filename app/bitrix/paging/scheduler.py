@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections import deque
@@ -129,7 +130,9 @@ class Scheduler:
                 if arrived:
                     collect([future for future in in_flight if future.done()])
                     submit()
-                    take(Outcome(pages=arrived.popleft()))
+                    pages = arrived.popleft()
+                    with self._aside(not (pending or in_flight)):
+                        take(Outcome(pages=pages))  # waits while the consumer is behind
                     continue
                 if not in_flight:
                     break
@@ -140,6 +143,13 @@ class Scheduler:
                 executor.shutdown(wait=False, cancel_futures=True)
         if failure is not None:
             raise failure
+
+    def _aside(self, only_pages_left: bool) -> contextlib.AbstractContextManager[None]:
+        """While this read only hands pages over, the other lists' last batches need not
+        wait for one of its own (BatchMixer.aside)."""
+        mixer = self.ctx.mixer
+        return mixer.aside() if only_pages_left and mixer is not None \
+            else contextlib.nullcontext()
 
     def _run_step(self, step: Step) -> Outcome:
         if step.delay > 0 and self.ctx.client.pause(step.delay, self.ctx.cancel):
