@@ -238,7 +238,8 @@ def test_the_database_tls_context_made_ahead_is_the_one_every_connection_takes(
     from app.db import connect
 
     monkeypatch.setattr(connect, "_preferred", [])
-    connect.prepare_tls(sqlite_url)
+    connect.prepare_tls(sqlite_url)  # another driver, and the URL's own TLS settings:
+    connect.prepare_tls(f"{mysql_url}&ssl_disabled=true")  # not this context
     assert not [t for t in threading.enumerate() if t.name == "db-tls-context"]
 
     connect.prepare_tls(mysql_url)

@@ -149,3 +149,17 @@ def test_missing_portal_ids_name_the_key():
                        r"app/syncers/violation_syncer\.py"):
         SYNCERS["violation"]().validate()
     SYNCERS["user"]().validate()
+
+
+def test_only_a_syncer_with_local_only_values_is_asked_for_them_per_row():
+    # The writer calls row_defaults() once per created row; a syncer that keeps the default
+    # (no local-only columns) gives None, so nothing is called or merged for its rows.
+    columns = {"id", "btxid", "name", "secret_key"}
+    assert SYNCERS["city"](DEMO_MAPPING["city"]).row_defaults(columns) is None
+    user = SYNCERS["user"](DEMO_MAPPING["user"]).row_defaults(columns)
+    first, second = user(), user()
+    assert set(first) == {"secret_key"} and first["secret_key"] != second["secret_key"]
+
+    city = SYNCERS["city"](DEMO_MAPPING["city"])
+    city.new_row_defaults = lambda cols: {"name": "set on the instance"}
+    assert city.row_defaults(columns)() == {"name": "set on the instance"}

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, IntegrityError, PendingRollbackError, SQLAlchemyError
 
 from app.config import mask_database_url
@@ -151,12 +151,19 @@ def prepare_tls(url: str) -> None:
     """Make that shared context in the background while the run sets itself up (loading the
     CA store lets other threads run), so the first connection need not wait for it. Any
     failure is left for the first connection to meet and report."""
-    if not url.lower().partition("://")[0].endswith("+pymysql"):
-        return
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        return  # make_engine() tells what is wrong with it
+    if parsed.get_driver_name() != "pymysql" or any(k.startswith("ssl") for k in parsed.query):
+        return  # another driver, or the URL's own TLS settings (or none): not this context
 
     def make() -> None:
+        import pymysql
         from pymysql.connections import Connection
 
+        if pymysql.VERSION < (1, 2):  # TLS offered without settings came with 1.2
+            return
         try:  # PyMySQL's own method, on a connection not yet opened: it reads no attribute
             _preferred_context(Connection.__new__(Connection))
         except Exception:  # noqa: BLE001 - the first connection makes it (and says why not)

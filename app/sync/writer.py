@@ -53,7 +53,8 @@ _Row = tuple[int, dict[str, Any], bool | None]
 
 @dataclass(slots=True)
 class Prepared:
-    """One record converted to column values, ready to diff and write."""
+    """One record converted to column values, ready to diff and write. TableWriter.write()
+    takes the values over: a created row is the same dict, filled in (active flag, btxid)."""
 
     btxid: int
     values: dict[str, Any]

@@ -154,7 +154,7 @@ class BaseSyncer:
     def row_defaults(self, columns: set[str]) -> Callable[[], dict[str, Any]] | None:
         """new_row_defaults() for a table of these columns, to call per created row; None
         when the syncer keeps the default (no local-only values: nothing to call)."""
-        if type(self).new_row_defaults is BaseSyncer.new_row_defaults:
+        if getattr(self.new_row_defaults, "__func__", None) is BaseSyncer.new_row_defaults:
             return None
         return lambda: self.new_row_defaults(columns)
 

@@ -58,11 +58,16 @@ class BatchMixer:
         """A list whose read is only handing pages over to a writer busy with another list
         (none of its requests left or on the way) sends nothing until the writer gets to
         it: meanwhile no batch waits for one of its own."""
-        self.reading(-1)
+        # Nothing waiting is woken: a batch that comes meanwhile goes out without waiting for
+        # this list, while one already waiting keeps its time (a hand-over that does not
+        # block ends at once, and the list may send again).
+        with self._cond:
+            self._reading -= 1
         try:
             yield
         finally:
-            self.reading(+1)
+            with self._cond:
+                self._reading += 1
 
     @contextlib.contextmanager
     def starting(self) -> Iterator[None]:
