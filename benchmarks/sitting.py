@@ -193,8 +193,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
             run.extra["db_cpu"] = after - server_cpu
         own = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     if not own or (own.get("exit_code", 0) != 0 and not done.stdout.strip()):
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        run.error = " | ".join(tail) or f"exit code {done.returncode}"
+        run.error = failure(done.stderr or done.stdout, done.returncode)
         return run
     run.cpu, run.rss_mb = own.get("cpu_seconds"), own.get("peak_rss_mb")
     run.rows = own.get("records")
@@ -206,6 +205,18 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
         if log:
             run.first_request = min(r.at for r in log) - began_at
     return run
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+def failure(output: str, returncode: int) -> str:
+    """What a failed run said, for the table: a traceback's last line (the exception and
+    its message, without the peer's file paths), else the last three lines."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if lines and _EXCEPTION_LINE.match(lines[-1]):
+        return lines[-1]
+    return " | ".join(lines[-3:]) or f"exit code {returncode}"
 
 
 def database_server(url: str):

@@ -184,3 +184,17 @@ def test_the_machine_load_line_sums_the_cpu_of_client_portal_and_database():
         cores=2, floor="1.00", wall="2.00")]
     full.extra.pop("db_cpu")  # a database on another machine: nothing to say
     assert machine_load(sitting) == []
+
+
+def test_a_failed_run_is_told_by_its_exception_not_the_peers_file_paths():
+    # A peer that gave up prints a traceback; the table shows the exception line only
+    # (a path inside the venv told nothing and went into README.md).
+    from benchmarks.sitting import failure
+
+    traceback = ('Traceback (most recent call last):\n'
+                 '  File "/venv/lib/python3.11/site-packages/fast_bitrix24/srh.py", line 236,'
+                 ' in failure\n    raise RuntimeError(\n'
+                 'RuntimeError: All attempts to get data from server exhausted\n')
+    assert failure(traceback, 1) == "RuntimeError: All attempts to get data from server exhausted"
+    assert failure("one\ntwo\nthree\nfour\n", 1) == "two | three | four"
+    assert failure("", 3) == "exit code 3"
