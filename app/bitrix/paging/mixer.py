@@ -47,11 +47,12 @@ class BatchMixer:
         self._reading = 0  # lists being read now: when all of them wait, nothing else will come
         self._held = 0  # reads still being started: their first batches are worth waiting for
 
-    def reading(self, delta: int) -> None:
-        """A list's read began (+1) or ended (-1)."""
+    def reading(self, delta: int, *, wake: bool = True) -> None:
+        """A list's read began (+1) or ended (-1); `wake`: the waiting batches look again."""
         with self._cond:
             self._reading += delta
-            self._cond.notify_all()
+            if wake:
+                self._cond.notify_all()
 
     @contextlib.contextmanager
     def aside(self) -> Iterator[None]:
@@ -61,13 +62,11 @@ class BatchMixer:
         # Nothing waiting is woken: a batch that comes meanwhile goes out without waiting for
         # this list, while one already waiting keeps its time (a hand-over that does not
         # block ends at once, and the list may send again).
-        with self._cond:
-            self._reading -= 1
+        self.reading(-1, wake=False)
         try:
             yield
         finally:
-            with self._cond:
-                self._reading += 1
+            self.reading(+1, wake=False)
 
     @contextlib.contextmanager
     def starting(self) -> Iterator[None]:
