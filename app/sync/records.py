@@ -118,8 +118,7 @@ class RecordConverter:
             == len(self.fields)
         self.id_field = syncer.mapping.id_field
         # A syncer without its own transform() passes the record as it came.
-        own = getattr(syncer.transform, "__func__", None) is not BaseSyncer.transform
-        self.transform = syncer.transform if own else None
+        self.transform = syncer.transform if syncer.has_own("transform") else None
 
     def page(self, page: list[dict[str, Any]], writer: TableWriter) -> list[Prepared]:
         """A page's records as column values (each counted as fetched); a record that cannot

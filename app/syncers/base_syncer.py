@@ -154,9 +154,14 @@ class BaseSyncer:
     def row_defaults(self, columns: set[str]) -> Callable[[], dict[str, Any]] | None:
         """new_row_defaults() for a table of these columns, to call per created row; None
         when the syncer keeps the default (no local-only values: nothing to call)."""
-        if getattr(self.new_row_defaults, "__func__", None) is BaseSyncer.new_row_defaults:
+        if not self.has_own("new_row_defaults"):
             return None
         return lambda: self.new_row_defaults(columns)
+
+    def has_own(self, hook: str) -> bool:
+        """Whether this syncer's `hook` (transform, new_row_defaults) is not BaseSyncer's:
+        overridden by its class or set on the instance."""
+        return getattr(getattr(self, hook), "__func__", None) is not getattr(BaseSyncer, hook)
 
     def problems(self) -> list[str]:
         """What keeps the mapping from working, each with where to fix it; empty when fine."""
