@@ -163,3 +163,18 @@ def test_only_a_syncer_with_local_only_values_is_asked_for_them_per_row():
     city = SYNCERS["city"](DEMO_MAPPING["city"])
     city.new_row_defaults = lambda cols: {"name": "set on the instance"}
     assert city.row_defaults(columns)() == {"name": "set on the instance"}
+
+
+def test_a_syncer_with_its_own_transform_reads_every_field():
+    # A transform may use any field of the record, so the read asks for whole records
+    # (no select) whether the transform is the class's or set on the instance.
+    city = SYNCERS["city"](DEMO_MAPPING["city"])
+    assert city.fields_read() == list(DEMO_MAPPING["city"]["fields"])
+    city.transform = lambda record: record
+    assert city.fields_read() is None
+
+    class Renaming(SYNCERS["city"]):
+        def transform(self, record):
+            return record
+
+    assert Renaming(DEMO_MAPPING["city"]).fields_read() is None

@@ -142,8 +142,8 @@ class BaseSyncer:
 
     def fields_read(self) -> list[str] | None:
         """The Bitrix24 fields a sync reads: the mapped ones (and a custom id field); None
-        for every field, when `transform` is overridden and may use any of them."""
-        if type(self).transform is not BaseSyncer.transform:
+        for every field, when `transform` is its own and may use any of them."""
+        if self.has_own("transform"):
             return None
         return [*([self.mapping.id_field] if self.mapping.id_field else []), *self.mapping.fields]
 
