@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run from any folder (cron)
+from app.bootstrap import collect_less, require_packages, require_python  # standard library only
+
 if __name__ == "__main__":
     # One short run: the modules load once and stay, so the collector's default (a young
     # collection every 700 allocations) only rescans them, about a hundred times before the
     # first request. A sync raises it as much itself (app/sync/runner.py).
-    gc.set_threshold(100_000, *gc.get_threshold()[1:])
-
-from app.bootstrap import require_packages, require_python  # standard library only
+    collect_less()
 
 require_python()  # before imports that an old Python cannot even parse
 # Only what every command needs is imported here: --help and a plain sync start fast, and the

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.bitrix.client import Bitrix24Client
 from app.bitrix.limits import use_limits
 from app.bitrix.tls import prepare as prepare_tls
+from app.bootstrap import collect_less
 from app.config import Settings
 from app.db.connect import check_connection, make_engine
 from app.db.connect import prepare_tls as prepare_db_tls
@@ -218,10 +219,6 @@ def freshness(settings: Settings, options: RunOptions) -> Freshness:
                      overlap=settings.sync_incremental_overlap)
 
 
-# Objects allocated between two collections of the youngest generation during a run (the
-# interpreter's default is 700): a run allocates a few dicts per record, nearly all of which
-# die young, so counting them 700 at a time only repeats the same scans.
-RUN_GC_THRESHOLD = 100_000
 _gc_lock = threading.Lock()
 _gc_saved: list[tuple[int, ...]] = []  # the threshold before the runs in progress (one)
 _gc_runs = [0]  # runs in progress in this process
@@ -237,8 +234,7 @@ def _few_collections() -> Iterator[None]:
         if _gc_runs[0] == 1:
             gc.freeze()
             _gc_saved[:] = [gc.get_threshold()]
-            first, *older = _gc_saved[0]
-            gc.set_threshold(max(first, RUN_GC_THRESHOLD), *older)
+            collect_less()
     try:
         yield
     finally:
