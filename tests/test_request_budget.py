@@ -209,6 +209,74 @@ def test_a_list_that_only_waits_for_its_writer_holds_back_no_other_lists_batch(p
     assert len(busy_rows) == 30 and sum(handed) == 120
 
 
+def _waits_in(mixer: BatchMixer, label: str) -> bool:
+    """Whether the batch holding `label` waits in the mixer for others (read under the lock
+    that batch() holds from adding a batch to deciding whether it waits)."""
+    with mixer._cond:
+        return any(label in parcel.commands for parcel in mixer._waiting)
+
+
+def test_a_list_handing_pages_over_with_a_batch_on_the_way_shares_its_last_batch(portal):
+    # The other side of the test above: a list handing pages over while one of its batches
+    # is still on the way will send a half-empty batch of its own soon (its last chains), so
+    # it still counts, and another list's half-empty batch waits for it (MIX_WAIT, here ten
+    # minutes): the two go out in one request rather than one each.
+    long_ids = portal.add_items(1040, [{"title": "long"} for _ in range(1_200)])
+    short_ids = portal.add_items(1036, [{"title": "short"} for _ in range(120)])
+    # The first pages go together (one request); of the long list's two chain batches of
+    # ten pages each, the first to come is answered only when the test says so.
+    on_the_way = portal.hold("batch", times=1, skip=1)
+    client = client_for(portal)
+    mixer = BatchMixer(client, wait=600)
+    handing_over, writer_back = threading.Event(), threading.Event()
+    long_rows: list[dict] = []
+    short_rows: list[dict] = []
+    long_pages = [0]
+
+    def long_handover(rows: list[dict]) -> None:
+        long_rows.extend(rows)
+        long_pages[0] += 1
+        if long_pages[0] == 2:  # the first chain batch's pages, the other still on the way
+            handing_over.set()
+            writer_back.wait(30)
+
+    def short_handover(rows: list[dict]) -> None:
+        short_rows.extend(rows)
+        handing_over.wait(30)  # its last (half-empty) batch goes while the other hands over
+
+    long = ListReader(client, "crm.item.list", {"entityTypeId": 1040}, max_in_flight=2,
+                      mixer=mixer, tag="a")
+    short = ListReader(client, "crm.item.list", {"entityTypeId": 1036}, mixer=mixer, tag="b")
+    long_read = threading.Thread(target=long.read, args=(long_handover,), daemon=True)
+    short_read = threading.Thread(target=short.read, args=(short_handover,), daemon=True)
+    long_read.start()
+    short_read.start()
+    try:
+        assert handing_over.wait(30)
+        # The short list's last batch either waits in the mixer or has gone out alone.
+        deadline = time.monotonic() + 30  # a safety net: the assertions are on the requests
+        while (not _waits_in(mixer, "bp0")
+               and not any("bp0" in r.params["cmd"] for r in portal.requests
+                           if r.method == "batch")
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+    finally:
+        writer_back.set()
+        on_the_way.release()
+    long_read.join(30)
+    short_read.join(30)
+    client.close()
+
+    assert not long_read.is_alive() and not short_read.is_alive()
+    assert sorted(int(r["id"]) for r in long_rows) == long_ids
+    assert sorted(int(r["id"]) for r in short_rows) == short_ids
+    batches = [set(r.params["cmd"]) for r in portal.requests if r.method == "batch"]
+    (last,) = [labels for labels in batches if "bp0" in labels]
+    assert {label[0] for label in last} == {"a", "b"}, batches  # both lists' last chains
+    # The first pages, the long list's two full chain batches, the last chains together.
+    assert len(batches) == portal.request_count == 4, batches
+
+
 def _in_flight(hold, count: int) -> int:
     deadline = time.monotonic() + 10  # a safety net: the assertion is on the count
     while hold.waiting < count and time.monotonic() < deadline:
