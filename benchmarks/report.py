@@ -128,7 +128,14 @@ def _verdict(ok: bool | None) -> str:
 
 def _ratio_target(j: _Judge, size: str, peer: str, limit: float, key: str) -> list[str]:
     ours, theirs = j.get(size, say("bench_full")), j.get(size, peer)
-    if ours and not theirs and j.failed(size, peer):  # nothing to compare with: say why
+    failed = j.failed(size, peer) if ours and not theirs else None
+    stopped = failed.extra.get("stopped_after") if failed else None
+    if stopped:  # stopped unfinished: its time is longer, so the ratio is below this bound
+        bound = ours.wall / stopped
+        return [say(key), say("bench_vs_stopped", ours=_num(ours.wall), seconds=f"{stopped:.0f}",
+                              bound=_num(bound)),
+                _verdict(True if bound <= limit else None)]
+    if failed:  # nothing to compare with: say why
         return [say(key), say("bench_peer_failed", ours=_num(ours.wall), size=size),
                 _verdict(None)]
     if not ours or not theirs:

@@ -184,6 +184,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:
             run.error = msg("bench_no_answer", seconds=f"{timeout:.0f}")
+            run.extra["stopped_after"] = timeout  # its time is longer: a bound to judge by
             return run
         run.wall = time.perf_counter() - began
         # The fake portal's threads are this process's; the database server is its own.

@@ -148,6 +148,29 @@ def test_a_peer_that_did_not_finish_is_named_in_its_target_not_taken_for_a_missi
     assert sdk.endswith(say("bench_met") + " |")
 
 
+@pytest.mark.parametrize(("ours", "verdict"), [(20.0, "bench_met"), (50.0, "bench_not_measured")])
+def test_a_peer_stopped_unfinished_bounds_the_ratio_from_above(ours, verdict):
+    # fast_bitrix24 at 208k waits out ten minutes of its own throttle and is stopped after
+    # 120 s: its time is longer than that, so our ratio is below ours / 120 — enough to call
+    # the target met when that bound is within it, and no verdict when it is not.
+    from benchmarks.report import targets
+    from benchmarks.sitting import Run, Sitting
+
+    size = five_directories("208k")
+    stopped = Run(size, say("bench_peer_fast"), error=say("bench_no_answer", seconds="120"))
+    stopped.extra["stopped_after"] = 120.0
+    runs = [Run(size, say("bench_full"), ours=True, wall=ours, requests=87), stopped]
+
+    rows = targets(Sitting(command="python -m benchmarks", started=0.0, settings={},
+                           runs=runs)).splitlines()
+
+    [fast] = [r for r in rows if r.startswith("| " + say("bench_t_208k_wall"))]
+    bound = ours / 120
+    assert say("bench_vs_stopped", ours=f"{ours:.2f}", seconds="120",
+               bound=f"{bound:.2f}") in fast
+    assert fast.endswith(say(verdict) + " |")
+
+
 @pytest.mark.parametrize(("ours", "timeout", "expected"), [
     (20.0, 3600, 120.0), (40.0, 3600, 200.0), (None, 3600, 3600.0), (40.0, 60, 60.0)])
 def test_a_peer_may_read_five_times_as_long_as_our_full_sync_not_the_whole_timeout(

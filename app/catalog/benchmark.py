@@ -76,6 +76,11 @@ TEXTS: dict[str, dict[str, str]] = {
                         "en": "no answer in {seconds} s, stopped"},
     "bench_peer_failed": {"ru": "наша {ours} с; аналог на {size} не дочитал (см. таблицу)",
                           "en": "ours {ours} s; the peer did not finish at {size} (see the table)"},
+    "bench_vs_stopped": {"ru": "наша {ours} с; аналог не закончил за {seconds} с и был "
+                               "остановлен, так что отношение меньше {ours} / {seconds} = "
+                               "{bound}",
+                         "en": "ours {ours} s; the peer did not finish in {seconds} s and was "
+                               "stopped, so the ratio is below {ours} / {seconds} = {bound}"},
     "bench_vs": {"ru": "{ours} с против {theirs} с = {ratio}",
                  "en": "{ours} s vs {theirs} s = {ratio}"},
     "bench_peer_limited": {"ru": "; аналог получил {count} × 503 и ждал — сравнение нечестное",
