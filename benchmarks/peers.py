@@ -63,6 +63,19 @@ READERS = {"fast_bitrix24": read_fast_bitrix24, "b24pysdk": read_b24pysdk}
 LABELS = {"fast_bitrix24": "bench_peer_fast", "b24pysdk": "bench_peer_sdk"}  # app/messages.py
 
 
+def versions() -> str:
+    """The peers' installed versions, for the sitting's heading ("fast_bitrix24 1.8.14, ...")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in READERS:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} —")
+    return ", ".join(found)
+
+
 def installed(name: str) -> bool:
     """Whether the peer's package is importable (it is only in requirements-bench.txt)."""
     return importlib.util.find_spec(name) is not None

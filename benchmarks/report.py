@@ -37,7 +37,8 @@ def _int(value: int | None) -> str:
 
 def _check(run: Run) -> str:
     if run.error:
-        return say("bench_failed", error=run.error.replace("|", "/"))
+        failed = say("bench_failed", error=run.error.replace("|", "/"))
+        return failed + ("; " + say("bench_limited", count=run.limited) if run.limited else "")
     notes = [run.note] if run.note else []
     walls = run.extra.get("walls", ())
     if len(walls) > 1:
@@ -79,7 +80,7 @@ def heading(sitting: Sitting) -> str:
     return "\n".join([
         say("bench_heading", date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(sitting.started)),
             cores=m.get("cores"), cpu=m.get("cpu"), memory=m.get("memory"), os=m.get("os"),
-            python=m.get("python"), database=m.get("database", "?")),
+            python=m.get("python"), database=m.get("database", "?"), peers=m.get("peers", "?")),
         say("bench_portal", latency=_local(f"{s['latency'] * 1000:g}"),
             row_cost=_local(f"{s['row_cost'] * 1000:g}"), rate=_local(f"{s['rate']:g}"),
             burst=f"{s['burst']:g}"),
@@ -132,9 +133,13 @@ def _ratio_target(j: _Judge, size: str, peer: str, limit: float, key: str) -> li
     stopped = failed.extra.get("stopped_after") if failed else None
     if stopped:  # stopped unfinished: its time is longer, so the ratio is below this bound
         bound = ours.wall / stopped
-        return [say(key), say("bench_vs_stopped", ours=_num(ours.wall), seconds=f"{stopped:.0f}",
-                              bound=_num(bound)),
-                _verdict(True if bound <= limit else None)]
+        figures = say("bench_vs_stopped", ours=_num(ours.wall), seconds=_num(stopped, 0),
+                      bound=_num(bound), requests=_int(failed.requests))
+        if failed.limited:  # it was waiting out 503s, not reading
+            return [say(key), figures + say("bench_peer_limited", count=failed.limited),
+                    _verdict(None)]
+        return [say(key), figures,
+                say("bench_met_bound") if bound <= limit else _verdict(None)]
     if failed:  # nothing to compare with: say why
         return [say(key), say("bench_peer_failed", ours=_num(ours.wall), size=size),
                 _verdict(None)]

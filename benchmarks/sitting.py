@@ -185,6 +185,7 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
         except subprocess.TimeoutExpired:
             run.error = msg("bench_no_answer", seconds=f"{timeout:.0f}")
             run.extra["stopped_after"] = timeout  # its time is longer: a bound to judge by
+            _count_requests(run, portal, began_at)  # what it did before it was stopped
             return run
         run.wall = time.perf_counter() - began
         # The fake portal's threads are this process's; the database server is its own.
@@ -199,13 +200,19 @@ def measure(run: Run, probe_args: list[str], env: dict[str, str], portal, *,
     run.cpu, run.rss_mb = own.get("cpu_seconds"), own.get("peak_rss_mb")
     run.rows = own.get("records")
     run.extra["stdout"] = done.stdout
-    if portal is not None:
-        log = portal.requests
-        run.requests = len(log)
-        run.limited = sum(1 for r in log if r.status == 503)
-        if log:
-            run.first_request = min(r.at for r in log) - began_at
+    _count_requests(run, portal, began_at)
     return run
+
+
+def _count_requests(run: Run, portal, began_at: float) -> None:
+    """The run's HTTP requests, its 503s and the time of its first request, from the log."""
+    if portal is None:
+        return
+    log = portal.requests
+    run.requests = len(log)
+    run.limited = sum(1 for r in log if r.status == 503)
+    if log:
+        run.first_request = min(r.at for r in log) - began_at
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
@@ -418,7 +425,7 @@ def machine() -> dict[str, str]:
         pass
     return {"cores": str(os.cpu_count()), "memory": f"{memory / 2**30:.1f} GB" if memory else "?",
             "cpu": model or "?", "os": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version()}
+            "python": platform.python_version(), "peers": peers.versions()}
 
 
 def server_version(admin_url: str) -> str:

@@ -41,9 +41,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "bench_limited": {"ru": "{count} × 503", "en": "{count} × 503"},
     "bench_heading": {
         "ru": "**Замер {date}.** Машина: {cores} ядра ({cpu}), {memory} памяти, {os}; "
-              "Python {python}; {database} на этой же машине.",
+              "Python {python}; {database} на этой же машине; аналоги: {peers}.",
         "en": "**Sitting of {date}.** Machine: {cores} cores ({cpu}), {memory} of memory, {os}; "
-              "Python {python}; {database} on the same machine.",
+              "Python {python}; {database} on the same machine; peers: {peers}.",
     },
     "bench_portal": {
         "ru": "Фальшивый портал (`app/testing/`) по HTTPS на loopback: задержка {latency} мс "
@@ -76,11 +76,13 @@ TEXTS: dict[str, dict[str, str]] = {
                         "en": "no answer in {seconds} s, stopped"},
     "bench_peer_failed": {"ru": "наша {ours} с; аналог на {size} не дочитал (см. таблицу)",
                           "en": "ours {ours} s; the peer did not finish at {size} (see the table)"},
-    "bench_vs_stopped": {"ru": "наша {ours} с; аналог не закончил за {seconds} с и был "
-                               "остановлен, так что отношение меньше {ours} / {seconds} = "
-                               "{bound}",
-                         "en": "ours {ours} s; the peer did not finish in {seconds} s and was "
-                               "stopped, so the ratio is below {ours} / {seconds} = {bound}"},
+    "bench_vs_stopped": {"ru": "наша {ours} с; аналог не закончил за {seconds} с (запросов: "
+                               "{requests}) и был остановлен, так что отношение меньше "
+                               "{ours} / {seconds} = {bound}",
+                         "en": "ours {ours} s; the peer did not finish in {seconds} s ({requests} "
+                               "requests) and was stopped, so the ratio is below "
+                               "{ours} / {seconds} = {bound}"},
+    "bench_met_bound": {"ru": "выполнена (по оценке сверху)", "en": "met (by the upper bound)"},
     "bench_vs": {"ru": "{ours} с против {theirs} с = {ratio}",
                  "en": "{ours} s vs {theirs} s = {ratio}"},
     "bench_peer_limited": {"ru": "; аналог получил {count} × 503 и ждал — сравнение нечестное",
