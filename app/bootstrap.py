@@ -1,6 +1,7 @@
 """Start-up helpers for cli.py and service.py that need nothing outside the standard library.
 
-This module must still import on an old Python (3.6+) so it can say that it is too old.
+This module must still import on an old Python (3.7+: `from __future__ import annotations`) so
+it can say that it is too old.
 """
 
 from __future__ import annotations
