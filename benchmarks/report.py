@@ -36,9 +36,15 @@ def _int(value: int | None) -> str:
 
 
 def _check(run: Run) -> str:
-    if run.error:
-        failed = say("bench_failed", error=run.error.replace("|", "/"))
-        return failed + ("; " + say("bench_limited", count=run.limited) if run.limited else "")
+    notes = [say("bench_failed", error=run.error.replace("|", "/"))] if run.error \
+        else _notes(run)
+    if run.limited:
+        notes.append(say("bench_limited", count=run.limited))
+    return "; ".join(notes)
+
+
+def _notes(run: Run) -> list[str]:
+    """What the check column says of a run that ended with a result."""
     notes = [run.note] if run.note else []
     walls = run.extra.get("walls", ())
     if len(walls) > 1:
@@ -50,9 +56,7 @@ def _check(run: Run) -> str:
     if run.ours and "--full" in run.label and run.written is not None:
         notes.append(say("bench_nothing_to_fix") if run.written == 0
                      else say("bench_fixed", rows=_int(run.written)))
-    if run.limited:
-        notes.append(say("bench_limited", count=run.limited))
-    return "; ".join(notes)
+    return notes
 
 
 def _row(run: Run) -> list[str]:
@@ -135,22 +139,22 @@ def _ratio_target(j: _Judge, size: str, peer: str, limit: float, key: str) -> li
         bound = ours.wall / stopped
         figures = say("bench_vs_stopped", ours=_num(ours.wall), seconds=_num(stopped, 0),
                       bound=_num(bound), requests=_int(failed.requests))
-        if failed.limited:  # it was waiting out 503s, not reading
-            return [say(key), figures + say("bench_peer_limited", count=failed.limited),
-                    _verdict(None)]
-        return [say(key), figures,
-                say("bench_met_bound") if bound <= limit else _verdict(None)]
-    if failed:  # nothing to compare with: say why
+        measured, verdict = failed, (say("bench_met_bound") if bound <= limit
+                                     else _verdict(None))
+    elif failed:  # nothing to compare with: say why
         return [say(key), say("bench_peer_failed", ours=_num(ours.wall), size=size),
                 _verdict(None)]
-    if not ours or not theirs:
+    elif not ours or not theirs:
         return [say(key), say("bench_missing", size=size), _verdict(None)]
-    ratio = ours.wall / theirs.wall
-    figures = say("bench_vs", ours=_num(ours.wall), theirs=_num(theirs.wall), ratio=_num(ratio))
-    if theirs.limited:  # the peer waited out 503s: its time is not its ordinary read
-        return [say(key), figures + say("bench_peer_limited", count=theirs.limited),
+    else:
+        ratio = ours.wall / theirs.wall
+        figures = say("bench_vs", ours=_num(ours.wall), theirs=_num(theirs.wall),
+                      ratio=_num(ratio))
+        measured, verdict = theirs, _verdict(ratio <= limit)
+    if measured.limited:  # the peer waited out 503s: its time is not its ordinary read
+        return [say(key), figures + say("bench_peer_limited", count=measured.limited),
                 _verdict(None)]
-    return [say(key), figures, _verdict(ratio <= limit)]
+    return [say(key), figures, verdict]
 
 
 def _cpu_target(j: _Judge) -> list[str]:

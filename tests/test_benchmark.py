@@ -175,6 +175,29 @@ def test_a_peer_stopped_unfinished_bounds_the_ratio_from_above(ours, limited, ve
     assert fast.endswith(say(verdict) + " |")
 
 
+def test_a_peer_that_waited_out_503s_is_no_fair_comparison_finished_or_stopped():
+    from benchmarks.report import table, targets
+    from benchmarks.sitting import Run, Sitting
+
+    size = five_directories("58k")
+    finished = Run(size, say("bench_peer_fast"), wall=2.0, requests=40, limited=3)
+    stopped = Run(five_directories("208k"), say("bench_peer_fast"), requests=67, limited=8,
+                  error=say("bench_no_answer", seconds="120"))
+    stopped.extra["stopped_after"] = 120.0
+    sitting = Sitting(command="python -m benchmarks", started=0.0, settings={}, runs=[
+        Run(size, say("bench_full"), ours=True, wall=1.5, requests=28), finished,
+        Run(stopped.size, say("bench_full"), ours=True, wall=20.0, requests=87), stopped])
+
+    rows = targets(sitting).splitlines()
+    for key, count in (("bench_t_58k_wall", 3), ("bench_t_208k_wall", 8)):
+        [row] = [r for r in rows if r.startswith("| " + say(key))]
+        assert say("bench_peer_limited", count=count) in row
+        assert row.endswith(say("bench_not_measured") + " |")
+    # The table's check column names the 503s of the stopped run beside its failure.
+    assert (say("bench_failed", error=stopped.error) + "; " + say("bench_limited", count=8)
+            in table(sitting))
+
+
 def test_a_run_stopped_by_its_timeout_keeps_the_bound_and_what_the_portal_saw(portal):
     from benchmarks.sitting import Run, measure
 
